@@ -1,0 +1,1 @@
+"""chatedit's brain: planning, the LangGraph state machine, verification, sessions and interfaces."""

@@ -1,0 +1,67 @@
+"""The Plan: the contract between the agent and whoever plans a turn (the VLM or the rules parser).
+
+`chatedit plan` prints it; the LLM planner receives its JSON schema as a tool; the rules planner
+builds it from the instruction alone. Both planners return this one type.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, Field, field_validator
+
+Category = Literal["remove", "replace", "local", "add", "background", "global"]
+CATEGORIES: tuple[str, ...] = ("remove", "replace", "local", "add", "background", "global")
+
+
+class Step(BaseModel):
+    """One edit: what kind, on what, and what the generator should paint."""
+
+    category: Category = Field(
+        description="remove | replace (object becomes another object) | local (colour, material or "
+        "attribute of an object) | add | background | global (style, season, time of day, weather, lighting)"
+    )
+    target: Optional[str] = Field(
+        default=None,
+        description="The object to find, as a short noun phrase ('the red car' -> 'red car'). For "
+        "background: the subject to keep (null: the main subject). Null for add and global.",
+    )
+    prompt: str = Field(
+        description="What the generator paints. remove: what is behind the object (a neutral scene); "
+        "replace: the new object; local: the object as it should look ('a red car'); add: the new "
+        "object; background: the new background; global: the edit instruction itself."
+    )
+    instruction: str = Field(description="The part of the user's instruction this step carries out.")
+    anchor: Optional[str] = Field(default=None, description="add only: the object the new one is placed relative to.")
+    relation: Optional[str] = Field(
+        default=None,
+        description="add only: on, next to, left of, right of, above, below, in front of, behind, in the sky, on the ground.",
+    )
+    box: Optional[list[float]] = Field(
+        default=None,
+        description="add only: [x0, y0, x1, y1] where the new object goes, in pixels or 0-1 fractions of the image.",
+    )
+
+    @field_validator("target", "anchor", "relation", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value):
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("box")
+    @classmethod
+    def _four_numbers(cls, value):
+        if value is not None and len(value) != 4:
+            raise ValueError("box must be [x0, y0, x1, y1]")
+        return value
+
+
+class Plan(BaseModel):
+    """The steps of one turn, in order; or, for a turn with no edit, the answer in `message`."""
+
+    steps: list[Step] = Field(default_factory=list, description="Edits in the order to apply them.")
+    message: Optional[str] = Field(
+        default=None,
+        description="For turns that need no edit (a question about the image): the answer. Otherwise null.",
+    )

@@ -1,0 +1,54 @@
+"""Shared fixtures: real photos that need no network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+EVAL_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "eval" / "images" / "editeval_v1"
+
+
+def _photo(name: str) -> Image.Image:
+    from skimage import data
+
+    return Image.fromarray(getattr(data, name)()).convert("RGB")
+
+
+@pytest.fixture(scope="session")
+def coffee() -> Image.Image:
+    return _photo("coffee")
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> Image.Image:
+    return _photo("astronaut")
+
+
+@pytest.fixture(scope="session")
+def chelsea() -> Image.Image:
+    return _photo("chelsea")
+
+
+@pytest.fixture(scope="session")
+def odd_photo(coffee) -> Image.Image:
+    """A real photo at an odd size (601x403), to catch off-by-one and multiple-of-8 assumptions."""
+    return coffee.resize((601, 403), Image.Resampling.BICUBIC)
+
+
+@pytest.fixture(scope="session")
+def eval_photo() -> Image.Image:
+    """A photo from the shared eval set when present, else the astronaut."""
+    path = EVAL_IMAGES / "object_removel_1.jpg"
+    if path.exists():
+        return Image.open(path).convert("RGB")
+    from skimage import data
+
+    return Image.fromarray(data.astronaut())
+
+
+def random_image(width: int, height: int, seed: int = 0) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))

@@ -1,0 +1,17 @@
+"""Errors a user can act on. Each message is a sentence that says what is wrong and what to do."""
+
+
+class ChatEditError(Exception):
+    """Base class: a problem chatedit explains to the user instead of crashing."""
+
+
+class InputError(ChatEditError, ValueError):
+    """The request or image is unusable (CLI exit 2, HTTP 400)."""
+
+
+class TooLargeError(InputError):
+    """The request or image exceeds a size limit (HTTP 413)."""
+
+
+class ModelUnavailableError(ChatEditError, RuntimeError):
+    """A model checkpoint is not in the cache and cannot be downloaded."""

@@ -1,0 +1,204 @@
+"""Turning whatever a user sends into a clean RGB image, and writing images for the store.
+
+Every entry point (CLI, Python API, HTTP server) goes through `load_image`, so the rules for odd
+files live in one place: EXIF rotation applied, CMYK / 16-bit / greyscale / palette converted,
+transparency composited on white, animations reduced to their first frame, and empty, truncated,
+non-image and decompression-bomb inputs refused with a sentence that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import os
+import re
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from tools.errors import InputError, TooLargeError
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image]
+
+MAX_SIDE = 4096
+"""Default largest side (pixels) accepted after loading."""
+
+MAX_PIXELS = 64_000_000
+"""Images claiming more pixels than this in their header are refused before decoding."""
+
+MAX_BYTES = 50 * 1024 * 1024
+"""Default largest encoded image (bytes)."""
+
+_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*?)(?P<b64>;base64)?,", re.I)
+
+
+def decode_data_url(url: str, max_bytes: int = MAX_BYTES) -> bytes:
+    """Gives back the bytes inside a `data:` URL, or raises InputError when it is not valid base64."""
+    match = _DATA_URL.match(url)
+    if not match:
+        raise InputError("The image URL is not a data URL; send the image as data:image/png;base64,...")
+    payload = url[match.end():]
+    if not match.group("b64"):
+        raise InputError("The data URL is not base64-encoded; send it as data:image/...;base64,...")
+    # base64 grows data by 4/3: refuse before decoding anything too big.
+    if len(payload) * 3 // 4 > max_bytes:
+        raise TooLargeError(
+            f"The image is larger than the {max_bytes // (1024 * 1024)} MB limit; send a smaller image."
+        )
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError("The data URL does not hold valid base64; re-encode the image and send it again.") from None
+
+
+def _read_source(source: ImageSource, max_bytes: int) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    elif isinstance(source, str) and source.lstrip().lower().startswith("data:"):
+        data = decode_data_url(source.strip(), max_bytes)
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise InputError(f"No file at {path}; check the path.")
+        if path.is_dir():
+            raise InputError(f"{path} is a folder, not an image file; give the path of an image.")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise TooLargeError(
+                f"{path.name} is {size // (1024 * 1024)} MB, over the {max_bytes // (1024 * 1024)} MB limit; "
+                "send a smaller image."
+            )
+        data = path.read_bytes()
+    if not data:
+        raise InputError("The image is empty (0 bytes); send a PNG, JPEG or WebP file.")
+    if len(data) > max_bytes:
+        raise TooLargeError(
+            f"The image is over the {max_bytes // (1024 * 1024)} MB limit; send a smaller image."
+        )
+    return data
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Converts any decoded mode to 8-bit RGB, compositing transparency on white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16/32-bit greyscale: scale to 8 bits by the value range of the format.
+        array = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if array.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    elif image.mode == "F":
+        array = np.asarray(image, dtype=np.float64)
+        span = max(array.max() - array.min(), 1e-12)
+        image = Image.fromarray(((array - array.min()) / span * 255.0).astype(np.uint8), "L")
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(canvas, rgba).convert("RGB")
+    if image.mode != "RGB":
+        return image.convert("RGB")
+    return image
+
+
+def load_image(
+    source: ImageSource,
+    *,
+    max_side: int = MAX_SIDE,
+    downscale: bool = False,
+    max_bytes: int = MAX_BYTES,
+) -> Image.Image:
+    """Gives back an RGB PIL image from a path, bytes, data URL or PIL image, or raises InputError.
+
+    Args:
+        source: a file path, raw bytes, a `data:image/...;base64,` URL, or a PIL image.
+        max_side: the largest width or height accepted after loading.
+        downscale: shrink images over `max_side` (keeping the aspect) instead of refusing them.
+        max_bytes: the largest encoded size accepted.
+    """
+    if isinstance(source, Image.Image):
+        image = source
+        image.load()
+    else:
+        data = _read_source(source, max_bytes)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                image = Image.open(io.BytesIO(data))
+                if image.width * image.height > MAX_PIXELS:
+                    raise TooLargeError(
+                        f"The image is {image.width}x{image.height} pixels, over the "
+                        f"{MAX_PIXELS // 1_000_000} megapixel limit; send a smaller image."
+                    )
+                image.seek(0)  # animated GIF/WebP/APNG: the first frame
+                image.load()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise TooLargeError(
+                "The image declares far more pixels than it holds (a decompression bomb); send a normal image."
+            ) from None
+        except UnidentifiedImageError:
+            raise InputError("The file is not an image chatedit can read; send a PNG, JPEG or WebP file.") from None
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise InputError(
+                f"The image could not be decoded ({exc}); the file may be truncated or damaged. Send it again."
+            ) from None
+    if image.width < 1 or image.height < 1:
+        raise InputError("The image has no pixels; send a real picture.")
+    try:
+        image = ImageOps.exif_transpose(image)
+    except Exception:  # a broken EXIF block must not lose the picture; keep it as stored
+        pass
+    image = _to_rgb(image)
+    if max(image.size) > max_side:
+        if not downscale:
+            raise TooLargeError(
+                f"The image is {image.width}x{image.height}; the largest side allowed is {max_side} px. "
+                "Send a smaller image or enable downscaling."
+            )
+        image = image.copy()
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return image
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """Gives back the image encoded as PNG (lossless, so pixels round-trip exactly)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def content_id(data: bytes) -> str:
+    """Gives back the sha256 hex digest used as an image id in the store."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
+    """Writes bytes so that readers see either the old file or the whole new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_png(image: Image.Image, path: str | os.PathLike) -> Path:
+    """Writes the image as PNG atomically and gives back the path."""
+    return atomic_write(path, png_bytes(image))
+
+
+def to_data_url(image: Image.Image) -> str:
+    """Gives back the image as a `data:image/png;base64,` URL."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
