@@ -38,23 +38,39 @@ MAX_BYTES = 50 * 1024 * 1024
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*?)(?P<b64>;base64)?,", re.I)
 
 
+def _size(n_bytes: int) -> str:
+    """Gives back a byte count as a person reads it: '50 MB', '12 KB', '300 bytes'."""
+    if n_bytes >= 1024 * 1024:
+        return f"{n_bytes / (1024 * 1024):.0f} MB"
+    if n_bytes >= 1024:
+        return f"{n_bytes / 1024:.0f} KB"
+    return f"{n_bytes} bytes"
+
+
 def decode_data_url(url: str, max_bytes: int = MAX_BYTES) -> bytes:
     """Gives back the bytes inside a `data:` URL, or raises InputError when it is not valid base64."""
     match = _DATA_URL.match(url)
     if not match:
         raise InputError("The image URL is not a data URL; send the image as data:image/png;base64,...")
-    payload = url[match.end():]
+    # MIME-style encoders wrap base64 in lines; the line breaks are not part of the data.
+    payload = re.sub(r"\s+", "", url[match.end():])
     if not match.group("b64"):
         raise InputError("The data URL is not base64-encoded; send it as data:image/...;base64,...")
     # base64 grows data by 4/3: refuse before decoding anything too big.
     if len(payload) * 3 // 4 > max_bytes:
         raise TooLargeError(
-            f"The image is larger than the {max_bytes // (1024 * 1024)} MB limit; send a smaller image."
+            f"The image is larger than the {_size(max_bytes)} limit; send a smaller image."
         )
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise InputError("The data URL does not hold valid base64; re-encode the image and send it again.") from None
+
+
+def _shorten(path: Path) -> str:
+    """Gives back the path as text, cut short when a long string (say, raw base64) was taken for a path."""
+    text = str(path)
+    return text if len(text) <= 200 else text[:80] + "..."
 
 
 def _read_source(source: ImageSource, max_bytes: int) -> bytes:
@@ -64,14 +80,16 @@ def _read_source(source: ImageSource, max_bytes: int) -> bytes:
         data = decode_data_url(source.strip(), max_bytes)
     else:
         path = Path(source)
-        if not path.exists():
-            raise InputError(f"No file at {path}; check the path.")
-        if path.is_dir():
-            raise InputError(f"{path} is a folder, not an image file; give the path of an image.")
-        size = path.stat().st_size
+        try:
+            is_dir = path.is_dir()
+            size = path.stat().st_size
+        except (OSError, ValueError):
+            raise InputError(f"No file at {_shorten(path)}; check the path.") from None
+        if is_dir:
+            raise InputError(f"{_shorten(path)} is a folder, not an image file; give the path of an image.")
         if size > max_bytes:
             raise TooLargeError(
-                f"{path.name} is {size // (1024 * 1024)} MB, over the {max_bytes // (1024 * 1024)} MB limit; "
+                f"{path.name} is {_size(size)}, over the {_size(max_bytes)} limit; "
                 "send a smaller image."
             )
         data = path.read_bytes()
@@ -79,7 +97,7 @@ def _read_source(source: ImageSource, max_bytes: int) -> bytes:
         raise InputError("The image is empty (0 bytes); send a PNG, JPEG or WebP file.")
     if len(data) > max_bytes:
         raise TooLargeError(
-            f"The image is over the {max_bytes // (1024 * 1024)} MB limit; send a smaller image."
+            f"The image is over the {_size(max_bytes)} limit; send a smaller image."
         )
     return data
 
@@ -87,9 +105,13 @@ def _read_source(source: ImageSource, max_bytes: int) -> bytes:
 def _to_rgb(image: Image.Image) -> Image.Image:
     """Converts any decoded mode to 8-bit RGB, compositing transparency on white."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16/32-bit greyscale: scale to 8 bits by the value range of the format.
+        # 16-bit greyscale spans 0..65535 even when a dark picture uses little of it; 32-bit "I" has
+        # no fixed range, and holds 8- or 16-bit values in practice.
         array = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if array.max() > 255 else 255.0
+        if image.mode.startswith("I;16") or array.max() > 255:
+            top = 65535.0
+        else:
+            top = 255.0
         image = Image.fromarray(np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
     elif image.mode == "F":
         array = np.asarray(image, dtype=np.float64)
@@ -137,6 +159,8 @@ def load_image(
                     )
                 image.seek(0)  # animated GIF/WebP/APNG: the first frame
                 image.load()
+        except TooLargeError:
+            raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise TooLargeError(
                 "The image declares far more pixels than it holds (a decompression bomb); send a normal image."
@@ -145,8 +169,8 @@ def load_image(
             raise InputError("The file is not an image chatedit can read; send a PNG, JPEG or WebP file.") from None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise InputError(
-                f"The image could not be decoded ({exc}); the file may be truncated or damaged. Send it again."
-            ) from None
+                "The image could not be decoded; the file may be truncated or damaged. Send it again."
+            ) from exc
     if image.width < 1 or image.height < 1:
         raise InputError("The image has no pixels; send a real picture.")
     try:

@@ -1,0 +1,108 @@
+"""Choosing among several detections of one target: by the instruction's words, or by asking.
+
+"the dog" with two equally likely dogs and nothing to choose between them is a question for the user;
+"the left dog", "the biggest dog" or "both dogs" are not.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from tools.detect import Detection
+
+ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
+ALL_WORDS = re.compile(r"\b(all|both|every|each|them all|all of them)\b", re.I)
+SELECTORS = {
+    "left": lambda b: (b[0] + b[2]) / 2,
+    "right": lambda b: -(b[0] + b[2]) / 2,
+    "top": lambda b: (b[1] + b[3]) / 2,
+    "upper": lambda b: (b[1] + b[3]) / 2,
+    "bottom": lambda b: -(b[1] + b[3]) / 2,
+    "lower": lambda b: -(b[1] + b[3]) / 2,
+    "biggest": lambda b: -(b[2] - b[0]) * (b[3] - b[1]),
+    "largest": lambda b: -(b[2] - b[0]) * (b[3] - b[1]),
+    "bigger": lambda b: -(b[2] - b[0]) * (b[3] - b[1]),
+    "smallest": lambda b: (b[2] - b[0]) * (b[3] - b[1]),
+    "smaller": lambda b: (b[2] - b[0]) * (b[3] - b[1]),
+}
+SELECTOR_WORDS = re.compile(
+    r"\b(left(?:most)?|right(?:most)?|top|upper|bottom|lower|biggest|largest|bigger|smallest|smaller)\b", re.I
+)
+
+AMBIGUITY_MARGIN = 0.1
+"""Detections within this score of the best one count as equally likely."""
+
+
+def _iou(a, b) -> float:
+    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def distinct(detections: list[Detection], overlap: float = 0.5) -> list[Detection]:
+    """Gives back the detections with near-duplicates of better ones removed (best first)."""
+    kept: list[Detection] = []
+    for det in sorted(detections, key=lambda d: -d.score):
+        if all(_iou(det.box, k.box) < overlap for k in kept):
+            kept.append(det)
+    return kept
+
+
+def contenders(detections: list[Detection]) -> list[Detection]:
+    """Gives back the distinct detections about as likely as the best one, left to right."""
+    found = distinct(detections)
+    if not found:
+        return []
+    top = found[0].score
+    close = [d for d in found if d.score >= top - AMBIGUITY_MARGIN]
+    return sorted(close, key=lambda d: d.box[0])
+
+
+def wants_all(text: str, target: str) -> bool:
+    """Gives back True when the instruction asks for every instance ("all the dogs", "both cats")."""
+    return bool(ALL_WORDS.search(text)) or _is_plural(target)
+
+
+def _is_plural(target: str) -> bool:
+    head = (target or "").split()[-1:] or [""]
+    word = head[0].lower()
+    return word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3
+
+
+def select(text: str, candidates: list[Detection]) -> Optional[list[int]]:
+    """Gives back the indices the instruction's words pick among `candidates`, or None if they pick none."""
+    if not candidates:
+        return None
+    match = SELECTOR_WORDS.search(text)
+    if match:
+        word = match.group(1).lower().removesuffix("most")
+        order = sorted(range(len(candidates)), key=lambda i: SELECTORS[word](candidates[i].box))
+        return [order[0]]
+    for word, number in ORDINALS.items():
+        if re.search(rf"\b{word}\b", text, re.I) and number <= len(candidates):
+            return [number - 1]
+    return None
+
+
+def parse_choice(answer: str, count: int) -> Optional[list[int]]:
+    """Gives back the 0-based indices a reply to "which one?" names, or None if it names none.
+
+    Replies: "2", "number 1", "the second", "the left one", "both", "all of them".
+    """
+    text = answer.strip().lower()
+    if ALL_WORDS.search(text):
+        return list(range(count))
+    numbers = [int(n) for n in re.findall(r"\b(\d+)\b", text)]
+    if numbers and all(1 <= n <= count for n in numbers) and len(text.split()) <= 6:
+        return sorted({n - 1 for n in numbers})
+    return None
+
+
+def describe(candidates: list[Detection], width: int) -> list[str]:
+    """Gives back a short description of where each candidate is ("on the left", "in the middle")."""
+    words = []
+    for det in candidates:
+        centre = (det.box[0] + det.box[2]) / 2 / max(width, 1)
+        words.append("on the left" if centre < 0.4 else "on the right" if centre > 0.6 else "in the middle")
+    return words

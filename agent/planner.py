@@ -1,0 +1,59 @@
+"""Planning a turn: the VLM when one is configured, the rules parser otherwise or when it fails.
+
+One LLM call per turn (plus bounded retries inside `agent.llm`). A malformed, refused or failed
+answer falls back to the rules planner, and the turn report says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from PIL import Image
+
+from agent.plan import Plan
+from agent.rules import plan_rules
+
+PRONOUNS = {"it", "them", "that", "this", "those", "these", "one", "the other one", "the same"}
+
+
+@dataclass
+class Planned:
+    plan: Plan
+    planner: str
+    """llm | rules"""
+    calls: int
+    note: Optional[str] = None
+    """Why the rules planner was used when an LLM was asked for."""
+
+
+def resolve_references(plan: Plan, previous_targets: list[str]) -> Plan:
+    """Gives back the plan with "it"/"them" targets replaced by what the previous turn acted on."""
+    if not previous_targets:
+        return plan
+    steps = []
+    for step in plan.steps:
+        if step.target and step.target.lower().strip() in PRONOUNS:
+            step = step.model_copy(update={"target": previous_targets[-1]})
+        steps.append(step)
+    return plan.model_copy(update={"steps": steps})
+
+
+def make_plan(
+    instruction: str,
+    image: Image.Image,
+    history: list[str],
+    previous_targets: list[str],
+    *,
+    llm=None,
+) -> Planned:
+    """Gives back this turn's plan, from the LLM when given one, else (or on failure) from the rules."""
+    if llm is not None:
+        from agent.llm import plan_with_llm
+
+        result = plan_with_llm(llm, image, instruction, history, image_size=image.size)
+        if result.value is not None:
+            return Planned(resolve_references(result.value, previous_targets), "llm", result.calls)
+        plan = resolve_references(plan_rules(instruction), previous_targets)
+        return Planned(plan, "rules", result.calls, f"LLM planner failed ({result.error}); used the rules planner")
+    return Planned(resolve_references(plan_rules(instruction), previous_targets), "rules", 0)

@@ -1,0 +1,239 @@
+"""Sessions and the Python API: `Editor` owns models, store and checkpointer; `Session` is one chat.
+
+A session is a LangGraph thread in a SQLite checkpointer in the data dir; its images live in the
+content-addressed store next to it. Every edit is a version with a parent, so undo, redo and history
+are moves of a cursor, and a new process (or a new Editor) resumes a session by its id.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sqlite3
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+from PIL import Image
+
+from agent.graph import build_graph
+from agent.store import ImageStore
+from agent.toolbox import EditSettings, Toolbox
+from tools.errors import InputError
+from tools.images import MAX_SIDE, ImageSource, load_image
+from tools.models import get_models
+
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_INSTRUCTION = 4000
+"""Characters of instruction kept; longer text is refused (no planner needs more)."""
+
+EventHandler = Callable[[dict], None]
+
+
+def default_data_dir() -> Path:
+    """Gives back CHATEDIT_DATA_DIR, or ~/.local/share/chatedit."""
+    root = os.environ.get("CHATEDIT_DATA_DIR") or os.path.join(
+        os.environ.get("XDG_DATA_HOME", os.path.expanduser("~/.local/share")), "chatedit"
+    )
+    return Path(root)
+
+
+@dataclass
+class Turn:
+    """The result of one message: the image now current, the answer, and the turn report."""
+
+    image: Optional[Image.Image]
+    message: str
+    report: dict[str, Any]
+
+
+@dataclass
+class VersionInfo:
+    """One image of a session's history."""
+
+    index: int
+    image_id: str
+    parent: Optional[int]
+    instruction: str
+    path: Path
+    current: bool
+    _store: ImageStore = field(repr=False)
+
+    @property
+    def image(self) -> Image.Image:
+        return self._store.get(self.image_id)
+
+
+class Editor:
+    """The chat image editor: models, planner, image store and sessions.
+
+    Args:
+        models: model profile, `default`, `tiny` or `random-full`.
+        planner: `auto` (the LLM when configured, else rules), `llm` or `rules`.
+        device: `auto`, `cpu` or `cuda`.
+        data_dir: where sessions and images are kept (default: CHATEDIT_DATA_DIR or ~/.local/share/chatedit).
+        max_attempts: tries per step before the best failed try is kept.
+        seed: base seed of every generation.
+        settings: generation settings (steps, guidance, local edit mode).
+        llm: a LangChain chat model to use instead of one built from the environment.
+        toolbox: the tools to use instead of ones built from `models` (tests, custom deployments).
+    """
+
+    def __init__(
+        self,
+        models: str = "default",
+        planner: str = "auto",
+        device: str = "auto",
+        data_dir: str | os.PathLike | None = None,
+        max_attempts: int = 3,
+        seed: Optional[int] = None,
+        settings: Optional[EditSettings] = None,
+        llm=None,
+        toolbox: Optional[Toolbox] = None,
+        max_side: int = MAX_SIDE,
+    ):
+        if planner not in ("auto", "llm", "rules"):
+            raise InputError(f"Unknown planner {planner!r}; use auto, llm or rules.")
+        if max_attempts < 1:
+            raise InputError("max_attempts must be at least 1.")
+        self.data_dir = Path(data_dir) if data_dir else default_data_dir()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = ImageStore(self.data_dir / "images")
+        self.toolbox = toolbox or Toolbox(get_models(models, device), settings or EditSettings())
+        self.llm = llm if planner != "rules" else None
+        if self.llm is None and planner != "rules":
+            from agent.llm import LLMSettings, make_chat_model
+
+            llm_settings = LLMSettings()
+            if llm_settings.configured:
+                self.llm = make_chat_model(llm_settings)
+            elif planner == "llm":
+                raise InputError(
+                    "--planner llm needs an LLM: set CHATEDIT_LLM_BASE_URL and/or CHATEDIT_LLM_API_KEY "
+                    "(or OPENAI_API_KEY), or use --planner rules."
+                )
+        self.max_side = max_side
+        self._db = sqlite3.connect(self.data_dir / "sessions.sqlite", check_same_thread=False)
+        self.checkpointer = SqliteSaver(self._db)
+        self.graph = build_graph(
+            self.toolbox, self.store, llm=self.llm, max_attempts=max_attempts, seed=seed, checkpointer=self.checkpointer
+        )
+        self.lock = threading.Lock()
+        """Serialises turns: one edit on the device at a time."""
+
+    def session(self, session_id: Optional[str] = None) -> "Session":
+        """Gives back a new session, or the existing one with this id."""
+        if session_id is None:
+            return Session(self, uuid.uuid4().hex)
+        if not SESSION_ID.match(session_id):
+            raise InputError("A session id is 1-64 letters, digits, '-' or '_'.")
+        if self.graph.get_state(_config(session_id)).values.get("versions") is None:
+            raise InputError(f"No session {session_id!r} in {self.data_dir}; start a new one without an id.")
+        return Session(self, session_id)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _config(session_id: str) -> dict:
+    return {"configurable": {"thread_id": session_id}}
+
+
+class Session:
+    """One conversation about one picture and its versions."""
+
+    def __init__(self, editor: Editor, session_id: str):
+        self.editor = editor
+        self.id = session_id
+
+    def _state(self) -> dict:
+        return self.editor.graph.get_state(_config(self.id)).values
+
+    @property
+    def image(self) -> Optional[Image.Image]:
+        """The current version's image (None before any upload)."""
+        state = self._state()
+        versions = state.get("versions") or []
+        return self.editor.store.get(versions[state["cursor"]]["image"]) if versions else None
+
+    def send(
+        self,
+        text: str,
+        image: ImageSource | None = None,
+        *,
+        on_event: Optional[EventHandler] = None,
+        debug_dir: str | os.PathLike | None = None,
+    ) -> Turn:
+        """Gives back the result of one message (an edit, a command, a question, or an answer).
+
+        Args:
+            text: the instruction, question, or command (undo, redo, history).
+            image: a new picture to edit (path, bytes, data URL or PIL image); None edits the current one.
+            on_event: called with each progress event (plan, step, progress, verdict, done).
+            debug_dir: save each step's masks and attempts there as PNGs; report paths point to them.
+        """
+        text = (text or "").strip()
+        if len(text) > MAX_INSTRUCTION:
+            raise InputError(f"The instruction is {len(text)} characters; keep it under {MAX_INSTRUCTION}.")
+        upload = None
+        if image is not None:
+            upload = self.editor.store.put(load_image(image, max_side=self.editor.max_side))
+        if not text and upload is None:
+            raise InputError("Say what to change (e.g. 'remove the cup'), or send an image.")
+        payload = {"instruction": text, "upload": upload}
+        with self.editor.lock:
+            final = None
+            for mode, chunk in self.editor.graph.stream(payload, _config(self.id), stream_mode=["custom", "values"]):
+                if mode == "custom" and on_event is not None:
+                    on_event(chunk)
+                elif mode == "values":
+                    final = chunk
+        report = self._paths(dict(final["report"]), debug_dir)
+        image_id = final["report"].get("image")
+        return Turn(self.editor.store.get(image_id) if image_id else None, final["reply"], report)
+
+    def _paths(self, report: dict, debug_dir) -> dict:
+        """Gives back the report with store ids turned into file paths (copies in debug_dir if set)."""
+        store = self.editor.store
+        folder = Path(debug_dir) if debug_dir else None
+        if folder:
+            folder.mkdir(parents=True, exist_ok=True)
+
+        def where(mask_id: Optional[str], name: str) -> Optional[str]:
+            if not mask_id:
+                return None
+            if folder is None:
+                return str(store.path(mask_id))
+            target = folder / name
+            shutil.copyfile(store.path(mask_id), target)
+            return str(target)
+
+        for i, step in enumerate(report.get("steps") or [], 1):
+            for k, attempt in enumerate(step["attempts"], 1):
+                attempt["mask"] = where(attempt["mask"], f"step{i}_attempt{k}_mask.png")
+            step["mask"] = where(step["mask"], f"step{i}_mask.png")
+        image_id = report.pop("image", None)
+        report["output"] = str(store.path(image_id)) if image_id else None
+        report["session"] = self.id
+        return report
+
+    def history(self) -> list[VersionInfo]:
+        """Gives back every version of the session, oldest first, the original included."""
+        state = self._state()
+        store = self.editor.store
+        return [
+            VersionInfo(i, v["image"], v["parent"], v["instruction"], store.path(v["image"]), i == state["cursor"], store)
+            for i, v in enumerate(state.get("versions") or [])
+        ]
+
+    def undo(self) -> Optional[Image.Image]:
+        """Steps back to the previous version and gives back the image now current."""
+        return self.send("undo").image
+
+    def redo(self) -> Optional[Image.Image]:
+        """Steps forward again after an undo and gives back the image now current."""
+        return self.send("redo").image

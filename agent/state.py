@@ -1,0 +1,105 @@
+"""The graph's state: ids and small dicts only. Pixels live in the image store (agent/store.py).
+
+One LangGraph thread is one session. Fields that outlive a turn (versions, cursor, pending question)
+persist in the checkpointer; the turn fields are reset by `start` at the beginning of every turn.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+from typing_extensions import TypedDict
+
+
+class Version(TypedDict):
+    """One image of the session: the original upload or the result of a turn."""
+
+    image: str
+    """Image id in the store."""
+    parent: Optional[int]
+    """Index of the version it was made from; None for an upload."""
+    instruction: str
+    """What made it ("uploaded" for an upload)."""
+    masks: list[str]
+    """Mask ids of the edits that made it (empty for uploads and global edits)."""
+    targets: list[str]
+    """What the turn acted on, so a later turn can say "it" or "the other one"."""
+
+
+class Attempt(TypedDict):
+    """One try at one step."""
+
+    image: str
+    """The image id after this attempt (the whole picture, this step applied)."""
+    mask: Optional[str]
+    """Paste-mask id: nonzero where pixels were allowed to change; None for whole-image edits."""
+    passed: bool
+    reason: str
+    score: float
+    """Model-check score in [0, 1], used to keep the best attempt when all fail."""
+    seed: int
+    prompt: str
+
+
+class StepWork(TypedDict, total=False):
+    """The work on one plan step during a turn."""
+
+    step: dict
+    """The plan's Step as a dict."""
+    status: str
+    """pending | done | not_found | failed | skipped."""
+    base: str
+    """Image id the step is applied to."""
+    region: Optional[str]
+    """Mask id of where the step acts (located target, add box, background), before dilation."""
+    box: Optional[list[float]]
+    """The located box (target or placement) in image pixels."""
+    attempts: list[Attempt]
+    kept: Optional[int]
+    """Index of the attempt kept."""
+    message: str
+    """What to tell the user about this step."""
+
+
+class ChatState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    """Conversation: the user's texts and the agent's answers. Written by `start` and `respond`."""
+
+    versions: list[Version]
+    """All images of the session, oldest first. Appended by `start` (uploads) and `respond` (edits)."""
+    cursor: int
+    """Index of the current version; moved by undo/redo. Read by every turn as its starting image."""
+    redo: list[int]
+    """Versions undone, most recent last; cleared when a new edit is made. Written by `command`."""
+    pending: Optional[dict]
+    """A question waiting for the user's answer (ambiguous target): the plan, step index and candidate
+    boxes. Written by `locate`, read and cleared by `start` on the next turn."""
+
+    instruction: str
+    """This turn's text. Written by the caller, read by `start` and `plan`."""
+    upload: Optional[str]
+    """Image id sent with this turn, if any. Written by the caller, read by `start`."""
+    plan: Optional[dict]
+    """This turn's Plan as a dict. Written by `plan`, read by `locate`, `edit`, `respond`."""
+    planner: str
+    """Which planner made the plan: llm | rules. Written by `plan`."""
+    planner_note: Optional[str]
+    """Why the LLM planner was not used or failed, for the report. Written by `plan`."""
+    work: list[StepWork]
+    """Per-step work of this turn. Written by `locate`, `edit`, `verify`, `judge`."""
+    current: int
+    """Index into `work` of the step being located or edited."""
+    queue: list[int]
+    """Steps still to edit in this round (first round: all; retry rounds: the failed ones)."""
+    round: int
+    """Attempt round: 1 for the first try of every step, 2.. for retries."""
+    llm_calls: int
+    """LLM requests made this turn (plan, judge, answers, retries included)."""
+    reply: Optional[str]
+    """The answer text for this turn. Written by `respond`, `command`, `answer`."""
+    timings: dict[str, float]
+    """Milliseconds per stage this turn (plan, locate, inpaint, global_edit, verify, store, respond)."""
+    report: dict[str, Any]
+    """The turn report (see agent/report.py). Written by `respond` and `command`."""

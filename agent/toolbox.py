@@ -1,0 +1,121 @@
+"""The agent's hands in one object: the tools of `tools/` bound to one ModelSet and its settings.
+
+Graph nodes call these methods instead of the tools directly, so a test (or a deployment) can swap a
+single capability, e.g. a scripted detector, without touching the graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+from PIL import Image
+
+from tools import blend, detect, global_edit, inpaint, segment
+from tools.masks import dilate
+from tools.detect import Detection
+from tools.inpaint import EditResult
+from tools.models import ModelSet
+
+StepCallback = Optional[Callable[[int, int], None]]
+
+
+@dataclass
+class EditSettings:
+    """Generation settings shared by every edit of a turn."""
+
+    inpaint_steps: int = 25
+    """Denoising steps for region edits (DPM-Solver++ needs fewer than DDIM)."""
+    global_steps: int = 20
+    """Denoising steps for InstructPix2Pix."""
+    guidance: float = 7.5
+    image_guidance: float = 1.5
+    global_max_side: int = 768
+    local_mode: str = "inpaint"
+    """How `local` steps edit: `inpaint` repaints the object from a prompt (may change its shape);
+    `zone` runs the instruction editor on the whole image and keeps only the edited region (keeps
+    structure, weaker for big changes)."""
+    box_threshold: float = 0.3
+    text_threshold: float = 0.25
+
+
+@dataclass
+class Toolbox:
+    """Tools bound to loaded models. Every method takes and returns plain values."""
+
+    models: ModelSet
+    settings: EditSettings = field(default_factory=EditSettings)
+
+    def detect(self, image: Image.Image, phrases: list[str]) -> dict[str, list[Detection]]:
+        """Gives back detections per phrase (empty list: not found)."""
+        return detect.detect(
+            self.models.detector,
+            image,
+            phrases,
+            box_threshold=self.settings.box_threshold,
+            text_threshold=self.settings.text_threshold,
+        )
+
+    def segment_box(self, image: Image.Image, box) -> np.ndarray:
+        """Gives back the SAM mask (bool, image size) of the object in `box`."""
+        return segment.segment(self.models.segmenter, image, boxes=[list(box)])[0]
+
+    def candidates(self, image: Image.Image) -> list[np.ndarray]:
+        """Gives back SAM segments of the whole image, for ZONE's Region-IoU."""
+        return segment.segment_candidates(self.models.segmenter, image)
+
+    def inpaint(self, image, mask, prompt, *, negative_prompt="", seed=0, guidance=None, on_step: StepCallback = None) -> EditResult:
+        """Gives back the image with `mask` repainted from `prompt`, and the paste mask used."""
+        return inpaint.inpaint(
+            self.models.inpainter,
+            image,
+            mask,
+            prompt,
+            negative_prompt=negative_prompt,
+            steps=self.settings.inpaint_steps,
+            guidance=guidance or self.settings.guidance,
+            seed=seed,
+            on_step=on_step,
+        )
+
+    def remove(self, image, mask, target, *, prompt, dilation, seed=0, on_step: StepCallback = None) -> EditResult:
+        """Gives back the image with the object under `mask` replaced by what is behind it."""
+        return inpaint.remove(
+            self.models.inpainter,
+            image,
+            mask,
+            target,
+            prompt=prompt,
+            dilation=dilation,
+            steps=self.settings.inpaint_steps,
+            guidance=self.settings.guidance,
+            seed=seed,
+            on_step=on_step,
+        )
+
+    def global_edit(self, image, instruction, *, seed=0, guidance=None, on_step: StepCallback = None) -> EditResult:
+        """Gives back the whole image edited by the instruction editor."""
+        return global_edit.global_edit(
+            self.models.global_editor,
+            image,
+            instruction,
+            steps=self.settings.global_steps,
+            guidance=guidance or self.settings.guidance,
+            image_guidance=self.settings.image_guidance,
+            max_side=self.settings.global_max_side,
+            seed=seed,
+            on_step=on_step,
+        )
+
+    def zone_edit(self, image, instruction, region, *, seed=0, guidance=None, on_step: StepCallback = None) -> EditResult:
+        """Gives back an instruction edit kept only where it changed the located region (ZONE)."""
+        canvas = self.global_edit(image, instruction, seed=seed, guidance=guidance, on_step=on_step).image
+        layer = blend.zone_layer(image, canvas, self.candidates(canvas))
+        # The layer must stay on the object the step names: ZONE's region can also catch spill elsewhere.
+        layer &= dilate(region, max(4, int(0.05 * max(image.size))))
+        if not layer.any():
+            layer = region
+        edited, alpha = blend.composite(image, canvas, layer)
+        return EditResult(image=edited, mask=alpha, info={"mode": "zone"})
+

@@ -1,0 +1,274 @@
+"""Loaders for the two diffusion pipelines: the inpainter and the global (instruction) editor.
+
+`tools/models.py` calls `load_inpainter` and `load_global_editor` once per process; they give back
+ready-to-call diffusers pipelines for a profile:
+
+- `default`: the checkpoint through `from_pretrained` (half-precision files when the checkpoint has them).
+- `tiny`: tiny random components built here with a fixed seed, saved once to `cache_dir/tiny/<role>`
+  and loaded back through the same `from_pretrained` code as `default`. Native resolution 64 px.
+- `random-full`: Stable Diffusion 1.5's architectures with random weights, built on the target device
+  with nothing on disk; compute and memory match the real checkpoints.
+
+Every pipeline gets the same treatment: DPM-Solver++ (good pictures in 20-25 steps), no safety checker
+(people edit their own photos, and the checker blacks out false positives), no progress bars (callers
+report progress through step callbacks), eval mode. Attention goes through PyTorch's
+scaled_dot_product_attention, which diffusers picks by default on torch 2.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from diffusers import (
+    AutoencoderKL,
+    AutoPipelineForInpainting,
+    DiffusionPipeline,
+    DPMSolverMultistepScheduler,
+    StableDiffusionInpaintPipeline,
+    StableDiffusionInstructPix2PixPipeline,
+    UNet2DConditionModel,
+)
+from tokenizers import pre_tokenizers
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+from tools.models import unavailable
+
+INPAINT_IN_CHANNELS = 9
+"""Inpainting UNet input: noisy latents (4), the mask (1) and the masked image's latents (4)."""
+
+EDIT_IN_CHANNELS = 8
+"""InstructPix2Pix UNet input: noisy latents (4) and the input image's latents (4)."""
+
+TINY_SEED = 0
+
+_NO_SAFETY_CHECKER = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
+
+
+def load_inpainter(*, profile: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike):
+    """Gives back the inpainting pipeline of the profile on `device` in `dtype`.
+
+    Args:
+        profile: `default`, `tiny` or `random-full`.
+        checkpoint: the Hugging Face id or local folder of an inpainting checkpoint (SD 1.5 or SDXL
+            inpainting); used by `default` only.
+        device: where the pipeline runs.
+        dtype: the weights' dtype (fp16 on GPU, fp32 on CPU).
+        cache_dir: where the tiny profile saves its models.
+    """
+    if profile == "random-full":
+        pipe = build_random_full(StableDiffusionInpaintPipeline, INPAINT_IN_CHANNELS, device)
+    else:
+        source = checkpoint
+        if profile == "tiny":
+            source = _saved_once(cache_dir, "inpainter", lambda: build_tiny(StableDiffusionInpaintPipeline, INPAINT_IN_CHANNELS))
+        pipe = _from_pretrained(AutoPipelineForInpainting, source, "inpainter", dtype)
+    return _ready(pipe, device, dtype)
+
+
+def load_global_editor(*, profile: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike):
+    """Gives back the InstructPix2Pix pipeline of the profile on `device` in `dtype`.
+
+    Args:
+        profile: `default`, `tiny` or `random-full`.
+        checkpoint: the Hugging Face id or local folder of an InstructPix2Pix checkpoint; used by `default` only.
+        device: where the pipeline runs.
+        dtype: the weights' dtype (fp16 on GPU, fp32 on CPU).
+        cache_dir: where the tiny profile saves its models.
+    """
+    if profile == "random-full":
+        pipe = build_random_full(StableDiffusionInstructPix2PixPipeline, EDIT_IN_CHANNELS, device)
+    else:
+        source = checkpoint
+        if profile == "tiny":
+            source = _saved_once(
+                cache_dir, "global_editor", lambda: build_tiny(StableDiffusionInstructPix2PixPipeline, EDIT_IN_CHANNELS)
+            )
+        pipe = _from_pretrained(StableDiffusionInstructPix2PixPipeline, source, "global_editor", dtype)
+    return _ready(pipe, device, dtype)
+
+
+def _from_pretrained(pipeline_cls: Any, source: str | os.PathLike, role: str, dtype: torch.dtype):
+    """Gives back the pipeline at `source` (hub id or folder), or raises ModelUnavailableError."""
+    source = str(source)
+    try:
+        components = DiffusionPipeline.load_config(source)
+    except OSError as err:
+        raise unavailable(source, role) from err
+    kwargs: dict[str, Any] = {"torch_dtype": dtype}
+    # SDXL pipelines have no safety checker; naming one there only earns a warning.
+    if "safety_checker" in components:
+        kwargs.update(_NO_SAFETY_CHECKER)
+    try:
+        if dtype == torch.float16:
+            try:
+                return pipeline_cls.from_pretrained(source, variant="fp16", **kwargs)
+            except ValueError as err:
+                # Not every checkpoint publishes half-precision files; the full ones load cast to fp16.
+                if "variant" not in str(err):
+                    raise
+        return pipeline_cls.from_pretrained(source, **kwargs)
+    except OSError as err:
+        raise unavailable(source, role) from err
+
+
+def _ready(pipe, device: torch.device, dtype: torch.dtype):
+    """Gives back `pipe` on `device` in `dtype`, with DPM-Solver++, no progress bars, in eval mode."""
+    pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config, algorithm_type="dpmsolver++")
+    pipe.set_progress_bar_config(disable=True)
+    pipe.to(device=device, dtype=dtype)
+    for component in pipe.components.values():
+        if isinstance(component, torch.nn.Module):
+            component.eval()
+    return pipe
+
+
+def _saved_once(cache_dir: os.PathLike, role: str, build: Callable[[], DiffusionPipeline]) -> Path:
+    """Gives back the folder of the tiny `role` pipeline, building and saving it on first use.
+
+    The pipeline is saved to a staging folder and renamed into place, so a process that finds the
+    folder always finds it whole, even while another process is saving the same models.
+    """
+    folder = Path(cache_dir) / "tiny" / role
+    if (folder / "model_index.json").exists():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{role}-", dir=folder.parent))
+    try:
+        build().save_pretrained(staging)
+        try:
+            staging.rename(folder)
+        except OSError:
+            # Another process got there first; its models were built from the same seed.
+            if not (folder / "model_index.json").exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def small_tokenizer() -> CLIPTokenizer:
+    """Gives back a CLIP tokenizer over the 256 byte symbols alone (no merges): 514 ids, any text encodes.
+
+    Random text encoders need no real vocabulary, and a byte-level one never maps a word to unknown.
+    """
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    tokens = alphabet + [symbol + "</w>" for symbol in alphabet] + ["<|startoftext|>", "<|endoftext|>"]
+    return CLIPTokenizer(vocab={token: i for i, token in enumerate(tokens)}, merges=[], model_max_length=77)
+
+
+def _scheduler() -> DPMSolverMultistepScheduler:
+    """Gives back DPM-Solver++ on Stable Diffusion's noise schedule."""
+    return DPMSolverMultistepScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1, algorithm_type="dpmsolver++"
+    )
+
+
+def tiny_configs(in_channels: int, tokenizer: CLIPTokenizer) -> dict[str, dict]:
+    """Gives back the configs of tiny UNet, VAE and text encoder (native resolution 32 x 2 = 64 px)."""
+    return {
+        "unet": dict(
+            sample_size=32,
+            in_channels=in_channels,
+            out_channels=4,
+            block_out_channels=(32, 64),
+            layers_per_block=1,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=32,
+            attention_head_dim=8,
+        ),
+        "vae": dict(
+            block_out_channels=(32, 64),
+            down_block_types=("DownEncoderBlock2D",) * 2,
+            up_block_types=("UpDecoderBlock2D",) * 2,
+            latent_channels=4,
+            layers_per_block=1,
+            sample_size=64,
+        ),
+        "text_encoder": dict(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            projection_dim=32,
+            max_position_embeddings=tokenizer.model_max_length,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        ),
+    }
+
+
+def sd15_configs(in_channels: int, tokenizer: CLIPTokenizer) -> dict[str, dict]:
+    """Gives back the configs of Stable Diffusion 1.5's UNet, VAE and CLIP ViT-L/14 text encoder."""
+    return {
+        "unet": dict(
+            sample_size=64,
+            in_channels=in_channels,
+            out_channels=4,
+            block_out_channels=(320, 640, 1280, 1280),
+            layers_per_block=2,
+            down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+            up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+            cross_attention_dim=768,
+            attention_head_dim=8,
+        ),
+        "vae": dict(
+            block_out_channels=(128, 256, 512, 512),
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            latent_channels=4,
+            layers_per_block=2,
+            sample_size=512,
+            scaling_factor=0.18215,
+        ),
+        "text_encoder": dict(
+            vocab_size=49408,
+            hidden_size=768,
+            intermediate_size=3072,
+            num_hidden_layers=12,
+            num_attention_heads=12,
+            projection_dim=768,
+            max_position_embeddings=77,
+            hidden_act="quick_gelu",
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        ),
+    }
+
+
+def _assemble(pipeline_cls: Any, configs: dict[str, dict], tokenizer: CLIPTokenizer):
+    return pipeline_cls(
+        vae=AutoencoderKL(**configs["vae"]),
+        text_encoder=CLIPTextModel(CLIPTextConfig(**configs["text_encoder"])),
+        tokenizer=tokenizer,
+        unet=UNet2DConditionModel(**configs["unet"]),
+        scheduler=_scheduler(),
+        **_NO_SAFETY_CHECKER,
+    )
+
+
+def build_tiny(pipeline_cls: Any, in_channels: int):
+    """Gives back a pipeline of tiny random components, the same ones on every call (fixed seed)."""
+    tokenizer = small_tokenizer()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(TINY_SEED)
+        return _assemble(pipeline_cls, tiny_configs(in_channels, tokenizer), tokenizer)
+
+
+def build_random_full(pipeline_cls: Any, in_channels: int, device: torch.device | str):
+    """Gives back a pipeline of SD 1.5's full-size components with random weights, built on `device`.
+
+    Building on the device skips a CPU initialisation and a host-to-device copy of about 1 B
+    parameters; the caller casts to the working dtype.
+    """
+    tokenizer = small_tokenizer()
+    with torch.device(device):
+        return _assemble(pipeline_cls, sd15_configs(in_channels, tokenizer), tokenizer)

@@ -1,0 +1,238 @@
+"""Masks: boolean numpy arrays of shape (height, width), and the operations edits need on them.
+
+Morphology goes through Euclidean distance transforms rather than structuring elements, so growing a
+mask by 60 pixels costs the same as growing it by 2, and the disk is exact. The image border never
+erodes a mask: a mask that touches the edge of the picture keeps touching it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from tools.errors import InputError
+
+Box = Sequence[float]
+
+_EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
+
+
+def as_mask(mask) -> np.ndarray:
+    """Gives back `mask` as a 2-D bool array (nonzero is inside), or raises InputError."""
+    array = np.asarray(mask)
+    if array.ndim != 2:
+        raise InputError(f"A mask must be a 2-D array (height, width); got shape {array.shape}.")
+    return array.astype(bool, copy=False)
+
+
+def _same_shape(*masks: np.ndarray) -> None:
+    shapes = {mask.shape for mask in masks}
+    if len(shapes) > 1:
+        raise InputError(f"The masks have different sizes {sorted(shapes)}; give masks of one image.")
+
+
+def _distance_outside(mask: np.ndarray) -> np.ndarray:
+    """Gives back each pixel's distance to the nearest mask pixel (0 on the mask); needs a non-empty mask."""
+    return ndimage.distance_transform_edt(~mask)
+
+
+def dilate(mask, radius: int) -> np.ndarray:
+    """Gives back the mask grown by a disk of `radius` pixels (radius 0: a copy)."""
+    mask = as_mask(mask)
+    if radius < 0:
+        raise InputError(f"The dilation radius must be 0 or more pixels; got {radius}.")
+    if radius == 0 or not mask.any() or mask.all():
+        return mask.copy()
+    return _distance_outside(mask) <= radius
+
+
+def erode(mask, radius: int) -> np.ndarray:
+    """Gives back the mask shrunk by a disk of `radius` pixels (radius 0: a copy)."""
+    mask = as_mask(mask)
+    if radius < 0:
+        raise InputError(f"The erosion radius must be 0 or more pixels; got {radius}.")
+    if radius == 0 or not mask.any() or mask.all():
+        return mask.copy()
+    return ndimage.distance_transform_edt(mask) > radius
+
+
+def feather(mask, radius: int) -> np.ndarray:
+    """Gives back a float32 alpha: 1 on the mask, easing to exactly 0 at `radius` pixels outside it.
+
+    The feather only grows outward, so every pixel of the mask is fully replaced when pasting and every
+    pixel `radius` or more away from it is left exactly as it was. The ease is a smoothstep of the
+    distance to the mask, so the seam has no visible step at either end.
+    """
+    mask = as_mask(mask)
+    if radius < 0:
+        raise InputError(f"The feather radius must be 0 or more pixels; got {radius}.")
+    if radius == 0 or not mask.any() or mask.all():
+        return mask.astype(np.float32)
+    t = np.clip(1.0 - _distance_outside(mask) / radius, 0.0, 1.0)
+    alpha = (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+    alpha[mask] = 1.0
+    return alpha
+
+
+def union(*masks) -> np.ndarray:
+    """Gives back the pixels inside any of the masks."""
+    if not masks:
+        raise InputError("union needs at least one mask.")
+    arrays = [as_mask(mask) for mask in masks]
+    _same_shape(*arrays)
+    return np.logical_or.reduce(arrays)
+
+
+def invert(mask) -> np.ndarray:
+    """Gives back the pixels outside the mask."""
+    return ~as_mask(mask)
+
+
+def bbox(mask) -> tuple[int, int, int, int] | None:
+    """Gives back the mask's bounding box (x0, y0, x1, y1), x1 and y1 exclusive, or None when empty."""
+    mask = as_mask(mask)
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def area(mask) -> int:
+    """Gives back the number of pixels inside the mask."""
+    return int(np.count_nonzero(as_mask(mask)))
+
+
+def iou(a, b) -> float:
+    """Gives back intersection over union of two masks (0.0 when both are empty)."""
+    a, b = as_mask(a), as_mask(b)
+    _same_shape(a, b)
+    joint = np.count_nonzero(a | b)
+    if joint == 0:
+        return 0.0
+    return float(np.count_nonzero(a & b) / joint)
+
+
+def keep_largest_component(mask) -> np.ndarray:
+    """Gives back the largest 8-connected piece of the mask (empty stays empty)."""
+    mask = as_mask(mask)
+    labels, count = ndimage.label(mask, structure=_EIGHT_NEIGHBOURS)
+    if count <= 1:
+        return mask.copy()
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    return labels == int(np.argmax(sizes))
+
+
+def fill_holes(mask) -> np.ndarray:
+    """Gives back the mask with every enclosed hole filled (gaps open to the image edge stay)."""
+    return ndimage.binary_fill_holes(as_mask(mask))
+
+
+def _pixel_span(start: float, end: float, size: int) -> tuple[int, int]:
+    """Gives back the pixels whose centres lie in [start, end), clamped to [0, size]."""
+    low, high = sorted((float(start), float(end)))
+    first = min(max(math.ceil(low - 0.5), 0), size)
+    last = min(max(math.ceil(high - 0.5), 0), size)
+    return first, last
+
+
+def _check_shape_and_box(shape: tuple[int, int], box: Box) -> tuple[int, int, list[float]]:
+    if len(shape) != 2 or min(shape) < 1:
+        raise InputError(f"A mask shape is (height, width) with both at least 1; got {shape}.")
+    values = [float(v) for v in box]
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise InputError(f"A box is four finite numbers [x0, y0, x1, y1]; got {list(box)}.")
+    return int(shape[0]), int(shape[1]), values
+
+
+def box_mask(shape: tuple[int, int], box: Box) -> np.ndarray:
+    """Gives back a (height, width) mask of the pixels inside `box` (x0, y0, x1, y1; clamped to the image).
+
+    A pixel is inside when its centre is, so integer boxes cover exactly x0..x1-1 and y0..y1-1.
+    """
+    height, width, (x0, y0, x1, y1) = _check_shape_and_box(shape, box)
+    mask = np.zeros((height, width), dtype=bool)
+    left, right = _pixel_span(x0, x1, width)
+    top, bottom = _pixel_span(y0, y1, height)
+    mask[top:bottom, left:right] = True
+    return mask
+
+
+def ellipse_mask(shape: tuple[int, int], box: Box) -> np.ndarray:
+    """Gives back a (height, width) mask of the ellipse inscribed in `box` (pixel centres inside it)."""
+    height, width, (x0, y0, x1, y1) = _check_shape_and_box(shape, box)
+    x0, x1 = sorted((x0, x1))
+    y0, y1 = sorted((y0, y1))
+    mask = np.zeros((height, width), dtype=bool)
+    rx, ry = (x1 - x0) / 2.0, (y1 - y0) / 2.0
+    if rx <= 0 or ry <= 0:
+        return mask
+    left, right = _pixel_span(x0, x1, width)
+    top, bottom = _pixel_span(y0, y1, height)
+    xs = (np.arange(left, right) + 0.5 - (x0 + rx)) / rx
+    ys = (np.arange(top, bottom) + 0.5 - (y0 + ry)) / ry
+    mask[top:bottom, left:right] = ys[:, None] ** 2 + xs[None, :] ** 2 <= 1.0
+    return mask
+
+
+def dilation_for(mask, *, fraction: float = 0.04, minimum: int = 4, maximum: int = 64) -> int:
+    """Gives back the dilation radius for removing the object under `mask`: `fraction` of sqrt(area), clamped.
+
+    A segmenter's mask hugs the object, but the object also lives in the pixels around it: a soft edge,
+    a halo, a shadow. Left outside the inpainting mask they keep the object's outline, and the inpainter
+    re-creates the object from them. Growing the mask in proportion to the object's linear size
+    (sqrt of its area) covers those pixels for a mug as for a car, while the clamp keeps small objects
+    from a too-thin ring and large ones from swallowing the scene.
+    """
+    radius = round(fraction * math.sqrt(area(mask)))
+    return int(min(max(radius, minimum), maximum))
+
+
+def region_iou_pick(candidates: list[np.ndarray], region: np.ndarray) -> int:
+    """Gives back the index of the candidate S maximising area(S∩M)/area(S∪M) for region M, or -1.
+
+    ZONE's Region-IoU: among segments of the edited image, the one that best matches the rough edited
+    region is the edited object. -1 when no candidate overlaps the region at all; ties go to the
+    earlier candidate.
+    """
+    region = as_mask(region)
+    best, best_score = -1, 0.0
+    for index, candidate in enumerate(candidates):
+        candidate = as_mask(candidate)
+        _same_shape(candidate, region)
+        score = iou(candidate, region)
+        if score > best_score:
+            best, best_score = index, score
+    return best
+
+
+def to_image(mask) -> Image.Image:
+    """Gives back the mask as a PIL "L" image: 0/255 for a bool mask, round(alpha * 255) for a float one."""
+    array = np.asarray(mask)
+    if array.ndim != 2:
+        raise InputError(f"A mask must be a 2-D array (height, width); got shape {array.shape}.")
+    if np.issubdtype(array.dtype, np.floating):
+        values = np.rint(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
+    else:
+        values = np.where(array.astype(bool), 255, 0).astype(np.uint8)
+    return Image.fromarray(values)
+
+
+def from_image(image) -> np.ndarray:
+    """Gives back a bool mask from a mask image or array: any nonzero colour (alpha ignored) is inside."""
+    if isinstance(image, Image.Image):
+        if image.mode == "P":
+            image = image.convert("RGBA")
+        array = np.asarray(image)
+        if image.mode in ("LA", "RGBA", "La", "RGBa"):
+            array = array[..., :-1]
+    else:
+        array = np.asarray(image)
+    if array.ndim == 3:
+        array = array.any(axis=-1)
+    return as_mask(array)
