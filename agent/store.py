@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tools.errors import ChatEditError, InputError
-from tools.images import _to_rgb, atomic_write, content_id, png_bytes
+from tools.errors import DamagedImageError, InputError
+from tools.images import atomic_write, content_id, png_bytes, to_rgb
 
 _ID = re.compile(r"[0-9a-f]{64}")
 
@@ -29,12 +29,11 @@ CACHE_BYTES = 256 * 1024 * 1024
 """Default budget (bytes of decoded pixels) of the in-memory cache of recently used images."""
 
 
-class DamagedImageError(ChatEditError, RuntimeError):
-    """A stored file no longer matches its id (disk damage or an outside edit)."""
-
-
 class ImageStore:
     """Images and masks as content-addressed PNG files under one folder; safe across threads and processes.
+
+    Every method that takes an id refuses a malformed one (not 64 lowercase hex characters) with
+    InputError before any path is built from it.
 
     Args:
         root: the folder that holds the files; created when missing.
@@ -55,7 +54,7 @@ class ImageStore:
         Transparency is composited on white and other modes converted, as `tools.images.load_image` does;
         metadata (ICC profile, EXIF, text chunks) is dropped, so the id depends on the pixels alone.
         """
-        rgb = _to_rgb(image)
+        rgb = to_rgb(image)
         clean = Image.new("RGB", rgb.size)
         clean.paste(rgb)
         image_id = self._write(png_bytes(clean))

@@ -52,3 +52,18 @@ def eval_photo() -> Image.Image:
 def random_image(width: int, height: int, seed: int = 0) -> Image.Image:
     rng = np.random.default_rng(seed)
     return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tiny_model_cache(tmp_path_factory):
+    """Builds the tiny profile's models once per test run, in a temporary folder."""
+    import os
+
+    folder = tmp_path_factory.mktemp("chatedit-cache")
+    previous = os.environ.get("CHATEDIT_CACHE_DIR")
+    os.environ["CHATEDIT_CACHE_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("CHATEDIT_CACHE_DIR", None)
+    else:
+        os.environ["CHATEDIT_CACHE_DIR"] = previous

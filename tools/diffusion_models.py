@@ -61,13 +61,13 @@ def load_inpainter(*, profile: str, checkpoint: str, device: torch.device, dtype
         cache_dir: where the tiny profile saves its models.
     """
     if profile == "random-full":
-        pipe = build_random_full(StableDiffusionInpaintPipeline, INPAINT_IN_CHANNELS, device)
+        pipe = build_random_full(StableDiffusionInpaintPipeline, INPAINT_IN_CHANNELS, device).to(dtype=dtype)
     else:
         source = checkpoint
         if profile == "tiny":
             source = _saved_once(cache_dir, "inpainter", lambda: build_tiny(StableDiffusionInpaintPipeline, INPAINT_IN_CHANNELS))
         pipe = _from_pretrained(AutoPipelineForInpainting, source, "inpainter", dtype)
-    return _ready(pipe, device, dtype)
+    return _ready(pipe, device)
 
 
 def load_global_editor(*, profile: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike):
@@ -81,7 +81,7 @@ def load_global_editor(*, profile: str, checkpoint: str, device: torch.device, d
         cache_dir: where the tiny profile saves its models.
     """
     if profile == "random-full":
-        pipe = build_random_full(StableDiffusionInstructPix2PixPipeline, EDIT_IN_CHANNELS, device)
+        pipe = build_random_full(StableDiffusionInstructPix2PixPipeline, EDIT_IN_CHANNELS, device).to(dtype=dtype)
     else:
         source = checkpoint
         if profile == "tiny":
@@ -89,7 +89,7 @@ def load_global_editor(*, profile: str, checkpoint: str, device: torch.device, d
                 cache_dir, "global_editor", lambda: build_tiny(StableDiffusionInstructPix2PixPipeline, EDIT_IN_CHANNELS)
             )
         pipe = _from_pretrained(StableDiffusionInstructPix2PixPipeline, source, "global_editor", dtype)
-    return _ready(pipe, device, dtype)
+    return _ready(pipe, device)
 
 
 def _from_pretrained(pipeline_cls: Any, source: str | os.PathLike, role: str, dtype: torch.dtype):
@@ -99,7 +99,7 @@ def _from_pretrained(pipeline_cls: Any, source: str | os.PathLike, role: str, dt
         components = DiffusionPipeline.load_config(source)
     except OSError as err:
         raise unavailable(source, role) from err
-    kwargs: dict[str, Any] = {"torch_dtype": dtype}
+    kwargs: dict[str, Any] = {"dtype": dtype}
     # SDXL pipelines have no safety checker; naming one there only earns a warning.
     if "safety_checker" in components:
         kwargs.update(_NO_SAFETY_CHECKER)
@@ -116,11 +116,11 @@ def _from_pretrained(pipeline_cls: Any, source: str | os.PathLike, role: str, dt
         raise unavailable(source, role) from err
 
 
-def _ready(pipe, device: torch.device, dtype: torch.dtype):
-    """Gives back `pipe` on `device` in `dtype`, with DPM-Solver++, no progress bars, in eval mode."""
+def _ready(pipe, device: torch.device):
+    """Gives back `pipe` on `device` with DPM-Solver++, no progress bars, in eval mode."""
     pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config, algorithm_type="dpmsolver++")
     pipe.set_progress_bar_config(disable=True)
-    pipe.to(device=device, dtype=dtype)
+    pipe.to(device)
     for component in pipe.components.values():
         if isinstance(component, torch.nn.Module):
             component.eval()
@@ -244,15 +244,13 @@ def sd15_configs(in_channels: int, tokenizer: CLIPTokenizer) -> dict[str, dict]:
     }
 
 
-def _assemble(pipeline_cls: Any, configs: dict[str, dict], tokenizer: CLIPTokenizer):
-    return pipeline_cls(
-        vae=AutoencoderKL(**configs["vae"]),
-        text_encoder=CLIPTextModel(CLIPTextConfig(**configs["text_encoder"])),
-        tokenizer=tokenizer,
-        unet=UNet2DConditionModel(**configs["unet"]),
-        scheduler=_scheduler(),
-        **_NO_SAFETY_CHECKER,
-    )
+def _models(configs: dict[str, dict]) -> dict[str, torch.nn.Module]:
+    """Gives back freshly initialised UNet, VAE and text encoder for `configs`."""
+    return {
+        "unet": UNet2DConditionModel(**configs["unet"]),
+        "vae": AutoencoderKL(**configs["vae"]),
+        "text_encoder": CLIPTextModel(CLIPTextConfig(**configs["text_encoder"])),
+    }
 
 
 def build_tiny(pipeline_cls: Any, in_channels: int):
@@ -260,7 +258,8 @@ def build_tiny(pipeline_cls: Any, in_channels: int):
     tokenizer = small_tokenizer()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(TINY_SEED)
-        return _assemble(pipeline_cls, tiny_configs(in_channels, tokenizer), tokenizer)
+        models = _models(tiny_configs(in_channels, tokenizer))
+    return pipeline_cls(**models, tokenizer=tokenizer, scheduler=_scheduler(), **_NO_SAFETY_CHECKER)
 
 
 def build_random_full(pipeline_cls: Any, in_channels: int, device: torch.device | str):
@@ -271,4 +270,5 @@ def build_random_full(pipeline_cls: Any, in_channels: int, device: torch.device 
     """
     tokenizer = small_tokenizer()
     with torch.device(device):
-        return _assemble(pipeline_cls, sd15_configs(in_channels, tokenizer), tokenizer)
+        models = _models(sd15_configs(in_channels, tokenizer))
+    return pipeline_cls(**models, tokenizer=tokenizer, scheduler=_scheduler(), **_NO_SAFETY_CHECKER)

@@ -15,3 +15,7 @@ class TooLargeError(InputError):
 
 class ModelUnavailableError(ChatEditError, RuntimeError):
     """A model checkpoint is not in the cache and cannot be downloaded."""
+
+
+class DamagedImageError(ChatEditError, RuntimeError):
+    """A stored file no longer matches its id (disk damage or an outside edit)."""

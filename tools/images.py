@@ -102,7 +102,7 @@ def _read_source(source: ImageSource, max_bytes: int) -> bytes:
     return data
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def to_rgb(image: Image.Image) -> Image.Image:
     """Converts any decoded mode to 8-bit RGB, compositing transparency on white."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         # 16-bit greyscale spans 0..65535 even when a dark picture uses little of it; 32-bit "I" has
@@ -177,7 +177,7 @@ def load_image(
         image = ImageOps.exif_transpose(image)
     except Exception:  # a broken EXIF block must not lose the picture; keep it as stored
         pass
-    image = _to_rgb(image)
+    image = to_rgb(image)
     if max(image.size) > max_side:
         if not downscale:
             raise TooLargeError(
@@ -211,6 +211,10 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp creates 0600 files; give the result the permissions a normal write would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,477 @@
+"""The vision LLM that plans a turn, judges its result and answers questions about the image.
+
+Any OpenAI-compatible chat model with vision and tool calling works (OpenAI, vLLM, Ollama). Each
+function below is ONE logical call. Transport failures (timeout, refused connection, HTTP 429 and
+5xx) are retried with bounded exponential backoff; an answer that cannot be used (malformed tool
+arguments, a refusal, a plan that fails validation) gets one more try, told what was wrong. When
+that fails too, the result holds no value and says why, and the caller falls back (rules planner,
+model checks). Every HTTP request is counted, retries included.
+
+The model only ever receives pixels and text: images go as JPEG data URLs, and file paths are
+blanked out of the history and evidence it is shown.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import openai
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_openai import ChatOpenAI
+from PIL import Image
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic.dataclasses import dataclass as schema_dataclass
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+import prompts
+from agent.plan import CATEGORIES, Plan
+from tools.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+RETRIES = 2
+"""Default retries of a request after a transport failure (timeout, refused connection, 429, 5xx)."""
+
+BACKOFF = 0.5
+"""Default wait before the first retry, in seconds; it doubles with each retry."""
+
+MAX_BACKOFF = 8.0
+"""Longest wait between two retries, in seconds."""
+
+IMAGE_SIDE = 768
+"""Largest side, in pixels, of an image sent to the LLM."""
+
+HISTORY_LINES = 8
+"""How many of the latest history lines the LLM sees."""
+
+# A path on disk: /a/b, ~/a/b, C:\a\b, file:///a/b; not a/b in prose, nor a web URL.
+_PATH = re.compile(r"(?<![\w.~:/\\])(?:file://)?(?:~|[A-Za-z]:)?[/\\][^\s\"'<>|()\[\]{},;]*[/\\][^\s\"'<>|()\[\]{},;]*")
+
+
+class LLMSettings(BaseSettings):
+    """Where the vision LLM is and how to call it, read from CHATEDIT_LLM_* (else OPENAI_*) variables."""
+
+    model_config = SettingsConfigDict(env_prefix="CHATEDIT_LLM_", populate_by_name=True, extra="ignore")
+
+    base_url: Optional[str] = Field(
+        default=None,
+        validation_alias=AliasChoices("CHATEDIT_LLM_BASE_URL", "OPENAI_BASE_URL"),
+        description="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (None: OpenAI's).",
+    )
+    api_key: Optional[SecretStr] = Field(
+        default=None,
+        validation_alias=AliasChoices("CHATEDIT_LLM_API_KEY", "OPENAI_API_KEY"),
+        description="API key (a local server usually needs none).",
+    )
+    model: str = Field(default="gpt-4o-mini", description="Chat model with vision and tool calling.")
+    timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for one HTTP request.")
+    retries: int = Field(default=RETRIES, ge=0, description="Retries of a request after a transport failure.")
+    backoff: float = Field(default=BACKOFF, ge=0, description="Seconds before the first retry; doubles each time.")
+
+    @field_validator("base_url", "api_key", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value):
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @property
+    def configured(self) -> bool:
+        """True when an API key or a base URL is set, so there is an LLM to call."""
+        return self.api_key is not None or self.base_url is not None
+
+
+class ChatModel(ChatOpenAI):
+    """ChatOpenAI that carries chatedit's retry policy.
+
+    The OpenAI client underneath never retries on its own: the functions of this module do, with
+    bounded backoff, so that every request is counted in the turn report.
+    """
+
+    retries: int = RETRIES
+    """Retries of a request after a transport failure."""
+    backoff: float = BACKOFF
+    """Seconds before the first retry; doubles with each retry, up to MAX_BACKOFF."""
+
+
+def make_chat_model(settings: LLMSettings) -> ChatModel:
+    """Gives back a deterministic chat model client for `settings` (a ChatOpenAI).
+
+    Raises:
+        InputError: no LLM is configured.
+    """
+    if not settings.configured:
+        raise InputError(
+            "No LLM is configured: set CHATEDIT_LLM_BASE_URL and/or CHATEDIT_LLM_API_KEY "
+            "(or OPENAI_API_KEY), or use the rules planner."
+        )
+    return ChatModel(
+        model=settings.model,
+        base_url=settings.base_url,
+        # Local servers (vLLM, Ollama) ignore the key, but the OpenAI client refuses to start without one.
+        api_key=settings.api_key or SecretStr("none"),
+        temperature=0,
+        timeout=settings.timeout,
+        max_retries=0,
+        # Chat Completions is what every OpenAI-compatible server speaks.
+        use_responses_api=False,
+        retries=settings.retries,
+        backoff=settings.backoff,
+    )
+
+
+def image_part(image: Image.Image, max_side: int = IMAGE_SIDE) -> dict:
+    """Gives back an OpenAI `image_url` content part holding `image` as a JPEG data URL.
+
+    Args:
+        image: the picture; never upscaled.
+        max_side: largest side in pixels of the picture sent.
+    """
+    size = _shown_size(image.size, max_side)
+    if size != image.size:
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=85)
+    url = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+@dataclass
+class LLMResult:
+    """What one logical LLM call gave back, and what it cost."""
+
+    value: Any
+    """The Plan, the list of Verdicts or the answer text; None when the call failed."""
+    calls: int
+    """HTTP requests made, retries included."""
+    error: Optional[str] = None
+    """Why the call failed (for the turn report); None when it succeeded."""
+
+
+@schema_dataclass
+class Verdict:
+    """The judgement of one step of the plan."""
+
+    step: int = Field(description="The step's number in the plan, from 1.")
+    passed: bool = Field(description="True when the after image carries out the step well.")
+    reason: str = Field(description="One sentence: what you see that makes the step pass or fail.")
+    new_prompt: Optional[str] = Field(
+        default=None,
+        description="When failing: a better prompt for the generator for the next attempt, with the same "
+        "meaning as the step's prompt field. Null when passing.",
+    )
+
+    @field_validator("new_prompt", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value):
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+
+class Verdicts(BaseModel):
+    """Pass or fail for each judged step of the plan, with reasons."""
+
+    verdicts: list[Verdict] = Field(description="One verdict per judged step.")
+
+
+def plan_with_llm(
+    llm: BaseChatModel,
+    image: Image.Image,
+    instruction: str,
+    history: list[str],
+    *,
+    image_size: Optional[tuple[int, int]] = None,
+) -> LLMResult:
+    """Gives back the Plan for `instruction` on `image`, made by the LLM through the `Plan` tool.
+
+    Boxes in the plan come back in pixels of an image of `image_size`, clamped to it; a box with
+    nothing inside the image is dropped. A plan with an unknown category, a step without its target,
+    or neither steps nor message is not usable and is asked for again once.
+
+    Args:
+        llm: the chat model (from `make_chat_model`; any LangChain chat model with tools works).
+        image: the current picture.
+        instruction: what the user asked this turn.
+        history: earlier turns as short lines, oldest first (earlier instructions, what was edited where).
+        image_size: (width, height) the plan's boxes refer to; None: `image.size`.
+    """
+    image_size = image_size or image.size
+    shown = _shown_size(image.size, IMAGE_SIDE)
+    text = (
+        _history_text(history)
+        + f"The image is {shown[0]}x{shown[1]} pixels (x to the right, y down, from the top-left corner).\n"
+        + f"Instruction: {instruction}"
+    )
+    messages = [SystemMessage(prompts.load("plan")), HumanMessage([{"type": "text", "text": text}, image_part(image)])]
+    chat = llm.bind_tools([Plan], tool_choice="Plan")
+
+    def parse(reply: AIMessage) -> Plan:
+        return _plan_from(_tool_arguments(reply, "Plan"), shown, image_size)
+
+    return _ask(llm, chat, messages, parse, tool="Plan")
+
+
+def judge_with_llm(
+    llm: BaseChatModel,
+    before: Image.Image,
+    after: Image.Image,
+    plan: Plan,
+    evidence: list[dict],
+) -> LLMResult:
+    """Gives back a Verdict for each judged step, sorted by step, from one look at before and after.
+
+    Args:
+        llm: the chat model.
+        before: the picture before this turn's edits.
+        after: the picture with the edits of this attempt.
+        plan: the turn's plan.
+        evidence: one dict per step to judge, holding the model checks' findings; its "step" key
+            (1-based) says which step, else the position in the list does. Only these steps get
+            verdicts; a verdict the LLM gives for another step is ignored.
+    """
+    checks: dict[int, dict] = {}
+    for number, item in enumerate(evidence, 1):
+        item = dict(item)
+        checks.setdefault(int(item.pop("step", number)), {}).update(item)
+    steps = sorted(number for number in checks if 0 < number <= len(plan.steps))
+    if not steps:
+        return LLMResult([], 0)
+    shown = [
+        {"step": number, **plan.steps[number - 1].model_dump(exclude_none=True), "checks": checks[number]}
+        for number in steps
+    ]
+    text = (
+        f"The plan has {len(plan.steps)} step(s); boxes are in pixels of the full image "
+        f"({before.width}x{before.height}). Judge these steps:\n"
+        + json.dumps(_without_paths(shown), indent=1, default=_plain)
+    )
+    content = [
+        {"type": "text", "text": text},
+        {"type": "text", "text": "Before:"},
+        image_part(before),
+        {"type": "text", "text": "After:"},
+        image_part(after),
+    ]
+    messages = [SystemMessage(prompts.load("judge")), HumanMessage(content)]
+    chat = llm.bind_tools([Verdicts], tool_choice="Verdicts")
+
+    def parse(reply: AIMessage) -> list[Verdict]:
+        return _verdicts_from(_tool_arguments(reply, "Verdicts"), steps)
+
+    return _ask(llm, chat, messages, parse, tool="Verdicts")
+
+
+def answer_with_llm(llm: BaseChatModel, image: Image.Image, question: str, history: list[str]) -> LLMResult:
+    """Gives back the LLM's answer (text) to a question about `image`.
+
+    Args:
+        llm: the chat model.
+        image: the current picture.
+        question: what the user asked.
+        history: earlier turns as short lines, oldest first.
+    """
+    text = _history_text(history) + f"Question: {question}"
+    messages = [SystemMessage(prompts.load("answer")), HumanMessage([{"type": "text", "text": text}, image_part(image)])]
+
+    def parse(reply: AIMessage) -> str:
+        answer = reply.text.strip()
+        if not answer:
+            raise _Unusable("the reply was empty.")
+        return answer
+
+    return _ask(llm, llm, messages, parse, tool=None)
+
+
+class _Unusable(ValueError):
+    """The model answered, but with nothing usable; the message says why, for the model and the report."""
+
+
+def _ask(
+    llm: BaseChatModel,
+    chat,
+    messages: list[BaseMessage],
+    parse: Callable[[AIMessage], Any],
+    tool: Optional[str],
+) -> LLMResult:
+    """Gives back the parsed answer of `chat` to `messages`: one call, plus retries, all counted."""
+    # Chat models not made by make_chat_model get the default policy.
+    retries = getattr(llm, "retries", RETRIES)
+    backoff = getattr(llm, "backoff", BACKOFF)
+    calls = 0
+    problem = ""
+    # The answer, and one more try, told what was wrong, when the answer is unusable.
+    for _ in range(2):
+        for retry in range(retries + 1):
+            calls += 1
+            try:
+                reply = chat.invoke(messages)
+                break
+            # A misbehaving server must not crash the turn: the caller falls back instead.
+            except Exception as exc:
+                if not _transient(exc) or retry == retries:
+                    return LLMResult(None, calls, f"{_describe(exc)} (after {calls} request(s))")
+                wait = min(MAX_BACKOFF, backoff * 2**retry)
+                logger.warning("LLM request failed (%s); retrying in %.2f s", _describe(exc), wait)
+                time.sleep(wait)
+        try:
+            return LLMResult(parse(reply), calls)
+        except _Unusable as exc:
+            problem = str(exc)
+            logger.warning("LLM answer unusable: %s", problem)
+        again = f"Your previous reply could not be used: {problem} Answer again"
+        again += f" by calling the {tool} tool." if tool else "."
+        messages = [*messages, HumanMessage(again)]
+    return LLMResult(None, calls, f"the LLM's answer was unusable twice: {problem}")
+
+
+def _transient(exc: Exception) -> bool:
+    """True for failures a later request may not meet: timeouts, lost connections, 408/409/429, 5xx."""
+    if isinstance(exc, openai.APIConnectionError):
+        return True
+    return isinstance(exc, openai.APIStatusError) and (exc.status_code in (408, 409, 429) or exc.status_code >= 500)
+
+
+def _describe(exc: Exception) -> str:
+    """Gives back a short sentence fragment saying why a request failed."""
+    if isinstance(exc, openai.APITimeoutError):
+        return "the LLM request timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc
+        return f"could not reach the LLM server ({_clip(str(cause) or type(cause).__name__)})"
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        message = body.get("message") or (body.get("error") or {}).get("message") or exc.message
+        return f"the LLM server answered HTTP {exc.status_code}: {_clip(str(message))}"
+    return f"the LLM call failed ({type(exc).__name__}: {_clip(str(exc))})"
+
+
+def _tool_arguments(reply: AIMessage, tool: str) -> dict:
+    """Gives back the arguments of the reply's call to `tool`, or raises _Unusable saying what came instead."""
+    for call in reply.tool_calls:
+        if call["name"] == tool and isinstance(call["args"], dict):
+            return call["args"]
+    for call in reply.invalid_tool_calls:
+        if call.get("name") == tool:
+            raise _Unusable(f"the arguments of the {tool} call are not valid JSON: {_clip(call.get('args') or '')!r}.")
+    if reply.tool_calls or reply.invalid_tool_calls:
+        names = ", ".join(sorted({str(c.get("name")) for c in [*reply.tool_calls, *reply.invalid_tool_calls]}))
+        raise _Unusable(f"the reply called {names} instead of the {tool} tool.")
+    said = reply.additional_kwargs.get("refusal") or reply.text
+    raise _Unusable(f"the reply was text instead of a call to the {tool} tool: {_clip(said)!r}.")
+
+
+def _plan_from(args: dict, shown: tuple[int, int], image_size: tuple[int, int]) -> Plan:
+    """Gives back the validated Plan in `args`, boxes mapped to `image_size`, or raises _Unusable."""
+    args = dict(args)
+    steps = args.get("steps") or []
+    if not isinstance(steps, list):
+        raise _Unusable("steps must be a list of step objects.")
+    args["steps"] = [dict(step) if isinstance(step, dict) else step for step in steps]
+    for number, step in enumerate(args["steps"], 1):
+        if isinstance(step, dict) and isinstance(step.get("category"), str):
+            step["category"] = step["category"].strip().lower()
+            if step["category"] not in CATEGORIES:
+                raise _Unusable(
+                    f"step {number} has the unknown category {step['category']!r}; use one of {', '.join(CATEGORIES)}."
+                )
+    try:
+        plan = Plan.model_validate(args)
+    except ValidationError as exc:
+        raise _Unusable(f"the plan does not follow the tool's schema ({_errors(exc)}).") from None
+    if not plan.steps and not (plan.message and plan.message.strip()):
+        raise _Unusable("the plan has neither steps nor a message; give the edit steps, or a message that answers or asks.")
+    for number, step in enumerate(plan.steps, 1):
+        if step.category in ("remove", "replace", "local") and not step.target:
+            raise _Unusable(f"step {number} ({step.category}) has no target; name the object to find.")
+        if step.box is not None:
+            step.box = _fit_box(step.box, shown, image_size)
+    return plan
+
+
+def _fit_box(box: list[float], shown: tuple[int, int], image_size: tuple[int, int]) -> Optional[list[float]]:
+    """Gives back `box` in pixels of `image_size`, clamped to the image; None when nothing of it is inside.
+
+    The model gives pixels of the picture it was shown (`shown`), or 0-1 fractions, which the Step
+    schema also allows.
+    """
+    if not all(math.isfinite(v) for v in box):
+        return None
+    width, height = image_size
+    if all(0 <= v <= 1 for v in box):
+        scale_x, scale_y = width, height
+    else:
+        scale_x, scale_y = width / shown[0], height / shown[1]
+    x0, x1 = sorted((box[0] * scale_x, box[2] * scale_x))
+    y0, y1 = sorted((box[1] * scale_y, box[3] * scale_y))
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    if x1 - x0 < 1 or y1 - y0 < 1:
+        return None
+    return [math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1)]
+
+
+def _verdicts_from(args: dict, steps: list[int]) -> list[Verdict]:
+    """Gives back one Verdict per step in `steps`, sorted, or raises _Unusable."""
+    try:
+        verdicts = Verdicts.model_validate(args).verdicts
+    except ValidationError as exc:
+        raise _Unusable(f"the verdicts do not follow the tool's schema ({_errors(exc)}).") from None
+    kept = {v.step: v for v in verdicts if v.step in steps}
+    missing = [step for step in steps if step not in kept]
+    if missing:
+        raise _Unusable(f"there is no verdict for step(s) {', '.join(map(str, missing))}; give one verdict per judged step.")
+    return [kept[step] for step in steps]
+
+
+def _shown_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """Gives back `size` shrunk, keeping its aspect, so that its larger side is at most `max_side`."""
+    width, height = size
+    scale = min(1.0, max_side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _history_text(history: list[str]) -> str:
+    """Gives back the latest history lines as text for the model, file paths blanked out."""
+    lines = [_clip(_without_paths(line), 300) for line in history[-HISTORY_LINES:]]
+    if not lines:
+        return ""
+    return "Earlier in this conversation (oldest first):\n" + "".join(f"- {line}\n" for line in lines)
+
+
+def _without_paths(value):
+    """Gives back `value` (text, or lists and dicts of it) with file paths replaced by "[file]"."""
+    if isinstance(value, str):
+        return _PATH.sub("[file]", value)
+    if isinstance(value, dict):
+        return {key: _without_paths(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_paths(item) for item in value]
+    return value
+
+
+def _plain(value):
+    """Gives back a JSON-ready stand-in for numpy numbers and arrays, else the text of `value`."""
+    for method in ("item", "tolist"):
+        if hasattr(value, method):
+            return getattr(value, method)()
+    return str(value)
+
+
+def _errors(exc: ValidationError) -> str:
+    """Gives back pydantic's errors as one short line: where, and what is wrong."""
+    parts = [".".join(map(str, e["loc"])) + ": " + e["msg"] for e in exc.errors()[:3]]
+    return "; ".join(parts)
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    """Gives back `text` cut to `limit` characters."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

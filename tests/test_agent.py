@@ -1,0 +1,171 @@
+"""The agent end to end on tiny models: plan, locate, edit, verify, loop back, sessions.
+
+The detector is scripted (a tiny random GroundingDINO finds random boxes), so each test decides what
+is in the picture; inpainting, InstructPix2Pix, the store, the checkpointer and the graph are real.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from agent import Editor
+from agent.toolbox import EditSettings, Toolbox
+from tools.detect import Detection
+from tools.masks import box_mask
+from tools.models import get_models
+
+FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
+
+
+class ScriptedToolbox(Toolbox):
+    """A toolbox whose detector sees the listed objects while their pixels are untouched.
+
+    An object counts as present while its box still matches the original photo, so removing it makes
+    it disappear, as a real detector would report. Phrases listed in `new_objects` are seen wherever
+    the picture changed (a painted-in object).
+    """
+
+    def __init__(self, original: Image.Image, objects: dict[str, list[tuple]], new_objects=()):
+        super().__init__(get_models("tiny", "cpu"), FAST)
+        self.original = np.asarray(original, np.int16)
+        self.objects = objects
+        self.new_objects = set(new_objects)
+        self.calls: list[list[str]] = []
+
+    def detect(self, image, phrases):
+        self.calls.append(list(phrases))
+        now = np.asarray(image, np.int16)
+        if now.shape != self.original.shape:
+            return {p: [] for p in phrases}
+        diff = np.abs(now - self.original).mean(axis=2)
+        found = {}
+        for phrase in phrases:
+            hits = []
+            for box in self.objects.get(phrase, []):
+                x0, y0, x1, y1 = (int(v) for v in box)
+                if diff[y0:y1, x0:x1].mean() < 2.0:
+                    hits.append(Detection(phrase, tuple(float(v) for v in box), 0.8))
+            if phrase in self.new_objects and (diff > 8).any():
+                ys, xs = np.nonzero(diff > 8)
+                hits.append(Detection(phrase, (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)), 0.7))
+            found[phrase] = hits
+        return found
+
+    def segment_box(self, image, box):
+        return box_mask((image.height, image.width), box)
+
+
+@pytest.fixture
+def photo(coffee):
+    return coffee.resize((150, 100), Image.Resampling.BICUBIC)
+
+
+CUP = (40, 20, 90, 70)
+SPOON = (100, 60, 140, 90)
+
+
+def make_editor(tmp_path, toolbox, **kwargs):
+    return Editor(models="tiny", planner="rules", data_dir=tmp_path, toolbox=toolbox, seed=1, **kwargs)
+
+
+def test_compound_instruction_runs_steps_in_order(tmp_path, photo):
+    toolbox = ScriptedToolbox(photo, {"cup": [CUP]})
+    events = []
+    turn = make_editor(tmp_path, toolbox).session().send(
+        "remove the cup and make it sunset", image=photo, on_event=events.append
+    )
+    steps = turn.report["steps"]
+    assert [s["category"] for s in steps] == ["remove", "global"]
+    assert steps[0]["passed"] and steps[0]["mask"] is not None
+    assert steps[1]["mask"] is None
+    assert turn.image.size == photo.size
+    assert turn.report["planner"] == "rules" and turn.report["llm_calls"] == 0
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "plan" and kinds[-1] == "done"
+    assert {"step", "located", "progress", "checked", "verdict"} <= set(kinds)
+    assert set(turn.report["timings_ms"]) >= {"plan", "locate", "inpaint", "global_edit", "verify"}
+
+
+def test_three_chained_turns_keep_pixels_outside_all_masks(tmp_path, photo):
+    toolbox = ScriptedToolbox(photo, {"cup": [CUP], "spoon": [SPOON], "table": [(0, 50, 150, 100)]}, new_objects={"bird"})
+    session = make_editor(tmp_path, toolbox).session()
+    turns = [
+        session.send("remove the cup", image=photo),
+        session.send("make the spoon red"),
+        session.send("add a bird on the table"),
+    ]
+    allowed = np.zeros((photo.height, photo.width), bool)
+    for turn in turns:
+        for step in turn.report["steps"]:
+            assert step["mask"], turn.report
+            allowed |= np.asarray(Image.open(step["mask"])) > 0
+    before, after = np.asarray(photo), np.asarray(turns[-1].image)
+    assert allowed.any() and not allowed.all()
+    assert np.array_equal(before[~allowed], after[~allowed])
+    assert not np.array_equal(before[allowed], after[allowed])
+    assert len(session.history()) == 4
+
+
+def test_session_resumes_in_a_new_editor_and_undo_is_exact(tmp_path, photo):
+    toolbox = ScriptedToolbox(photo, {"cup": [CUP], "spoon": [SPOON]})
+    session = make_editor(tmp_path, toolbox).session()
+    first = session.send("remove the cup", image=photo).image
+    second = session.send("remove the spoon").image
+    assert not np.array_equal(np.asarray(first), np.asarray(second))
+
+    resumed = make_editor(tmp_path, toolbox).session(session.id)
+    assert [v.instruction for v in resumed.history()] == ["uploaded", "remove the cup", "remove the spoon"]
+    assert np.array_equal(np.asarray(resumed.undo()), np.asarray(first))
+    assert np.array_equal(np.asarray(resumed.undo()), np.asarray(photo))
+    assert np.array_equal(np.asarray(resumed.redo()), np.asarray(first))
+    assert "nothing to undo" in resumed.send("undo").message.lower() or resumed.history()[0].current is False
+
+
+def test_missing_target_makes_no_edit_and_says_so(tmp_path, photo):
+    toolbox = ScriptedToolbox(photo, {"cup": [CUP]})
+    turn = make_editor(tmp_path, toolbox).session().send("remove the giraffe", image=photo)
+    assert np.array_equal(np.asarray(turn.image), np.asarray(photo))
+    assert "giraffe" in turn.message and "could not find" in turn.message.lower()
+    assert turn.report["steps"][0]["passed"] is False and turn.report["steps"][0]["attempts"] == []
+
+
+def test_two_equal_candidates_ask_and_the_answer_resolves(tmp_path, photo):
+    left, right = (5, 10, 45, 60), (100, 10, 145, 60)
+    toolbox = ScriptedToolbox(photo, {"dog": [left, right]})
+    session = make_editor(tmp_path, toolbox).session()
+    asked = session.send("remove the dog", image=photo)
+    assert asked.report["question"] is True and "which" in asked.message.lower()
+    assert np.array_equal(np.asarray(asked.image), np.asarray(photo))
+
+    done = session.send("the left one")
+    changed = np.any(np.asarray(done.image) != np.asarray(photo), axis=2)
+    ys, xs = np.nonzero(changed)
+    assert changed.any() and xs.max() < 100
+    assert done.report["steps"][0]["passed"]
+
+
+def test_failed_check_loops_back_with_a_changed_attempt(tmp_path, photo):
+    """A removal the detector still sees is retried with a new seed and a larger mask, then kept as best."""
+
+    class Stubborn(ScriptedToolbox):
+        def detect(self, image, phrases):
+            return {p: [Detection(p, tuple(map(float, CUP)), 0.8)] if p == "cup" else [] for p in phrases}
+
+    toolbox = Stubborn(photo, {})
+    turn = make_editor(tmp_path, toolbox, max_attempts=3).session().send("remove the cup", image=photo)
+    step = turn.report["steps"][0]
+    assert len(step["attempts"]) == 3 and not step["passed"]
+    areas = [int((np.asarray(Image.open(a["mask"])) > 0).sum()) for a in step["attempts"]]
+    assert areas[0] < areas[1] < areas[2]
+    assert "not sure" in turn.message.lower()
+
+
+def test_no_edit_instruction_answers_without_editing(tmp_path, photo):
+    toolbox = ScriptedToolbox(photo, {})
+    session = make_editor(tmp_path, toolbox).session()
+    turn = session.send("hello there", image=photo)
+    assert turn.report["steps"] == []
+    assert np.array_equal(np.asarray(turn.image), np.asarray(photo))
+    assert len(session.history()) == 1

@@ -1,0 +1,208 @@
+"""Tests for tools/masks.py: morphology, the outward feather, boxes, Region-IoU, mask images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+from tools import masks
+from tools.errors import InputError
+
+
+def disk(shape, centre, radius):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius**2
+
+
+def disk_element(radius):
+    return disk((2 * radius + 1, 2 * radius + 1), (radius, radius), radius)
+
+
+@pytest.fixture
+def blobs():
+    """Two separate shapes on an odd-sized canvas, one touching the right border."""
+    mask = np.zeros((61, 83), dtype=bool)
+    mask[10:30, 8:25] = True
+    mask |= disk(mask.shape, (40, 75), 12)
+    return mask
+
+
+def test_as_mask_refuses_colour_arrays():
+    with pytest.raises(InputError, match="2-D"):
+        masks.as_mask(np.zeros((4, 4, 3)))
+
+
+@pytest.mark.parametrize("radius", [1, 3, 6])
+def test_dilate_and_erode_match_a_disk_structuring_element(blobs, radius):
+    element = disk_element(radius)
+    assert np.array_equal(masks.dilate(blobs, radius), ndimage.binary_dilation(blobs, element))
+    # Away from the image border, erosion is the classic one with the same disk.
+    inner = np.zeros((61, 83), dtype=bool)
+    inner[10:30, 8:25] = True
+    assert np.array_equal(masks.erode(inner, radius), ndimage.binary_erosion(inner, element))
+
+
+def test_radius_zero_is_a_copy_and_negative_is_refused(blobs):
+    for operation in (masks.dilate, masks.erode):
+        copy = operation(blobs, 0)
+        assert np.array_equal(copy, blobs) and copy is not blobs
+        with pytest.raises(InputError):
+            operation(blobs, -1)
+
+
+def test_erode_keeps_a_mask_on_the_image_border():
+    mask = np.zeros((20, 20), dtype=bool)
+    mask[10:, :] = True  # the bottom half, touching three edges
+    eroded = masks.erode(mask, 3)
+    assert eroded[19].all() and eroded[:, 0][13:].all()
+    assert not eroded[10:13].any()
+
+
+def test_dilate_and_erode_handle_empty_and_full_masks():
+    empty, full = np.zeros((5, 7), bool), np.ones((5, 7), bool)
+    assert not masks.dilate(empty, 3).any() and not masks.erode(empty, 3).any()
+    assert masks.dilate(full, 3).all() and masks.erode(full, 3).all()
+
+
+@pytest.mark.parametrize("radius", [1, 4, 9])
+def test_feather_is_one_on_the_mask_and_zero_from_radius_on(blobs, radius):
+    alpha = masks.feather(blobs, radius)
+    assert alpha.dtype == np.float32
+    assert np.all(alpha[blobs] == 1.0)
+    distance = ndimage.distance_transform_edt(~blobs)
+    assert np.all(alpha[distance >= radius] == 0.0)
+    ring = (distance > 0) & (distance < radius)
+    assert np.all((alpha[ring] > 0) & (alpha[ring] < 1))
+    assert alpha.min() >= 0.0 and alpha.max() <= 1.0
+
+
+def test_feather_falls_monotonically_with_distance():
+    mask = np.zeros((1, 40), dtype=bool)
+    mask[0, :10] = True
+    alpha = masks.feather(mask, 8)[0]
+    assert np.all(np.diff(alpha[9:18]) < 0)
+    assert alpha[17] == 0.0 and alpha[16] > 0.0  # 8 and 7 pixels from the mask
+
+
+def test_feather_never_touches_pixels_far_from_the_mask():
+    mask = np.zeros((120, 160), dtype=bool)
+    mask[50:60, 70:80] = True
+    alpha = masks.feather(mask, 5)
+    far = ~masks.dilate(mask, 5)
+    assert not alpha[far].any()
+    # Nonzero strictly closer than the radius: 4 pixels around the 10x10 square.
+    assert masks.bbox(alpha > 0) == (66, 46, 84, 64)
+
+
+def test_feather_radius_zero_is_the_mask(blobs):
+    assert np.array_equal(masks.feather(blobs, 0), blobs.astype(np.float32))
+
+
+def test_union_invert_area_bbox(blobs):
+    a = np.zeros((4, 6), bool)
+    b = np.zeros((4, 6), bool)
+    a[0, 0], b[3, 5] = True, True
+    both = masks.union(a, b)
+    assert masks.area(both) == 2
+    assert masks.bbox(both) == (0, 0, 6, 4)
+    assert masks.area(masks.invert(both)) == 22
+    assert masks.bbox(np.zeros((3, 3), bool)) is None
+    assert masks.bbox(blobs) == (8, 10, 83, 53)
+    with pytest.raises(InputError):
+        masks.union()
+    with pytest.raises(InputError, match="different sizes"):
+        masks.union(a, np.zeros((5, 6), bool))
+
+
+def test_iou():
+    a = masks.box_mask((10, 10), (0, 0, 4, 10))
+    b = masks.box_mask((10, 10), (2, 0, 6, 10))
+    assert masks.iou(a, b) == pytest.approx(20 / 60)
+    assert masks.iou(a, a) == 1.0
+    assert masks.iou(np.zeros((3, 3)), np.zeros((3, 3))) == 0.0
+
+
+def test_keep_largest_component_and_fill_holes():
+    mask = np.zeros((30, 30), dtype=bool)
+    mask[2:6, 2:6] = True
+    mask[10:25, 10:25] = True
+    mask[15:18, 15:18] = False  # a hole
+    largest = masks.keep_largest_component(mask)
+    assert not largest[2:6, 2:6].any() and largest[10, 10]
+    filled = masks.fill_holes(largest)
+    assert filled[16, 16] and masks.area(filled) == 15 * 15
+    # Diagonal neighbours belong to one piece.
+    diagonal = np.eye(5, dtype=bool)
+    assert np.array_equal(masks.keep_largest_component(diagonal), diagonal)
+
+
+def test_box_mask_covers_exact_pixels_and_clamps():
+    mask = masks.box_mask((20, 30), (5, 2, 12, 9))
+    assert masks.bbox(mask) == (5, 2, 12, 9) and masks.area(mask) == 7 * 7
+    clamped = masks.box_mask((20, 30), (-10.2, 15.0, 45.7, 80))
+    assert masks.bbox(clamped) == (0, 15, 30, 20)
+    assert masks.bbox(masks.box_mask((20, 30), (12, 9, 5, 2))) == (5, 2, 12, 9)
+    assert masks.bbox(masks.box_mask((20, 30), (4.6, 2.4, 7.6, 5.4))) == (5, 2, 8, 5)
+    assert not masks.box_mask((20, 30), (40, 40, 50, 50)).any()
+    with pytest.raises(InputError):
+        masks.box_mask((20, 30), (1, 2, 3))
+
+
+def test_ellipse_mask_is_inscribed_in_its_box():
+    mask = masks.ellipse_mask((50, 80), (10, 5, 70, 45))
+    assert masks.bbox(mask) == (10, 5, 70, 45)
+    assert mask[25, 40] and not mask[5, 10] and not mask[44, 69]
+    assert masks.area(mask) == pytest.approx(np.pi * 30 * 20, rel=0.03)
+    partly_outside = masks.ellipse_mask((50, 80), (60, 30, 100, 70))
+    assert partly_outside.shape == (50, 80) and partly_outside[49, 79]
+
+
+def test_dilation_for_scales_with_object_size():
+    small = masks.box_mask((2000, 2000), (0, 0, 20, 20))
+    medium = masks.box_mask((2000, 2000), (0, 0, 400, 400))
+    huge = masks.box_mask((2000, 2000), (0, 0, 2000, 2000))
+    assert masks.dilation_for(small) == 4
+    assert masks.dilation_for(medium) == 16
+    assert masks.dilation_for(huge) == 64
+    assert masks.dilation_for(medium, fraction=0.1, maximum=30) == 30
+
+
+def test_region_iou_pick_chooses_the_segment_matching_the_region():
+    shape = (100, 120)
+    region = disk(shape, (50, 60), 20)
+    region[30:34, :] = False  # a rough region: a crack and a few stray pixels
+    region[5, 5] = region[90, 100] = True
+    background = ~disk(shape, (50, 60), 20)
+    inside = disk(shape, (50, 60), 8)  # inside the region, but only a part of it
+    wanted = disk(shape, (50, 60), 21)
+    elsewhere = masks.box_mask(shape, (0, 0, 30, 30))
+    candidates = [background, inside, wanted, elsewhere]
+    assert masks.region_iou_pick(candidates, region) == 2
+    assert masks.region_iou_pick([elsewhere], disk(shape, (60, 80), 10)) == -1
+    assert masks.region_iou_pick([], region) == -1
+
+
+def test_region_iou_pick_prefers_the_earlier_of_equal_candidates():
+    region = masks.box_mask((10, 10), (2, 2, 6, 6))
+    assert masks.region_iou_pick([region.copy(), region.copy()], region) == 0
+
+
+def test_to_image_and_from_image_round_trip(blobs):
+    image = masks.to_image(blobs)
+    assert image.mode == "L" and image.size == (83, 61)
+    assert set(np.unique(np.asarray(image))) == {0, 255}
+    assert np.array_equal(masks.from_image(image), blobs)
+    alpha = masks.feather(blobs, 4)
+    soft = np.asarray(masks.to_image(alpha))
+    assert np.array_equal(soft, np.rint(alpha * 255).astype(np.uint8))
+
+
+def test_from_image_reads_colour_and_ignores_alpha():
+    rgba = np.zeros((4, 4, 4), dtype=np.uint8)
+    rgba[..., 3] = 255
+    rgba[1, 2, 0] = 1  # a faint red pixel still counts
+    mask = masks.from_image(Image.fromarray(rgba, "RGBA"))
+    assert mask.sum() == 1 and mask[1, 2]
+    assert masks.from_image(np.array([[0, 3], [0, 0]])).sum() == 1

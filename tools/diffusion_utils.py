@@ -1,0 +1,90 @@
+"""What the diffusion editing tools share: working sizes, seeds, step callbacks, retrying after GPU OOM."""
+
+from __future__ import annotations
+
+import gc
+import random
+from typing import Callable, TypeVar
+
+import torch
+
+from tools.errors import ChatEditError
+
+StepCallback = Callable[[int, int], None]
+"""on_step(step_index, total_steps): called after each denoising step; step_index counts from 0."""
+
+OOM_RETRY_SCALE = 0.75
+"""After running out of GPU memory, the edit is tried once more at this fraction of the working size."""
+
+T = TypeVar("T")
+
+
+def native_resolution(pipe) -> int:
+    """Gives back the side, in pixels, the pipeline's UNet was trained at: 512 for SD 1.5, 1024 for SDXL."""
+    return pipe.unet.config.sample_size * pipe.vae_scale_factor
+
+
+def size_multiple(pipe) -> int:
+    """Gives back the number the working width and height must be multiples of (8 for Stable Diffusion)."""
+    return max(8, pipe.vae_scale_factor)
+
+
+def working_size(width: int, height: int, longest: int, multiple: int = 8) -> tuple[int, int]:
+    """Gives back (width, height) with the aspect ratio of `width` x `height`, the longer side near `longest`.
+
+    Both sides are rounded to multiples of `multiple` (and are at least `multiple`), so the aspect
+    ratio is kept to within half a multiple on each side.
+    """
+    scale = longest / max(width, height)
+
+    def snap(side: int) -> int:
+        return max(multiple, round(side * scale / multiple) * multiple)
+
+    return snap(width), snap(height)
+
+
+def pick_seed(seed: int | None) -> int:
+    """Gives back `seed`, or a fresh random one when it is None (recorded, so any result can be reproduced)."""
+    return random.randrange(2**32) if seed is None else int(seed)
+
+
+def generator(pipe, seed: int) -> torch.Generator:
+    """Gives back a torch generator on the pipeline's device, seeded with `seed`."""
+    return torch.Generator(device=pipe.device).manual_seed(seed)
+
+
+def step_callback(on_step: StepCallback | None):
+    """Gives back a diffusers `callback_on_step_end` that reports each step to `on_step`, or None."""
+    if on_step is None:
+        return None
+
+    def callback(pipe, step_index: int, timestep, callback_kwargs: dict) -> dict:
+        # num_timesteps is the number of steps actually run (fewer than asked when strength < 1).
+        on_step(step_index, pipe.num_timesteps)
+        return callback_kwargs
+
+    return callback
+
+
+def retry_smaller_on_oom(run: Callable[[float], T], info: dict) -> T:
+    """Gives back `run(1.0)`, or `run(OOM_RETRY_SCALE)` when the first try runs out of GPU memory.
+
+    `run` takes the fraction of the full working size to work at. A retry is recorded in
+    `info["oom_retry"]`; a second out-of-memory error becomes a ChatEditError that says what to do.
+    """
+    info["oom_retry"] = False
+    try:
+        return run(1.0)
+    except torch.cuda.OutOfMemoryError:
+        # Leave the except block first: the traceback holds the failed step's tensors.
+        pass
+    gc.collect()
+    torch.cuda.empty_cache()
+    info["oom_retry"] = True
+    try:
+        return run(OOM_RETRY_SCALE)
+    except torch.cuda.OutOfMemoryError as err:
+        raise ChatEditError(
+            "The GPU ran out of memory even at a reduced size; close other programs using the GPU, "
+            "or run on the CPU with --device cpu."
+        ) from err

@@ -1,0 +1,225 @@
+"""Region edits with a diffusion inpainter: repaint what is under a mask, leave every other pixel alone.
+
+An edit never sends the whole photo through the model. It cuts a crop around the mask with some of
+the surroundings for context, scales the crop to the model's native resolution at the crop's own
+aspect ratio (a 512x512 squash would distort the object and waste resolution), inpaints, scales the
+result back and pastes only the masked pixels, with a feather that grows outward from the mask.
+Every pixel where the paste mask is 0 is copied from the input unchanged, so chained edits never
+wear down the parts of the picture they did not touch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from tools import masks
+from tools.diffusion_utils import (
+    StepCallback,
+    generator,
+    native_resolution,
+    pick_seed,
+    retry_smaller_on_oom,
+    size_multiple,
+    step_callback,
+    working_size,
+)
+from tools.errors import InputError
+
+Box = tuple[int, int, int, int]
+
+REMOVE_PROMPT = "background, empty scene, seamless, natural continuation"
+REMOVE_NEGATIVE_PROMPT = "object, person, people, animal, text, watermark, logo, signature, duplicate, artifacts"
+
+
+@dataclass
+class EditResult:
+    """An edited image and the exact region that was allowed to change."""
+
+    image: Image.Image
+    """The edited image, the size of the input."""
+    mask: np.ndarray | None
+    """The float32 paste alpha in [0, 1], (height, width) of the input: 0 means the pixel is the input's
+    own, unchanged. None when the whole image was edited."""
+    info: dict = field(default_factory=dict)
+    """What was done: crop box, working size, seed, steps, whether a smaller size was needed, ..."""
+
+
+def inpaint(
+    pipe,
+    image: Image.Image,
+    mask,
+    prompt: str,
+    *,
+    negative_prompt: str = "",
+    steps: int = 25,
+    guidance: float = 7.5,
+    seed: int | None = None,
+    strength: float = 1.0,
+    context: float = 1.0,
+    feather_px: int | None = None,
+    on_step: StepCallback | None = None,
+) -> EditResult:
+    """Gives back `image` with the region under `mask` repainted to match `prompt`.
+
+    Args:
+        pipe: a diffusers inpainting pipeline (`tools.models.ModelSet.inpainter`).
+        image: the picture to edit.
+        mask: (height, width) array of the image; nonzero pixels are repainted.
+        prompt: what the masked region should show.
+        negative_prompt: what it should not show.
+        steps: denoising steps (DPM-Solver++: 20-30 is plenty).
+        guidance: classifier-free guidance scale; higher follows the prompt more closely.
+        seed: the random seed; None picks one (recorded in `info`).
+        strength: how far the region may move from its current pixels; 1.0 repaints from noise.
+        context: padding around the mask's bounding box, as a multiple of the box's size on each side.
+        feather_px: width of the outward seam blend; None scales it with the mask (5% of its larger
+            side, at least 3 px).
+        on_step: called as on_step(step_index, total_steps) after each denoising step.
+
+    Returns:
+        The edited image, the paste alpha it used, and `info` with the crop box, working size, seed, ...
+    """
+    image = image.convert("RGB")
+    mask = _check_mask(mask, image)
+    if steps < 1:
+        raise InputError(f"The number of steps must be 1 or more; got {steps}.")
+    if not 0.0 < strength <= 1.0:
+        raise InputError(f"The strength must be above 0 and at most 1; got {strength}.")
+
+    box = masks.bbox(mask)
+    if feather_px is None:
+        feather_px = max(3, round(0.05 * max(box[2] - box[0], box[3] - box[1])))
+    native = native_resolution(pipe)
+    # Small masks still get enough surroundings to continue, and are magnified at most twice.
+    crop = crop_box(box, image.size, context=context, margin=feather_px + 1, min_side=native // 2)
+    x0, y0, x1, y1 = crop
+    crop_image = image.crop(crop)
+    crop_mask = mask[y0:y1, x0:x1]
+    seed = pick_seed(seed)
+    info = {
+        "crop_box": crop,
+        "seed": seed,
+        "steps": steps,
+        "guidance": guidance,
+        "strength": strength,
+        "feather_px": feather_px,
+        "prompt": prompt,
+        "negative_prompt": negative_prompt,
+    }
+
+    def run(scale: float) -> Image.Image:
+        size = working_size(x1 - x0, y1 - y0, round(native * scale), size_multiple(pipe))
+        info["working_size"] = size
+        return pipe(
+            prompt=prompt,
+            # None lets each pipeline use its own "no negative prompt" (SDXL zeroes the embedding).
+            negative_prompt=negative_prompt or None,
+            image=crop_image.resize(size, Image.Resampling.LANCZOS),
+            mask_image=_resize_mask(crop_mask, size),
+            width=size[0],
+            height=size[1],
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            strength=strength,
+            generator=generator(pipe, seed),
+            callback_on_step_end=step_callback(on_step),
+        ).images[0]
+
+    painted = retry_smaller_on_oom(run, info).resize(crop_image.size, Image.Resampling.LANCZOS)
+    alpha = np.zeros(mask.shape, dtype=np.float32)
+    alpha[y0:y1, x0:x1] = masks.feather(crop_mask, feather_px)
+    return EditResult(image=paste(image, painted, alpha, crop), mask=alpha, info=info)
+
+
+def remove(
+    pipe,
+    image: Image.Image,
+    mask,
+    target: str,
+    *,
+    prompt: str = REMOVE_PROMPT,
+    dilation: int | None = None,
+    **kwargs,
+) -> EditResult:
+    """Gives back `image` with the object under `mask` removed and the scene continued in its place.
+
+    A segmentation mask hugs the object, but the object also lives in the pixels around it: a soft
+    edge, a halo, its shadow. Left outside the mask, those pixels keep the object's outline and the
+    inpainter grows the object back from them. So the mask is dilated (by default in proportion to
+    the object's size, `tools.masks.dilation_for`), and the object's name goes into the negative
+    prompt beside generic foreground terms, so that the fill is background, not a new object.
+
+    Args:
+        pipe: a diffusers inpainting pipeline.
+        image: the picture to edit.
+        mask: (height, width) array of the image; nonzero pixels belong to the object.
+        target: the object's name, e.g. "dog".
+        prompt: what is behind the object.
+        dilation: pixels to grow the mask by; None scales it with the object.
+        **kwargs: passed to `inpaint` (steps, seed, on_step, ...); a `negative_prompt` is added to
+            the object's name.
+    """
+    mask = masks.as_mask(mask)
+    if dilation is None:
+        dilation = masks.dilation_for(mask)
+    negative_prompt = ", ".join(part for part in (target, REMOVE_NEGATIVE_PROMPT, kwargs.pop("negative_prompt", "")) if part)
+    result = inpaint(pipe, image, masks.dilate(mask, dilation), prompt, negative_prompt=negative_prompt, **kwargs)
+    result.info.update(target=target, dilation=dilation)
+    return result
+
+
+def crop_box(box: Box, image_size: tuple[int, int], *, context: float, margin: int, min_side: int) -> Box:
+    """Gives back the crop (x0, y0, x1, y1) around `box`: padded, at least `min_side`, inside the image.
+
+    Each side gets `context` times the box's size (at least `margin`) of padding. A crop that would
+    leave the image is shifted back in before it is cut, so a mask at the border keeps its context.
+    """
+    width, height = image_size
+
+    def span(low: int, high: int, limit: int) -> tuple[int, int]:
+        pad = max(math.ceil(context * (high - low)), margin)
+        length = min(max(high - low + 2 * pad, min_side), limit)
+        start = min(max((low + high - length) // 2, 0), limit - length)
+        return start, start + length
+
+    x0, x1 = span(box[0], box[2], width)
+    y0, y1 = span(box[1], box[3], height)
+    return x0, y0, x1, y1
+
+
+def paste(image: Image.Image, patch: Image.Image, alpha: np.ndarray, box: Box) -> Image.Image:
+    """Gives back `image` with `patch` (the size of `box`) blended in by `alpha` (the size of `image`).
+
+    Only pixels with alpha > 0 are computed; every other pixel is the input's, bit for bit.
+    """
+    pixels = np.array(image)
+    x0, y0, x1, y1 = box
+    region = pixels[y0:y1, x0:x1]
+    weight = alpha[y0:y1, x0:x1]
+    changed = weight > 0
+    a = weight[changed][:, None]
+    blended = a * np.asarray(patch)[changed] + (1.0 - a) * region[changed]
+    region[changed] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    return Image.fromarray(pixels)
+
+
+def _check_mask(mask, image: Image.Image) -> np.ndarray:
+    mask = masks.as_mask(mask)
+    if mask.shape != (image.height, image.width):
+        raise InputError(
+            f"The mask is {mask.shape[1]}x{mask.shape[0]} but the image is {image.width}x{image.height}; "
+            "give a mask of the image's size."
+        )
+    if not mask.any():
+        raise InputError("The mask is empty, so there is nothing to edit; give a mask that covers the region.")
+    return mask
+
+
+def _resize_mask(mask: np.ndarray, size: tuple[int, int]) -> Image.Image:
+    """Gives back the mask as an "L" image of `size`; a working pixel touched by the mask is inside."""
+    scaled = masks.to_image(mask).resize(size, Image.Resampling.BOX)
+    return scaled.point(lambda value: 255 if value else 0)

@@ -1,0 +1,191 @@
+"""Masks from prompts with SAM: one mask per box or point, and candidate regions of a whole image.
+
+SAM's image encoder is the expensive part (a ViT over 1024x1024); its mask decoder is cheap. The
+encoder's output for an image is kept in a small cache on the segmenter, keyed by the image's
+content, so every prompt on the same picture (a box, then a point, then a grid of candidates)
+pays for the encoder once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from tools.errors import InputError
+from tools.vision_models import SegmenterBundle
+
+Box = tuple[float, float, float, float]
+Point = tuple[float, float]
+
+DUPLICATE_IOU = 0.9
+"""Candidate masks overlapping a better one by more than this IoU are duplicates."""
+
+
+@dataclass(frozen=True)
+class _Embedded:
+    """SAM's encoding of one image, with the sizes needed to map prompts and masks."""
+
+    embeddings: torch.Tensor
+    original_size: tuple[int, int]
+    """(height, width) of the image as given."""
+    reshaped_size: tuple[int, int]
+    """(height, width) of the image resized for the encoder, before padding."""
+
+    def scale(self, xy: np.ndarray) -> np.ndarray:
+        """Maps x, y coordinates from original pixels to the encoder's input pixels."""
+        (height, width), (new_height, new_width) = self.original_size, self.reshaped_size
+        return xy * np.array([new_width / width, new_height / height], dtype=np.float64)
+
+
+def segment(
+    segmenter: SegmenterBundle,
+    image: Image.Image,
+    *,
+    boxes: Sequence[Box] | None = None,
+    points: Sequence[Point] | None = None,
+    point_labels: Sequence[int] | None = None,
+) -> list[np.ndarray]:
+    """Gives back one boolean mask (image height x width) per box, or per point.
+
+    Each prompt asks SAM for its three masks (whole, part, sub-part) and keeps the one SAM rates
+    best. Given boxes and points together, box i and point i form one prompt (e.g. a box with a
+    background point to cut a hole out of it).
+
+    Args:
+        segmenter: the SAM bundle (`ModelSet.segmenter`).
+        image: the picture.
+        boxes: x0, y0, x1, y1 in the image's pixels.
+        points: x, y in the image's pixels.
+        point_labels: 1 for a point on the object, 0 for a point on the background; one per point
+            (default: all 1).
+
+    Raises:
+        InputError: no prompt, or prompt lists of different lengths.
+    """
+    if not boxes and not points:
+        raise InputError("Nothing to segment: give at least one box or one point.")
+    if boxes and points and len(boxes) != len(points):
+        raise InputError(
+            f"Got {len(boxes)} boxes and {len(points)} points; to combine them give one point per box."
+        )
+    if point_labels is not None and (not points or len(point_labels) != len(points)):
+        raise InputError("Give exactly one point label (1 object, 0 background) per point.")
+
+    image = image.convert("RGB")
+    embedded = _embed(segmenter, image)
+    prompts = {}
+    if boxes:
+        corners = embedded.scale(np.asarray(boxes, dtype=np.float64).reshape(-1, 2, 2)).reshape(1, -1, 4)
+        prompts["input_boxes"] = _tensor(corners, segmenter)
+    if points:
+        xy = embedded.scale(np.asarray(points, dtype=np.float64).reshape(-1, 2))
+        labels = np.ones(len(xy)) if point_labels is None else np.asarray(point_labels)
+        prompts["input_points"] = _tensor(xy.reshape(1, -1, 1, 2), segmenter)
+        prompts["input_labels"] = torch.as_tensor(labels, dtype=torch.long, device=segmenter.device).reshape(1, -1, 1)
+
+    logits, scores = _decode(segmenter, embedded, prompts)
+    best = scores.argmax(dim=-1)
+    chosen = logits[torch.arange(len(best), device=logits.device), best][:, None]
+    masks = _to_original(segmenter, embedded, chosen)
+    return list(masks)
+
+
+def segment_candidates(segmenter: SegmenterBundle, image: Image.Image, *, points_per_side: int = 8) -> list[np.ndarray]:
+    """Gives back distinct candidate masks of the image's regions, best rated first.
+
+    SAM is prompted with a `points_per_side` x `points_per_side` grid of points; all three masks
+    of every point are kept, minus empty ones and near-duplicates (IoU over `DUPLICATE_IOU`).
+    The editor picks among them the region an instruction edit changed (Region-IoU).
+
+    Args:
+        segmenter: the SAM bundle (`ModelSet.segmenter`).
+        image: the picture.
+        points_per_side: grid density; the decoder runs once for points_per_side**2 prompts.
+    """
+    if points_per_side < 1:
+        raise InputError(f"points_per_side must be at least 1 (got {points_per_side}).")
+    image = image.convert("RGB")
+    embedded = _embed(segmenter, image)
+    steps = (np.arange(points_per_side) + 0.5) / points_per_side
+    grid = np.stack(np.meshgrid(steps * image.width, steps * image.height), axis=-1).reshape(-1, 2)
+    prompts = {
+        "input_points": _tensor(embedded.scale(grid).reshape(1, -1, 1, 2), segmenter),
+        "input_labels": torch.ones((1, len(grid), 1), dtype=torch.long, device=segmenter.device),
+    }
+    logits, scores = _decode(segmenter, embedded, prompts)
+    logits, scores = logits.flatten(0, 1), scores.flatten()
+
+    # Deduplicate at the decoder's resolution, on the part of the mask that covers the image,
+    # so that only the survivors are upscaled to full size.
+    processor = segmenter.processor.image_processor
+    side = logits.shape[-1]
+    valid_h = math.ceil(embedded.reshaped_size[0] / processor.pad_size["height"] * side)
+    valid_w = math.ceil(embedded.reshaped_size[1] / processor.pad_size["width"] * side)
+    low_res = (logits[:, :valid_h, :valid_w] > 0).flatten(1).float()
+    order = [index for index in scores.argsort(descending=True).tolist() if low_res[index].any()]
+    kept: list[int] = []
+    for index in order:
+        if kept:
+            inter = low_res[kept] @ low_res[index]
+            union = low_res[kept].sum(1) + low_res[index].sum() - inter
+            if (inter / union).max() > DUPLICATE_IOU:
+                continue
+        kept.append(index)
+    if not kept:
+        return []
+
+    masks = _to_original(segmenter, embedded, logits[kept][:, None])
+    distinct, seen = [], set()
+    for mask in masks:
+        digest = hashlib.sha256(np.packbits(mask)).digest()
+        if mask.any() and digest not in seen:
+            seen.add(digest)
+            distinct.append(mask)
+    return distinct
+
+
+def image_key(image: Image.Image) -> str:
+    """Gives back the sha256 of an image's size, mode and pixels: equal pictures, equal keys."""
+    digest = hashlib.sha256(f"{image.mode}:{image.width}x{image.height}:".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()
+
+
+def _embed(segmenter: SegmenterBundle, image: Image.Image) -> _Embedded:
+    def encode() -> _Embedded:
+        inputs = segmenter.processor(images=image, return_tensors="pt")
+        pixel_values = inputs["pixel_values"].to(segmenter.device, segmenter.dtype)
+        with torch.inference_mode():
+            embeddings = segmenter.model.get_image_embeddings(pixel_values)
+        return _Embedded(
+            embeddings,
+            tuple(int(v) for v in inputs["original_sizes"][0]),
+            tuple(int(v) for v in inputs["reshaped_input_sizes"][0]),
+        )
+
+    return segmenter.embeddings.get_or_compute(image_key(image), encode)
+
+
+def _decode(segmenter: SegmenterBundle, embedded: _Embedded, prompts: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gives back the low-resolution mask logits (prompts, 3, side, side) and SAM's IoU ratings (prompts, 3)."""
+    with torch.inference_mode():
+        outputs = segmenter.model(image_embeddings=embedded.embeddings, multimask_output=True, **prompts)
+    return outputs.pred_masks[0].float(), outputs.iou_scores[0].float()
+
+
+def _to_original(segmenter: SegmenterBundle, embedded: _Embedded, logits: torch.Tensor) -> np.ndarray:
+    """Gives back boolean masks (n, height, width) at the image's size from logits (n, 1, side, side)."""
+    masks = segmenter.processor.post_process_masks(
+        [logits], [embedded.original_size], [embedded.reshaped_size]
+    )[0]
+    return masks[:, 0].cpu().numpy()
+
+
+def _tensor(array: np.ndarray, segmenter: SegmenterBundle) -> torch.Tensor:
+    return torch.as_tensor(array, dtype=segmenter.dtype, device=segmenter.device)
