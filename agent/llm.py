@@ -54,7 +54,9 @@ HISTORY_LINES = 8
 """How many of the latest history lines the LLM sees."""
 
 # A path on disk: /a/b, ~/a/b, C:\a\b, file:///a/b; not a/b in prose, nor a web URL.
-_PATH = re.compile(r"(?<![\w.~:/\\])(?:file://)?(?:~|[A-Za-z]:)?[/\\][^\s\"'<>|()\[\]{},;]*[/\\][^\s\"'<>|()\[\]{},;]*")
+_PATH = re.compile(
+    r"(?<![\w.~:/\\])(?:file://)?(?:~|[A-Za-z]:)?[/\\][^\s\"'<>|()\[\]{},;]*[/\\][^\s\"'<>|()\[\]{},;]*"
+)
 
 
 class LLMSettings(BaseSettings):
@@ -212,7 +214,10 @@ def plan_with_llm(
         + f"The image is {shown[0]}x{shown[1]} pixels (x to the right, y down, from the top-left corner).\n"
         + f"Instruction: {instruction}"
     )
-    messages = [SystemMessage(prompts.load("plan")), HumanMessage([{"type": "text", "text": text}, image_part(image)])]
+    messages = [
+        SystemMessage(prompts.load("plan")),
+        HumanMessage([{"type": "text", "text": text}, image_part(image)]),
+    ]
     chat = llm.bind_tools([Plan], tool_choice="Plan")
 
     def parse(reply: AIMessage) -> Plan:
@@ -281,7 +286,10 @@ def answer_with_llm(llm: BaseChatModel, image: Image.Image, question: str, histo
         history: earlier turns as short lines, oldest first.
     """
     text = _history_text(history) + f"Question: {question}"
-    messages = [SystemMessage(prompts.load("answer")), HumanMessage([{"type": "text", "text": text}, image_part(image)])]
+    messages = [
+        SystemMessage(prompts.load("answer")),
+        HumanMessage([{"type": "text", "text": text}, image_part(image)]),
+    ]
 
     def parse(reply: AIMessage) -> str:
         answer = reply.text.strip()
@@ -315,15 +323,21 @@ def _ask(
             calls += 1
             try:
                 reply = chat.invoke(messages)
-                break
-            # A misbehaving server must not crash the turn: the caller falls back instead.
+            except openai.APIError as exc:
+                if _transient(exc) and retry < retries:
+                    wait = min(MAX_BACKOFF, backoff * 2**retry)
+                    logger.warning("LLM request failed (%s); retrying in %.2f s", _describe(exc), wait)
+                    time.sleep(wait)
+                    continue
+                return LLMResult(None, calls, f"{_describe(exc)} (after {calls} request(s))")
+            # The client could not even turn the reply into a message (tool arguments that are JSON
+            # but not an object, a body of the wrong shape): a malformed answer, not a crash.
             except Exception as exc:
-                if not _transient(exc) or retry == retries:
-                    return LLMResult(None, calls, f"{_describe(exc)} (after {calls} request(s))")
-                wait = min(MAX_BACKOFF, backoff * 2**retry)
-                logger.warning("LLM request failed (%s); retrying in %.2f s", _describe(exc), wait)
-                time.sleep(wait)
+                reply = exc
+            break
         try:
+            if isinstance(reply, Exception):
+                raise _Unusable(f"the reply could not be read ({type(reply).__name__}: {_clip(str(reply))}).")
             return LLMResult(parse(reply), calls)
         except _Unusable as exc:
             problem = str(exc)
@@ -349,20 +363,25 @@ def _describe(exc: Exception) -> str:
         cause = exc.__cause__ or exc
         return f"could not reach the LLM server ({_clip(str(cause) or type(cause).__name__)})"
     if isinstance(exc, openai.APIStatusError):
+        # The client unwraps OpenAI's {"error": {"message": ...}}; other servers nest it differently.
         body = exc.body if isinstance(exc.body, dict) else {}
-        message = body.get("message") or (body.get("error") or {}).get("message") or exc.message
+        nested = body.get("error")
+        if isinstance(nested, dict):
+            nested = nested.get("message")
+        message = body.get("message") or nested or exc.message
         return f"the LLM server answered HTTP {exc.status_code}: {_clip(str(message))}"
-    return f"the LLM call failed ({type(exc).__name__}: {_clip(str(exc))})"
+    return f"the LLM server's answer could not be read ({_clip(str(exc))})"
 
 
 def _tool_arguments(reply: AIMessage, tool: str) -> dict:
     """Gives back the arguments of the reply's call to `tool`, or raises _Unusable saying what came instead."""
     for call in reply.tool_calls:
-        if call["name"] == tool and isinstance(call["args"], dict):
+        if call["name"] == tool:
             return call["args"]
     for call in reply.invalid_tool_calls:
         if call.get("name") == tool:
-            raise _Unusable(f"the arguments of the {tool} call are not valid JSON: {_clip(call.get('args') or '')!r}.")
+            sent = _clip(call.get("args") or "")
+            raise _Unusable(f"the arguments of the {tool} call are not valid JSON: {sent!r}.")
     if reply.tool_calls or reply.invalid_tool_calls:
         names = ", ".join(sorted({str(c.get("name")) for c in [*reply.tool_calls, *reply.invalid_tool_calls]}))
         raise _Unusable(f"the reply called {names} instead of the {tool} tool.")
@@ -382,14 +401,17 @@ def _plan_from(args: dict, shown: tuple[int, int], image_size: tuple[int, int]) 
             step["category"] = step["category"].strip().lower()
             if step["category"] not in CATEGORIES:
                 raise _Unusable(
-                    f"step {number} has the unknown category {step['category']!r}; use one of {', '.join(CATEGORIES)}."
+                    f"step {number} has the unknown category {step['category']!r}; "
+                    f"use one of {', '.join(CATEGORIES)}."
                 )
     try:
         plan = Plan.model_validate(args)
     except ValidationError as exc:
         raise _Unusable(f"the plan does not follow the tool's schema ({_errors(exc)}).") from None
     if not plan.steps and not (plan.message and plan.message.strip()):
-        raise _Unusable("the plan has neither steps nor a message; give the edit steps, or a message that answers or asks.")
+        raise _Unusable(
+            "the plan has neither steps nor a message; give the edit steps, or a message that answers or asks."
+        )
     for number, step in enumerate(plan.steps, 1):
         if step.category in ("remove", "replace", "local") and not step.target:
             raise _Unusable(f"step {number} ({step.category}) has no target; name the object to find.")
@@ -428,7 +450,8 @@ def _verdicts_from(args: dict, steps: list[int]) -> list[Verdict]:
     kept = {v.step: v for v in verdicts if v.step in steps}
     missing = [step for step in steps if step not in kept]
     if missing:
-        raise _Unusable(f"there is no verdict for step(s) {', '.join(map(str, missing))}; give one verdict per judged step.")
+        listed = ", ".join(map(str, missing))
+        raise _Unusable(f"there is no verdict for step(s) {listed}; give one verdict per judged step.")
     return [kept[step] for step in steps]
 
 

@@ -63,5 +63,6 @@ class Plan(BaseModel):
     steps: list[Step] = Field(default_factory=list, description="Edits in the order to apply them.")
     message: Optional[str] = Field(
         default=None,
-        description="For turns that need no edit (a question about the image): the answer. Otherwise null.",
+        description="For turns with no edit: the answer to a question, or a question back when the "
+        "instruction is ambiguous. Otherwise null.",
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+pytest_plugins = ["tests.fake_llm"]
+
 from pathlib import Path
 
 import numpy as np

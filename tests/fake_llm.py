@@ -145,9 +145,8 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             number = next(fake._ids)
             message = {"role": "assistant", "content": reply.text}
             if reply.kind == "tool_call":
-                message["tool_calls"] = [
-                    {"id": f"call_{number}", "type": "function", "function": {"name": reply.name, "arguments": reply.arguments}}
-                ]
+                function = {"name": reply.name, "arguments": reply.arguments}
+                message["tool_calls"] = [{"id": f"call_{number}", "type": "function", "function": function}]
             finish = "tool_calls" if reply.kind == "tool_call" else "stop"
             answer = {"id": f"chatcmpl-fake-{number}", "created": 0, "model": body.get("model", MODEL)}
             if body.get("stream"):
@@ -187,13 +186,14 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
 
 
 def _error_body(message: str, status: int) -> dict:
-    kind = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_exceeded"}.get(status, "server_error")
+    kinds = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_exceeded"}
+    kind = kinds.get(status, "server_error")
     return {"error": {"message": message, "type": kind, "param": None, "code": str(status)}}
 
 
 def llm_settings(fake: FakeLLM, **overrides) -> LLMSettings:
     """Gives back LLMSettings pointing at `fake`: key "test", a short timeout and a tiny backoff."""
-    values = {"base_url": fake.base_url, "api_key": "test", "model": MODEL, "timeout": 5.0, "retries": 2, "backoff": 0.01}
+    values = dict(base_url=fake.base_url, api_key="test", model=MODEL, timeout=5.0, retries=2, backoff=0.01)
     return LLMSettings(**{**values, **overrides})
 
 

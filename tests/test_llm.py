@@ -9,6 +9,7 @@ import socket
 
 import pytest
 from langchain_core.messages import HumanMessage
+from langchain_openai import ChatOpenAI
 from PIL import Image
 
 import prompts
@@ -22,7 +23,7 @@ from agent.llm import (
     plan_with_llm,
 )
 from agent.plan import Plan, Step
-from tests.conftest import random_image
+from conftest import random_image
 from tests.fake_llm import delay, drop, error, llm_settings, text, tool_call
 from tools.errors import InputError
 
@@ -51,17 +52,23 @@ def photo(odd_photo):
     return odd_photo  # 601x403: shown to the LLM at 601x403 (under the 768 limit)
 
 
+def _decoded(part: dict) -> Image.Image:
+    """Gives back the picture inside an image_url content part."""
+    url = part["image_url"]["url"]
+    assert url.startswith("data:image/jpeg;base64,")
+    return Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+
+
 def _images(request: dict) -> list[Image.Image]:
     """Gives back the images attached to the first user message of a request body."""
     content = next(m["content"] for m in request["messages"] if m["role"] == "user")
-    urls = [part["image_url"]["url"] for part in content if part["type"] == "image_url"]
-    assert all(url.startswith("data:image/jpeg;base64,") for url in urls)
-    return [Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) for url in urls]
+    return [_decoded(part) for part in content if part["type"] == "image_url"]
 
 
 def test_settings_read_chatedit_variables_then_openai_ones(monkeypatch):
-    for name in ("CHATEDIT_LLM_BASE_URL", "CHATEDIT_LLM_API_KEY", "CHATEDIT_LLM_MODEL", "OPENAI_BASE_URL", "OPENAI_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
+    for name in ("BASE_URL", "API_KEY", "MODEL"):
+        monkeypatch.delenv(f"CHATEDIT_LLM_{name}", raising=False)
+        monkeypatch.delenv(f"OPENAI_{name}", raising=False)
     assert not LLMSettings().configured
     with pytest.raises(InputError, match="No LLM is configured"):
         make_chat_model(LLMSettings())
@@ -81,7 +88,7 @@ def test_settings_read_chatedit_variables_then_openai_ones(monkeypatch):
     assert settings.model == "Qwen/Qwen2.5-VL-7B-Instruct" and settings.retries == 5 and settings.timeout == 60
 
     model = make_chat_model(settings)
-    assert model.temperature == 0 and model.root_client.max_retries == 0 and model.retries == 5
+    assert isinstance(model, ChatOpenAI) and model.temperature == 0 and model.root_client.max_retries == 0 and model.retries == 5
 
 
 def test_settings_with_only_a_base_url_are_configured(monkeypatch):
@@ -97,11 +104,9 @@ def test_image_part_is_a_downscaled_jpeg_data_url(astronaut):
     big = astronaut.resize((1200, 900))
     part = image_part(big)
     assert part["type"] == "image_url"
-    assert part["image_url"]["url"].startswith("data:image/jpeg;base64,")
-    decoded = Image.open(io.BytesIO(base64.b64decode(part["image_url"]["url"].split(",", 1)[1])))
+    decoded = _decoded(part)
     assert decoded.format == "JPEG" and decoded.size == (768, 576)
-    small = Image.open(io.BytesIO(base64.b64decode(image_part(random_image(50, 30).convert("RGBA"))["image_url"]["url"].split(",", 1)[1])))
-    assert small.size == (50, 30)
+    assert _decoded(image_part(random_image(50, 30).convert("RGBA"))).size == (50, 30)  # never upscaled
 
 
 def test_plan_request_carries_the_image_and_offers_the_plan_tool(fake_llm, llm, photo):
@@ -109,7 +114,8 @@ def test_plan_request_carries_the_image_and_offers_the_plan_tool(fake_llm, llm, 
     result = plan_with_llm(llm, photo, "remove the dog", ["make it sunset"], image_size=photo.size)
 
     assert result.error is None and result.calls == 1
-    assert result.value == Plan(steps=[Step(category="remove", target="dog", prompt="grass lawn", instruction="remove the dog")])
+    expected = Step(category="remove", target="dog", prompt="grass lawn", instruction="remove the dog")
+    assert result.value == Plan(steps=[expected])
     request = fake_llm.requests[0]
     assert request["temperature"] == 0 and request["model"] == "fake-vlm"
     assert request["messages"][0] == {"role": "system", "content": prompts.load("plan")}
@@ -143,15 +149,16 @@ def test_malformed_json_is_retried_once_with_the_reason(fake_llm, llm, photo):
 
 
 def test_malformed_json_twice_gives_no_plan_and_says_why(fake_llm, llm, photo):
-    fake_llm.script([tool_call("Plan", "{not json"), tool_call("Plan", "[[[")])
+    fake_llm.script([tool_call("Plan", "{not json"), tool_call("Plan", "[1, 2]")])
     result = plan_with_llm(llm, photo, "remove the dog", [], image_size=photo.size)
     assert result.value is None and result.calls == 2
-    assert "unusable twice" in result.error and "not valid JSON" in result.error
+    assert "not valid JSON" in fake_llm.requests[1]["messages"][-1]["content"]
+    assert "unusable twice" in result.error and "could not be read" in result.error
     assert fake_llm.remaining == 0
 
 
 def test_rate_limit_is_retried_with_backoff_and_counted(fake_llm, llm, photo):
-    fake_llm.script([error(429, "Rate limit reached"), error(429, "Rate limit reached"), tool_call("Plan", REMOVE_DOG)])
+    fake_llm.script([error(429, "Rate limit reached")] * 2 + [tool_call("Plan", REMOVE_DOG)])
     result = plan_with_llm(llm, photo, "remove the dog", [], image_size=photo.size)
     assert result.calls == 3 and result.error is None and result.value.steps[0].category == "remove"
 
@@ -210,8 +217,9 @@ def test_refusal_in_plain_text_is_retried_then_reported(fake_llm, llm, photo):
 
 
 def test_unknown_category_is_invalid(fake_llm, llm, photo):
-    bad = {"steps": [{"category": "recolor", "target": "car", "prompt": "a red car", "instruction": "make the car red"}]}
-    good = {"steps": [{"category": "Local", "target": "car", "prompt": "a red car", "instruction": "make the car red"}]}
+    step = {"target": "car", "prompt": "a red car", "instruction": "make the car red"}
+    bad = {"steps": [{**step, "category": "recolor"}]}
+    good = {"steps": [{**step, "category": "Local"}]}
     fake_llm.script([tool_call("Plan", bad), tool_call("Plan", good)])
     result = plan_with_llm(llm, photo, "make the car red", [], image_size=photo.size)
     assert result.calls == 2 and result.value.steps[0].category == "local"
@@ -298,7 +306,7 @@ def test_judge_returns_verdicts_for_the_judged_steps(fake_llm, llm, photo):
 def test_judge_needs_a_verdict_for_each_judged_step(fake_llm, llm, photo):
     plan = Plan(steps=[Step(category="remove", target="dog", prompt="grass", instruction="remove the dog")] * 3)
     only_step_1 = {"verdicts": [{"step": 1, "passed": True, "reason": "gone"}]}
-    both = {"verdicts": [{"step": 1, "passed": True, "reason": "gone"}, {"step": 3, "passed": False, "reason": "still there"}]}
+    both = {"verdicts": [*only_step_1["verdicts"], {"step": 3, "passed": False, "reason": "still there"}]}
     fake_llm.script([tool_call("Verdicts", only_step_1), tool_call("Verdicts", both)])
     result = judge_with_llm(llm, photo, photo, plan, [{"step": 3, "changed_inside": 0.01}])
 
@@ -336,11 +344,13 @@ def test_no_request_carries_a_file_path(fake_llm, llm, tmp_path, photo):
     image = Image.open(path)
     mask = str(tmp_path / "store" / "mask.png")
     plan = Plan(steps=[Step(category="remove", target="dog", prompt="grass", instruction="remove the dog")])
-    fake_llm.script([tool_call("Plan", REMOVE_DOG), tool_call("Verdicts", {"verdicts": [{"step": 1, "passed": True, "reason": "ok"}]}), text("A dog.")])
+    passed = {"verdicts": [{"step": 1, "passed": True, "reason": "ok"}]}
+    fake_llm.script([tool_call("Plan", REMOVE_DOG), tool_call("Verdicts", passed), text("A dog.")])
 
     history = [f"removed the cat (mask {mask})", f"opened {path}"]
     assert plan_with_llm(llm, image, "remove the dog", history, image_size=image.size).value is not None
-    assert judge_with_llm(llm, image, image, plan, [{"step": 1, "mask": mask, "checks": [{"debug": str(path)}]}]).value
+    evidence = [{"step": 1, "mask": mask, "checks": [{"debug": str(path)}]}]
+    assert judge_with_llm(llm, image, image, plan, evidence).value
     assert answer_with_llm(llm, image, "what is this?", history).value == "A dog."
 
     bodies = [json.dumps(request) for request in fake_llm.requests]

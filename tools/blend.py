@@ -112,8 +112,10 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
     sum_low = np.cumsum(counts * centres)
     mean_low = sum_low / np.maximum(weight_low, 1)
     mean_high = (sum_low[-1] - sum_low) / np.maximum(weight_high, 1)
-    between = weight_low * weight_high * (mean_low - mean_high) ** 2
-    return float(edges[int(np.argmax(between[:-1])) + 1])
+    between = (weight_low * weight_high * (mean_low - mean_high) ** 2)[:-1]
+    # Empty bins between two populations all score the same: cut in the middle of that gap.
+    best = np.flatnonzero(np.isclose(between, between.max(), rtol=1e-12, atol=0.0))
+    return float(edges[(best[0] + best[-1]) // 2 + 1])
 
 
 def _clean_radius(shape: tuple[int, int]) -> int:
@@ -165,7 +167,7 @@ def smooth_edge(mask, *, cutoff: float | None = None) -> np.ndarray:
     radius = _clean_radius(mask.shape)
     # Padding keeps the close from gluing a mask to the image edge it only comes near.
     padded = np.pad(smooth, radius + 1)
-    closed = erode(dilate(padded, radius), radius)[radius + 1:-(radius + 1), radius + 1:-(radius + 1)]
+    closed = erode(dilate(padded, radius), radius)[radius + 1 : -(radius + 1), radius + 1 : -(radius + 1)]
     return fill_holes(closed)
 
 

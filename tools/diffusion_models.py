@@ -49,7 +49,9 @@ TINY_SEED = 0
 _NO_SAFETY_CHECKER = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
 
 
-def load_inpainter(*, profile: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike):
+def load_inpainter(
+    *, profile: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike
+):
     """Gives back the inpainting pipeline of the profile on `device` in `dtype`.
 
     Args:
@@ -65,12 +67,16 @@ def load_inpainter(*, profile: str, checkpoint: str, device: torch.device, dtype
     else:
         source = checkpoint
         if profile == "tiny":
-            source = _saved_once(cache_dir, "inpainter", lambda: build_tiny(StableDiffusionInpaintPipeline, INPAINT_IN_CHANNELS))
+            source = _saved_once(
+                cache_dir, "inpainter", lambda: build_tiny(StableDiffusionInpaintPipeline, INPAINT_IN_CHANNELS)
+            )
         pipe = _from_pretrained(AutoPipelineForInpainting, source, "inpainter", dtype)
     return _ready(pipe, device)
 
 
-def load_global_editor(*, profile: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike):
+def load_global_editor(
+    *, profile: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike
+):
     """Gives back the InstructPix2Pix pipeline of the profile on `device` in `dtype`.
 
     Args:

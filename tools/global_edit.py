@@ -44,7 +44,7 @@ def global_edit(
         guidance: text guidance; higher follows the instruction more closely.
         image_guidance: image guidance; higher stays closer to the input.
         max_side: the longer side of the working size; None means 1.5x the model's native resolution
-            (768 for InstructPix2Pix, which was trained at 512 and holds up well at 768).
+            (768 for InstructPix2Pix on SD 1.5, 96 for the tiny test model).
         seed: the random seed; None picks one (recorded in `info`).
         on_step: called as on_step(step_index, total_steps) after each denoising step.
     """

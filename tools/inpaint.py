@@ -166,7 +166,8 @@ def remove(
     mask = masks.as_mask(mask)
     if dilation is None:
         dilation = masks.dilation_for(mask)
-    negative_prompt = ", ".join(part for part in (target, REMOVE_NEGATIVE_PROMPT, kwargs.pop("negative_prompt", "")) if part)
+    extra_negative = kwargs.pop("negative_prompt", "")
+    negative_prompt = ", ".join(part for part in (target, REMOVE_NEGATIVE_PROMPT, extra_negative) if part)
     result = inpaint(pipe, image, masks.dilate(mask, dilation), prompt, negative_prompt=negative_prompt, **kwargs)
     result.info.update(target=target, dilation=dilation)
     return result

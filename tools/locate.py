@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -152,10 +153,7 @@ def parse_box(box, width: int, height: int) -> PixelBox:
         raise InputError(f"The box {values} holds a value that is not a finite number; give four numbers.")
     if all(0.0 <= value <= 1.0 for value in values):
         values = [values[0] * width, values[1] * height, values[2] * width, values[3] * height]
-    x0, x1 = sorted((values[0], values[2]))
-    y0, y1 = sorted((values[1], values[3]))
-    x0, x1 = (min(max(_round(v), 0), width) for v in (x0, x1))
-    y0, y1 = (min(max(_round(v), 0), height) for v in (y0, y1))
+    x0, y0, x1, y1 = _clamp(values, width, height)
     if x1 - x0 < MIN_BOX_SIDE or y1 - y0 < MIN_BOX_SIDE:
         raise InputError(
             f"The box {values} covers only {x1 - x0}x{y1 - y0} pixels of the {width}x{height} image; "
@@ -305,7 +303,16 @@ def background_mask(subject_mask, *, erode_px: int | None = None) -> np.ndarray:
 
 
 def _round(value: float) -> int:
-    return int(math.floor(value + 0.5))
+    return math.floor(value + 0.5)
+
+
+def _clamp(values: list[float], width: int, height: int) -> PixelBox:
+    """Gives back the box with its corners in order, rounded to pixels and clamped to the image (maybe empty)."""
+    x0, x1 = sorted((values[0], values[2]))
+    y0, y1 = sorted((values[1], values[3]))
+    x0, x1 = (min(max(_round(v), 0), width) for v in (x0, x1))
+    y0, y1 = (min(max(_round(v), 0), height) for v in (y0, y1))
+    return x0, y0, x1, y1
 
 
 def _clamp_box(box, width: int, height: int, role: str | None) -> PixelBox | None:
@@ -313,10 +320,7 @@ def _clamp_box(box, width: int, height: int, role: str | None) -> PixelBox | Non
     values = [float(v) for v in box]
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
         raise InputError(f"A box is four finite numbers [x0, y0, x1, y1]; got {list(box)}.")
-    x0, x1 = sorted((values[0], values[2]))
-    y0, y1 = sorted((values[1], values[3]))
-    x0, x1 = (min(max(_round(v), 0), width) for v in (x0, x1))
-    y0, y1 = (min(max(_round(v), 0), height) for v in (y0, y1))
+    x0, y0, x1, y1 = _clamp(values, width, height)
     if x1 <= x0 or y1 <= y0:
         if role is None:
             return None

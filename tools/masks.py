@@ -8,7 +8,7 @@ erodes a mask: a mask that touches the edge of the picture keeps touching it.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image

@@ -49,6 +49,11 @@ TINY_SEED = 0
 
 _HUB_PROBE_TIMEOUT_S = 3.0
 
+# While transformers builds or loads a model it swaps torch's init functions and its own weight
+# tying for no-ops, process-wide: a second thread building a model meanwhile gets uninitialized or
+# untied weights. Vision models are therefore built and loaded one at a time.
+_LOAD_LOCK = threading.RLock()
+
 # A small WordPiece vocabulary: whole words for common edit targets, single letters (and their
 # continuation pieces) so that any other lowercase word still tokenizes without [UNK].
 _SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -141,18 +146,20 @@ def load_detector(
     Raises:
         ModelUnavailableError: `default` profile, checkpoint neither cached nor downloadable.
     """
-    if profile == "random-full":
-        folder = _saved_once(Path(cache_dir) / "random-full" / "detector", _save_full_detector_processor)
-        processor = AutoProcessor.from_pretrained(folder)
-        model = _build(GroundingDinoForObjectDetection, full_detector_config(), device).to(dtype).eval()
+    with _LOAD_LOCK:
+        if profile == "random-full":
+            folder = _saved_once(Path(cache_dir) / "random-full" / "detector", _save_full_detector_processor)
+            processor = AutoProcessor.from_pretrained(folder)
+            model = _build(GroundingDinoForObjectDetection, full_detector_config(), device)
+            model = model.to(device, dtype).eval()
+            return DetectorBundle(model, processor, device, dtype)
+        source = checkpoint
+        if profile == "tiny":
+            source = _saved_once(Path(cache_dir) / "tiny" / "detector", _save_tiny_detector)
+        model, processor = _from_pretrained(
+            GroundingDinoForObjectDetection, AutoProcessor, source, "detector", device, dtype
+        )
         return DetectorBundle(model, processor, device, dtype)
-    source = checkpoint
-    if profile == "tiny":
-        source = _saved_once(Path(cache_dir) / "tiny" / "detector", _save_tiny_detector)
-    model, processor = _from_pretrained(
-        GroundingDinoForObjectDetection, AutoProcessor, source, "detector", device, dtype
-    )
-    return DetectorBundle(model, processor, device, dtype)
 
 
 def load_segmenter(
@@ -175,16 +182,17 @@ def load_segmenter(
     Raises:
         ModelUnavailableError: `default` profile, checkpoint neither cached nor downloadable.
     """
-    if profile == "random-full":
-        folder = _saved_once(Path(cache_dir) / "random-full" / "segmenter", _save_full_segmenter_processor)
-        processor = SamProcessor.from_pretrained(folder)
-        model = _build(SamModel, full_segmenter_config(), device).to(dtype).eval()
+    with _LOAD_LOCK:
+        if profile == "random-full":
+            folder = _saved_once(Path(cache_dir) / "random-full" / "segmenter", _save_full_segmenter_processor)
+            processor = SamProcessor.from_pretrained(folder)
+            model = _build(SamModel, full_segmenter_config(), device).to(device, dtype).eval()
+            return SegmenterBundle(model, processor, device, dtype)
+        source = checkpoint
+        if profile == "tiny":
+            source = _saved_once(Path(cache_dir) / "tiny" / "segmenter", _save_tiny_segmenter)
+        model, processor = _from_pretrained(SamModel, SamProcessor, source, "segmenter", device, dtype)
         return SegmenterBundle(model, processor, device, dtype)
-    source = checkpoint
-    if profile == "tiny":
-        source = _saved_once(Path(cache_dir) / "tiny" / "segmenter", _save_tiny_segmenter)
-    model, processor = _from_pretrained(SamModel, SamProcessor, source, "segmenter", device, dtype)
-    return SegmenterBundle(model, processor, device, dtype)
 
 
 def hub_reachable(timeout: float = _HUB_PROBE_TIMEOUT_S) -> bool:
@@ -222,7 +230,11 @@ def _load(model_class, processor_class, source, device, dtype, *, local_files_on
 
 
 def _build(model_class, config, device: torch.device = torch.device("cpu")):
-    """Builds a random-weight model straight on `device`, seeded so that two builds are equal."""
+    """Builds a random-weight model straight on `device`, seeded so that two builds are equal.
+
+    A few parameters made with the legacy `torch.Tensor(...)` constructor ignore the device context
+    and stay on the CPU; callers move the model to `device` afterwards, which moves only those.
+    """
     cuda_devices = []
     if device.type == "cuda":
         cuda_devices = [device.index if device.index is not None else torch.cuda.current_device()]

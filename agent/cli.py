@@ -1,0 +1,628 @@
+"""The `chatedit` command: edit a picture, chat about it, print plans, fetch models, serve the API.
+
+    chatedit edit photo.jpg "remove the cup and make it sunset" -o out.png
+    chatedit chat photo.jpg
+    chatedit plan "make the car red" ; chatedit plan --input instructions.jsonl
+    chatedit models list ; chatedit models download
+    chatedit serve --port 8000
+
+Progress goes to stderr, results to stdout, so `--json` output can be piped. Exit codes: 0 an image
+was written (even when a step failed: the report says so), 2 bad input or usage, 1 internal error.
+Heavy imports (torch, diffusers) happen inside the commands that need them, so `--help` and
+`chatedit plan` start fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+import traceback
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tools.errors import ChatEditError, InputError, ModelUnavailableError
+
+app = typer.Typer(
+    name="chatedit",
+    help="A chat agent that edits images: say what to change, get the edited picture back.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+models_app = typer.Typer(help="See which model checkpoints are cached, and download them ahead of time.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+stderr = Console(stderr=True, highlight=False)
+
+OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+class Planner(str, Enum):
+    auto = "auto"
+    llm = "llm"
+    rules = "rules"
+
+
+class Models(str, Enum):
+    default = "default"
+    tiny = "tiny"
+    random_full = "random-full"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+PlannerOption = Annotated[
+    Planner, typer.Option("--planner", help="auto: the vision LLM when one is configured, else rules.")
+]
+ModelsOption = Annotated[
+    Models, typer.Option("--models", help="Model profile: default checkpoints, tiny random models (smoke runs), random-full.")
+]
+DeviceOption = Annotated[Device, typer.Option("--device", help="Where the models run.")]
+SeedOption = Annotated[Optional[int], typer.Option("--seed", help="Base seed of every generation (repeatable results).")]
+AttemptsOption = Annotated[int, typer.Option("--max-attempts", min=1, help="Tries per step before the best failed try is kept.")]
+DataDirOption = Annotated[
+    Optional[Path],
+    typer.Option("--data-dir", help="Where sessions and images are kept [default: CHATEDIT_DATA_DIR or ~/.local/share/chatedit]."),
+]
+
+_verbose = False
+
+
+def _say(text: str) -> None:
+    """Writes one line of results to stdout (plain text: no markup, no wrapping)."""
+    sys.stdout.write(f"{text}\n")
+    sys.stdout.flush()
+
+
+@app.callback()
+def main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show tracebacks of internal errors (or set CHATEDIT_DEBUG=1).")
+    ] = False,
+) -> None:
+    """A chat agent that edits images: say what to change, get the edited picture back."""
+    global _verbose
+    _verbose = verbose or os.environ.get("CHATEDIT_DEBUG", "") not in ("", "0")
+
+
+@contextlib.contextmanager
+def _exit_codes() -> Iterator[None]:
+    """Turns errors into exit codes: 2 with one sentence for bad input, 1 for anything else."""
+    try:
+        yield
+    except (InputError, ModelUnavailableError) as exc:
+        stderr.print(f"[red]Error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        stderr.print("Interrupted.")
+        raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:  # the last line of defence: a short message, the traceback on request
+        if _verbose:
+            stderr.print(escape(traceback.format_exc()))
+        stderr.print(
+            f"[red]Internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc)[:300])}"
+            + ("" if _verbose else " (run with --verbose or CHATEDIT_DEBUG=1 for the traceback)")
+        )
+        raise typer.Exit(1) from None
+
+
+def make_editor(**kwargs: Any):
+    """Gives back an `agent.Editor` built with these arguments (the one place the CLI builds one)."""
+    from agent.session import Editor
+
+    return Editor(**kwargs)
+
+
+def _check_output(path: Path) -> None:
+    if path.suffix.lower() not in OUTPUT_FORMATS:
+        raise InputError(f"Cannot write {path.name!r}: name the output file .png, .jpg or .webp.")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; give the output a file name such as {path / 'out.png'}.")
+
+
+def save_image(image, path: Path) -> Path:
+    """Writes the image atomically in the format its extension names (PNG, JPEG or WebP); gives back the path."""
+    from tools.images import atomic_write, save_png
+
+    _check_output(path)
+    fmt = OUTPUT_FORMATS[path.suffix.lower()]
+    if fmt == "PNG":
+        return save_png(image, path)
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, quality=95)
+    return atomic_write(path, buffer.getvalue())
+
+
+def _step_name(step: dict) -> str:
+    return step.get("instruction") or f"{step['category']} {step.get('target') or step.get('prompt', '')}".strip()
+
+
+class ProgressView:
+    """Shows a turn's events on stderr as they happen: the plan, each step, a denoising bar, the checks."""
+
+    def __init__(self, console: Console = stderr):
+        self.console = console
+        self.bar = Progress(
+            TextColumn("  {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self.task = None
+
+    def __enter__(self) -> "ProgressView":
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._end_bar()
+        self.bar.stop()
+
+    def _end_bar(self) -> None:
+        if self.task is not None:
+            self.bar.remove_task(self.task)
+            self.task = None
+
+    def __call__(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "progress":
+            if self.task is None or event["step"] <= 1:
+                self._end_bar()
+                self.task = self.bar.add_task(f"step {event['index']} denoising", total=event["total"])
+            self.bar.update(self.task, completed=event["step"], total=event["total"])
+            return
+        self._end_bar()
+        line = self.describe(event)
+        if line:
+            self.console.print(line)
+
+    @staticmethod
+    def describe(event: dict) -> Optional[str]:
+        """Gives back the rich-markup line for one event (None: nothing to show)."""
+        kind = event.get("event")
+        if kind == "plan":
+            steps = event["plan"].get("steps") or []
+            lines = [f"[bold]Plan[/] ({escape(str(event.get('planner')))}): {len(steps)} step{'s' * (len(steps) != 1)}"]
+            lines += [
+                f"  {i}. [cyan]{step['category']}[/] {escape(_step_name(step))}" for i, step in enumerate(steps, 1)
+            ]
+            return "\n".join(lines)
+        if kind == "step":
+            what = escape(str(event.get("target") or ""))
+            return f"[bold]Step {event['index']}/{event['total']}[/]: {event['category']} {what}".rstrip()
+        if kind == "located":
+            box = event.get("box")
+            where = "[" + ", ".join(str(round(v)) for v in box) + "]" if box else "the whole picture"
+            return f"  located: {where}"
+        if kind == "not_found":
+            return f"  [yellow]not found:[/] {escape(str(event.get('target')))}"
+        if kind == "question":
+            return f"[yellow]Question:[/] {escape(event['text'])}"
+        if kind == "checked":
+            verdict = "[green]passed[/]" if event["passed"] else "[red]failed[/]"
+            return f"  check: {verdict} {escape(event.get('reason') or '')}".rstrip()
+        if kind == "verdict":
+            verdict = "[green]passed[/]" if event["passed"] else "[red]failed[/]"
+            return f"  step {event['index']} verdict: {verdict} {escape(event.get('reason') or '')}".rstrip()
+        return None
+
+
+@app.command()
+def edit(
+    image: Annotated[Path, typer.Argument(help="The picture to edit (PNG, JPEG, WebP, ...).", show_default=False)],
+    instruction: Annotated[str, typer.Argument(help='What to change, e.g. "remove the cup and make it sunset".', show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the result (.png, .jpg or .webp).", show_default=False)],
+    json_report: Annotated[bool, typer.Option("--json", help="Print the turn report as one JSON object on stdout.")] = False,
+    debug_dir: Annotated[
+        Optional[Path], typer.Option("--debug-dir", help="Save each step's masks as PNGs here; the report points to them.")
+    ] = None,
+    planner: PlannerOption = Planner.auto,
+    models: ModelsOption = Models.default,
+    device: DeviceOption = Device.auto,
+    seed: SeedOption = None,
+    max_attempts: AttemptsOption = 3,
+) -> None:
+    """Edit one picture with one instruction and write the result.
+
+    Progress (plan, steps, denoising, checks) goes to stderr. Exit code 0 when an image was written,
+    even if a step failed (the message says which); 2 for bad input or an instruction with nothing to
+    edit; 1 for an internal error.
+    """
+    with _exit_codes():
+        from tools.images import load_image
+
+        _check_output(output)
+        # Bad input is refused before the models load.
+        picture = load_image(image)
+        editor = make_editor(
+            models=models.value, planner=planner.value, device=device.value, max_attempts=max_attempts, seed=seed
+        )
+        with ProgressView() as view:
+            turn = editor.session().send(instruction, image=picture, on_event=view, debug_dir=debug_dir)
+        report = dict(turn.report)
+        if report.get("question") or not report.get("steps"):
+            # Nothing was edited: an ambiguous target (the CLI cannot answer back) or no edit in the words.
+            report["output"] = None
+            if json_report:
+                _say(json.dumps(report, default=str))
+            hint = " Say which one in the instruction." if report.get("question") else ""
+            stderr.print(f"[red]Nothing edited:[/] {escape(turn.message)}{hint}")
+            raise typer.Exit(2)
+        save_image(turn.image, output)
+        report["output"] = str(output)
+        stderr.print(escape(turn.message))
+        stderr.print(f"Wrote {escape(str(output))} (session {report.get('session')}: continue with `chatedit chat --session {report.get('session')}`)")
+        if json_report:
+            _say(json.dumps(report, default=str))
+
+
+def _lines(console: Console) -> Iterator[str]:
+    """Gives back stdin's lines one at a time, with a prompt only when a person is typing."""
+    interactive = sys.stdin.isatty()
+    while True:
+        if interactive:
+            console.print("[bold]you>[/] ", end="")
+        line = sys.stdin.readline()
+        if not line:
+            return
+        yield line.strip()
+
+
+CHAT_HELP = """Commands: /undo, /redo, /history, /save PATH, /open PATH, /quit. Anything else is sent to the editor."""
+
+
+@app.command()
+def chat(
+    image: Annotated[Optional[Path], typer.Argument(help="A picture to start with (or /open one later).", show_default=False)] = None,
+    session_id: Annotated[Optional[str], typer.Option("--session", help="Resume this session (its id is printed when it starts).")] = None,
+    planner: PlannerOption = Planner.auto,
+    models: ModelsOption = Models.default,
+    device: DeviceOption = Device.auto,
+    data_dir: DataDirOption = None,
+    seed: SeedOption = None,
+    max_attempts: AttemptsOption = 3,
+) -> None:
+    """Chat with the editor in the terminal: one instruction per line, with undo and history.
+
+    Reads lines from stdin, so it also works with a pipe (`printf 'make it sunset\\n/undo\\n' | chatedit chat photo.jpg`).
+    Commands: /undo, /redo, /history, /save PATH, /open PATH, /quit. Each new version is saved in the
+    data dir; its path is printed.
+    """
+    with _exit_codes():
+        editor = make_editor(
+            models=models.value, planner=planner.value, device=device.value, data_dir=data_dir,
+            max_attempts=max_attempts, seed=seed,
+        )
+        session = editor.session(session_id)
+        started = "Resumed" if session_id else "Started"
+        stderr.print(f"{started} session [bold]{session.id}[/] (resume with --session {session.id}). {CHAT_HELP}")
+        if image is not None:
+            _open(session, image)
+        for line in _lines(stderr):
+            if not line:
+                continue
+            if line.startswith("/"):
+                verb, _, argument = line[1:].partition(" ")
+                if verb in ("quit", "exit", "q"):
+                    break
+                _chat_command(session, verb, argument.strip())
+                continue
+            _chat_turn(session, line)
+
+
+def _chat_turn(session, text: str) -> None:
+    before = _current_index(session)
+    try:
+        with ProgressView() as view:
+            turn = session.send(text, on_event=view)
+    except (InputError, ModelUnavailableError) as exc:
+        stderr.print(f"[red]Error:[/] {escape(str(exc))}")
+        return
+    except Exception as exc:  # one failed turn must not end the conversation
+        if _verbose:
+            stderr.print(escape(traceback.format_exc()))
+        stderr.print(f"[red]Internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc)[:300])}")
+        return
+    _say(turn.message)
+    version = turn.report.get("version")
+    if version is not None and version != before:
+        _say(f"Saved version {version}: {turn.report.get('output')}")
+
+
+def _current_index(session) -> Optional[int]:
+    return next((v.index for v in session.history() if v.current), None)
+
+
+def _open(session, path: Path) -> None:
+    from tools.images import load_image
+
+    try:
+        image = load_image(path, max_side=session.editor.max_side)
+        session.send("", image=image)
+    except InputError as exc:
+        stderr.print(f"[red]Error:[/] {escape(str(exc))}")
+        return
+    current = next(v for v in session.history() if v.current)
+    _say(
+        f"Opened {path} ({image.width}x{image.height}) as version {current.index}: {current.path}"
+    )
+
+
+def _chat_command(session, verb: str, argument: str) -> None:
+    """Runs one slash command of `chatedit chat`."""
+    if verb in ("undo", "redo"):
+        before = _current_index(session)
+        session.undo() if verb == "undo" else session.redo()
+        now = next((v for v in session.history() if v.current), None)
+        if now is None or now.index == before:
+            _say(f"Nothing to {verb}.")
+        else:
+            _say(f"Now at version {now.index} ({now.instruction}): {now.path}")
+    elif verb == "history":
+        versions = session.history()
+        if not versions:
+            _say("No image yet: /open PATH first.")
+        for v in versions:
+            marker = "*" if v.current else " "
+            _say(f"{marker} {v.index}. {v.instruction}  {v.path}")
+    elif verb == "save":
+        if not argument:
+            stderr.print("Usage: /save PATH (.png, .jpg or .webp)")
+        elif session.image is None:
+            stderr.print("No image yet: /open PATH first.")
+        else:
+            try:
+                _say(f"Saved {save_image(session.image, Path(argument).expanduser())}")
+            except InputError as exc:
+                stderr.print(f"[red]Error:[/] {escape(str(exc))}")
+    elif verb == "open":
+        if argument:
+            _open(session, Path(argument).expanduser())
+        else:
+            stderr.print("Usage: /open PATH")
+    else:
+        stderr.print(f"Unknown command /{escape(verb)}. {CHAT_HELP}")
+
+
+@app.command()
+def plan(
+    instruction: Annotated[Optional[str], typer.Argument(help="The instruction to plan.", show_default=False)] = None,
+    input_file: Annotated[
+        Optional[Path],
+        typer.Option("--input", "-i", help='A JSONL file of {"id", "instruction"} lines ("-": stdin); prints one {"id", "steps"} line each.'),
+    ] = None,
+    planner: Annotated[
+        Planner, typer.Option("--planner", help="rules: instant, no model; llm: the vision LLM (needs --image).")
+    ] = Planner.rules,
+    image: Annotated[Optional[Path], typer.Option("--image", help="The picture the LLM planner looks at.")] = None,
+) -> None:
+    """Print the plan of an instruction as JSON, without editing anything.
+
+    With --input, prints one line per input line, in order (thousands per second with the rules planner).
+    """
+    with _exit_codes():
+        if (instruction is None) == (input_file is None):
+            raise InputError('Give either an INSTRUCTION or --input FILE.jsonl, e.g. chatedit plan "remove the cup".')
+        make = _planner(planner, image)
+        if instruction is not None:
+            _say(make(instruction).model_dump_json(exclude_none=True))
+            return
+        out = sys.stdout
+        with _open_text(input_file) as lines:
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                    text = item["instruction"]
+                except (ValueError, KeyError, TypeError):
+                    raise InputError(
+                        f'Line {number} of {input_file} is not a JSON object with an "instruction"; '
+                        'each line must look like {"id": "1", "instruction": "remove the cup"}.'
+                    ) from None
+                result = make(text)
+                row = {"id": item.get("id", number), "steps": [s.model_dump(exclude_none=True) for s in result.steps]}
+                if result.message:
+                    row["message"] = result.message
+                out.write(json.dumps(row) + "\n")
+        out.flush()
+
+
+@contextlib.contextmanager
+def _open_text(path: Path) -> Iterator[Any]:
+    if str(path) == "-":
+        yield sys.stdin
+        return
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError:
+        raise InputError(f"Cannot read {path}; check the path.") from None
+    with handle:
+        yield handle
+
+
+def _planner(planner: Planner, image_path: Optional[Path]):
+    """Gives back a function instruction -> Plan for the chosen planner."""
+    from agent.rules import plan_rules
+
+    if planner == Planner.rules:
+        return plan_rules
+    from agent.llm import LLMSettings, make_chat_model, plan_with_llm
+
+    settings = LLMSettings()
+    if not settings.configured:
+        if planner == Planner.llm:
+            raise InputError("--planner llm needs an LLM: set CHATEDIT_LLM_BASE_URL and/or CHATEDIT_LLM_API_KEY.")
+        return plan_rules
+    if image_path is None:
+        raise InputError("The LLM planner looks at the picture: pass --image FILE, or use --planner rules.")
+    from tools.images import load_image
+
+    picture = load_image(image_path)
+    llm = make_chat_model(settings)
+
+    def plan_with(text: str):
+        result = plan_with_llm(llm, picture, text, [])
+        if result.value is None:
+            raise InputError(f"The LLM did not give a usable plan ({result.error}); try --planner rules.")
+        return result.value
+
+    return plan_with
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    models: ModelsOption = Models.default,
+    planner: PlannerOption = Planner.auto,
+    device: DeviceOption = Device.auto,
+    data_dir: DataDirOption = None,
+    api_key: Annotated[
+        Optional[str], typer.Option("--api-key", help="Require `Authorization: Bearer KEY` (also CHATEDIT_API_KEY(S)).")
+    ] = None,
+) -> None:
+    """Serve the OpenAI-compatible API (POST /v1/chat/completions, GET /v1/models) for chat frontends.
+
+    Add it to Open WebUI or any OpenAI-compatible client as base URL http://HOST:PORT/v1, model
+    `chatedit`. More settings (size limits, image links, remote images) come from CHATEDIT_*
+    variables; see agent/server.py.
+    """
+    with _exit_codes():
+        import uvicorn
+
+        from agent.server import ServerSettings, create_app
+
+        settings = ServerSettings()
+        if api_key:
+            settings.api_keys = [*settings.api_keys, api_key]
+        if host not in ("127.0.0.1", "localhost", "::1") and not settings.keys:
+            stderr.print("[yellow]Warning:[/] listening beyond this machine without an API key; anyone who can reach it can use it.")
+        editor = make_editor(models=models.value, planner=planner.value, device=device.value, data_dir=data_dir)
+        stderr.print(f"chatedit serving at http://{host}:{port}/v1 (model id: {settings.model_id}); data in {editor.data_dir}")
+        uvicorn.run(create_app(editor, settings), host=host, port=port, log_level="info")
+
+
+DIFFUSERS_ROLES = ("inpainter", "global_editor")
+
+
+def _files_to_fetch(files: list[str], role: str, fp16: bool) -> list[str]:
+    """Gives back the files of a checkpoint repo that chatedit loads: configs, tokenizers, safetensors weights.
+
+    Skipped: .bin / .h5 / .ckpt copies of the same weights, diffusers' root single-file checkpoints,
+    the never-loaded safety checker, and the precision the loader will not pick.
+    """
+    wanted = [f for f in files if f.endswith((".json", ".txt", ".safetensors"))]
+    if role not in DIFFUSERS_ROLES:
+        return wanted
+    wanted = [
+        f
+        for f in wanted
+        if (f == "model_index.json" or "/" in f)
+        and not f.startswith(("safety_checker/", "feature_extractor/"))
+        and "non_ema" not in f
+    ]
+    has_fp16 = any(f.endswith(".fp16.safetensors") for f in wanted)
+    # The loader takes *.fp16.safetensors on the GPU when the repo has them, the full files otherwise.
+    half = fp16 and has_fp16
+    return [f for f in wanted if not f.endswith(".safetensors") or f.endswith(".fp16.safetensors") == half]
+
+
+def _no_download_needed(profile: Models) -> bool:
+    if profile == Models.default:
+        return False
+    _say(f"The {profile.value} profile builds its models in code: nothing to download.")
+    return True
+
+
+@models_app.command("list")
+def models_list(
+    profile: Annotated[Models, typer.Option("--profile", help="Model profile to check.")] = Models.default,
+) -> None:
+    """Show which checkpoints of the profile are in the Hugging Face cache, and their size."""
+    with _exit_codes():
+        if _no_download_needed(profile):
+            return
+        from huggingface_hub import scan_cache_dir
+        from huggingface_hub.errors import CacheNotFound
+
+        from tools.models import ROLES, Checkpoints
+
+        try:
+            cached = {repo.repo_id: repo for repo in scan_cache_dir().repos}
+        except CacheNotFound:
+            cached = {}
+        checkpoints = Checkpoints()
+        table = Table("role", "checkpoint", "cached", "size", box=None)
+        for role in ROLES:
+            repo = cached.get(getattr(checkpoints, role))
+            table.add_row(
+                role,
+                getattr(checkpoints, role),
+                "[green]yes[/]" if repo else "[red]no[/]",
+                repo.size_on_disk_str if repo else "-",
+            )
+        Console(highlight=False).print(table)
+        if len([r for r in ROLES if getattr(checkpoints, r) in cached]) < len(ROLES):
+            _say("Fetch the missing ones with: chatedit models download")
+
+
+@models_app.command("download")
+def models_download(
+    profile: Annotated[Models, typer.Option("--profile", help="Model profile to download.")] = Models.default,
+    fp16: Annotated[
+        Optional[bool],
+        typer.Option("--fp16/--fp32", help="Diffusion weights in half precision (GPU) or full [default: fp16 when CUDA is present]."),
+    ] = None,
+) -> None:
+    """Download the profile's checkpoints into the Hugging Face cache (once, on a machine with network).
+
+    Afterwards chatedit runs offline: set HF_HUB_OFFLINE=1.
+    """
+    with _exit_codes():
+        if _no_download_needed(profile):
+            return
+        from huggingface_hub import HfApi, snapshot_download
+
+        from tools.models import ROLES, Checkpoints
+
+        if fp16 is None:
+            import torch
+
+            fp16 = torch.cuda.is_available()
+        checkpoints = Checkpoints()
+        for role in ROLES:
+            repo = getattr(checkpoints, role)
+            stderr.print(f"Downloading {role}: {repo} ...")
+            try:
+                files = _files_to_fetch(HfApi().list_repo_files(repo), role, fp16)
+                folder = snapshot_download(repo, allow_patterns=files)
+            except Exception as exc:
+                raise ModelUnavailableError(
+                    f"Could not download {repo}: {type(exc).__name__}: {str(exc)[:200]}. Check the network "
+                    "(and HF_TOKEN for gated checkpoints), or unset HF_HUB_OFFLINE."
+                ) from None
+            _say(f"{role}: {repo} -> {folder}")
+
+
+if __name__ == "__main__":
+    app()

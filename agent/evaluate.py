@@ -1,0 +1,320 @@
+"""Measures a planner on labelled instruction files: category accuracy, target match, step splits.
+
+The files are JSON Lines in the schema of the shared evaluation set (`eval/instructions/README.md`):
+each record has an `instruction` and a gold `category` (`remove`, `local`, `add`, `background`,
+`global` or `other`), sometimes an `object`; `compound.jsonl` records hold `steps`, each with its own
+`category` and `object`.
+
+How the numbers are counted:
+
+* Category: a plan's category is its first step's (`none` for a plan without steps). The gold labels
+  have no `replace`, their `local` covers object replacement, so a predicted `replace` counts as
+  `local`. Items labelled `other` (restoration, pose, action) have no counterpart among the six
+  categories: they are counted apart and left out of the accuracy.
+* Target: the phrase a step acts on is its `target`, or for `add` its `prompt` (the new object). It
+  matches the gold `object` when both, normalised (lowercase, punctuation, articles, numbers and
+  quantifiers dropped, plural nouns made singular), are equal, or when the last word (the head noun)
+  of one is a word of the other: "red slippers" matches "slippers", "shirt of person" matches
+  "person", "pair of glasses" matches "glasses".
+* Compound: a plan has the exact step count when it has as many steps as the gold `steps`, and the
+  exact category sequence when, in addition, every step's category equals the gold one (`replace`
+  as `local`; a gold `other` step accepts any category, for the reason above).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+from agent.plan import Plan, Step
+from agent.rules import plan_rules
+
+Planner = Callable[[str], Plan]
+
+LABELS: tuple[str, ...] = ("remove", "local", "add", "background", "global")
+"""The gold categories that are scored (the six planner categories, with replace inside local)."""
+
+PREDICTIONS: tuple[str, ...] = ("remove", "replace", "local", "add", "background", "global", "none")
+"""The columns of the confusion matrix: what a planner can give back."""
+
+ITEM_FILES: tuple[str, ...] = ("i2ebench.jsonl", "editeval_v1.jsonl", "complexbench_edit_steps.jsonl")
+COMPOUND_FILE = "compound.jsonl"
+
+_DROPPED = frozenset(
+    "a an the this that these those some any all both each every either another its their his her "
+    "my your our one two three four five six seven eight nine ten several few many".split()
+)
+
+
+def default_eval_dir() -> Path:
+    """Gives back the shared instruction folder next to the repository (`../shared/eval/instructions`)."""
+    return Path(__file__).resolve().parents[2] / "shared" / "eval" / "instructions"
+
+
+def load_jsonl(path: str | Path) -> list[dict]:
+    """Gives back the records of a JSON Lines file, skipping blank lines."""
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith(("ches", "shes", "sses", "xes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return {"men": "man", "women": "woman", "people": "person", "children": "child", "mice": "mouse"}.get(word, word)
+
+
+def normalise_phrase(text: Optional[str]) -> list[str]:
+    """Gives back the words of a phrase as compared: lowercase, no articles or numbers, singular."""
+    if not text:
+        return []
+    words = re.findall(r"[a-z0-9]+", text.lower().replace("'s ", " "))
+    return [_singular(word) for word in words if word not in _DROPPED and not word.isdigit()]
+
+
+def phrases_match(predicted: Optional[str], gold: Optional[str]) -> bool:
+    """Gives back whether a predicted target phrase names the gold object (see the module docstring)."""
+    mine, theirs = normalise_phrase(predicted), normalise_phrase(gold)
+    if not mine or not theirs:
+        return False
+    return mine == theirs or mine[-1] in theirs or theirs[-1] in mine
+
+
+def step_phrase(step: Step) -> Optional[str]:
+    """Gives back the phrase a step acts on: its target, or the new object for an `add` step."""
+    return step.prompt if step.category == "add" else step.target
+
+
+def plan_category(plan: Plan) -> str:
+    """Gives back the category a single-edit plan is scored by: its first step's, or `none`."""
+    return plan.steps[0].category if plan.steps else "none"
+
+
+def _as_label(category: str) -> str:
+    return "local" if category == "replace" else category
+
+
+def _confusion(pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    counts = Counter(pairs)
+    return {gold: {pred: counts[(gold, pred)] for pred in PREDICTIONS} for gold in LABELS}
+
+
+def evaluate_items(records: list[dict], planner: Planner = plan_rules) -> dict:
+    """Gives back category accuracy, target match and the confusion matrix of one-edit records.
+
+    Args:
+        records: dicts with `instruction` and `category`, and optionally `object` and `id`.
+        planner: instruction -> Plan; the rules planner by default.
+
+    Returns:
+        `items`, `scored` (items not labelled `other`), `correct`, `category_accuracy`,
+        `per_category` ({label: {items, accuracy}}), `confusion` ({gold: {predicted: count}}),
+        `other` ({items, predicted: {category: count}}), `target` ({items, matched, match}) and
+        `mistakes` (records whose category or target was wrong, with what was predicted).
+    """
+    pairs, other, mistakes = [], Counter(), []
+    target_items = target_matched = 0
+    for record in records:
+        plan = planner(record["instruction"])
+        predicted, gold = plan_category(plan), record["category"]
+        if gold == "other":
+            other[predicted] += 1
+        else:
+            pairs.append((gold, predicted))
+        phrase = step_phrase(plan.steps[0]) if plan.steps else None
+        target_ok = None
+        if record.get("object") and gold != "other":
+            target_ok = phrases_match(phrase, record["object"])
+            target_items += 1
+            target_matched += target_ok
+        if (gold != "other" and _as_label(predicted) != gold) or target_ok is False:
+            mistakes.append(
+                {
+                    "id": record.get("id"),
+                    "instruction": record["instruction"],
+                    "gold": gold,
+                    "predicted": predicted,
+                    "object": record.get("object"),
+                    "target": phrase,
+                }
+            )
+    correct = sum(_as_label(pred) == gold for gold, pred in pairs)
+    per_category = {}
+    for label in LABELS:
+        row = [pred for gold, pred in pairs if gold == label]
+        per_category[label] = {
+            "items": len(row),
+            "accuracy": sum(_as_label(pred) == label for pred in row) / len(row) if row else None,
+        }
+    return {
+        "items": len(records),
+        "scored": len(pairs),
+        "correct": correct,
+        "category_accuracy": correct / len(pairs) if pairs else None,
+        "per_category": per_category,
+        "confusion": _confusion(pairs),
+        "other": {"items": sum(other.values()), "predicted": dict(other)},
+        "target": {
+            "items": target_items,
+            "matched": target_matched,
+            "match": target_matched / target_items if target_items else None,
+        },
+        "mistakes": mistakes,
+    }
+
+
+def evaluate_compound(records: list[dict], planner: Planner = plan_rules) -> dict:
+    """Gives back how well multi-step records are split: exact step count and category sequence.
+
+    Args:
+        records: dicts with `instruction` and `steps` (each with `category`, optionally `object`).
+        planner: instruction -> Plan; the rules planner by default.
+
+    Returns:
+        `items`, `exact_steps` and `exact_sequence` (fractions of items), `step_count_error`
+        ({predicted minus gold: items}), then over the steps of items with the exact count:
+        `steps` (scored steps), `step_accuracy`, `confusion`, `target` ({items, matched, match}),
+        and `mistakes`.
+    """
+    exact_steps = exact_sequence = 0
+    count_error, pairs, mistakes = Counter(), [], []
+    target_items = target_matched = 0
+    for record in records:
+        plan = planner(record["instruction"])
+        gold_steps = record["steps"]
+        count_error[len(plan.steps) - len(gold_steps)] += 1
+        if len(plan.steps) != len(gold_steps):
+            mistakes.append(
+                {
+                    "id": record.get("id"),
+                    "instruction": record["instruction"],
+                    "gold": [step["category"] for step in gold_steps],
+                    "predicted": [step.category for step in plan.steps],
+                }
+            )
+            continue
+        exact_steps += 1
+        sequence_ok = True
+        for gold_step, step in zip(gold_steps, plan.steps):
+            gold = gold_step["category"]
+            if gold == "other":
+                continue
+            pairs.append((gold, step.category))
+            sequence_ok &= _as_label(step.category) == gold
+            if gold_step.get("object"):
+                target_items += 1
+                target_matched += phrases_match(step_phrase(step), gold_step["object"])
+        exact_sequence += sequence_ok
+        if not sequence_ok:
+            mistakes.append(
+                {
+                    "id": record.get("id"),
+                    "instruction": record["instruction"],
+                    "gold": [step["category"] for step in gold_steps],
+                    "predicted": [step.category for step in plan.steps],
+                }
+            )
+    total = len(records)
+    return {
+        "items": total,
+        "exact_steps": exact_steps / total if total else None,
+        "exact_sequence": exact_sequence / total if total else None,
+        "step_count_error": dict(sorted(count_error.items())),
+        "steps": len(pairs),
+        "step_accuracy": sum(_as_label(pred) == gold for gold, pred in pairs) / len(pairs) if pairs else None,
+        "confusion": _confusion(pairs),
+        "target": {
+            "items": target_items,
+            "matched": target_matched,
+            "match": target_matched / target_items if target_items else None,
+        },
+        "mistakes": mistakes,
+    }
+
+
+def evaluate_dir(directory: str | Path | None = None, planner: Planner = plan_rules) -> dict[str, dict]:
+    """Gives back the evaluation of every known file present in a folder, keyed by file name.
+
+    One-edit files (`i2ebench.jsonl`, `editeval_v1.jsonl`, `complexbench_edit_steps.jsonl`) go
+    through `evaluate_items`, `compound.jsonl` through `evaluate_compound`.
+
+    Args:
+        directory: the folder; `default_eval_dir()` when None.
+        planner: instruction -> Plan; the rules planner by default.
+    """
+    directory = Path(directory) if directory is not None else default_eval_dir()
+    results = {}
+    for name in ITEM_FILES:
+        if (directory / name).exists():
+            results[name] = evaluate_items(load_jsonl(directory / name), planner)
+    if (directory / COMPOUND_FILE).exists():
+        results[COMPOUND_FILE] = evaluate_compound(load_jsonl(directory / COMPOUND_FILE), planner)
+    return results
+
+
+def _percent(value: Optional[float]) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    line = lambda cells: "  ".join(str(cell).rjust(width) if i else str(cell).ljust(width) for i, (cell, width) in enumerate(zip(cells, widths)))  # noqa: E731
+    return "\n".join([line(header), line(["-" * width for width in widths]), *map(line, rows)])
+
+
+def format_confusion(confusion: dict[str, dict[str, int]]) -> str:
+    """Gives back a confusion matrix as a plain-text table: gold rows, predicted columns."""
+    rows = [[gold, *(str(confusion[gold][pred]) for pred in PREDICTIONS)] for gold in LABELS]
+    return _table(["gold \\ predicted", *PREDICTIONS], rows)
+
+
+def format_report(results: dict[str, dict]) -> str:
+    """Gives back the tables of an `evaluate_dir` result as plain text."""
+    parts = []
+    items = {name: result for name, result in results.items() if name != COMPOUND_FILE}
+    if items:
+        rows = [
+            [
+                name,
+                str(result["items"]),
+                str(result["scored"]),
+                _percent(result["category_accuracy"]),
+                *(_percent(result["per_category"][label]["accuracy"]) for label in LABELS),
+                f"{result['target']['matched']}/{result['target']['items']}",
+                _percent(result["target"]["match"]),
+                str(result["other"]["items"]),
+            ]
+            for name, result in items.items()
+        ]
+        header = ["file", "items", "scored", "category", *LABELS, "targets", "target match", "other"]
+        parts.append("Category accuracy (replace counts as local; `other` left out) and target match\n")
+        parts.append(_table(header, rows))
+    if COMPOUND_FILE in results:
+        result = results[COMPOUND_FILE]
+        rows = [
+            [
+                COMPOUND_FILE,
+                str(result["items"]),
+                _percent(result["exact_steps"]),
+                _percent(result["exact_sequence"]),
+                _percent(result["step_accuracy"]),
+                _percent(result["target"]["match"]),
+                " ".join(f"{k:+d}:{v}" for k, v in result["step_count_error"].items()),
+            ]
+        ]
+        header = ["file", "items", "exact steps", "exact sequence", "step category", "step target", "count error"]
+        parts.append("\n\nCompound instructions\n")
+        parts.append(_table(header, rows))
+    for name, result in results.items():
+        parts.append(f"\n\nConfusion matrix: {name}" + (" (steps of exactly split items)" if name == COMPOUND_FILE else ""))
+        parts.append("\n" + format_confusion(result["confusion"]))
+        if result.get("other", {}).get("items"):
+            other = ", ".join(f"{k} {v}" for k, v in sorted(result["other"]["predicted"].items()))
+            parts.append(f"\nlabelled other ({result['other']['items']}), predicted as: {other}")
+    return "".join(parts)
