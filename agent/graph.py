@@ -270,7 +270,9 @@ def build_graph(
                 anchor = anchors[0].box if anchors else None
                 # Earlier tries' boxes count as obstacles, so a retry lands somewhere else.
                 obstacles = [a.get("box") for a in item["attempts"] if a.get("box")]
-                box = L.place_object((width, height), step["prompt"], step.get("relation"), anchor, obstacles)
+                box = L.place_object(
+                    (width, height), step["prompt"], step.get("relation"), anchor, obstacles, anchor_name=step.get("anchor")
+                )
             region = L.add_mask((width, height), box)
         elif category == "background":
             subject = step.get("target")
@@ -282,7 +284,10 @@ def build_graph(
                 box, region = None, np.ones((height, width), bool)
             else:
                 box = list(best.box)
-                region = L.background_mask(toolbox.segment_box(image, best.box))
+                subject = toolbox.segment_box(image, best.box)
+                if not subject.any() or subject.all():
+                    subject = M.box_mask((height, width), best.box)
+                region = L.background_mask(subject)
         else:
             target = step.get("target") or ""
             if item.get("choice"):

@@ -167,24 +167,19 @@ def _content_parts(content: Any) -> list[tuple[str, str]]:
 
 
 def _last_markdown_image(text: str) -> Optional[ImageRef]:
-    """Gives back the last data-URL or own-link markdown image of a text, reading only that URL."""
-    found = None
-    for match in _MARKDOWN_IMAGE.finditer(text):
-        start = match.end()
-        # Look only at the first characters: a data URL can be megabytes long.
-        if text.startswith("data:image/", start) or text.startswith("http", start) or text.startswith("/v1/images/", start):
-            found = start
-    while found is not None:
-        end = text.find(")", found)
-        url = (text[found:] if end < 0 else text[found:end]).split()[0] if text[found:end].strip() else ""
-        if url.startswith("data:"):
-            return ImageRef("data", url)
-        own = _OWN_IMAGE_LINK.search(url)
+    """Gives back the last data-URL or own-link markdown image of a text, copying out only that URL."""
+    starts = [match.end() for match in _MARKDOWN_IMAGE.finditer(text)]
+    for start in reversed(starts):
+        end = text.find(")", start)
+        if end < 0:
+            continue
+        # Only the URL's first characters are looked at before choosing: a data URL can be megabytes long.
+        if text.startswith("data:image/", start):
+            return ImageRef("data", text[start:end].strip().split(' "')[0])
+        own = _OWN_IMAGE_LINK.search(text[start:end].strip().split(" ")[0]) if end - start < 4096 else None
         if own:
             return ImageRef("stored", own["id"])
-        # A picture from elsewhere (another model's answer): not ours to fetch; look further back.
-        earlier = [m.end() for m in _MARKDOWN_IMAGE.finditer(text, 0, found - 1)]
-        found = earlier[-1] if earlier else None
+        # A picture from elsewhere (say, another model's answer) is not ours to fetch: look further back.
     return None
 
 
@@ -207,17 +202,22 @@ def read_conversation(body: dict) -> Conversation:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise APIError(400, "The request has no messages; send a user message with an instruction and an image.", "invalid_request")
+    if not all(isinstance(message, dict) for message in messages):
+        raise APIError(400, "Each message must be an object with a role and content.", "invalid_request")
+    system = [
+        value
+        for message in messages
+        if message.get("role") in ("system", "developer")
+        for kind, value in _content_parts(message.get("content"))
+        if kind == "text"
+    ]
     image: Optional[ImageRef] = None
     text: Optional[str] = None
-    system: list[str] = []
     for message in reversed(messages):
-        if not isinstance(message, dict):
-            raise APIError(400, "Each message must be an object with a role and content.", "invalid_request")
         role = message.get("role")
-        parts = _content_parts(message.get("content"))
         if role in ("system", "developer"):
-            system.extend(value for kind, value in parts if kind == "text")
             continue
+        parts = _content_parts(message.get("content"))
         if role == "user" and text is None:
             text = "\n".join(value for kind, value in parts if kind == "text")
         if image is None:
@@ -273,7 +273,7 @@ def side_answer(task: str, system: list[str]) -> str:
         return json.dumps(
             {"follow_ups": ["Make it look like a sunset", "Turn it into a watercolor painting", "Make the colors warmer"]}
         )
-    if key in ("queries", "tool_calls", "tags"):
+    if key in ("queries", "tool_calls"):
         return json.dumps({key: []})
     if key:
         return json.dumps({key: ""})
@@ -336,7 +336,7 @@ class Backend:
     """The editor (built on first use when given a factory) and the queue its turns run on."""
 
     def __init__(self, editor: Union[Editor, Callable[[], Editor]]):
-        self._editor = editor if hasattr(editor, "session") else None
+        self._editor = editor if isinstance(editor, Editor) else None
         self._factory = None if self._editor is not None else editor
         self._build_lock = threading.Lock()
         self.queue = TurnQueue()
@@ -584,10 +584,9 @@ def _model_card(model_id: str, created: int) -> dict:
 async def _read_json(request: Request, limit: int) -> dict:
     """Gives back the JSON body, refusing one over `limit` bytes with 413 before keeping it in memory."""
     declared = request.headers.get("content-length")
+    shown = f"{limit / (1024 * 1024):.0f} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
     too_large = APIError(
-        413, f"The request is larger than the server's {limit // (1024 * 1024) or limit} "
-        f"{'MB' if limit >= 1024 * 1024 else 'bytes'} limit; send a smaller image or a shorter history.",
-        "request_too_large",
+        413, f"The request is over the server's {shown} limit; send a smaller image or a shorter history.", "request_too_large"
     )
     if declared and declared.isdigit() and int(declared) > limit:
         # Read the rest unkept: a client still sending would otherwise see a broken connection, not the 413.

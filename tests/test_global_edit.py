@@ -61,21 +61,21 @@ def test_max_side_sets_the_working_size(pipe, odd_photo):
 
 def test_guidance_reaches_the_pipeline(pipe, odd_photo):
     spy = Spy(pipe)
-    global_edit(spy, odd_photo, "add snow", steps=2, seed=0, guidance=5.0, image_guidance=1.2)
+    global_edit(spy, odd_photo, "add snow", steps=2, seed=0, guidance=5.0, image_guidance=1.2, max_side=64)
     call = spy.calls[0]
     assert call["guidance_scale"] == 5.0 and call["image_guidance_scale"] == 1.2 and call["num_inference_steps"] == 2
 
 
 def test_on_step_fires_once_per_denoising_step(pipe, odd_photo):
     steps = []
-    global_edit(pipe, odd_photo, "make it night", steps=4, seed=0, on_step=lambda i, total: steps.append((i, total)))
+    global_edit(pipe, odd_photo, "make it night", steps=4, max_side=64, on_step=lambda i, n: steps.append((i, n)))
     assert steps == [(0, 4), (1, 4), (2, 4), (3, 4)]
 
 
 def test_the_same_seed_gives_the_same_picture(pipe, odd_photo):
-    first = global_edit(pipe, odd_photo, "make it autumn", steps=2, seed=3)
-    second = global_edit(pipe, odd_photo, "make it autumn", steps=2, seed=3)
-    other = global_edit(pipe, odd_photo, "make it autumn", steps=2, seed=4)
+    first = global_edit(pipe, odd_photo, "make it autumn", steps=2, seed=3, max_side=64)
+    second = global_edit(pipe, odd_photo, "make it autumn", steps=2, seed=3, max_side=64)
+    other = global_edit(pipe, odd_photo, "make it autumn", steps=2, seed=4, max_side=64)
     assert first.info["seed"] == 3
     assert np.array_equal(np.asarray(first.image), np.asarray(second.image))
     assert not np.array_equal(np.asarray(first.image), np.asarray(other.image))

@@ -1,0 +1,144 @@
+"""Segmentation: masks at the original size, best of SAM's three, one encoder pass per image."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tools.errors import InputError
+from tools.models import ModelSet
+from tools.segment import DUPLICATE_IOU, segment, segment_candidates
+from tools.vision_models import SegmenterBundle
+
+
+@pytest.fixture(scope="module")
+def segmenter(tmp_path_factory) -> SegmenterBundle:
+    return ModelSet("tiny", "cpu", cache_dir=tmp_path_factory.mktemp("models-cache")).segmenter
+
+
+@pytest.fixture
+def encoder_calls(segmenter) -> list[int]:
+    """One entry per run of SAM's image encoder during a test."""
+    calls: list[int] = []
+    handle = segmenter.model.vision_encoder.register_forward_hook(lambda *_: calls.append(1))
+    yield calls
+    handle.remove()
+
+
+def shifted(image: Image.Image, offset: int) -> Image.Image:
+    """A picture no earlier test has used (so not in the embedding cache)."""
+    pixels = np.asarray(image).astype(np.int16)
+    return Image.fromarray(((pixels + offset) % 256).astype(np.uint8))
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return (a & b).sum() / max((a | b).sum(), 1)
+
+
+@pytest.mark.parametrize("photo", ["odd_photo", "astronaut"])
+def test_one_mask_per_box_at_the_image_size(segmenter, photo, request):
+    image = request.getfixturevalue(photo)
+    boxes = [(10.0, 20.0, 300.0, 200.0), (100.5, 150.0, image.width - 1.0, image.height - 3.0)]
+
+    masks = segment(segmenter, image, boxes=boxes)
+
+    assert len(masks) == 2
+    for mask in masks:
+        assert mask.shape == (image.height, image.width) and mask.dtype == bool
+
+
+def test_one_mask_per_point_at_the_image_size(segmenter, odd_photo):
+    masks = segment(segmenter, odd_photo, points=[(5, 7), (300, 200), (600, 402)], point_labels=[1, 1, 0])
+
+    assert len(masks) == 3
+    assert all(mask.shape == (403, 601) and mask.dtype == bool for mask in masks)
+
+
+def test_masks_match_sam_run_end_to_end_with_the_best_rated_of_three(segmenter, odd_photo):
+    box = [40.0, 30.0, 420.0, 350.0]
+    inputs = segmenter.processor(images=odd_photo, input_boxes=[[box]], return_tensors="pt")
+    with torch.inference_mode():
+        outputs = segmenter.model(**inputs, multimask_output=True)
+    all_three = segmenter.processor.post_process_masks(
+        outputs.pred_masks, inputs["original_sizes"], inputs["reshaped_input_sizes"]
+    )[0][0].numpy()
+    best = all_three[outputs.iou_scores[0, 0].argmax().item()]
+
+    (mask,) = segment(segmenter, odd_photo, boxes=[tuple(box)])
+
+    assert all_three.shape == (3, 403, 601)
+    assert iou(mask, best) > 0.99
+
+
+def test_boxes_and_points_pair_up(segmenter, odd_photo):
+    masks = segment(
+        segmenter, odd_photo, boxes=[(0, 0, 300, 200), (200, 100, 600, 400)], points=[(150, 100), (250, 150)],
+        point_labels=[1, 0],
+    )
+
+    assert len(masks) == 2 and masks[0].shape == (403, 601)
+
+
+def test_image_is_encoded_once_for_all_prompts_on_it(segmenter, encoder_calls, coffee):
+    first, second = shifted(coffee, 1), shifted(coffee, 2)
+
+    segment(segmenter, first, boxes=[(10, 10, 200, 200)])
+    segment(segmenter, first, points=[(50, 60)])
+    segment_candidates(segmenter, first, points_per_side=2)
+    assert len(encoder_calls) == 1
+
+    segment(segmenter, second, boxes=[(10, 10, 200, 200)])
+    assert len(encoder_calls) == 2
+
+    segment(segmenter, first.copy(), points=[(70, 80)])  # same content, another object: still cached
+    assert len(encoder_calls) == 2
+
+
+def test_threads_on_a_new_image_share_one_encoding(segmenter, encoder_calls, chelsea):
+    image = shifted(chelsea, 3)
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(segment(segmenter, image, points=[(100, 100)]))
+        except Exception as exc:  # collected to fail the test in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == [] and len(results) == 4
+    assert len(encoder_calls) == 1
+    assert all(np.array_equal(result[0], results[0][0]) for result in results)
+
+
+def test_candidates_are_distinct_masks_of_the_image(segmenter, odd_photo):
+    candidates = segment_candidates(segmenter, odd_photo, points_per_side=4)
+
+    assert 1 < len(candidates) <= 3 * 4 * 4
+    for mask in candidates:
+        assert mask.shape == (403, 601) and mask.dtype == bool and mask.any()
+    for index, mask in enumerate(candidates):
+        for other in candidates[index + 1:]:
+            assert not np.array_equal(mask, other)
+            assert iou(mask, other) <= DUPLICATE_IOU + 0.05  # deduplicated at low resolution
+
+
+@pytest.mark.parametrize(
+    "prompts",
+    [
+        {},
+        {"boxes": [(0, 0, 10, 10)], "points": [(1, 1), (2, 2)]},
+        {"points": [(1, 1)], "point_labels": [1, 0]},
+    ],
+)
+def test_unusable_prompts_are_input_errors(segmenter, coffee, prompts):
+    with pytest.raises(InputError):
+        segment(segmenter, coffee, **prompts)
