@@ -36,7 +36,7 @@ _IMAGE_WORDS = _words_of(
 )
 _BACKGROUND_WORDS = _words_of(
     "background backgrounds backdrop backdrops setting settings surroundings surrounding environment environments "
-    "scenery landscape vista vistas bg location locale"
+    "scenery landscape landscapes vista vistas bg location locale ambiance ambience"
 )
 _PLACES = _words_of(
     "beach beaches seaside sea ocean lake river pond desert deserts jungle forest forests woods rainforest mountain "
@@ -45,7 +45,7 @@ _PLACES = _words_of(
     "space mars moon underwater room bedroom kitchen bathroom office classroom library studio stadium island "
     "canyon valley cave swamp marsh coast shore harbor harbour market cafe restaurant alley cityscape seascape "
     "skyline wasteland oasis dunes universe galaxy cosmos airport station museum mall school hospital seaside "
-    "volcano waterfall lagoon bay cliff cliffs reef countryside suburb suburbs downtown metropolis"
+    "volcano waterfall lagoon bay cliff cliffs reef countryside suburb suburbs downtown metropolis range ranges"
 )
 _COLOURS = _words_of(
     "red blue green yellow orange purple pink brown black white gray grey silver gold golden beige cyan magenta "
@@ -82,9 +82,9 @@ _ATTRIBUTE_NOUNS = _words_of(
     "numbers logo logos topping toppings light lights cover design print label writing words letters lettering "
     "numerals numeral digits digit expression pose posture hairstyle haircut shape size finish fur skin coat "
     "outfit clothing clothes dress style appearance look face paint paintwork decoration decorations sign "
-    "signage caption slogan emblem screen display picture wallpaper surface"
+    "caption slogan emblem screen display"
 )
-_TEXT_NOUNS = _words_of("text writing words letters lettering caption slogan label number numbers numerals numeral digits digit sign signage")
+_TEXT_NOUNS = _words_of("text writing words letters lettering caption slogan label number numbers numerals numeral digits digit")
 _STYLE = _words_of(
     "style styles styled styling stylized stylised watercolor watercolour watercolors watercolours oil acrylic "
     "gouache sketch sketched sketchy drawing drawn pencil charcoal crayon cartoon cartoonish cartoony anime manga "
@@ -119,12 +119,12 @@ _WEATHER = _words_of(
 _LIGHTING = _words_of(
     "brightness bright brighter brighten brightened brightening luminosity luminance luminous illumination "
     "illuminate illuminated radiance brilliance glow lighting exposure contrast saturation saturated "
-    "desaturated vibrance vibrancy darkness darker darken dim dimmer lowlight low-light shadow shadows shadowy "
-    "shade shaded shading highlights gamma gloom gloomy visibility clarity sharpness sharp sharper sharpen "
+    "desaturated vibrance vibrancy darkness darker darken dim dimmer lowlight low-light shadowy "
+    "shading highlights gamma gloom gloomy visibility clarity sharpness sharp sharper sharpen "
     "noise noisy grain grainy blur blurry blurred deblur unblur denoise fuzz smearing distortion artifacts "
     "artefacts resolution quality tone tones tonal warmth temperature glare reflection reflections vignette "
     "bokeh hues colours colors palette mood atmosphere ambiance ambience lightness dull dullness crisp crisper "
-    "brilliant light-levels light"
+    "brilliant light-levels light appeal"
 )
 _WEATHER_HEADS = _words_of(
     "area areas part parts section sections portion portions region regions effect effects element elements mood "
@@ -167,6 +167,16 @@ _MASS_NOUNS = _words_of(
     "fire lava light text paint wood metal glass marble stone leather fabric foliage traffic rain fog mist "
     "scenery money broccoli bread cheese meat rice pasta soup salad fruit chocolate cake spaghetti"
 )
+_SURFACES = _words_of("floor floors ground wall walls surface tabletop countertop pavement carpet wallpaper")
+_GLOBAL_HEADS = _words_of(
+    "filter filters effect effects look style styles vibe feel aesthetic aesthetics tone tones tint atmosphere mood "
+    "touch ambiance ambience lighting light glow makeover treatment grade grading finish version"
+)
+_ABSTRACT_HEADS = _words_of(
+    "narrative composition sense statement impact contrast story vision rendition version interpretation feeling "
+    "mood atmosphere effect look feel vibe aesthetic world realm journey essence beauty simplicity piece scene "
+    "image picture photo artwork masterpiece visual visuals"
+)
 _PERSON_PRONOUNS = {"him": "man", "he": "man", "her": "woman", "she": "woman"}
 
 # Verb classes: the lemma of a clause's first word picks its frame.
@@ -175,7 +185,7 @@ _REMOVE_VERBS = _words_of(
     "scrub banish abolish dismiss oust withdraw void cleanse clear wipe rid ditch lose liquidate abandon "
     "disregard expel evict discard exterminate excise efface vanquish dissolve dispel dissipate sweep strip "
     "hide unclutter declutter subtract vanish disappear absorb disentangle annul abrogate devoid detoxify "
-    "decontaminate purify liberate free uncover unmask unveil eliminate cut crop pluck"
+    "decontaminate purify liberate free uncover unmask unveil eliminate cut crop pluck lift clean"
 )
 _ADD_VERBS = _words_of(
     "add insert put place position introduce include incorporate draw sprinkle scatter nestle plant attach stick "
@@ -198,6 +208,10 @@ _GLOBAL_VERBS = _words_of(
     "enrich strengthen reinforce magnify maximize accentuate ameliorate enliven advance amp resurrect infuse "
     "immerse drench evoke craft capture express tell produce convey blend explore dive enter embark highlight "
     "warm cool filter age blacken whiten redden yellow brown blue green"
+)
+_ALWAYS_GLOBAL_VERBS = _words_of(
+    "dehaze defog derain desnow denoise deblur unblur unfog uncloud deveil relight colorize colourize stylize "
+    "stylise cartoonize vectorize desaturate saturate brighten lighten darken illuminate"
 )
 _SIZE_VERBS = _words_of(
     "enlarge shrink resize scale widen stretch rotate flip mirror tilt straighten lengthen shorten thicken "
@@ -431,6 +445,11 @@ _CLAUSE_SIGNAL = _DETERMINERS | _PRONOUNS | _words_of("away out off up rid every
 
 def _starts_clause(text: str) -> bool:
     """Gives back whether a piece of text starts a new edit clause ("make it sunset", "the sky should be pink")."""
+    return bool(_COPULA_START.match(text.strip())) or _starts_with_verb(text)
+
+
+def _starts_with_verb(text: str) -> bool:
+    """Gives back whether a piece of text starts with an edit verb ("make it", "remove the"), lead-ins aside."""
     text = text.strip()
     while True:
         stripped = _LEAD_IN.sub("", text, count=1)
@@ -440,8 +459,6 @@ def _starts_clause(text: str) -> bool:
     words = _words(text[:80])
     if not words:
         return False
-    if _COPULA_START.match(text):
-        return True
     lemma = _lemma(words[0])
     if lemma not in _CLAUSE_VERBS:
         return False
@@ -466,11 +483,19 @@ def _soft_split(text: str) -> list[str]:
     for match in _SOFT_BREAK.finditer(text):
         if match.start() <= start or _inside_quotes(text, match.start()):
             continue
-        if _starts_clause(text[match.end():]):
+        rest = text[match.end():]
+        if _starts_clause(rest) and not _words(rest)[0].endswith(("ing", "ed")) and not _FRONTED_START.match(text[start:match.start()]):
             parts.append(text[start:match.start()])
             start = match.end()
     parts.append(text[start:])
     return [part for part in parts if part.strip(" ,")]
+
+
+_FRONTED_START = re.compile(
+    r"^\s*(?:to|on|at|in|into|onto|atop|above|below|beneath|under|underneath|behind|beside|near|next to|within|"
+    r"inside|in front of|on top of|between|instead of|in place of|over|across|around|along|from|for)\b",
+    re.IGNORECASE,
+)
 
 
 def _inside_quotes(text: str, position: int) -> bool:
@@ -502,7 +527,9 @@ _POLITE_END = re.compile(
 )
 _IN_IMAGE = re.compile(
     r"\s+(?:in|of|from|within|on|across|throughout|into|to|onto)\s+(?:the|this|that|my|our|your)\s+"
-    + _IMAGE_NOUN + r"(?:'s\s+(?:composition|scene|scenery|setting|frame))?\b",
+    + _IMAGE_NOUN + r"(?:'s\s+(?:composition|scene|scenery|setting|frame))?"
+    r"(?=\s*$|\s*[,.;!?]|\s+(?:to|into|and|so|with|by|for|that|which|if|while|as|in|on|at|from|of|is|are|should|must|"
+    r"has|have|through|using|without)\b)",
     re.IGNORECASE,
 )
 _MAKE_CHANGES = re.compile(
@@ -515,14 +542,17 @@ _FRONTED = re.compile(
     re.IGNORECASE,
 )
 _NO_MORE = re.compile(
-    r"^(?:(?:ensure|make sure|check)\s+(?:that\s+)?)?(?:there\s+(?:is|are|'s|should be|must be|will be)\s+no|"
-    r"there's\s+no|no\s+more|no|without|get\s+(?:all\s+)?(?:the\s+)?)\s+(?P<np>.+)$",
+    r"^(?:(?:ensure|make\s+sure|check|verify|confirm|see\s+to\s+it)\s+(?:that\s+)?)?(?:there\s+(?:is|are|'s|should\s+be|"
+    r"must\s+be|will\s+be|shall\s+be|would\s+be)\s+no|there's\s+no|no\s+more|no(?!\s*,)|without|the\s+absence\s+of|"
+    r"(?:the\s+)?(?:image|photo|picture|scene)\s+(?:does\s+not|doesn't|should\s+not|shouldn't|must\s+not|won't|will\s+not)\s+"
+    r"(?:feature|contain|include|show|have|display|depict))\s+(?P<np>.+)$",
     re.IGNORECASE,
 )
 _THERE_BE = re.compile(
     r"^(?:let\s+there\s+be|there\s+(?:should|must|could|will|would)\s+be|there\s+(?:is|are)\s+(?:now\s+)?)\s+(?P<rest>.+)$",
     re.IGNORECASE,
 )
+_BY_DOING = re.compile(r"^.+?\s+(?:by|through|via)\s+(?P<how>\w+ing)\s+(?P<rest>.+)$", re.IGNORECASE)
 _ENSURE = re.compile(r"^(?:ensure|make sure|see to it|check)\s+(?:that\s+)?", re.IGNORECASE)
 _PASSIVE = re.compile(
     r"^(?P<np>.+?)\s+(?:(?:should|must|shall|will|would|could|can|may|might|needs?\s+to|has\s+to|have\s+to|ought\s+to|"
@@ -560,21 +590,24 @@ def _imperative(clause: str) -> str:
         text = _POLITE_START.sub("", text, count=1)
         text = _WANT.sub("", text, count=1)
         text = _POLITE_END.sub("", text).strip()
+        text = _IN_IMAGE.sub("", text).strip(" ,")
+        fronted = _FRONTED.match(text)
+        if fronted and not _starts_clause(fronted["pp"]):
+            text = f"{fronted['rest']} {fronted['pp']}"
         if text == before:
             break
-    text = _IN_IMAGE.sub("", text).strip(" ,")
     text = _MAKE_CHANGES.sub("change", text)
-    fronted = _FRONTED.match(text)
-    if fronted and not _starts_clause(fronted["pp"]):
-        text = f"{fronted['rest']} {fronted['pp']}"
+    means = _BY_DOING.match(text)
+    if means and _lemma(means["how"]) in _CLAUSE_VERBS:
+        text = f"{_lemma(means['how'])} {means['rest']}"
     no_more = _NO_MORE.match(text)
-    if no_more and not _starts_clause(text):
+    if no_more:
         return f"remove {no_more['np']}"
     there = _THERE_BE.match(text)
     if there:
         return f"add {there['rest']}"
     text = _ENSURE.sub("", text)
-    if _starts_clause(text):
+    if _starts_with_verb(text):
         return text
     colour = _COLOUR_FIRST.match(text)
     if colour and colour["colour"].split()[-1].lower() in _COLOURS:
@@ -634,7 +667,7 @@ def _noun_phrase(text: str, keep_with: bool = True) -> tuple[str, str]:
     text = text.strip(" ,.")
     stop = len(text)
     for match in _CUT.finditer(text):
-        if match.start() == 0:
+        if not [w for w in _words(text[: match.start()]) if w not in _DETERMINERS and w not in _NUMBERS]:
             continue
         stop = match.start()
         break
@@ -669,7 +702,12 @@ def _split_list(phrase: str) -> list[str]:
         return [phrase]
     items: list[str] = []
     for part in parts:
-        if items and (_shares_head(items[-1], part)):
+        first = _words(part)[:1]
+        modifier = bool(first) and (
+            (first[0].endswith("ing") and first[0] not in _NOUNS_ENDING_IN_ING)
+            or first[0] in ("with", "without", "in", "on", "at", "near", "wearing", "holding", "towards", "toward")
+        )
+        if items and (modifier or _shares_head(items[-1], part)):
             joiner = " and " if len(parts) == 2 or part == parts[-1] else ", "
             items[-1] = f"{items[-1]}{joiner}{part}"
         else:
@@ -747,8 +785,11 @@ def _is_image(phrase: str) -> bool:
 
 
 def _is_background(phrase: str) -> bool:
+    """Gives back whether a phrase names the background ("the backdrop", "the background of the dog")."""
     words = [w for w in _words(phrase) if w not in _DETERMINERS]
-    return bool(words) and (words[-1] in _BACKGROUND_WORDS or (words[0] in _BACKGROUND_WORDS and "of" not in words))
+    if not words:
+        return False
+    return words[-1] in _BACKGROUND_WORDS or (words[0] in _BACKGROUND_WORDS and len(words) > 1 and words[1] in ("of", "behind", "around"))
 
 
 def _is_weather_thing(phrase: str) -> bool:
@@ -758,9 +799,25 @@ def _is_weather_thing(phrase: str) -> bool:
         return False
     head = words[-1]
     weather = _WEATHER | _LIGHTING
-    if head in weather or any(part in weather for part in head.split("-")):
-        return head not in {"light", "shade", "reflection", "reflections", "frame", "tone"} or len(words) > 1
-    return head in _WEATHER_HEADS and any(w in weather or any(p in weather for p in w.split("-")) for w in words[:-1])
+    ambiguous = {"light", "lights", "shade", "reflection", "reflections", "tone", "glow", "storm", "fog", "mist"}
+    if (head in weather or any(part in weather for part in head.split("-"))) and head not in ambiguous:
+        return True
+    if head in ambiguous and len(words) == 1:
+        return head not in ("light", "lights")
+    modifiers = weather | {"water", "sunset", "sunlight", "obscured", "hidden", "unclear"}
+    return (head in _WEATHER_HEADS or head in ambiguous) and any(
+        w in modifiers or any(p in modifiers for p in w.split("-")) for w in words[:-1]
+    )
+
+
+def _is_a_look(thing: str) -> bool:
+    """Gives back whether something "added" is a look of the picture ("a vintage filter", "rain", "a sunset")."""
+    head = _head(thing)
+    if not head:
+        return False
+    objects = {"light", "lights", "shade", "reflection", "reflections", "shadow", "shadows", "painting", "drawing"}
+    looks = _GLOBAL_HEADS | _SEASONS | _TIMES | _WEATHER | _LIGHTING | {"sunshine", "sunlight", "moonlight", "lightning", "vibes"}
+    return head in looks - objects or (head in ("light", "lights") and _words(thing)[0] not in ("a", "an", "two", "three", "some"))
 
 
 def _surface(rest: str) -> Optional[str]:
@@ -837,13 +894,15 @@ def _add(instruction: str, rest: str, verb: str) -> list[_Draft]:
     rest = re.sub(r"\s+(?:to|in order to|so as to)\s+(?:add|enhance|create|make|give|diversify|bring|enrich|improve|complete|liven|emphasize|show|balance|fill)\b.*$", "", rest, flags=re.IGNORECASE)
     rest = re.sub(r"\s+for\s+(?:added|extra|a|more|some)\b.*$", "", rest, flags=re.IGNORECASE)
     rest = _ABSTRACT_OF.sub("", rest)
-    if _is_style_or_time(rest) or _is_weather_thing(_noun_phrase(rest, keep_with=False)[0]) or (
-        _mentions(rest, _WEATHER | _LIGHTING) and not re.match(r"^(?:a|an|one|two|three|some)\b", rest, re.IGNORECASE)
-    ):
-        return [_Draft("global", instruction)]
     relation, anchor, new = _relation(rest)
     new = re.sub(r"\s+(?:comfortably|gracefully|gently|neatly|carefully|nicely|here|somewhere|anywhere|too)$", "", new, flags=re.IGNORECASE)
-    if not new or _is_image(new):
+    thing = _noun_phrase(new, keep_with=False)[0]
+    if _is_a_look(thing):
+        if anchor and not _is_image(anchor) and not _is_background(anchor):
+            return [_Draft("local", instruction, target=anchor, look="{} with " + _strip_determiners(thing))]
+        return [_Draft("global", instruction)]
+    counted = re.match(r"^(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|some|several|\d+)\s", new, re.IGNORECASE)
+    if not new or (_is_image(new) and not counted):
         return []
     if verb in ("set", "put", "place", "move", "bring") and _words(new)[0] in ("the", "this", "that", "my", "his", "her", "their") and anchor and _head(anchor) in _PLACES:
         return [_Draft("background", instruction, target=_target(_noun_phrase(new)[0]), prompt=_indefinite(anchor))]
@@ -940,6 +999,10 @@ def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
         return [_Draft("global", instruction)]
     old, _ = _noun_phrase(old_text)
     new_phrase = new_text.strip()
+    if (not old or _is_image(old)) and _is_style_or_time(new_phrase):
+        return [_Draft("global", instruction)]
+    if _is_background(new_phrase) or (_head(old) in _SURFACES and not _is_attribute(new_phrase) and _head(old) in _words(new_phrase) + list(_SURFACES)):
+        return [_Draft("background", instruction, prompt=_strip_determiners(new_phrase, keep_numbers=True))]
     if not old or _is_image(old):
         if _is_background(new_phrase) or (_head(_noun_phrase(new_phrase)[0]) in _PLACES and not _is_global_look(new_phrase)):
             return [_Draft("background", instruction, prompt=_strip_determiners(new_phrase, keep_numbers=True))]
@@ -1018,6 +1081,8 @@ def _split_look(rest: str) -> Optional[tuple[str, str]]:
     if not words:
         return None
     low = [w.lower().strip(",.") for w in words]
+    if low[0] in ("all", "both", "each") and len(low) > 1 and low[1] in _DETERMINERS:
+        words, low = words[1:], low[1:]
     if low[0] in ("it", "them", "him", "her", "everything", "this", "that", "these", "those", "all"):
         return (words[0], " ".join(words[1:])) if len(words) > 1 else None
     start = 1 if low[0] in _DETERMINERS or low[0] in _NUMBERS else 0
@@ -1129,7 +1194,7 @@ def _give(instruction: str, rest: str) -> list[_Draft]:
     if _is_image(holder) or _is_style_or_time(what) or (_is_global_look(what) and _is_image(holder)):
         return [_Draft("global", instruction)]
     phrase, _ = _noun_phrase(holder)
-    look = re.match(r"^(?:a|an|some|the)?\s*(?P<look>.+?)\s+(?P<kind>hue|colou?r|shade|tint|tone|look|finish|texture|pattern|makeover|paint\s+job|coat\s+of\s+paint|glow)$", what, re.IGNORECASE)
+    look = re.match(r"^(?:a|an|some|the)?\s*(?P<look>.+?)\s+(?P<kind>hue|colou?r|shade|tint|tone|look|finish|texture|pattern|makeover|paint\s+job|coat\s+of\s+paint|glow|appearance|feel|vibe|style)$", what, re.IGNORECASE)
     if look:
         template = look["look"] + " {}" if _is_attribute(look["look"]) else "{} with " + look["look"] + " " + look["kind"]
         return [_Draft("local", instruction, target=_target(phrase), look=template)]
@@ -1152,6 +1217,17 @@ def _dress(instruction: str, rest: str) -> list[_Draft]:
 def _global_verb(instruction: str, rest: str, verb: str) -> list[_Draft]:
     """Frames "brighten the image" (global) against "brighten the sky" or "blur the background"."""
     rest = re.sub(r"^(?:up|down|out)\s+", "", rest, flags=re.IGNORECASE)
+    if verb in _ALWAYS_GLOBAL_VERBS - {"brighten", "lighten", "darken", "illuminate", "desaturate", "saturate", "colorize", "colourize"}:
+        return [_Draft("global", instruction)]
+    if re.match(r"^(?:with|for|by|through|to|using|in)\b", rest, re.IGNORECASE) or not rest:
+        return [_Draft("global", instruction)]
+    immersed = re.match(r"^(?:the\s+|this\s+)?(?:" + _IMAGE_NOUN + r"|scene|composition|it)\s+(?:with|in|into)\s+(?P<what>.+)$", rest, re.IGNORECASE)
+    if immersed and verb not in ("brighten", "darken", "lighten", "illuminate"):
+        if _is_global_look(immersed["what"]) or not re.match(r"^(?:a|an|one|two|three|four|five|six|seven|some|several|\d+)\s", _ABSTRACT_OF.sub("", immersed["what"]), re.IGNORECASE):
+            return [_Draft("global", instruction)]
+        return _add(instruction, immersed["what"], "add")
+    if verb in ("infuse", "immerse", "drench", "evoke", "craft", "capture", "express", "tell", "produce", "convey", "explore", "dive", "enter", "embark", "blend", "highlight") and _is_style_or_time(rest):
+        return [_Draft("global", instruction)]
     phrase, _ = _noun_phrase(rest, keep_with=False)
     if not phrase or _is_image(phrase) or _is_weather_thing(phrase) or _is_global_look(phrase) or _is_global_look(rest):
         if phrase and _is_background(phrase) and not _mentions(phrase, _WEATHER):
@@ -1187,7 +1263,7 @@ def _size(instruction: str, rest: str, verb: str) -> list[_Draft]:
         if phrase and not _is_image(phrase):
             return [_Draft("add", instruction, prompt=_indefinite(phrase), anchor=anchor, relation=relation)]
         return []
-    if not phrase or _is_image(phrase):
+    if not phrase or _is_image(phrase) or _is_weather_thing(phrase):
         return [_Draft("global", instruction)]
     if _is_background(phrase):
         return [_Draft("background", instruction, prompt=f"{_past(verb)} background")]
@@ -1216,7 +1292,7 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
         concrete = [w for w in words if w not in _DETERMINERS and not _is_global_look(w) and w not in {"as", "in", "at", "more", "less", "with", "like", "of", "by", "a", "an", "style", "look", "make", "it", "into", "to", "the", "and", "during", "version", "during", "time", "effect"}]
         if not concrete or re.match(r"^(?:as|in|at|during|more|less|with|like|by|into|to|make)\b", low) or len(concrete) <= 2:
             return [_Draft("global", instruction)]
-    if re.match(r"^(?:as|in the style of|like|more|less|by)\s", low):
+    if re.match(r"^(?:as|in the style of|like|more|less|by)\s", low) or _is_style_or_time(text):
         return [_Draft("global", instruction)]
     if re.match(r"^(?:a|an|some|two|three|four|five|another)\s", low):
         relation, anchor, new = _relation(text)
@@ -1245,6 +1321,8 @@ def _parse_clause(clause: str, previous: Optional[_Draft]) -> list[_Draft]:
     rest = text[re.match(r"\s*\S+\s*", text).end():]
     if verb in _KEEP_VERBS:
         return []
+    if verb in _ALWAYS_GLOBAL_VERBS:
+        return _global_verb(said, rest, verb)
     if verb == "get" and re.match(r"^rid\s+of\s+", rest, re.IGNORECASE):
         return _remove(said, rest[re.match(r"^rid\s+of\s+", rest, re.IGNORECASE).end():])
     if verb == "take" and re.search(r"^(?:away|out|off)\b|\s(?:away|out|off)(?:\s+(?:of|from)\b|$)", rest, re.IGNORECASE):
@@ -1289,8 +1367,11 @@ def _parse_clause(clause: str, previous: Optional[_Draft]) -> list[_Draft]:
                 return _add(said, f"{with_what['what']} on {with_what['np']}", "add")
             return [_Draft("local", said, target=_target(_noun_phrase(with_what["np"])[0]), look="{} with " + _strip_determiners(with_what["what"], keep_numbers=True))]
     if verb in _ADD_VERBS:
-        if verb in ("show", "feature", "depict", "create", "generate", "produce", "draw", "sketch") and _is_global_look(rest) and not re.match(r"^(?:a|an)\s+(?!\w+\s+(?:style|version|painting|look))", rest, re.IGNORECASE):
-            return [_Draft("global", said)]
+        made = _noun_phrase(rest, keep_with=False)[0]
+        if verb in ("show", "feature", "depict", "create", "generate", "produce", "draw", "sketch", "craft") and (
+            _is_image(made) or _head(made) in _ABSTRACT_HEADS or _is_a_look(made)
+        ):
+            return [_Draft("global", said)] if _is_global_look(rest) else []
         return _add(said, rest, verb)
     if verb in _SIZE_VERBS:
         if verb == "blur" or verb in ("zoom",):

@@ -98,6 +98,18 @@ def test_image_is_encoded_once_for_all_prompts_on_it(segmenter, encoder_calls, c
     assert len(encoder_calls) == 2
 
 
+def test_only_the_last_few_images_stay_encoded(segmenter, encoder_calls, astronaut):
+    images = [shifted(astronaut, offset) for offset in range(10, 10 + segmenter.embeddings.capacity + 1)]
+    for image in images:
+        segment(segmenter, image, points=[(10, 10)])
+    assert len(encoder_calls) == len(images)
+
+    segment(segmenter, images[-1], points=[(20, 20)])  # recent: cached
+    assert len(encoder_calls) == len(images)
+    segment(segmenter, images[0], points=[(20, 20)])  # the oldest was evicted
+    assert len(encoder_calls) == len(images) + 1
+
+
 def test_threads_on_a_new_image_share_one_encoding(segmenter, encoder_calls, chelsea):
     image = shifted(chelsea, 3)
     results, errors = [], []

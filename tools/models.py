@@ -98,13 +98,12 @@ class ModelSet:
         self.checkpoints = checkpoints or Checkpoints()
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self._models: dict[str, Any] = {}
-        self._locks = {role: threading.Lock() for role in ROLES}
 
     def _get(self, role: str, loader: Callable[..., Any]) -> Any:
         model = self._models.get(role)
         if model is not None:
             return model
-        with self._locks[role]:
+        with LOAD_LOCK:
             if role not in self._models:
                 self._models[role] = loader(
                     profile=self.profile,
@@ -147,6 +146,10 @@ class ModelSet:
         """Gives back the roles loaded so far."""
         return [role for role in ROLES if role in self._models]
 
+
+LOAD_LOCK = threading.RLock()
+"""Serialises every model load in the process: while transformers builds a model it swaps torch's
+weight-init functions process-wide, so two loads at once (even of different roles) corrupt each other."""
 
 _SETS: dict[tuple, ModelSet] = {}
 _SETS_LOCK = threading.Lock()

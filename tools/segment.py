@@ -68,6 +68,8 @@ def segment(
     Raises:
         InputError: no prompt, or prompt lists of different lengths.
     """
+    boxes = [] if boxes is None else list(boxes)
+    points = [] if points is None else list(points)
     if not boxes and not points:
         raise InputError("Nothing to segment: give at least one box or one point.")
     if boxes and points and len(boxes) != len(points):

@@ -106,14 +106,6 @@ class EmbeddingCache:
                 self._entries.popitem(last=False)
             return value
 
-    def clear(self) -> None:
-        """Forgets every cached embedding."""
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
 
 @dataclass(eq=False)
 class SegmenterBundle:
@@ -186,7 +178,8 @@ def load_segmenter(
         if profile == "random-full":
             folder = _saved_once(Path(cache_dir) / "random-full" / "segmenter", _save_full_segmenter_processor)
             processor = SamProcessor.from_pretrained(folder)
-            model = _build(SamModel, full_segmenter_config(), device).to(device, dtype).eval()
+            model = _build(SamModel, full_segmenter_config(), device)
+            model = model.to(device, dtype).eval()
             return SegmenterBundle(model, processor, device, dtype)
         source = checkpoint
         if profile == "tiny":
