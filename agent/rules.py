@@ -28,11 +28,13 @@ _DETERMINERS = _words_of(
     "the a an this that these those any all both each every some my your his her its our their another "
     "either neither no"
 )
+_ARTICLES = _words_of("the a an any all both each every some another either neither no my your our their")
+"""Determiners that are never pronouns ("her", "this", "that" can stand alone as the object)."""
 _NUMBERS = _words_of("one two three four five six seven eight nine ten eleven twelve dozen several few many multiple couple")
 _PRONOUNS = _words_of("it them they him her he she this that these those itself themselves one ones")
 _IMAGE_WORDS = _words_of(
     "image images photo photos photograph picture pictures pic pics shot frame scene composition canvas view "
-    "visual visuals everything whole entire overall it"
+    "visual visuals everything whole entire overall it this that"
 )
 _BACKGROUND_WORDS = _words_of(
     "background backgrounds backdrop backdrops setting settings surroundings surrounding environment environments "
@@ -42,10 +44,11 @@ _PLACES = _words_of(
     "beach beaches seaside sea ocean lake river pond desert deserts jungle forest forests woods rainforest mountain "
     "mountains hills hill field fields meadow plain plains savanna savannah prairie grassland tundra snowland "
     "glacier glaciers arctic antarctica city street streets town village park garden countryside farm farmland "
-    "space mars moon underwater room bedroom kitchen bathroom office classroom library studio stadium island "
+    "space mars moon room bedroom kitchen bathroom office classroom library studio stadium island "
     "canyon valley cave swamp marsh coast shore harbor harbour market cafe restaurant alley cityscape seascape "
     "skyline wasteland oasis dunes universe galaxy cosmos airport station museum mall school hospital seaside "
-    "volcano waterfall lagoon bay cliff cliffs reef countryside suburb suburbs downtown metropolis range ranges"
+    "volcano waterfall lagoon bay cliff cliffs reef countryside suburb suburbs downtown metropolis range ranges road "
+    "highway"
 )
 _COLOURS = _words_of(
     "red blue green yellow orange purple pink brown black white gray grey silver gold golden beige cyan magenta "
@@ -69,7 +72,7 @@ _LOOKS = _words_of(
     "long short big small large tiny huge giant tall thin fat thick wide narrow round square open closed empty "
     "full ripe rotten frozen burning melting wrinkly muddy dusty faded bright dark blurry blurred sharp "
     "transparent invisible cartoonish realistic cute scary spooky festive decorated lit unlit colored coloured "
-    "painted spotted naked tanned pale sunburnt"
+    "painted spotted naked tanned pale sunburnt plain solid pure simple"
 )
 _COMPARATIVES = _words_of(
     "bigger smaller larger taller shorter wider narrower thinner thicker fatter longer brighter darker lighter "
@@ -133,26 +136,38 @@ _WEATHER_HEADS = _words_of(
     "setting obstruction veil shroud particles particle presence detail details features view scene spots "
     "patches cover coating conditions shadows shadow distortion"
 )
-_RELATIONS: tuple[tuple[str, str], ...] = (
-    # (pattern, relation), longest first: the first one found in the text wins.
-    (r"on (?:the )?top of|at the top of|to the top of|atop|on the upper part of|on the top side of", "on top of"),
-    (r"(?:to|on|at) the (?:far )?left(?:-hand)?(?: side| part)? of|(?:to |at )?(?:the )?left(?: side)? of", "left of"),
-    (r"(?:to|on|at) the (?:far )?right(?:-hand)?(?: side| part)? of|(?:to |at )?(?:the )?right(?: side)? of", "right of"),
-    (r"in front of|(?<!\w)front of|before", "in front of"),
-    (r"behind|at the back of|in back of|(?:at )?the back side of|on the back of", "behind"),
-    (r"next to|alongside|besides", "next to"),
-    (r"beside|by the side of|at the side of", "beside"),
-    (r"above|over|up above", "above"),
-    (r"below|at the bottom of|at the foot of", "below"),
-    (r"under|underneath|beneath", "under"),
-    (r"near|close to|nearby|around|by|in the vicinity of|between|among|amongst|amidst|amid", "near"),
-    (r"in the sky|into the sky|up in the sky", "in the sky"),
-    (r"on the ground|on the floor|onto the ground", "on the ground"),
-    (r"on|onto|upon|on the surface of|to", "on"),
-    (r"in|into|inside|inside of|within|at|in the center of|in the centre of|in the middle of", "in"),
+_RELATIONS: dict[str, tuple[str, ...]] = {
+    # relation: the phrasings that mean it. The longest phrasing found first in the text wins.
+    "on top of": ("on top of", "on the top of", "at the top of", "to the top of", "atop", "on the upper part of",
+                  "on the top side of", "top of"),
+    "left of": ("to the left of", "on the left of", "at the left of", "to the left side of", "on the left side of",
+                "at the left side of", "on the left-hand side of", "to the far left of", "left of", "left side of",
+                "at left of", "on left of", "to left of", "the left of", "left-hand side of"),
+    "right of": ("to the right of", "on the right of", "at the right of", "to the right side of", "on the right side of",
+                 "at the right side of", "on the right-hand side of", "to the far right of", "right of",
+                 "right side of", "at right of", "on right of", "to right of", "the right of", "right-hand side of"),
+    "in front of": ("in front of", "front of", "in the front of"),
+    "behind": ("behind", "at the back of", "in back of", "back side of"),
+    "next to": ("next to", "alongside", "besides", "adjacent to"),
+    "beside": ("beside", "by the side of", "at the side of", "to the side of"),
+    "above": ("above", "over", "up above", "higher than"),
+    "below": ("below", "at the bottom of", "at the foot of", "lower than"),
+    "under": ("under", "underneath", "beneath"),
+    "near": ("near", "close to", "nearby", "around", "by", "in the vicinity of", "between", "among", "amongst",
+             "amidst", "amid", "surrounding"),
+    "in the sky": ("in the sky", "into the sky", "up in the sky", "across the sky", "in the air"),
+    "on the ground": ("on the ground", "on the floor", "onto the ground", "onto the floor"),
+    "on": ("on", "onto", "upon", "on the surface of", "to", "on the back of"),
+    "in": ("in", "into", "inside", "inside of", "within", "at", "in the center of", "in the centre of",
+           "in the middle of", "throughout", "across"),
+}
+_RELATION_WORDS = sorted(
+    ((phrase, relation) for relation, phrases in _RELATIONS.items() for phrase in phrases), key=lambda pair: -len(pair[0])
 )
+_RELATION_OF = dict(_RELATION_WORDS)
 _RELATION_PATTERN = re.compile(
-    r"(?<![\w'])(" + "|".join(pattern for pattern, _ in _RELATIONS) + r")(?![\w'])", re.IGNORECASE
+    r"(?<![\w'])(" + "|".join(re.escape(phrase).replace(r"\ ", r"\s+") for phrase, _ in _RELATION_WORDS) + r")(?![\w'])",
+    re.IGNORECASE,
 )
 _NOUNS_ENDING_IN_ING = _words_of(
     "building buildings painting paintings ceiling clothing ring rings king wing wings string strings swing "
@@ -177,6 +192,12 @@ _ABSTRACT_HEADS = _words_of(
     "mood atmosphere effect look feel vibe aesthetic world realm journey essence beauty simplicity piece scene "
     "image picture photo artwork masterpiece visual visuals"
 )
+_ASPECTS = frozenset(
+    ("style", "look", "mood", "atmosphere", "lighting", "light", "season", "weather", "time", "time of day", "colors",
+     "colours", "palette", "tone", "tones", "color scheme", "colour scheme", "vibe", "feel", "aesthetic", "ambiance",
+     "filter", "overall look", "overall style", "art style", "brightness", "contrast", "saturation", "exposure")
+)
+"""What a whole picture has: changing one of these ("change the style to ...") is a global edit."""
 _PERSON_PRONOUNS = {"him": "man", "he": "man", "her": "woman", "she": "woman"}
 
 # Verb classes: the lemma of a clause's first word picks its frame.
@@ -191,13 +212,14 @@ _ADD_VERBS = _words_of(
     "add insert put place position introduce include incorporate draw sprinkle scatter nestle plant attach stick "
     "hang install create generate embed integrate inject append pop station situate arrange lay seat mount "
     "perch rest tuck affix glide align invite bring spawn toss throw drop set paste superimpose overlay insert "
-    "sketch depict show feature grace adorn enrich enliven populate fill decorate use stack pile park"
+    "sketch depict show feature grace adorn enrich enliven populate fill decorate use stack pile park build "
+    "construct erect establish display visualize visualise imagine envision"
 )
 _SWAP_VERBS = _words_of("replace swap exchange substitute switch trade")
 _CHANGE_VERBS = _words_of(
     "change turn transform convert morph alter modify transmute metamorphose refashion redesign customize "
     "customise adapt revamp reimagine revise recreate remake rework redo update adjust rearrange transport "
-    "project evolve shift tweak edit reshape restyle render"
+    "project evolve shift tweak edit reshape restyle render shape sculpt mold mould"
 )
 _COLOUR_VERBS = _words_of("color colour recolor recolour paint dye tint tinge shade spray stain coat cover")
 _GLOBAL_VERBS = _words_of(
@@ -220,7 +242,7 @@ _SIZE_VERBS = _words_of(
 _KEEP_VERBS = _words_of("keep leave preserve retain maintain protect")
 _CLAUSE_VERBS = (
     _REMOVE_VERBS | _ADD_VERBS | _SWAP_VERBS | _CHANGE_VERBS | _COLOUR_VERBS | _GLOBAL_VERBS | _SIZE_VERBS
-    | _KEEP_VERBS | _words_of("make give have let get take dress clothe wrap ensure apply choose opt pick")
+    | _KEEP_VERBS | _words_of("make give have let get take dress clothe wrap ensure apply choose opt pick light")
 )
 # Words that are nouns as often as verbs: they start a new clause only before an article or pronoun.
 _NOUN_LIKE_VERBS = _words_of(
@@ -333,6 +355,10 @@ def _indefinite(phrase: str) -> str:
 
 def _describe(target: str, look: str) -> str:
     """Gives back a local step's prompt: how the target should look ("red {}" + "car" -> "a red car")."""
+    for replaced in (_COLOURS, _MATERIALS):
+        if any(word in replaced for word in _words(look)):
+            # The new colour replaces the old one: "red car" made blue is "a blue car".
+            target = " ".join(word for word in target.split() if word.lower() not in replaced) or target
     if look.endswith("{}") and "'s " in target:
         owner, thing = target.rsplit("'s ", 1)
         return f"{owner}'s {look.format(thing)}"
@@ -355,8 +381,8 @@ _COMMANDS = {
     "undo": re.compile(
         r"^(?:undo|revert|go back|step back|roll ?back|take (?:that|it) back|cancel|put it back|"
         r"back|restore(?: the)? previous(?: version| image| one)?|go back to the previous(?: version| image| one)?)"
-        r"(?: (?:that|it|this|please|the last(?: \w+)?|my last(?: \w+)?|your last(?: \w+)?|the previous(?: \w+)?|"
-        r"one step|a step|the change|the edit|last(?: \w+)?))*$"
+        r"(?: (?:that|it|this|please|(?:the|my|your|that)? ?(?:last|previous|latest)(?: \w+){0,2}|"
+        r"one step|a step|the change|the edit|that change|that edit))*$"
     ),
     "redo": re.compile(r"^(?:redo|re-do|redo that|do (?:that|it) again|reapply|re-apply|go forward)(?: (?:that|it|please|the last(?: \w+)?|the undone(?: \w+)?|the edit|the change))*$"),
     "history": re.compile(
@@ -384,9 +410,9 @@ _ASKING = re.compile(
     r"name|list the|caption)\b"
 )
 _REQUEST = re.compile(
-    r"^(?:(?:can|could|would|will|won't|wouldn't)\s+(?:you|we|u)|would you mind|do you mind|is it possible to|"
+    r"^(?:would you mind|do you mind|(?:can|could|would|will|won't|wouldn't)\s+(?:you|we|u)|is it possible to|"
     r"is there a way to|could i ask you to|can i ask you to|can i get you to|would it be possible to|"
-    r"why not|why don't you|how about|what about|what if you|may i ask you to|shall we|should we|should i|"
+    r"why not|why don't you|how about|what about|what if|imagine if|imagine|suppose|may i ask you to|shall we|should we|should i|"
     r"can i|could i)\s+(?:please\s+|kindly\s+|maybe\s+|possibly\s+|just\s+|try to\s+)*"
 )
 
@@ -404,12 +430,27 @@ def is_question(text: str) -> bool:
     request = _REQUEST.match(low)
     if request:
         rest = low[request.end():]
-        return not _starts_clause(rest) and not _edit_like(rest)
-    if _ASKING.match(low):
-        return not _edit_like(low) or low.endswith("?") and not _starts_clause(low)
+        return not _starts_clause(rest) and not _edit_like(rest) and not _edit_like(low)
+    if _WISH.match(low) and _edit_like(low):
+        return False
+    asking = _ASKING.match(low)
+    if asking:
+        # "have the dog wear a hat" is an order; "have you seen it?" and "can it fly?" ask.
+        aux = asking.group(0) in ("has", "have", "had", "can", "could", "should", "would", "will", "may", "might", "shall")
+        subject = re.match(r"^\S+\s+(?:you|i|we|they|he|she|it|there|this|that|u)\b", low)
+        return not aux or low.endswith("?") or bool(subject)
     if low.endswith("?"):
-        return not _starts_clause(low) and not _edit_like(low)
+        return not _edit_like(low)
     return False
+
+
+_WISH = re.compile(
+    r"^(?:(?:can|could|would|should)\s+(?P<np>(?:the|this|that|his|her|their|its|my|it)\b.*?)\s+(?:be|become|look|get)|"
+    r"(?:what\s+if|imagine\s+if|imagine|suppose|pretend)\s+(?P<subject>.+?)\s+(?:was|were|is|are|became|could\s+be|would\s+be|had))"
+    r"\s+(?P<look>.+?)\??$",
+    re.IGNORECASE,
+)
+"""A wish phrased as a question: "can the sky be bluer?", "what if the dog was a cat?"."""
 
 
 def _edit_like(text: str) -> bool:
@@ -508,8 +549,8 @@ _IMAGE_NOUN = r"(?:image|photo|photograph|picture|pic|shot|frame|visual|visual c
 _POLITE_START = re.compile(
     r"^(?:please|pls|plz|kindly|now|ok(?:ay)?|so|also|and|then|next|first(?:ly)?|second(?:ly)?|third(?:ly)?|"
     r"finally|lastly|just|simply|hey|hi|hello|yes|alright|gently|carefully|subtly|quickly|seamlessly|"
-    r"(?:can|could|would|will|won't)\s+(?:you|we|i|u)|would you mind|do you mind|would it be possible to|"
-    r"is it possible to|is there a way to|(?:i|we)\s+(?:want|need|would like|'d like|wish|would love|'d love)\s+(?:you\s+)?to|"
+    r"would you mind|do you mind|(?:can|could|would|will|won't)\s+(?:you|we|i|u)|would it be possible to|"
+    r"is it possible to|is there a way to|(?:i|we)(?:\s+want|\s+need|\s+would\s+like|'d\s+like|\s+wish|\s+would\s+love|'d\s+love)\s+(?:you\s+)?to|"
     r"let'?s|let us|we should|we need to|we must|you should|you need to|you must|you can|try to|try and|go ahead and|"
     r"help me|make sure to|be sure to|remember to|don't forget to|it'?s time to|it is time to|feel free to|"
     r"i'?d appreciate it if you (?:could|would)|it would be (?:nice|great|good|cool) (?:to|if you could)|"
@@ -519,10 +560,16 @@ _POLITE_START = re.compile(
     + r")\b[\s,:]*",
     re.IGNORECASE,
 )
-_WANT = re.compile(r"^(?:i|we)\s+(?:want|need|would like|'d like|wish for|would love|'d love)\s+(?=\S)", re.IGNORECASE)
+_WANT = re.compile(
+    r"^(?:i|we)(?:\s+want|\s+need|\s+would\s+like|'d\s+like|\s+wish\s+for|\s+would\s+love|'d\s+love|\s+would\s+prefer|'d\s+prefer|"
+    r"\s+prefer)(?:\s+to\s+(?:have|see))?\s+(?=\S)",
+    re.IGNORECASE,
+)
 _POLITE_END = re.compile(
-    r"[\s,]*(?:[.!?]+|please|thanks|thank you|for me|if (?:possible|present|applicable|any|you can|you could|"
-    r"there (?:is|are) (?:one|any))|as well|too|also|instead|in its place|in their place|there)$",
+    r"[\s,]*(?:[.!?]+|please|thanks|thank you|for me|(?:would|will|could|might)\s+(?:be|look)\s+(?:nice|great|good|cool|better|"
+    r"lovely|awesome|fun|perfect|amazing)|a\s+(?:little|bit|lot|touch|tad)(?:\s+more)?|slightly|somewhat|"
+    r"a\s+little\s+bit|if (?:possible|present|applicable|any|you can|you could|"
+    r"there (?:is|are) (?:one|any))|as well|too|also)$",
     re.IGNORECASE,
 )
 _IN_IMAGE = re.compile(
@@ -544,12 +591,13 @@ _FRONTED = re.compile(
 _NO_MORE = re.compile(
     r"^(?:(?:ensure|make\s+sure|check|verify|confirm|see\s+to\s+it)\s+(?:that\s+)?)?(?:there\s+(?:is|are|'s|should\s+be|"
     r"must\s+be|will\s+be|shall\s+be|would\s+be)\s+no|there's\s+no|no\s+more|no(?!\s*,)|without|the\s+absence\s+of|"
+    r"(?:i|we)\s+(?:don't|do\s+not|no\s+longer|won't)\s+(?:want|need|like)|"
     r"(?:the\s+)?(?:image|photo|picture|scene)\s+(?:does\s+not|doesn't|should\s+not|shouldn't|must\s+not|won't|will\s+not)\s+"
     r"(?:feature|contain|include|show|have|display|depict))\s+(?P<np>.+)$",
     re.IGNORECASE,
 )
 _THERE_BE = re.compile(
-    r"^(?:let\s+there\s+be|there\s+(?:should|must|could|will|would)\s+be|there\s+(?:is|are)\s+(?:now\s+)?)\s+(?P<rest>.+)$",
+    r"^(?:let\s+there\s+be|there\s+(?:should|must|could|will|would|might|shall)\s+be|there\s+(?:is|are)\s+now)\s+(?P<rest>.+)$",
     re.IGNORECASE,
 )
 _BY_DOING = re.compile(r"^.+?\s+(?:by|through|via)\s+(?P<how>\w+ing)\s+(?P<rest>.+)$", re.IGNORECASE)
@@ -561,7 +609,7 @@ _PASSIVE = re.compile(
     re.IGNORECASE,
 )
 _COPULA = re.compile(
-    r"^(?P<np>.+?)\s+(?:(?:should|must|shall|will|would|could|needs?\s+to|has\s+to|have\s+to|ought\s+to|is\s+to|"
+    r"^(?P<np>.+?)\s+(?:(?:should|must|shall|will|would|could|can|may|might|needs?\s+to|has\s+to|have\s+to|ought\s+to|is\s+to|"
     r"are\s+to|is\s+going\s+to|are\s+going\s+to)\s+(?P<verb>be|become|turn\s+into|turn|look\s+like|look|appear|seem|get|"
     r"take\s+on|have|go\s+away|go|disappear|vanish|wear|shine\s+in|shine|adopt|stay|remain)|(?P<now>is\s+now|are\s+now|"
     r"now\s+is|now\s+are|becomes|become|turns\s+into|turns|now\s+looks\s+like|looks\s+like|is|are))\b\s*(?P<value>.*)$",
@@ -597,12 +645,26 @@ def _imperative(clause: str) -> str:
         if text == before:
             break
     text = _MAKE_CHANGES.sub("change", text)
+    wished = _WISH.match(text)
+    if wished:
+        return f"make {wished['np'] or wished['subject']} {wished['look']}"
+    to_be = re.match(r"^(?P<np>(?:the|this|that|his|her|their|its|my|it|them|him)\b.*?)\s+to\s+(?:be|look|become|appear|get)\s+(?P<look>.+)$", text, re.IGNORECASE)
+    if to_be and to_be["np"].split()[-1].lower() not in ("ought", "has", "have", "need", "needs", "going", "is", "are", "used"):
+        return f"make {to_be['np']} {to_be['look']}"
     means = _BY_DOING.match(text)
     if means and _lemma(means["how"]) in _CLAUSE_VERBS:
         text = f"{_lemma(means['how'])} {means['rest']}"
     no_more = _NO_MORE.match(text)
     if no_more:
         return f"remove {no_more['np']}"
+    gone = re.match(
+        r"^(?P<np>(?:the|this|that|these|those|all|his|her|their|its|my)\b.+?)(?:\s+(?:is|are|was|were|must|should|shall|will|"
+        r"would|needs?|has|have|ought)(?:\s+to)?(?:\s+be|\s+been)?)?\s+(?:gone|removed|deleted|erased|"
+        r"out\s+of\s+(?:the\s+)?(?:picture|photo|image|shot|frame))$",
+        text, re.IGNORECASE,
+    )
+    if gone:
+        return f"remove {gone['np']}"
     there = _THERE_BE.match(text)
     if there:
         return f"add {there['rest']}"
@@ -615,10 +677,13 @@ def _imperative(clause: str) -> str:
     chosen = _CHOOSE_COLOUR.match(text)
     if chosen and chosen["colour"].split()[-1].lower() in _COLOURS:
         return f"colour {chosen['np']} {chosen['colour']}"
+    made = re.match(r"^(?P<np>.+?)\s+(?:is|are|should\s+be|must\s+be|will\s+be)\s+(?:now\s+)?(?P<how>made\s+(?:of|from|out\s+of)\s+.+)$", text, re.IGNORECASE)
+    if made:
+        return f"make {made['np']} {made['how']}"
     passive = _PASSIVE.match(text)
     if passive:
         verb = _lemma(passive["verb"])
-        if verb in _CLAUSE_VERBS and verb not in _KEEP_VERBS and not _starts_clause(passive["np"]) and not (
+        if verb in _CLAUSE_VERBS and verb not in _KEEP_VERBS and not _is_look_word(passive["verb"].lower()) and not _starts_clause(passive["np"]) and not (
             verb in _NOUN_LIKE_VERBS and passive["verb"].lower() == verb
         ):
             return f"{verb} {passive['np']}{passive['rest']}"
@@ -633,6 +698,16 @@ def _imperative(clause: str) -> str:
         if verb == "wear":
             return f"dress {np} in {value}"
         if copula["now"] and copula["now"].lower() in ("is", "are") and not _is_attribute(value) and not _is_global_look(value):
+            doing = re.match(r"^(?P<verb>\w+ing)\b", value, re.IGNORECASE)
+            if doing and _lemma(doing["verb"]) != doing["verb"].lower() or doing and doing["verb"].lower()[:-3] in _ACTIONS:
+                subject = {"she": "her", "he": "him", "they": "them"}.get(np.lower(), np)
+                return f"have {subject} {value}"
+            if _words(np)[0] in ("it", "this", "that", "he", "she", "they", "there", "what", "which", "who"):
+                return text
+            if re.match(r"^(?:a|an)\s", value, re.IGNORECASE):
+                return f"turn {np} into {value}"
+            if re.match(r"^(?:in|on|at)\s", value, re.IGNORECASE):
+                return f"put {np} {value}"
             return text
         if verb.startswith("turn into") or verb == "look like" or (copula["now"] or "").endswith(("into", "like")):
             return f"turn {np} into {value}"
@@ -643,7 +718,7 @@ def _imperative(clause: str) -> str:
 # Noun phrases.
 
 _CUT = re.compile(
-    r"\s*,|\s+(?:from|in|on|at|near|next|beside|besides|behind|under|underneath|beneath|above|below|over|inside|"
+    r"\s*,|\s+(?:from|in|on|off|out|at|near|next|beside|besides|behind|under|underneath|beneath|above|below|over|inside|"
     r"within|to|into|onto|that|which|who|whose|where|when|while|if|so|because|for|by|as|like|across|around|"
     r"along|between|among|amongst|amid|amidst|against|through|throughout|toward|towards|instead|except|but|"
     r"located|placed|positioned|sitting|standing|lying|seen|visible|shown|present|currently|there)\b",
@@ -667,7 +742,9 @@ def _noun_phrase(text: str, keep_with: bool = True) -> tuple[str, str]:
     text = text.strip(" ,.")
     stop = len(text)
     for match in _CUT.finditer(text):
-        if not [w for w in _words(text[: match.start()]) if w not in _DETERMINERS and w not in _NUMBERS]:
+        if not [w for w in _words(text[: match.start()]) if w not in _ARTICLES and w not in _NUMBERS]:
+            continue
+        if match.group(0).strip() == "," and _continues_list(text[match.end():]):
             continue
         stop = match.start()
         break
@@ -689,6 +766,16 @@ def _noun_phrase(text: str, keep_with: bool = True) -> tuple[str, str]:
             phrase = f"{where} {phrase}"
         rest = rest[position.end():].strip(" ,")
     return phrase.strip(" '\""), rest
+
+
+def _continues_list(text: str) -> bool:
+    """Gives back whether the text after a comma goes on with a list of objects ("the lamp and the rug")."""
+    chunk = re.split(r",|\s+and\s+|\s+or\s+", text.strip(), maxsplit=1)[0]
+    words = _words(re.sub(r"^(?:and|or)\s+", "", chunk.strip()))
+    if not words or len(words) > 5:
+        return False
+    stops = _PRONOUNS - _ARTICLES | {"please", "thanks", "from", "in", "on", "at", "with", "to", "into", "for", "by", "which", "that", "who", "where", "so", "because", "if", "then", "including", "is", "are"}
+    return not any(w in stops or _lemma(w) in _CLAUSE_VERBS - _NOUN_LIKE_VERBS or (w.endswith("ing") and w not in _NOUNS_ENDING_IN_ING) for w in words)
 
 
 def _split_list(phrase: str) -> list[str]:
@@ -715,8 +802,17 @@ def _split_list(phrase: str) -> list[str]:
     return items
 
 
+_BINOMIALS = frozenset(
+    ("salt and pepper", "bread and butter", "fish and chips", "mac and cheese", "macaroni and cheese", "ham and cheese",
+     "peanut butter and jelly", "bow and arrow", "rock and roll", "black and white", "arts and crafts", "bed and breakfast")
+)
+"""Pairs that name one thing: "remove the bread and butter" is one step."""
+
+
 def _shares_head(left: str, right: str) -> bool:
     left_words, right_words = _words(left), _words(right)
+    if f"{' '.join(left_words[-2:])} and {' '.join(right_words[:2])}" in _BINOMIALS or f"{left_words[-1:][0] if left_words else ''} and {right_words[0] if right_words else ''}" in _BINOMIALS:
+        return True
     if not left_words or not right_words:
         return True
     if left_words[-1] in _DETERMINERS:
@@ -730,9 +826,16 @@ def _shares_head(left: str, right: str) -> bool:
 
 def _is_attribute(text: str) -> bool:
     """Gives back whether a phrase only says how something looks ("bright red", "wooden", "bigger")."""
-    words = [w for w in _words(text) if w not in _DETERMINERS and w not in {"and", "more", "less", "very", "a", "bit", "little", "slightly", "much", "too", "in", "color", "colour", "colored", "coloured", "hue", "shade", "tint", "tone", "one", "ones", "pigment", "paint", "made", "of", "look", "looking", "with"}]
-    vocabulary = _COLOURS | _SHADES | _MATERIALS | _LOOKS | _COMPARATIVES
-    return bool(words) and all(word in vocabulary or word.endswith(("ish", "-colored", "-coloured")) for word in words)
+    filler = {"and", "more", "less", "very", "a", "bit", "little", "slightly", "much", "too", "in", "color", "colour",
+              "colored", "coloured", "hue", "shade", "tint", "tone", "one", "ones", "pigment", "paint", "made", "of",
+              "look", "looking", "with"}
+    shade = re.match(r"^\s*(?:a|an)\s+(?:[\w-]+\s+)+(?P<colour>[\w-]+)\s*$", text, re.IGNORECASE)
+    if re.match(r"^\s*(?:a|an)\s", text, re.IGNORECASE) and not re.search(r"\b(?:ones?|colou?r|hue|shade|tint|tone|look|finish)\s*$", text, re.IGNORECASE) and not (
+        shade and shade["colour"].lower() in _COLOURS
+    ):
+        return False
+    words = [w for w in _words(text) if w not in _DETERMINERS and w not in filler]
+    return bool(words) and all(_is_look_word(word, words[i + 1] if i + 1 < len(words) else "") for i, word in enumerate(words))
 
 
 # Clause frames.
@@ -755,7 +858,8 @@ class _Draft:
     def step(self) -> Step:
         prompt = self.prompt
         if self.category == "local" and self.look:
-            prompt = _describe(self.target or "object", self.look)
+            target = self.target if self.target not in (None, "it", "them") else ""
+            prompt = _describe(target, self.look).strip() if target else self.look.format("").strip()
         return Step(
             category=self.category,
             target=self.target,
@@ -780,8 +884,12 @@ def _target(phrase: str) -> Optional[str]:
 
 
 def _is_image(phrase: str) -> bool:
-    words = [w for w in _words(phrase) if w not in _DETERMINERS and w not in {"whole", "entire", "overall", "current", "original", "obscured", "clear", "visual"}]
+    words = [w for w in _words(phrase) if w not in _ARTICLES and w not in {"whole", "entire", "overall", "current", "original", "obscured", "clear", "visual"}]
     return not words or words[-1] in _IMAGE_WORDS or words in (["it"], ["everything"], ["all"])
+
+
+def _is_pronoun(phrase: str) -> bool:
+    return _words(phrase) in (["it"], ["them"], ["this"], ["that"], ["these"], ["those"], ["him"], ["her"])
 
 
 def _is_background(phrase: str) -> bool:
@@ -810,14 +918,22 @@ def _is_weather_thing(phrase: str) -> bool:
     )
 
 
+_STYLE_OBJECTS = _words_of(
+    "painting paintings drawing drawings sketch graffiti tattoo mosaic illustration artwork masterpiece canvas "
+    "manuscript tapestry embroidery doodle stencil silhouette engraving fresco origami poster comic cartoon"
+)
+
+
 def _is_a_look(thing: str) -> bool:
     """Gives back whether something "added" is a look of the picture ("a vintage filter", "rain", "a sunset")."""
-    head = _head(thing)
-    if not head:
+    words = _words(thing)
+    if not words:
         return False
-    objects = {"light", "lights", "shade", "reflection", "reflections", "shadow", "shadows", "painting", "drawing"}
+    head = words[-1]
+    objects = {"light", "lights", "shade", "reflection", "reflections", "shadow", "shadows"} | _STYLE_OBJECTS
     looks = _GLOBAL_HEADS | _SEASONS | _TIMES | _WEATHER | _LIGHTING | {"sunshine", "sunlight", "moonlight", "lightning", "vibes"}
-    return head in looks - objects or (head in ("light", "lights") and _words(thing)[0] not in ("a", "an", "two", "three", "some"))
+    counted = words[0] in _NUMBERS or words[0] in ("a", "an", "some", "another")
+    return head in looks - objects or (head in ("light", "lights") and not counted) or (head in _STYLE - _STYLE_OBJECTS and not counted)
 
 
 def _surface(rest: str) -> Optional[str]:
@@ -835,6 +951,8 @@ def _remove(instruction: str, rest: str) -> list[_Draft]:
     rest = re.sub(r"\s+(?:away|out|off)$", "", rest, flags=re.IGNORECASE)
     rest = re.sub(r"^(?:all\s+)?traces\s+of\s+", "", rest, flags=re.IGNORECASE)
     phrase, tail = _noun_phrase(rest)
+    if _is_pronoun(phrase):
+        return [_Draft("remove", instruction, target=_target(phrase), prompt=_REMOVE_PROMPT)]
     if not phrase or _is_image(phrase):
         return [_Draft("global", instruction)] if _is_global_look(instruction) else []
     if _is_weather_thing(phrase):
@@ -852,15 +970,23 @@ def _relation(text: str) -> tuple[Optional[str], Optional[str], str]:
         if match.start() == 0:
             continue
         found = match.group(1).lower()
-        relation = next(name for pattern, name in _RELATIONS if re.fullmatch(pattern, found))
+        relation = _RELATION_OF[" ".join(found.split())]
         before, after = text[: match.start()].strip(" ,"), text[match.end():].strip(" ,")
         if relation in ("in the sky", "on the ground"):
             return relation, None, before
         anchor, _ = _noun_phrase(re.sub(r"^(?:the\s+)?(?:existing|other)\s+", "", after, flags=re.IGNORECASE))
-        side = re.fullmatch(r"(?:the\s+)?(?:far\s+)?(left|right|top|bottom|middle|center|centre)(?:[\s-](?:left|right))?(?:\s+(?:side|corner|part|half|edge))?", after, re.IGNORECASE)
+        side = re.fullmatch(
+            r"(?:the\s+|(?P<owner>his|her|their|its|[\w-]+'s)\s+)?(?:far\s+)?(?P<side>left|right|top|bottom|middle|center|centre)"
+            r"(?:[\s-](?:left|right))?(?:[\s-](?:hand\s+)?(?:side|corner|part|half|edge))?",
+            after, re.IGNORECASE,
+        )
         if side or not anchor or _is_image(anchor) or anchor.lower() in ("left", "right", "top", "bottom"):
-            word = (side.group(1) if side else _words(after)[:1] or [""])[0].lower() if side or after else ""
+            word = side["side"].lower() if side else ""
             named = {"left": "left of", "right": "right of", "top": "above", "bottom": "below"}.get(word)
+            owner = side["owner"] if side and side["owner"] else None
+            if owner:
+                owner = {"his": "him", "her": "her", "their": "them", "its": "it"}.get(owner.lower(), owner[:-2])
+                return named or relation, _target(owner), before
             return (named or (None if _is_image(anchor or "") else relation)), None, before
         return relation, _target(anchor), before
     return None, None, text
@@ -880,9 +1006,17 @@ _ABSTRACT_OF = re.compile(
 
 def _add(instruction: str, rest: str, verb: str) -> list[_Draft]:
     rest = re.sub(r"^(?:in|up|on|down)\s+(?=(?:a|an|some|two|three|the)\b)", "", rest, flags=re.IGNORECASE)
+    parts = re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+(?=(?:a|an|some|another|one|two|three|four|five)\s)", rest)
+    if len(parts) > 1 and sum(_relation(part)[0] is not None for part in parts) > 1:
+        # "a cat on the sofa and a dog on the rug": each object has its own place.
+        return [draft for part in parts for draft in _add(instruction, part, verb)]
     takes_place = bool(_WHERE_IT_WAS.search(rest))
     rest = _WHERE_IT_WAS.sub("", rest)
-    instead = re.search(r"\s+(?:instead\s+of|in\s+place\s+of|rather\s+than)\s+(?P<old>.+)$", rest, re.IGNORECASE)
+    instead = re.search(
+        r"\s+(?:instead\s+of|in\s+place\s+of|rather\s+than|where\s+(?=(?:the|a|an|that|this|his|her|their)\s.+\s(?:is|are|was|were|stands|sits|used\s+to\s+be)$))\s*(?P<old>.+?)"
+        r"(?:\s+(?:is|are|was|were|stands|sits|used\s+to\s+be))?$",
+        rest, re.IGNORECASE,
+    )
     if instead:
         new, _ = _noun_phrase(rest[: instead.start()])
         old, _ = _noun_phrase(instead["old"])
@@ -897,17 +1031,29 @@ def _add(instruction: str, rest: str, verb: str) -> list[_Draft]:
     relation, anchor, new = _relation(rest)
     new = re.sub(r"\s+(?:comfortably|gracefully|gently|neatly|carefully|nicely|here|somewhere|anywhere|too)$", "", new, flags=re.IGNORECASE)
     thing = _noun_phrase(new, keep_with=False)[0]
-    if _is_a_look(thing):
+    if _is_attribute(new) and anchor and not re.match(r"^(?:a|an)\s", new, re.IGNORECASE):
+        colours_only = all(w in _COLOURS | _SHADES | {"more", "less", "some", "a", "bit", "little"} for w in _words(new))
+        look = _strip_determiners(new) + " {}" if colours_only else "{} with " + _strip_determiners(new)
+        return [_Draft("local", instruction, target=anchor, look=look)]
+    if _is_a_look(re.sub(r"^(?:the|this|that)\s+", "", new.strip(), flags=re.IGNORECASE)):
         if anchor and not _is_image(anchor) and not _is_background(anchor):
             return [_Draft("local", instruction, target=anchor, look="{} with " + _strip_determiners(thing))]
         return [_Draft("global", instruction)]
     counted = re.match(r"^(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|some|several|\d+)\s", new, re.IGNORECASE)
+    moved = _words(new)[:1] and _words(new)[0] in ("the", "this", "that", "my", "his", "her", "their", "it", "him", "them")
+    bare_place = re.search(r"\s(?:to|in|into)\s+(?!(?:the|a|an|his|her|their|its|my|this|that|left|right|top|bottom|front|back|middle|center)\b)[a-z]", rest, re.IGNORECASE)
+    if verb in ("set", "put", "place", "move", "bring", "take", "transport") and moved and anchor and (
+        _head(anchor) in _PLACES or _is_background(anchor) or (_is_image(new) and relation in ("in", "on", "near"))
+        or (bare_place and verb in ("move", "bring", "take", "transport"))
+    ):
+        subject = _noun_phrase(new)[0]
+        place = re.search(r"(?:a|an|the|some)\s+(?:[\w'-]+\s+){0,3}?" + re.escape(_head(anchor)) + r"\b.*$", rest, re.IGNORECASE)
+        return [_Draft("background", instruction, target=None if _is_image(subject) else _target(subject), prompt=_strip_determiners(place.group(0) if place else anchor))]
     if not new or (_is_image(new) and not counted):
         return []
-    if verb in ("set", "put", "place", "move", "bring") and _words(new)[0] in ("the", "this", "that", "my", "his", "her", "their") and anchor and _head(anchor) in _PLACES:
-        return [_Draft("background", instruction, target=_target(_noun_phrase(new)[0]), prompt=_indefinite(anchor))]
-    if _is_background(new):
-        return [_Draft("background", instruction, prompt=_strip_determiners(new, keep_numbers=True))]
+    if _is_background(new) or (_head(new) in _PLACES and relation in ("behind", "around", "near")):
+        keep = anchor if relation in ("behind", "around", "near") else None
+        return [_Draft("background", instruction, target=keep, prompt=_strip_determiners(new, keep_numbers=True))]
     if anchor and _mentions(_head(new), _words_of("pattern patterns stripes stripe dots texture colour color colors colours paint hue tint")):
         return [_Draft("local", instruction, target=anchor, look="{} with " + _strip_determiners(new))]
     drafts = []
@@ -951,7 +1097,7 @@ def _split_destination(rest: str) -> Optional[tuple[str, str]]:
         if not new:
             continue
         word = match.group(0).strip().lower()
-        if word in ("by", "for", "as") and not old:
+        if word in ("by", "for") and not old:
             continue
         if word == "with" and old and not _is_background(old) and not _is_image(old):
             # "change the car with a red one" reads as a swap; "decorate X with Y" never reaches here.
@@ -965,6 +1111,10 @@ def _swap(instruction: str, rest: str, verb: str) -> list[_Draft]:
     match = re.match(r"^(?P<old>.+?)\s+(?:with|by|for|to|into|in\s+favou?r\s+of|and\s+put|and\s+use)\s+(?P<new>.+)$", rest, re.IGNORECASE)
     if verb == "substitute" and match and re.search(r"\s+for\s+", rest) and not re.search(r"\s+with\s+", rest):
         return _transform(instruction, match["new"], match["old"])
+    if match:
+        pairs = re.match(r"^(?P<new>.+?)\s*(?:,\s*(?:and\s+)?|\s+and\s+)(?P<old2>(?:the|a|an|his|her|their|its)\s+.+?)\s+(?:with|by|for)\s+(?P<new2>.+)$", match["new"], re.IGNORECASE)
+        if pairs:
+            return _transform(instruction, match["old"], pairs["new"]) + _transform(instruction, pairs["old2"], pairs["new2"])
     if not match:
         match = re.match(r"^with\s+(?P<new>.+)$", rest, re.IGNORECASE)
         if match:
@@ -980,6 +1130,7 @@ def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
     """Decides what "X becomes Y" means: a new object, a new look, a new background or a new picture."""
     new_text = re.sub(r"\s+(?:instead|please|now)$", "", new_text.strip(" ,."), flags=re.IGNORECASE)
     new_text = re.sub(r"^(?:look|looking|appear)\s+(?:like\s+)?", "", new_text, flags=re.IGNORECASE)
+    new_text = re.sub(r"^(?:it|they|he|she)\s*(?:is|are|was|were|'s|'re)\s+(?:in\s+)?", "", new_text, flags=re.IGNORECASE)
     old_words = _words(old_text)
     attribute = re.match(
         r"^(?:the\s+)?(?P<attr>(?:[\w-]+\s+){0,2}?(?:" + "|".join(sorted(_ATTRIBUTE_NOUNS, key=len, reverse=True)) + r"))\s+(?:of|on|in)\s+(?P<np>.+)$",
@@ -995,12 +1146,18 @@ def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
     if attribute:
         target, _ = _noun_phrase(attribute["np"])
         return [_Draft("local", instruction, target=_target(target), look=_attribute_look(attribute["attr"], new_text))]
-    if old_words and old_words[-1] in {"style", "look", "mood", "atmosphere", "lighting", "season", "weather", "time", "colors", "colours", "palette", "tone", "tones"} and len(old_words) <= 2:
+    if " ".join(w for w in old_words if w not in _ARTICLES) in _ASPECTS or (
+        len(old_words) == 1 and old_words[0] in _TIMES | _SEASONS | _WEATHER | {"day"}
+    ):
         return [_Draft("global", instruction)]
     old, _ = _noun_phrase(old_text)
     new_phrase = new_text.strip()
     if (not old or _is_image(old)) and _is_style_or_time(new_phrase):
         return [_Draft("global", instruction)]
+    placed = re.match(r"^(?:in|at|on|inside)\s+(?P<place>.+)$", new_phrase, re.IGNORECASE)
+    if placed:
+        keep = None if not old or _is_image(old) else _target(old)
+        return [_Draft("background", instruction, target=keep, prompt=_strip_determiners(placed["place"], keep_numbers=True))]
     if _is_background(new_phrase) or (_head(old) in _SURFACES and not _is_attribute(new_phrase) and _head(old) in _words(new_phrase) + list(_SURFACES)):
         return [_Draft("background", instruction, prompt=_strip_determiners(new_phrase, keep_numbers=True))]
     if not old or _is_image(old):
@@ -1026,15 +1183,17 @@ def _new_look_or_object(instruction: str, old: str, new_phrase: str) -> list[_Dr
     hue = re.match(r"^(?:a|an|the)?\s*(?P<look>.+?)\s+(?:hue|colou?r|shade|tint|tone|pigment|paint)$", new_phrase, re.IGNORECASE)
     if hue and _is_attribute(hue["look"]):
         return [_Draft("local", instruction, target=_target(old), look=hue["look"] + " {}")]
-    if _is_attribute(new_phrase):
+    if _is_attribute(new_phrase) or (len(_words(new_phrase)) == 1 and _words(new_phrase)[0].endswith(_ADJECTIVE_ENDINGS) and not _is_plural(new_phrase)):
         look = re.sub(r"^(?:in|a|an)\s+|\s+(?:in\s+)?(?:colou?r|colou?red|hue)$", "", new_phrase, flags=re.IGNORECASE)
         return [_Draft("local", instruction, target=_target(old), look=look + " {}")]
     if _words(new_phrase)[:1] and _words(new_phrase)[0] in _MATERIALS and len(_words(new_phrase)) == 1:
         return [_Draft("local", instruction, target=_target(old), look=new_phrase + " {}")]
-    made_of = re.match(r"^(?:made\s+)?(?:of|out\s+of|from)\s+(?P<stuff>.+)$", new_phrase, re.IGNORECASE)
+    made_of = re.match(r"^(?:made\s+(?:of|out\s+of|from)|of|out\s+of)\s+(?P<stuff>.+)$", new_phrase, re.IGNORECASE)
     if made_of:
         return [_Draft("local", instruction, target=_target(old), look="{} made of " + made_of["stuff"])]
-    if _is_global_look(new_phrase) and not re.match(r"^(?:a|an)\s", new_phrase, re.IGNORECASE) and (_is_style_or_time(new_phrase) or _mentions(new_phrase, _WEATHER)):
+    if _head(new_phrase) in _TIMES | _SEASONS | _WEATHER or (
+        _is_global_look(new_phrase) and not re.match(r"^(?:a|an)\s", new_phrase, re.IGNORECASE) and (_is_style_or_time(new_phrase) or _mentions(new_phrase, _WEATHER))
+    ):
         return [_Draft("local", instruction, target=_target(old), look=_strip_determiners(new_phrase) + " {}")]
     targets = [old] if re.search(r"\s(?:and|&)\s", old) and not _is_plural(new_phrase) else [old]
     return [_Draft("replace", instruction, target=_target(t), prompt=_indefinite(_strip_determiners(new_phrase, keep_numbers=True))) for t in targets]
@@ -1075,51 +1234,121 @@ def _change_without_destination(instruction: str, rest: str, verb: str) -> list[
     return [_Draft("local", instruction, target=_target(phrase), prompt=None, look="new {}")]
 
 
+_LOOK_STARTERS = _words_of("look looks appear seem into like more less a an slightly much very bit somewhat extra super really so too")
+_OBJECT_PRONOUNS = _words_of("it them him everything this that these those")
+_NOUN_AFTER_HER = _words_of("hair face eyes hand hands head dress shirt hat arm arms legs lips skin nose ears")
+
+
+def _is_look_word(word: str, following: str = "") -> bool:
+    """Gives back whether a word says how something looks ("red", "wooden", "bigger"; "sky" only in "sky blue")."""
+    if word in _COLOURS or word in _MATERIALS or word in _LOOKS or word in _COMPARATIVES:
+        return True
+    return word.endswith(("ish", "-colored", "-coloured")) or (word in _SHADES and following in _COLOURS)
+
+
 def _split_look(rest: str) -> Optional[tuple[str, str]]:
-    """Gives back (object, look) for "the red car blue", "it sunset", "the dog bigger", or None."""
-    words = rest.split()
+    """Gives back (object, look) for "the red car blue", "it sunset", "the sky more dramatic", or None."""
+    words = re.sub(r"\s+in\s+colou?r$", "", rest, flags=re.IGNORECASE).split()
+    low = [w.lower().strip(",.") for w in words]
+    if len(low) > 2 and low[0] in ("all", "both", "each") and low[1] in _DETERMINERS:
+        words, low = words[1:], low[1:]
     if not words:
         return None
-    low = [w.lower().strip(",.") for w in words]
-    if low[0] in ("all", "both", "each") and len(low) > 1 and low[1] in _DETERMINERS:
-        words, low = words[1:], low[1:]
-    if low[0] in ("it", "them", "him", "her", "everything", "this", "that", "these", "those", "all"):
+    if low[0] in _OBJECT_PRONOUNS or (low[0] == "her" and (len(low) == 2 or _is_look_word(low[1]) or low[1] in _LOOK_STARTERS)):
         return (words[0], " ".join(words[1:])) if len(words) > 1 else None
     start = 1 if low[0] in _DETERMINERS or low[0] in _NUMBERS else 0
-    vocabulary = _COLOURS | _SHADES | _MATERIALS | _LOOKS | _COMPARATIVES
+    split = lambda i: (" ".join(words[:i]), " ".join(words[i:]))  # noqa: E731
+    # A word that opens a description after the noun: "the sky more dramatic", "the car in red".
     seen_noun = False
     for i in range(start, len(words)):
-        word = low[i]
-        if word in ("look", "looks", "appear", "seem", "into", "like", "more", "less", "a", "an", "slightly", "much", "very", "bit", "somewhat", "in") and seen_noun:
-            return " ".join(words[:i]), " ".join(words[i:])
-        if (word in vocabulary or _is_global_look(word) or word.endswith("ish")) and seen_noun and word not in _ATTRIBUTE_NOUNS:
-            return " ".join(words[:i]), " ".join(words[i:])
-        if word not in vocabulary and word not in ("and", "&", "-") and not word.endswith("'s"):
+        word, following = low[i], low[i + 1] if i + 1 < len(low) else ""
+        if seen_noun and (word in _LOOK_STARTERS or (word == "in" and _is_look_word(following))):
+            return split(i)
+        if word in ("of", "with", "on", "in", "at", "from"):
+            seen_noun = False
+        elif not _is_look_word(word, following) and word not in ("and", "&") and not word.endswith("'s"):
             seen_noun = True
-        if word.endswith("'s"):
-            seen_noun = False
-        if word in ("of", "with", "on", "in", "at", "from") and i > start:
-            seen_noun = False
+    # Else the longest tail of look words: "the glass bottle red and white", "the tree autumn".
+    i = len(words)
+    while i > start + 1 and (_is_look_word(low[i - 1], low[i] if i < len(low) else "") or _is_global_look(low[i - 1]) or low[i - 1] in ("and", "&")):
+        i -= 1
+    while i < len(words) and low[i] in ("and", "&"):
+        i += 1
+    if i < len(words):
+        return split(i)
     return None
+
+
+_ACTIONS = _words_of(
+    "wear hold carry have sit stand smile laugh cry run jump fly face raise lie be walk dance sleep eat drink wave "
+    "swim kneel frown wink melt burn glow float sing play read ride climb hug kiss fight bark roar dress hide lean"
+)
+
+
+def _action(instruction: str, rest: str, anywhere: bool = False) -> list[_Draft]:
+    """Frames "the man smile", "her wearing a hat", "the dog be a wolf" (after make, have, let).
+
+    Args:
+        anywhere: take any word after the noun phrase as the action (after "have" and "let", whose
+            object is always followed by a verb), not only the known ones.
+    """
+    words = rest.split()
+    low = [w.lower() for w in words]
+    pronoun = len(low) > 1 and low[0] == "her" and (_lemma(low[1]) in _ACTIONS | _CLAUSE_VERBS or low[1].endswith("ing"))
+    start = 1 if low and (low[0] in _ARTICLES or low[0] in _NUMBERS or low[0] in ("his", "her", "its", "this", "that")) and len(low) > 2 and not pronoun else 0
+    for i in range(start + 1, len(words)):
+        word = low[i]
+        base = _lemma(word)
+        if word.endswith("ing") and base == word:
+            base = word[:-3] if word[:-3] in _ACTIONS else (word[:-4] if word[-4:-3] == word[-5:-4] and word[:-4] in _ACTIONS else word[:-3] + "e")
+        known = base in _ACTIONS or (word == "look" and i + 1 < len(low) and low[i + 1] in ("at", "up", "down", "away", "toward", "towards", "into"))
+        if word in ("of", "with", "on", "in", "at", "from", "and") or _is_look_word(word):
+            if anywhere:
+                return []
+            continue
+        if not known and not (anywhere and i == start + 1 and word not in _DETERMINERS):
+            continue
+        subject, what = " ".join(words[:i]), " ".join(words[i + 1:])
+        if _is_image(subject) and subject.lower() not in ("it", "them", "this", "that"):
+            return []
+        if base == "be":
+            return _transform(instruction, subject, what)
+        phrase, _ = _noun_phrase(subject)
+        verb = base if base in _ACTIONS else word
+        return [_Draft("local", instruction, target=_target(phrase), look=("{} " + _ing(verb) + " " + what).strip())]
+    return []
+_ADJECTIVE_ENDINGS = ("ic", "al", "ous", "ful", "ive", "able", "ible", "y", "ed", "ish", "less", "ent", "ant", "ary", "est")
+
+
+def _several_looks(rest: str) -> Optional[list[str]]:
+    """Gives back the parts of "the car red, the house blue and the sky pink", or None for one look."""
+    parts = re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+", rest)
+    if len(parts) < 2:
+        return None
+    for part in parts:
+        look = _split_look(part)
+        if look is None or not (_is_attribute(look[1]) or _is_global_look(look[1])) or _is_attribute(look[0]):
+            return None
+    return parts
 
 
 def _make(instruction: str, rest: str) -> list[_Draft]:
     """Frames "make X Y": a new look (local), a new object (replace), the picture (global), or removal."""
     rest = rest.strip()
-    gone = re.match(r"^(?P<np>.+?)\s+(?:disappear|vanish|go\s+away|be\s+gone|gone|invisible|transparent)$", rest, re.IGNORECASE)
+    gone = re.match(r"^(?P<np>.+?)\s+(?:disappear|vanish|go\s+away|be\s+gone|gone|invisible)$", rest, re.IGNORECASE)
     if gone and not _is_image(gone["np"]):
         return _remove(instruction, gone["np"])
-    into = _split_destination(rest) if re.search(r"\s(?:in\s*to|into|look\s+like|looks\s+like|to\s+look)\s", " " + rest + " ", re.IGNORECASE) else None
-    if into:
-        return _transform(instruction, *into)
-    wear = re.match(r"^(?P<np>.+?)\s+(?P<verb>wear|hold|carry|have|sit|stand|smile|run|jump|fly|look|face|raise|lie|be)\b\s*(?P<what>.*)$", rest, re.IGNORECASE)
+    if re.search(r"\s(?:in\s*to|into|look\s+like|looks\s+like|to\s+look)\s", f" {rest} ", re.IGNORECASE):
+        into = _split_destination(rest)
+        if into:
+            return _transform(instruction, *into)
+    acted = _action(instruction, rest)
+    if acted:
+        return acted
+    several = _several_looks(rest)
+    if several:
+        return [draft for part in several for draft in _make(instruction, part)]
     look = _split_look(rest)
-    if look is None and wear and not _is_image(wear["np"]):
-        verb = wear["verb"].lower()
-        if verb == "be":
-            return _transform(instruction, wear["np"], wear["what"])
-        phrase, _ = _noun_phrase(wear["np"])
-        return [_Draft("local", instruction, target=_target(phrase), look=("{} " + _ing(verb) + " " + wear["what"]).strip())]
     if look is None:
         # "make the man a chef": the first noun phrase, then what it becomes.
         split = re.match(r"^(?P<np>(?:(?:the|this|that|his|her|their|its|my)\s+)?(?:[\w'-]+\s+){0,3}?[\w'-]+)\s+(?P<new>(?:a|an|into|some)\s+.+)$", rest, re.IGNORECASE)
@@ -1127,38 +1356,44 @@ def _make(instruction: str, rest: str) -> list[_Draft]:
             return _transform(instruction, split["np"], split["new"])
         if _is_global_look(rest):
             return [_Draft("global", instruction)]
-        return []
+        # "make the ladies robots", "make the lake radioactive": the last word is what it becomes.
+        words = rest.split()
+        filler = {"here", "there", "now", "again", "too", "also", "please", "instead", "anymore", "today", "ok", "okay", "better"}
+        if len(words) >= 2 and words[-1].lower() not in filler and len(_words(" ".join(words[:-1]))) > (1 if _words(words[0])[:1] and _words(words[0])[0] in _ARTICLES else 0):
+            look = (" ".join(words[:-1]), words[-1])
+        else:
+            return []
     old, new = look
     new = re.sub(r"^(?:look|looks|appear|seem)\s+(?:like\s+)?", "", new, flags=re.IGNORECASE)
+    new = re.sub(r"^(?:it|they|he|she)\s*(?:is|are|was|were|'s|'re)\s+", "", new, flags=re.IGNORECASE)
     if _is_image(old):
         if _is_background(new) or (_head(new) in _PLACES and not _is_global_look(new)):
             return [_Draft("background", instruction, prompt=_strip_determiners(new, keep_numbers=True))]
-        if old.lower() in ("it", "them", "this", "that", "these", "those") and (_is_attribute(new) and not _is_global_look(new)):
+        if old.lower() in _OBJECT_PRONOUNS - {"everything"} and _is_attribute(new) and not _is_global_look(new):
             return [_Draft("local", instruction, target=_target(old), look=new + " {}")]
         return [_Draft("global", instruction)]
     if _is_background(old):
-        return [_Draft("background", instruction, prompt=_strip_determiners(new) + (" background" if _is_attribute(new) or _is_global_look(new) else ""))]
-    phrase, _ = _noun_phrase(old)
-    if _words(old) and _words(old)[-1] in {"lighting", "colors", "colours", "light", "mood", "atmosphere", "tones", "tone", "contrast", "brightness", "saturation", "exposure", "style"} and len(_words(old)) <= 2:
+        return [_Draft("background", instruction, prompt=_strip_determiners(new) + (" background" if _is_attribute(new) else ""))]
+    words = _words(old)
+    if words and words[-1] in _GLOBAL_HEADS | _LIGHTING - {"light"} and len(words) <= 2:
         return [_Draft("global", instruction)]
-    pair = re.match(r"^(?P<look1>.+?)\s+(?:and|,)\s+(?P<np2>(?:the\s+)?[\w'-]+(?:\s+[\w'-]+)?)\s+(?P<look2>[\w-]+)$", new, re.IGNORECASE)
-    if pair and _is_attribute(pair["look1"]) and _is_attribute(pair["look2"]) and not _is_attribute(pair["np2"]):
-        return [
-            _Draft("local", instruction, target=_target(phrase), look=pair["look1"] + " {}"),
-            _Draft("local", instruction, target=_target(_noun_phrase(pair["np2"])[0]), look=pair["look2"] + " {}"),
-        ]
-    if re.match(r"^(?:a|an)\s", new, re.IGNORECASE) and not re.search(r"\b(?:hue|colou?r|shade|tint|tone|look)$", new, re.IGNORECASE):
+    phrase, _ = _noun_phrase(old)
+    describes = _is_attribute(new) or _is_global_look(new) or re.match(
+        r"^(?:more|less|very|slightly|much|extra|super|really|so|too|a\s+bit|a\s+little|in)\s", new, re.IGNORECASE
+    ) or (len(_words(new)) == 1 and _words(new)[0].endswith(_ADJECTIVE_ENDINGS))
+    if not describes or re.match(r"^(?:a|an)\s", new, re.IGNORECASE) and not re.search(r"\b(?:hue|colou?r|shade|tint|tone|look)$", new, re.IGNORECASE):
         return _transform(instruction, old, new)
-    items = _split_list(phrase) if phrase else []
     look_text = re.sub(r"\s+(?:in\s+)?(?:colou?r|colou?red|hue)$", "", new, flags=re.IGNORECASE)
     look_text = re.sub(r"^(?:a|an)\s+(.+?)\s+(?:hue|colou?r|shade|tint|tone)$", r"\1", look_text, flags=re.IGNORECASE)
-    return [_Draft("local", instruction, target=_target(item), look=look_text + " {}") for item in items]
+    look_text = re.sub(r"^in\s+", "", look_text, flags=re.IGNORECASE)
+    return [_Draft("local", instruction, target=_target(item), look=look_text + " {}") for item in _split_list(phrase or old)]
 
 
 def _colour(instruction: str, rest: str, verb: str) -> list[_Draft]:
     """Frames "paint the wall blue", "dye the plant in red", "coat the dog in brown", "cover X with snow"."""
     if verb in ("paint", "draw", "spray") and re.match(r"^(?:a|an|some|two|three|four|five)\s", rest, re.IGNORECASE):
         return _add(instruction, rest, verb)
+    rest = re.sub(r"\s+in\s+colou?r$", "", rest, flags=re.IGNORECASE)
     match = re.match(r"^(?P<np>.+?)\s+(?:in|with|into|using|to)\s+(?P<look>.+)$", rest, re.IGNORECASE)
     if match:
         phrase, look = match["np"], match["look"]
@@ -1166,13 +1401,13 @@ def _colour(instruction: str, rest: str, verb: str) -> list[_Draft]:
         split = _split_look(rest)
         if split is None:
             phrase, _ = _noun_phrase(rest)
-            if not phrase or _is_image(phrase):
+            if not phrase or (_is_image(phrase) and not _is_pronoun(phrase)):
                 return [_Draft("global", instruction)]
             return [_Draft("local", instruction, target=_target(phrase), look=("{} covered" if verb in ("cover", "coat") else "painted {}"))]
         phrase, look = split
     look = re.sub(r"^(?:a|an|the)\s+", "", look.strip(), flags=re.IGNORECASE)
     look = re.sub(r"\s+(?:colou?r|colou?red|hue|shade|tint|tone|pigment|paint|attire|clothes|clothing)$", "", look, flags=re.IGNORECASE)
-    if _is_image(phrase):
+    if _is_image(phrase) and not _is_pronoun(phrase):
         return [_Draft("global", instruction)]
     if _is_background(phrase):
         return [_Draft("background", instruction, prompt=f"{look} background")]
@@ -1181,16 +1416,34 @@ def _colour(instruction: str, rest: str, verb: str) -> list[_Draft]:
     return [_Draft("local", instruction, target=_target(item), look=template) for item in _split_list(target)]
 
 
+def _give_split(rest: str) -> Optional[tuple[str, str]]:
+    """Gives back (who gets it, what they get) for "the man a hat", "them funny hats", "the ivy on the wall a golden hue"."""
+    words = rest.split()
+    if len(words) < 2:
+        return None
+    if words[0].lower() in ("it", "them", "him", "her", "me", "us", "everyone", "everything") and words[1].lower() not in _NOUN_AFTER_HER:
+        return words[0], " ".join(words[1:])
+    prepositions = {"of", "with", "on", "in", "at", "from", "to", "by", "near", "under", "above", "behind", "for"}
+    for i in range(2, len(words)):
+        word, before = words[i].lower(), words[i - 1].lower()
+        opens = word in ("a", "an", "some", "more", "less") or word in _NUMBERS or _is_look_word(word)
+        if opens and before not in prepositions and before not in _DETERMINERS and not _is_look_word(before):
+            return " ".join(words[:i]), " ".join(words[i:])
+    if len(words) >= 3 and words[0].lower() in _DETERMINERS:
+        return " ".join(words[:-1]), words[-1]
+    return None
+
+
 def _give(instruction: str, rest: str) -> list[_Draft]:
     """Frames "give the man a hat" (add on him) and "give the car a red tint" (local), "give it a vintage look" (global)."""
-    match = re.match(
-        r"^(?P<np>it|them|him|her|me|us|this|that|(?:(?:the|this|that|his|her|their|its|my)\s+)?(?:[\w'-]+\s+){0,3}?[\w'-]+?)\s+(?P<what>(?:a|an|some|the|more|less|two|three|\w+ish|"
-        + "|".join(sorted(_COLOURS | _SHADES, key=len, reverse=True)) + r")\b.*)$",
-        rest, re.IGNORECASE,
-    )
-    if not match:
+    given_to = re.match(r"^(?P<what>.+?)\s+to\s+(?P<np>.+)$", rest, re.IGNORECASE)
+    holder_and_what = (given_to["np"], given_to["what"]) if given_to else _give_split(rest)
+    if holder_and_what is None:
         return []
-    holder, what = match["np"], match["what"]
+    holder, what = holder_and_what
+    if _is_background(what):
+        keep = None if _is_image(holder) else _target(_noun_phrase(holder)[0])
+        return [_Draft("background", instruction, target=keep, prompt=_strip_determiners(what, keep_numbers=True))]
     if _is_image(holder) or _is_style_or_time(what) or (_is_global_look(what) and _is_image(holder)):
         return [_Draft("global", instruction)]
     phrase, _ = _noun_phrase(holder)
@@ -1198,7 +1451,8 @@ def _give(instruction: str, rest: str) -> list[_Draft]:
     if look:
         template = look["look"] + " {}" if _is_attribute(look["look"]) else "{} with " + look["look"] + " " + look["kind"]
         return [_Draft("local", instruction, target=_target(phrase), look=template)]
-    if _is_attribute(what) or _mentions(_head(what), _words_of("hair beard mustache moustache tattoo tattoos tan smile smiles expression freckles makeup wrinkles eyes skin fur")):
+    body = _words_of("hair beard mustache moustache tattoo tattoos tan smile smiles expression freckles makeup wrinkles eyes skin fur coat")
+    if _is_attribute(what) or _head(what) in body or (_head(what) in _ATTRIBUTE_NOUNS and any(_is_look_word(w) for w in _words(what))):
         return [_Draft("local", instruction, target=_target(phrase), look="{} with " + _strip_determiners(what, keep_numbers=True))]
     return [_Draft("add", instruction, prompt=_indefinite(_noun_phrase(what)[0] or what), anchor=_target(phrase), relation="on")]
 
@@ -1216,7 +1470,7 @@ def _dress(instruction: str, rest: str) -> list[_Draft]:
 
 def _global_verb(instruction: str, rest: str, verb: str) -> list[_Draft]:
     """Frames "brighten the image" (global) against "brighten the sky" or "blur the background"."""
-    rest = re.sub(r"^(?:up|down|out)\s+", "", rest, flags=re.IGNORECASE)
+    rest = re.sub(r"^(?:up|down|out)\s+|\s+(?:up|down|out)$", "", rest, flags=re.IGNORECASE)
     if verb in _ALWAYS_GLOBAL_VERBS - {"brighten", "lighten", "darken", "illuminate", "desaturate", "saturate", "colorize", "colourize"}:
         return [_Draft("global", instruction)]
     if re.match(r"^(?:with|for|by|through|to|using|in)\b", rest, re.IGNORECASE) or not rest:
@@ -1256,13 +1510,9 @@ def _past(verb: str) -> str:
 def _size(instruction: str, rest: str, verb: str) -> list[_Draft]:
     phrase, tail = _noun_phrase(rest, keep_with=False)
     if verb in ("move", "shift", "relocate"):
-        relation, anchor, _ = _relation(rest)
-        place = _noun_phrase(re.sub(r"^(?:to|into|onto|in|on)\s+", "", tail, flags=re.IGNORECASE))[0] if tail else ""
-        if phrase and not _is_image(phrase) and (_head(place) in _PLACES or _is_background(place) or re.match(r"^(?:outside|outdoors|indoors|inside)$", tail, re.IGNORECASE)):
-            return [_Draft("background", instruction, target=_target(phrase), prompt=_indefinite(place) if place else tail)]
-        if phrase and not _is_image(phrase):
-            return [_Draft("add", instruction, prompt=_indefinite(phrase), anchor=anchor, relation=relation)]
-        return []
+        if phrase and re.match(r"^(?:outside|outdoors|indoors|inside)$", tail, re.IGNORECASE):
+            return [_Draft("background", instruction, target=None if _is_image(phrase) else _target(phrase), prompt=tail)]
+        return _add(instruction, rest, "move")
     if not phrase or _is_image(phrase) or _is_weather_thing(phrase):
         return [_Draft("global", instruction)]
     if _is_background(phrase):
@@ -1275,7 +1525,10 @@ def _have(instruction: str, rest: str) -> list[_Draft]:
     if re.match(r"^(?:a|an|some|two|three|four|five)\s", rest, re.IGNORECASE):
         rest = re.sub(r"\s+(?:join|enter|appear|be|sit|stand|rest|lie|play)\b(?:\s+(?:in|on|into))?", " in", rest, count=1, flags=re.IGNORECASE)
         return _add(instruction, rest, "add")
-    return _make(instruction, rest)
+    becomes = re.match(r"^(?P<np>.+?)\s+(?:turn|become|change|transform|morph|get)\s+(?:in\s*to|to)?\s*(?P<new>.+)$", rest, re.IGNORECASE)
+    if becomes:
+        return _transform(instruction, becomes["np"], becomes["new"])
+    return _make(instruction, rest) or _action(instruction, rest, anywhere=True)
 
 
 def _loose(instruction: str, text: str) -> list[_Draft]:
@@ -1294,10 +1547,16 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
             return [_Draft("global", instruction)]
     if re.match(r"^(?:as|in the style of|like|more|less|by)\s", low) or _is_style_or_time(text):
         return [_Draft("global", instruction)]
+    placed = re.match(r"^(?:(?:as\s+if\s+(?:it\s+)?(?:is|was|were)\s+)?(?:in|at|into|to|inside|on)|located\s+in|set\s+in)\s+(?P<place>.+)$", text, re.IGNORECASE)
+    if placed and (_head(_noun_phrase(placed["place"])[0]) in _PLACES or _is_background(placed["place"])):
+        return [_Draft("background", instruction, prompt=_strip_determiners(placed["place"], keep_numbers=True))]
+    with_what = re.match(r"^(?:with|plus|and)\s+(?P<what>.+)$", text, re.IGNORECASE)
+    if with_what:
+        if _is_background(with_what["what"]):
+            return [_Draft("background", instruction, prompt=_strip_determiners(with_what["what"], keep_numbers=True))]
+        return _add(instruction, with_what["what"], "add")
     if re.match(r"^(?:a|an|some|two|three|four|five|another)\s", low):
-        relation, anchor, new = _relation(text)
-        if relation:
-            return [_Draft("add", instruction, prompt=_indefinite(item), anchor=anchor, relation=relation) for item in _split_list(new)]
+        return _add(instruction, text, "add")
     colour = [w for w in _words(low) if w in _COLOURS]
     if colour and len(_words(low)) <= 8:
         rest = re.sub(r"\b" + re.escape(colour[0]) + r"\b", "", text, count=1, flags=re.IGNORECASE)
@@ -1325,10 +1584,16 @@ def _parse_clause(clause: str, previous: Optional[_Draft]) -> list[_Draft]:
         return _global_verb(said, rest, verb)
     if verb == "get" and re.match(r"^rid\s+of\s+", rest, re.IGNORECASE):
         return _remove(said, rest[re.match(r"^rid\s+of\s+", rest, re.IGNORECASE).end():])
+    if verb == "get" and re.search(r"\s(?:off|out\s+of|away\s+from|out)(?:\s|$)", rest, re.IGNORECASE):
+        return _remove(said, re.sub(r"\s+(?:off|out|away)(?=\s+(?:of|from)\b|\s+the\b|$)", " from", rest, count=1).replace("from of", "from"))
     if verb == "take" and re.search(r"^(?:away|out|off)\b|\s(?:away|out|off)(?:\s+(?:of|from)\b|$)", rest, re.IGNORECASE):
         return _remove(said, re.sub(r"\s+(?:out|off|away)(?=\s+(?:of|from)\b)", "", rest))
     if verb in ("cut", "crop", "strip", "wipe", "sweep", "clear", "pluck") and not re.match(r"^(?:out|away|off|up)?\s*(?:the\s+)?(?:" + _IMAGE_NOUN + r")\b(?!\s+of)", rest, re.IGNORECASE):
         return _remove(said, rest) if verb not in ("crop",) or re.match(r"^(?:out|away)\b", rest, re.IGNORECASE) else _size(said, rest, verb)
+    if verb == "light" and not re.match(r"^(?:up\b|it\b|the\s+(?:image|photo|picture|scene)\b)", rest, re.IGNORECASE):
+        if re.match(r"^(?:a|an|some|two|three)\s", rest, re.IGNORECASE):
+            return _add(said, rest, "add")
+        return [_Draft("local", said, target=_target(_noun_phrase(rest)[0]), look="lit {}")]
     if verb in ("drop", "lose") and not re.match(r"^(?:a|an|some|two|three)\s", rest, re.IGNORECASE):
         return _remove(said, rest)
     if verb in ("hide",) and re.search(r"\s(?:with|behind|under)\s", rest):
@@ -1353,7 +1618,7 @@ def _parse_clause(clause: str, previous: Optional[_Draft]) -> list[_Draft]:
         onto = re.match(r"^(?:for\s+)?(?P<look>.+?)\s+(?:to|on|onto|for)\s+(?P<np>.+)$", rest, re.IGNORECASE)
         if onto and not _is_image(onto["np"]) and not _is_style_or_time(onto["look"]):
             return _colour(said, f"{onto['np']} in {onto['look']}", "colour")
-        return [_Draft("global", said)]
+        return [_Draft("global", said)] if verb == "apply" or _is_global_look(rest) else []
     if verb in _COLOUR_VERBS:
         if verb in ("cover", "coat") and re.match(r"^(?:the\s+)?(?:" + _IMAGE_NOUN + r"|scene|everything|it)\b", rest, re.IGNORECASE) and _mentions(rest, _WEATHER):
             return [_Draft("global", said)]
@@ -1398,21 +1663,35 @@ def plan_rules(instruction: str) -> Plan:
         return Plan(steps=[], message=_NO_EDIT_MESSAGE)
     if parse_command(text):
         return Plan(steps=[], message=f'"{text.strip()}" is a session command, not an edit. ' + _NO_EDIT_MESSAGE.split(". ", 1)[1])
+    if is_question(text):
+        return Plan(steps=[], message=_QUESTION_MESSAGE)
     drafts: list[_Draft] = []
+    last: Optional[_Draft] = None
     for clause in _split_clauses(text):
-        previous = drafts[-1] if drafts else None
-        for draft in _parse_clause(clause, previous):
-            drafts.append(_link(draft, drafts[-1] if drafts else None, drafts))
+        parsed = _parse_clause(clause, last)
+        focus = _FOCUS.match(_imperative(clause)) if not parsed else None
+        if focus:
+            # "find the kettle and paint it silver": no edit, but "it" now means the kettle.
+            last = _Draft("local", clause, target=_target(_noun_phrase(focus["np"])[0]))
+        for draft in parsed:
+            last = _link(draft, last, drafts)
+            drafts.append(last)
     if not drafts:
-        return Plan(steps=[], message=_QUESTION_MESSAGE if is_question(text) else _NO_EDIT_MESSAGE)
+        return Plan(steps=[], message=_NO_EDIT_MESSAGE)
     return Plan(steps=[draft.step() for draft in drafts])
+
+
+_FOCUS = re.compile(
+    r"^(?:find|select|locate|pick|grab|take|look\s+at|focus\s+on|spot|choose|see|there\s+(?:is|are)|there's|you\s+see)\s+(?P<np>.+)$",
+    re.IGNORECASE,
+)
 
 
 def _link(draft: _Draft, previous: Optional[_Draft], drafts: list[_Draft]) -> _Draft:
     """Gives back a step tied to the one before: "it" becomes the previous object, "where it was" a replace."""
     if previous is None:
         return draft
-    if draft.category == "add" and draft.takes_previous_place and previous.category == "remove":
+    if draft.category == "add" and draft.takes_previous_place and previous.category == "remove" and drafts and drafts[-1] is previous:
         drafts.pop()
         return replace(draft, category="replace", target=previous.target, anchor=None, relation=None)
     subject = _result_object(previous)

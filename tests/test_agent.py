@@ -120,7 +120,11 @@ def test_session_resumes_in_a_new_editor_and_undo_is_exact(tmp_path, photo):
     assert np.array_equal(np.asarray(resumed.undo()), np.asarray(first))
     assert np.array_equal(np.asarray(resumed.undo()), np.asarray(photo))
     assert np.array_equal(np.asarray(resumed.redo()), np.asarray(first))
-    assert "nothing to undo" in resumed.send("undo").message.lower() or resumed.history()[0].current is False
+    assert np.array_equal(np.asarray(resumed.undo()), np.asarray(photo))
+    again = resumed.send("undo")
+    assert "nothing to undo" in again.message.lower()
+    assert np.array_equal(np.asarray(again.image), np.asarray(photo))
+    assert resumed.history()[0].current
 
 
 def test_missing_target_makes_no_edit_and_says_so(tmp_path, photo):
@@ -169,3 +173,88 @@ def test_no_edit_instruction_answers_without_editing(tmp_path, photo):
     assert turn.report["steps"] == []
     assert np.array_equal(np.asarray(turn.image), np.asarray(photo))
     assert len(session.history()) == 1
+
+
+# ---- the LLM path, through ChatOpenAI against a scripted OpenAI-compatible server ----------------
+
+from agent.llm import make_chat_model  # noqa: E402
+from tests.fake_llm import llm_settings, tool_call  # noqa: E402
+
+REMOVE_CUP_AND_SUNSET = {
+    "steps": [
+        {"category": "remove", "target": "cup", "prompt": "wooden table", "instruction": "remove the cup"},
+        {"category": "global", "prompt": "make it sunset", "instruction": "make it sunset"},
+    ],
+    "message": None,
+}
+
+
+def llm_editor(tmp_path, toolbox, fake, **kwargs):
+    return Editor(
+        models="tiny", planner="llm", data_dir=tmp_path, toolbox=toolbox, seed=1,
+        llm=make_chat_model(llm_settings(fake)), **kwargs,
+    )
+
+
+def _has_image(body: dict) -> bool:
+    for message in body["messages"]:
+        content = message.get("content")
+        if isinstance(content, list) and any(
+            part.get("type") == "image_url" and part["image_url"]["url"].startswith("data:image/") for part in content
+        ):
+            return True
+    return False
+
+
+def test_llm_success_path_costs_two_calls_for_two_steps(tmp_path, photo, fake_llm):
+    fake_llm.script([
+        tool_call("Plan", REMOVE_CUP_AND_SUNSET),
+        tool_call("Verdicts", {"verdicts": [
+            {"step": 1, "passed": True, "reason": "cup gone", "new_prompt": None},
+            {"step": 2, "passed": True, "reason": "warm light", "new_prompt": None},
+        ]}),
+    ])
+    toolbox = ScriptedToolbox(photo, {"cup": [CUP]})
+    turn = llm_editor(tmp_path, toolbox, fake_llm).session().send("remove the cup and make it sunset", image=photo)
+    assert turn.report["planner"] == "llm"
+    assert turn.report["llm_calls"] == 2 and len(fake_llm.requests) == 2
+    assert _has_image(fake_llm.requests[0]) and _has_image(fake_llm.requests[1])
+    assert all(s["passed"] for s in turn.report["steps"])
+    assert [len(s["attempts"]) for s in turn.report["steps"]] == [1, 1]
+
+
+def test_llm_failed_verdict_loops_back_with_the_new_prompt(tmp_path, photo, fake_llm):
+    plan = {"steps": [{"category": "local", "target": "cup", "prompt": "a blue cup", "instruction": "make the cup blue"}]}
+    fake_llm.script([
+        tool_call("Plan", plan),
+        tool_call("Verdicts", {"verdicts": [{"step": 1, "passed": False, "reason": "still red", "new_prompt": "a bright blue ceramic cup"}]}),
+        tool_call("Verdicts", {"verdicts": [{"step": 1, "passed": True, "reason": "blue now", "new_prompt": None}]}),
+    ])
+    toolbox = ScriptedToolbox(photo, {"cup": [CUP]})
+    calls = []
+    original_inpaint = toolbox.inpaint
+
+    def spy(image, mask, prompt, **kwargs):
+        calls.append((prompt, kwargs["seed"]))
+        return original_inpaint(image, mask, prompt, **kwargs)
+
+    toolbox.inpaint = spy
+    turn = llm_editor(tmp_path, toolbox, fake_llm).session().send("make the cup blue", image=photo)
+    step = turn.report["steps"][0]
+    assert [a["passed"] for a in step["attempts"]] == [False, True] and step["passed"]
+    assert calls[0] == ("a blue cup", 1) and calls[1][0] == "a bright blue ceramic cup" and calls[1][1] != 1
+    assert turn.report["llm_calls"] == 3
+
+
+def test_malformed_llm_plan_retries_then_falls_back_to_rules(tmp_path, photo, fake_llm):
+    fake_llm.script([
+        tool_call("Plan", "{not json"),
+        tool_call("Plan", '{"steps": [{"category": "explode"}]}'),
+        tool_call("Verdicts", {"verdicts": [{"step": 1, "passed": True, "reason": "gone", "new_prompt": None}]}),
+    ])
+    toolbox = ScriptedToolbox(photo, {"cup": [CUP]})
+    turn = llm_editor(tmp_path, toolbox, fake_llm).session().send("remove the cup", image=photo)
+    assert turn.report["planner"] == "rules"
+    assert "LLM planner failed" in turn.report["planner_note"]
+    assert turn.report["steps"][0]["category"] == "remove" and turn.report["steps"][0]["target"] == "cup"
+    assert turn.report["llm_calls"] == 3

@@ -52,10 +52,11 @@ def test_global_edit_gives_back_the_input_size(pipe, size):
     assert spy.calls[0]["prompt"] == "make it winter"
 
 
-def test_max_side_sets_the_working_size(pipe, odd_photo):
+@pytest.mark.parametrize(("max_side", "expected"), [(48, (48, 32)), (768, (768, 512))])
+def test_max_side_sets_the_working_size(pipe, odd_photo, max_side, expected):
     spy = Spy(pipe)
-    result = global_edit(spy, odd_photo, "make it sunset", steps=2, seed=0, max_side=48)
-    assert result.info["working_size"] == spy.calls[0]["image"].size == (48, 32)
+    result = global_edit(spy, odd_photo, "make it sunset", steps=1, seed=0, max_side=max_side)
+    assert result.info["working_size"] == spy.calls[0]["image"].size == expected
     assert result.image.size == odd_photo.size
 
 

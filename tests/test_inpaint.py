@@ -67,6 +67,7 @@ def assert_untouched_outside(result, image):
         ((601, 403), (420, 250, 601, 403)),  # touches the right and bottom edges
         ((601, 403), (0, 0, 37, 29)),  # a small mask in the top-left corner
         ((1000, 300), (0, 40, 350, 260)),  # a wide image, mask on the left edge
+        ((1000, 300), (0, 290, 1000, 300)),  # a thin strip along the whole bottom edge
     ],
 )
 def test_inpaint_leaves_every_pixel_outside_the_paste_mask_bit_identical(pipe, odd_photo, size, region):

@@ -175,10 +175,15 @@ def _scheduler() -> DPMSolverMultistepScheduler:
 
 
 def tiny_configs(in_channels: int, tokenizer: CLIPTokenizer) -> dict[str, dict]:
-    """Gives back the configs of tiny UNet, VAE and text encoder (native resolution 32 x 2 = 64 px)."""
+    """Gives back the configs of a tiny UNet, VAE and text encoder, shaped like Stable Diffusion's.
+
+    The VAE downsamples by 8 as SD's does, so working sizes, latent shapes and rounding follow the
+    real models; the UNet's native resolution is 8 latents x 8 = 64 px. Attention runs on the
+    UNet's coarser level only, so even a 768 px edit takes seconds on a CPU.
+    """
     return {
         "unet": dict(
-            sample_size=32,
+            sample_size=8,
             in_channels=in_channels,
             out_channels=4,
             block_out_channels=(32, 64),
@@ -189,11 +194,12 @@ def tiny_configs(in_channels: int, tokenizer: CLIPTokenizer) -> dict[str, dict]:
             attention_head_dim=8,
         ),
         "vae": dict(
-            block_out_channels=(32, 64),
-            down_block_types=("DownEncoderBlock2D",) * 2,
-            up_block_types=("UpDecoderBlock2D",) * 2,
+            block_out_channels=(16, 16, 32, 32),
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
             latent_channels=4,
             layers_per_block=1,
+            norm_num_groups=8,
             sample_size=64,
         ),
         "text_encoder": dict(

@@ -42,17 +42,16 @@ from transformers import (
     SwinConfig,
 )
 
-from tools.models import unavailable
+from tools.models import LOAD_LOCK, unavailable
 
 TINY_SEED = 0
 """Seed of the tiny and random-full weights, so two builds give the same model."""
 
 _HUB_PROBE_TIMEOUT_S = 3.0
 
-# While transformers builds or loads a model it swaps torch's init functions and its own weight
-# tying for no-ops, process-wide: a second thread building a model meanwhile gets uninitialized or
-# untied weights. Vision models are therefore built and loaded one at a time.
-_LOAD_LOCK = threading.RLock()
+# Builds and loads hold tools.models.LOAD_LOCK too (see there): callers outside a ModelSet, such as
+# tests and tools, must not build a model while another thread does.
+_LOAD_LOCK = LOAD_LOCK
 
 # A small WordPiece vocabulary: whole words for common edit targets, single letters (and their
 # continuation pieces) so that any other lowercase word still tokenizes without [UNK].
