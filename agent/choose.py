@@ -32,6 +32,8 @@ SELECTOR_WORDS = re.compile(
 
 AMBIGUITY_MARGIN = 0.1
 """Detections within this score of the best one count as equally likely."""
+MAX_CHOICES = 4
+"""More equally likely detections than this is detector noise, not a choice to put to the user."""
 
 
 def _iou(a, b) -> float:
@@ -99,10 +101,23 @@ def parse_choice(answer: str, count: int) -> Optional[list[int]]:
     return None
 
 
-def describe(candidates: list[Detection], width: int) -> list[str]:
-    """Gives back a short description of where each candidate is ("on the left", "in the middle")."""
+def should_ask(candidates: list[Detection]) -> bool:
+    """Gives back True when a few equally likely candidates leave the choice to the user."""
+    return 1 < len(candidates) <= MAX_CHOICES
+
+
+def describe(candidates: list[Detection], width: int, height: int) -> list[str]:
+    """Gives back where each candidate is ("on the left", "at the top right", "in the middle")."""
     words = []
     for det in candidates:
-        centre = (det.box[0] + det.box[2]) / 2 / max(width, 1)
-        words.append("on the left" if centre < 0.4 else "on the right" if centre > 0.6 else "in the middle")
+        cx = (det.box[0] + det.box[2]) / 2 / max(width, 1)
+        cy = (det.box[1] + det.box[3]) / 2 / max(height, 1)
+        across = "left" if cx < 0.4 else "right" if cx > 0.6 else ""
+        down = "top" if cy < 0.35 else "bottom" if cy > 0.65 else ""
+        if across and down:
+            words.append(f"at the {down} {across}")
+        elif across or down:
+            words.append(f"on the {across}" if across else f"at the {down}")
+        else:
+            words.append("in the middle")
     return words

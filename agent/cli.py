@@ -203,7 +203,7 @@ class ProgressView:
             steps = event["plan"].get("steps") or []
             lines = [f"[bold]Plan[/] ({escape(str(event.get('planner')))}): {len(steps)} step{'s' * (len(steps) != 1)}"]
             lines += [
-                f"  {i}. [cyan]{step['category']}[/] {escape(_step_name(step))}" for i, step in enumerate(steps, 1)
+                f"  {i}. {escape(_step_name(step))} [dim]({step['category']})[/]" for i, step in enumerate(steps, 1)
             ]
             return "\n".join(lines)
         if kind == "step":

@@ -304,8 +304,8 @@ def build_graph(
                 picked = choose.select(text, candidates)
                 if picked is None and choose.wants_all(text, target):
                     picked = list(range(len(candidates)))
-                if picked is None and len(candidates) > 1:
-                    where = choose.describe(candidates, width)
+                if picked is None and toolbox.settings.ask_when_ambiguous and choose.should_ask(candidates):
+                    where = choose.describe(candidates, width, height)
                     options = "; ".join(f"{i + 1}: the one {w}" for i, w in enumerate(where))
                     question = (
                         f"I see {len(candidates)} {target}s ({options}). Which one should I edit? "
@@ -323,7 +323,10 @@ def build_graph(
                         },
                     )
                     return result
-                boxes = [list(candidates[i].box) for i in (picked or [0])]
+                if picked is None:
+                    # Not worth a question: take the most likely one.
+                    picked = [max(range(len(candidates)), key=lambda i: candidates[i].score)]
+                boxes = [list(candidates[i].box) for i in picked]
             region = M.union(*[toolbox.segment_box(image, b) for b in boxes])
             box = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
             if not region.any():

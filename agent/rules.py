@@ -242,7 +242,7 @@ _SIZE_VERBS = _words_of(
 _KEEP_VERBS = _words_of("keep leave preserve retain maintain protect")
 _CLAUSE_VERBS = (
     _REMOVE_VERBS | _ADD_VERBS | _SWAP_VERBS | _CHANGE_VERBS | _COLOUR_VERBS | _GLOBAL_VERBS | _SIZE_VERBS
-    | _KEEP_VERBS | _words_of("make give have let get take dress clothe wrap ensure apply choose opt pick light")
+    | _KEEP_VERBS | _words_of("make give have let get take dress clothe wrap ensure apply choose opt pick light photoshop airbrush")
 )
 # Words that are nouns as often as verbs: they start a new clause only before an article or pronoun.
 _NOUN_LIKE_VERBS = _words_of(
@@ -590,7 +590,7 @@ _FRONTED = re.compile(
 )
 _NO_MORE = re.compile(
     r"^(?:(?:ensure|make\s+sure|check|verify|confirm|see\s+to\s+it)\s+(?:that\s+)?)?(?:there\s+(?:is|are|'s|should\s+be|"
-    r"must\s+be|will\s+be|shall\s+be|would\s+be)\s+no|there's\s+no|no\s+more|no(?!\s*,)|without|the\s+absence\s+of|"
+    r"must\s+be|will\s+be|shall\s+be|would\s+be)\s+no|there's\s+no|no\s+more|no(?!\s*,|\s+(?:wait|thanks|worries|problem|sorry|need|way|idea)\b)|without|the\s+absence\s+of|"
     r"(?:i|we)\s+(?:don't|do\s+not|no\s+longer|won't)\s+(?:want|need|like)|"
     r"(?:the\s+)?(?:image|photo|picture|scene)\s+(?:does\s+not|doesn't|should\s+not|shouldn't|must\s+not|won't|will\s+not)\s+"
     r"(?:feature|contain|include|show|have|display|depict))\s+(?P<np>.+)$",
@@ -697,6 +697,8 @@ def _imperative(clause: str) -> str:
             return f"give {np} {value}"
         if verb == "wear":
             return f"dress {np} in {value}"
+        if copula["now"] and copula["now"].lower() in ("is", "are") and re.match(r"^(?:too|so|very|really|quite|kind\s+of|a\s+bit)\s", value, re.IGNORECASE):
+            return text
         if copula["now"] and copula["now"].lower() in ("is", "are") and not _is_attribute(value) and not _is_global_look(value):
             doing = re.match(r"^(?P<verb>\w+ing)\b", value, re.IGNORECASE)
             if doing and _lemma(doing["verb"]) != doing["verb"].lower() or doing and doing["verb"].lower()[:-3] in _ACTIONS:
@@ -856,16 +858,18 @@ class _Draft:
     """add: "... where it was" / "instead": the new object goes where the previous step's object was."""
 
     def step(self) -> Step:
+        # "him" and "her" with nothing before them in the turn: a person the detector can find.
+        target = _PERSON_PRONOUNS.get(self.target or "", self.target)
+        anchor = _PERSON_PRONOUNS.get(self.anchor or "", self.anchor)
         prompt = self.prompt
         if self.category == "local" and self.look:
-            target = self.target if self.target not in (None, "it", "them") else ""
-            prompt = _describe(target, self.look).strip() if target else self.look.format("").strip()
+            prompt = _describe(target, self.look).strip() if target not in (None, "it", "them") else self.look.format("").strip()
         return Step(
             category=self.category,
-            target=self.target,
+            target=target,
             prompt=prompt or self.instruction,
             instruction=self.instruction,
-            anchor=self.anchor if self.category == "add" else None,
+            anchor=anchor if self.category == "add" else None,
             relation=self.relation if self.category == "add" else None,
         )
 
@@ -874,8 +878,8 @@ def _target(phrase: str) -> Optional[str]:
     """Gives back a step target from a noun phrase: pronouns kept for the session to resolve."""
     phrase = _strip_determiners(phrase).strip(" ,.'\"")
     low = phrase.lower()
-    if low in _PERSON_PRONOUNS:
-        return _PERSON_PRONOUNS[low]
+    if low in ("he", "she"):
+        return {"he": "him", "she": "her"}[low]
     if low in ("they", "those", "these", "them"):
         return "them"
     if low in ("this", "that", "one", "the one"):
@@ -1334,7 +1338,7 @@ def _several_looks(rest: str) -> Optional[list[str]]:
 
 def _make(instruction: str, rest: str) -> list[_Draft]:
     """Frames "make X Y": a new look (local), a new object (replace), the picture (global), or removal."""
-    rest = rest.strip()
+    rest = re.sub(r"\s+instead$", "", rest.strip(), flags=re.IGNORECASE)
     gone = re.match(r"^(?P<np>.+?)\s+(?:disappear|vanish|go\s+away|be\s+gone|gone|invisible)$", rest, re.IGNORECASE)
     if gone and not _is_image(gone["np"]):
         return _remove(instruction, gone["np"])
@@ -1375,7 +1379,7 @@ def _make(instruction: str, rest: str) -> list[_Draft]:
     if _is_background(old):
         return [_Draft("background", instruction, prompt=_strip_determiners(new) + (" background" if _is_attribute(new) else ""))]
     words = _words(old)
-    if words and words[-1] in _GLOBAL_HEADS | _LIGHTING - {"light"} and len(words) <= 2:
+    if words and (words[-1] in _GLOBAL_HEADS | _LIGHTING - {"light"} or words[-1] in _TIMES | _SEASONS | _WEATHER) and len(words) <= 2:
         return [_Draft("global", instruction)]
     phrase, _ = _noun_phrase(old)
     describes = _is_attribute(new) or _is_global_look(new) or re.match(
@@ -1580,13 +1584,15 @@ def _parse_clause(clause: str, previous: Optional[_Draft]) -> list[_Draft]:
     rest = text[re.match(r"\s*\S+\s*", text).end():]
     if verb in _KEEP_VERBS:
         return []
+    if verb in ("edit", "photoshop", "airbrush", "blot", "rub", "clone", "brush", "black", "white", "paint", "blur", "cut", "crop") and re.search(r"^out\b|\sout$", rest, re.IGNORECASE):
+        return _remove(said, re.sub(r"^out\s+|\s+out$", "", rest, flags=re.IGNORECASE))
     if verb in _ALWAYS_GLOBAL_VERBS:
         return _global_verb(said, rest, verb)
     if verb == "get" and re.match(r"^rid\s+of\s+", rest, re.IGNORECASE):
         return _remove(said, rest[re.match(r"^rid\s+of\s+", rest, re.IGNORECASE).end():])
     if verb == "get" and re.search(r"\s(?:off|out\s+of|away\s+from|out)(?:\s|$)", rest, re.IGNORECASE):
         return _remove(said, re.sub(r"\s+(?:off|out|away)(?=\s+(?:of|from)\b|\s+the\b|$)", " from", rest, count=1).replace("from of", "from"))
-    if verb == "take" and re.search(r"^(?:away|out|off)\b|\s(?:away|out|off)(?:\s+(?:of|from)\b|$)", rest, re.IGNORECASE):
+    if verb == "take" and re.search(r"^(?:away|out|off)\b|\s(?:away|out|off)(?:\s+(?:of|from|the)\b|$)", rest, re.IGNORECASE):
         return _remove(said, re.sub(r"\s+(?:out|off|away)(?=\s+(?:of|from)\b)", "", rest))
     if verb in ("cut", "crop", "strip", "wipe", "sweep", "clear", "pluck") and not re.match(r"^(?:out|away|off|up)?\s*(?:the\s+)?(?:" + _IMAGE_NOUN + r")\b(?!\s+of)", rest, re.IGNORECASE):
         return _remove(said, rest) if verb not in ("crop",) or re.match(r"^(?:out|away)\b", rest, re.IGNORECASE) else _size(said, rest, verb)
@@ -1672,7 +1678,7 @@ def plan_rules(instruction: str) -> Plan:
         focus = _FOCUS.match(_imperative(clause)) if not parsed else None
         if focus:
             # "find the kettle and paint it silver": no edit, but "it" now means the kettle.
-            last = _Draft("local", clause, target=_target(_noun_phrase(focus["np"])[0]))
+            last = _Draft("local", clause, target=_target(_noun_phrase(focus["np"] or focus["subject"])[0]))
         for draft in parsed:
             last = _link(draft, last, drafts)
             drafts.append(last)
@@ -1682,7 +1688,8 @@ def plan_rules(instruction: str) -> Plan:
 
 
 _FOCUS = re.compile(
-    r"^(?:find|select|locate|pick|grab|take|look\s+at|focus\s+on|spot|choose|see|there\s+(?:is|are)|there's|you\s+see)\s+(?P<np>.+)$",
+    r"^(?:(?:find|select|locate|pick|grab|take|look\s+at|focus\s+on|spot|choose|see|there\s+(?:is|are)|there's|you\s+see)\s+(?P<np>.+)|"
+    r"(?P<subject>(?:the|this|that|these|those)\s+.+?)\s+(?:is|are|looks?|seems?|was|were)\b.*)$",
     re.IGNORECASE,
 )
 
@@ -1697,9 +1704,9 @@ def _link(draft: _Draft, previous: Optional[_Draft], drafts: list[_Draft]) -> _D
     subject = _result_object(previous)
     if subject is None:
         return draft
-    if draft.target in ("it", "them") and draft.category in ("remove", "replace", "local"):
+    if draft.target in ("it", "them", "him", "her") and draft.category in ("remove", "replace", "local", "background"):
         return replace(draft, target=subject)
-    if draft.category == "add" and draft.anchor in ("it", "them"):
+    if draft.category == "add" and draft.anchor in ("it", "them", "him", "her"):
         return replace(draft, anchor=subject)
     return draft
 

@@ -374,7 +374,8 @@ class Backend:
 
     def close(self) -> None:
         self.queue.close()
-        if self._editor is not None:
+        # An editor passed in belongs to the caller; only one built here is closed here.
+        if self._factory is not None and self._editor is not None:
             self._editor.close()
 
 

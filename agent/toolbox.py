@@ -31,11 +31,14 @@ class EditSettings:
     """Denoising steps for InstructPix2Pix."""
     guidance: float = 7.5
     image_guidance: float = 1.5
-    global_max_side: int = 768
+    global_max_side: Optional[int] = None
+    """Longest side of InstructPix2Pix's working size; None: 1.5x the model's native size (768 for SD1.5)."""
     local_mode: str = "inpaint"
     """How `local` steps edit: `inpaint` repaints the object from a prompt (may change its shape);
     `zone` runs the instruction editor on the whole image and keeps only the edited region (keeps
     structure, weaker for big changes)."""
+    ask_when_ambiguous: bool = True
+    """Ask which one when a few equally likely objects match the target; False takes the likeliest."""
     box_threshold: float = 0.3
     text_threshold: float = 0.25
 

@@ -16,7 +16,7 @@ from tools.detect import Detection
 from tools.masks import box_mask
 from tools.models import get_models
 
-FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
+FAST = EditSettings(inpaint_steps=2, global_steps=2)
 
 
 class ScriptedToolbox(Toolbox):

@@ -1,0 +1,189 @@
+"""`chatedit bench`: per-stage latency and memory of one real turn, as numbers.
+
+The turn is "remove the <object> and make it sunset" (two steps: a region inpaint and a global
+edit), planned by the rules planner so no LLM time is counted. After a warm-up turn, each repeat runs
+the turn on a fresh session and records, per stage, the time spent; model calls are timed with device
+synchronisation (CUDA work is asynchronous, so a wall clock around it would measure the launch only).
+`overhead` is the turn's wall time minus the time inside model calls: everything chatedit itself
+does (masks, crops, pastes, checks, the store and the checkpointer).
+"""
+
+from __future__ import annotations
+
+import functools
+import statistics
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Optional
+
+import torch
+from PIL import Image
+
+from agent.session import Editor
+from agent.toolbox import EditSettings
+
+MODEL_METHODS = {
+    "detector": [("model", "forward")],
+    "segmenter": [("model", "forward"), ("model", "get_image_embeddings")],
+    "inpainter": [("unet", "forward"), ("vae", "encode"), ("vae", "decode"), ("text_encoder", "forward")],
+    "global_editor": [("unet", "forward"), ("vae", "encode"), ("vae", "decode"), ("text_encoder", "forward")],
+}
+"""The calls into model weights, per role, that count as model time."""
+
+
+class ModelClock:
+    """Accumulates time spent inside model calls, synchronising the device around each outermost call."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._depth = threading.local()
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def wrap(self, owner, method: str, role: str) -> None:
+        original = getattr(owner, method)
+
+        @functools.wraps(original)
+        def timed(*args, **kwargs):
+            depth = getattr(self._depth, "value", 0)
+            if depth:
+                return original(*args, **kwargs)
+            self._depth.value = 1
+            self._sync()
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self._sync()
+                self.seconds[role] += time.perf_counter() - started
+                self._depth.value = 0
+
+        setattr(owner, method, timed)
+
+    def reset(self) -> None:
+        self.seconds.clear()
+
+
+def _attach(clock: ModelClock, models) -> None:
+    for role, methods in MODEL_METHODS.items():
+        bundle = getattr(models, role)
+        for attribute, method in methods:
+            clock.wrap(getattr(bundle, attribute), method, role)
+
+
+def bench_photo(size: tuple[int, int]) -> Image.Image:
+    """Gives back the sample photo (examples/images/coffee.jpg when present) resized to `size`."""
+    sample = Path(__file__).resolve().parents[1] / "examples" / "images" / "coffee.jpg"
+    if sample.exists():
+        return Image.open(sample).convert("RGB").resize(size, Image.Resampling.BICUBIC)
+    # An installed package without the examples: a smooth synthetic scene keeps the turn's work the same.
+    x = torch.linspace(0, 1, size[0])[None, :, None]
+    y = torch.linspace(0, 1, size[1])[:, None, None]
+    rgb = torch.cat([x.expand(size[1], -1, -1), y.expand(-1, size[0], -1), (x * y).expand(size[1], size[0], 1)], 2)
+    return Image.fromarray((rgb * 255).byte().numpy())
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _summary(values: list[float]) -> dict:
+    return {
+        "median": round(statistics.median(values), 2),
+        "min": round(min(values), 2),
+        "max": round(max(values), 2),
+    }
+
+
+def run_bench(
+    models: str = "tiny",
+    device: str = "auto",
+    size: tuple[int, int] = (768, 512),
+    repeat: int = 3,
+    target: str = "cup",
+    settings: Optional[EditSettings] = None,
+) -> dict:
+    """Gives back per-stage timings (ms, median/min/max over `repeat` turns), memory and LLM-call counts.
+
+    Args:
+        models: model profile (`tiny`, `random-full` or `default`).
+        device: `auto`, `cpu` or `cuda`.
+        size: the photo's (width, height).
+        repeat: timed turns after one warm-up turn.
+        target: the object the turn removes.
+        settings: generation settings (steps, sizes); the defaults otherwise.
+    """
+    instruction = f"remove the {target} and make it sunset"
+    photo = bench_photo(size)
+    # A benchmark cannot answer "which one?": it takes the likeliest target.
+    settings = settings or EditSettings()
+    settings.ask_when_ambiguous = False
+    with tempfile.TemporaryDirectory() as data_dir:
+        started = time.perf_counter()
+        editor = Editor(models=models, planner="rules", device=device, data_dir=data_dir, settings=settings, seed=0)
+        models_set = editor.toolbox.models
+        if models_set.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(models_set.device)
+        for role in ("detector", "segmenter", "inpainter", "global_editor"):
+            getattr(models_set, role)
+        if models_set.device.type == "cuda":
+            torch.cuda.synchronize(models_set.device)
+        load_ms = (time.perf_counter() - started) * 1000.0
+        resident = torch.cuda.memory_allocated(models_set.device) if models_set.device.type == "cuda" else None
+
+        clock = ModelClock(models_set.device)
+        _attach(clock, models_set)
+        editor.session().send(instruction, image=photo)  # warm-up: kernels, caches, allocator
+
+        rows: dict[str, list[float]] = defaultdict(list)
+        found = []
+        for _ in range(repeat):
+            clock.reset()
+            session = editor.session()
+            turn_started = time.perf_counter()
+            turn = session.send(instruction, image=photo)
+            wall = (time.perf_counter() - turn_started) * 1000.0
+            stages = turn.report["timings_ms"]
+            model_ms = {role: seconds * 1000.0 for role, seconds in clock.seconds.items()}
+            found.append(turn.report["steps"][0]["status"] != "not_found")
+            rows["plan"].append(stages.get("plan", 0.0))
+            rows["detect"].append(model_ms.get("detector", 0.0))
+            rows["segment"].append(model_ms.get("segmenter", 0.0))
+            rows["inpaint"].append(stages.get("inpaint", 0.0))
+            rows["global_edit"].append(stages.get("global_edit", 0.0))
+            rows["verify"].append(stages.get("verify", 0.0))
+            # Image writes, the answer, and what no node accounts for: checkpoint writes and graph bookkeeping.
+            unaccounted = wall - sum(stages.values())
+            rows["store_checkpoint"].append(stages.get("store", 0.0) + stages.get("respond", 0.0) + unaccounted)
+            rows["model"].append(sum(model_ms.values()))
+            rows["overhead"].append(wall - sum(model_ms.values()))
+            rows["turn"].append(wall)
+        editor.close()
+    peak = torch.cuda.max_memory_allocated(models_set.device) if models_set.device.type == "cuda" else None
+    return {
+        "models": models,
+        "device": str(models_set.device),
+        "device_name": torch.cuda.get_device_name(models_set.device) if models_set.device.type == "cuda" else "cpu",
+        "dtype": str(models_set.dtype).removeprefix("torch."),
+        "size": list(size),
+        "repeat": repeat,
+        "instruction": instruction,
+        "target_found": all(found),
+        "load_ms": round(load_ms, 1),
+        "stages_ms": {stage: _summary(values) for stage, values in rows.items()},
+        "gpu_memory_resident_gib": round(resident / 2**30, 3) if resident is not None else None,
+        "gpu_memory_peak_gib": round(peak / 2**30, 3) if peak is not None else None,
+        "llm_calls_with_llm": 2,
+        "versions": {name: _version(name) for name in ("torch", "diffusers", "transformers", "langgraph")},
+    }

@@ -1,0 +1,255 @@
+"""The `chatedit` command on tiny models with the rules planner: edit, chat, plan, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from agent import cli
+from agent.toolbox import EditSettings
+from tools.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
+TINY = ["--models", "tiny", "--planner", "rules", "--max-attempts", "1"]
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tmp_path_factory):
+    """One folder for the tiny models of the whole test session, so they are built once."""
+    folder = tmp_path_factory.getbasetemp() / "chatedit-cache"
+    previous = os.environ.get("CHATEDIT_CACHE_DIR")
+    os.environ["CHATEDIT_CACHE_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("CHATEDIT_CACHE_DIR", None)
+    else:
+        os.environ["CHATEDIT_CACHE_DIR"] = previous
+
+
+@pytest.fixture
+def runner(tmp_path, monkeypatch, tiny_cache):
+    from agent.session import Editor
+
+    monkeypatch.setenv("CHATEDIT_DATA_DIR", str(tmp_path / "data"))
+    # Few denoising steps at a small working size: the commands are the subject here, not the pictures.
+    monkeypatch.setattr(cli, "make_editor", lambda **kwargs: Editor(settings=FAST, **kwargs))
+    return CliRunner()
+
+
+@pytest.fixture
+def photo_path(tmp_path, coffee) -> Path:
+    path = tmp_path / "photo.png"
+    coffee.resize((96, 64), Image.Resampling.BICUBIC).save(path)
+    return path
+
+
+def run_module(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
+    """Runs `python -m agent.cli ARGS` the way a shell would, with stdin as a pipe."""
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+
+
+def test_edit_writes_the_image_and_prints_the_report(runner, photo_path, tmp_path):
+    out = tmp_path / "out.png"
+    debug = tmp_path / "debug"
+    result = runner.invoke(
+        cli.app,
+        ["edit", str(photo_path), "add a red balloon and make it look like a watercolor painting", "-o", str(out),
+         "--json", "--debug-dir", str(debug), *TINY],
+    )
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)  # one JSON object and nothing else
+    assert report["output"] == str(out)
+    assert Image.open(out).size == (96, 64)
+    assert report["planner"] == "rules"
+    assert report["llm_calls"] == 0
+    assert report["message"]
+    assert isinstance(report["timings_ms"], dict) and report["timings_ms"]
+    assert [s["category"] for s in report["steps"]] == ["add", "global"]
+    for step in report["steps"]:
+        assert {"category", "target", "prompt", "passed", "mask", "attempts"} <= set(step)
+    add = report["steps"][0]
+    assert Path(add["mask"]).parent == debug and Path(add["mask"]).is_file()
+    assert all(Path(a["mask"]).is_file() for a in add["attempts"])
+    assert "Plan (rules)" in result.stderr and "Step 1/2" in result.stderr
+
+
+def test_edit_writes_jpeg_by_extension(runner, photo_path, tmp_path):
+    out = tmp_path / "out.jpg"
+    result = runner.invoke(cli.app, ["edit", str(photo_path), "make it look like a sunset", "-o", str(out), *TINY])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    with Image.open(out) as written:
+        assert written.format == "JPEG" and written.size == (96, 64)
+
+
+def test_edit_with_no_edit_in_the_instruction_exits_2_and_writes_nothing(runner, photo_path, tmp_path):
+    out = tmp_path / "out.png"
+    result = runner.invoke(cli.app, ["edit", str(photo_path), "hello there", "-o", str(out), "--json", *TINY])
+    assert result.exit_code == 2
+    assert not out.exists()
+    assert json.loads(result.stdout)["output"] is None
+    assert "Nothing edited" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "make_input, words",
+    [
+        (lambda tmp: tmp / "missing.png", "No file"),
+        (lambda tmp: (tmp / "notes.png").write_text("not a picture") and tmp / "notes.png", "not an image"),
+        (lambda tmp: tmp, "folder"),
+    ],
+    ids=["missing", "text-file", "directory"],
+)
+def test_bad_input_exits_2_with_one_sentence_and_no_traceback(tmp_path, make_input, words):
+    out = tmp_path / "out.png"
+    result = run_module("edit", str(make_input(tmp_path)), "remove the cup", "-o", str(out), *TINY)
+    assert result.returncode == 2
+    assert words in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert not out.exists()
+
+
+def test_usage_errors_exit_2(runner, photo_path, tmp_path):
+    assert runner.invoke(cli.app, ["edit", str(photo_path), "remove the cup"]).exit_code == 2  # no -o
+    bad_format = runner.invoke(cli.app, ["edit", str(photo_path), "remove the cup", "-o", str(tmp_path / "x.gif")])
+    assert bad_format.exit_code == 2 and ".png, .jpg or .webp" in bad_format.stderr
+    assert runner.invoke(cli.app, ["edit", str(photo_path), "x", "-o", "o.png", "--models", "huge"]).exit_code == 2
+
+
+def test_internal_error_exits_1_with_the_traceback_only_when_asked(runner, photo_path, tmp_path, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("the device caught fire")
+
+    monkeypatch.setattr(cli, "make_editor", broken)
+    args = ["edit", str(photo_path), "remove the cup", "-o", str(tmp_path / "o.png")]
+    quiet = runner.invoke(cli.app, args)
+    assert quiet.exit_code == 1
+    assert "the device caught fire" in quiet.stderr and "Traceback" not in quiet.stderr
+    loud = runner.invoke(cli.app, ["--verbose", *args])
+    assert loud.exit_code == 1 and "Traceback" in loud.stderr
+
+
+def test_plan_over_a_jsonl_file_keeps_order_and_ids(runner, tmp_path):
+    lines = [
+        {"id": "b", "instruction": "remove the dog and make it look like winter"},
+        {"id": "a", "instruction": "make the car red"},
+        {"id": 7, "instruction": "hello there"},
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    result = runner.invoke(cli.app, ["plan", "--input", str(source)])
+    assert result.exit_code == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["id"] for row in rows] == ["b", "a", 7]
+    assert [s["category"] for s in rows[0]["steps"]] == ["remove", "global"]
+    assert rows[0]["steps"][0]["target"] == "dog"
+    assert [s["category"] for s in rows[1]["steps"]] == ["local"]
+    assert rows[2]["steps"] == []
+
+
+def test_plan_of_one_instruction_and_a_malformed_line(runner, tmp_path):
+    one = runner.invoke(cli.app, ["plan", "replace the cat with a fox"])
+    assert one.exit_code == 0
+    assert json.loads(one.stdout)["steps"][0]["category"] == "replace"
+    source = tmp_path / "bad.jsonl"
+    source.write_text('{"id": 1, "instruction": "make it red"}\nnot json\n')
+    bad = runner.invoke(cli.app, ["plan", "--input", str(source)])
+    assert bad.exit_code == 2 and "Line 2" in bad.stderr
+
+
+def test_plan_does_not_load_torch(tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": 1, "instruction": "remove the cup"}\n')
+    code = (
+        "import sys; from agent.cli import app\n"
+        f"try:\n    app(['plan', '--input', {str(source)!r}])\nexcept SystemExit:\n    pass\n"
+        "print('torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.stdout.splitlines()[-1] == "False", result.stderr
+
+
+def test_chat_two_turns_undo_history_and_save(runner, photo_path, tmp_path):
+    saved = tmp_path / "saved.png"
+    script = "\n".join(
+        ["make it look like a watercolor painting", "make it look like a sunset", "/undo", "/history", f"/save {saved}", "/quit"]
+    )
+    result = runner.invoke(cli.app, ["chat", str(photo_path), *TINY], input=script + "\n")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "as version 0" in out
+    first = next(line for line in out.splitlines() if line.startswith("Saved version 1: "))
+    assert "Saved version 2: " in out
+    assert "Now at version 1" in out
+    history = [line for line in out.splitlines() if line[:1] in ("*", " ") and ". " in line]
+    assert [line.startswith("*") for line in history] == [False, True, False]
+    version_1 = Path(first.split(": ", 1)[1])
+    assert np.array_equal(np.asarray(Image.open(saved)), np.asarray(Image.open(version_1)))
+
+
+def test_chat_reads_a_pipe(photo_path, tmp_path):
+    result = run_module("chat", str(photo_path), *TINY, stdin="/history\n/undo\n", env={"CHATEDIT_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert "* 0. uploaded" in result.stdout and "Nothing to undo." in result.stdout
+
+
+def test_chat_resumes_a_session_by_id(runner, photo_path):
+    first = runner.invoke(cli.app, ["chat", str(photo_path), *TINY], input="/quit\n")
+    session = first.stderr.split("session ", 1)[1].split()[0]
+    again = runner.invoke(cli.app, ["chat", "--session", session, *TINY], input="/history\n")
+    assert again.exit_code == 0 and "* 0. uploaded" in again.stdout
+    unknown = runner.invoke(cli.app, ["chat", "--session", "no-such-session", *TINY], input="")
+    assert unknown.exit_code == 2 and "No session" in unknown.stderr
+
+
+def test_save_image_refuses_unknown_formats(tmp_path):
+    image = Image.new("RGB", (8, 8), (10, 200, 30))
+    with Image.open(cli.save_image(image, tmp_path / "a.webp")) as written:
+        assert written.format == "WEBP"
+    with pytest.raises(InputError):
+        cli.save_image(image, tmp_path / "a.bmp")
+    assert not (tmp_path / "a.bmp").exists()
+
+
+def test_models_list_and_tiny_download(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    listed = runner.invoke(cli.app, ["models", "list"])
+    assert listed.exit_code == 0, listed.stderr
+    assert "grounding-dino-tiny" in listed.stdout and "chatedit models download" in listed.stdout
+    tiny = runner.invoke(cli.app, ["models", "download", "--profile", "tiny"])
+    assert tiny.exit_code == 0 and "nothing to download" in tiny.stdout
+
+
+def test_files_to_fetch_skips_duplicate_weights():
+    repo = [
+        "model_index.json", "sd-v1-5-inpainting.ckpt", "sd-v1-5-inpainting.safetensors",
+        "unet/config.json", "unet/diffusion_pytorch_model.bin", "unet/diffusion_pytorch_model.safetensors",
+        "unet/diffusion_pytorch_model.fp16.safetensors", "safety_checker/model.safetensors",
+        "tokenizer/vocab.json", "tokenizer/merges.txt",
+    ]
+    full = cli._files_to_fetch(repo, "inpainter", fp16=False)
+    assert full == ["model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.safetensors",
+                    "tokenizer/vocab.json", "tokenizer/merges.txt"]
+    half = cli._files_to_fetch(repo, "inpainter", fp16=True)
+    assert "unet/diffusion_pytorch_model.fp16.safetensors" in half
+    assert "unet/diffusion_pytorch_model.safetensors" not in half
+    detector = cli._files_to_fetch(["config.json", "model.safetensors", "pytorch_model.bin", "vocab.txt"], "detector", True)
+    assert detector == ["config.json", "model.safetensors", "vocab.txt"]
