@@ -30,7 +30,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tools.errors import ChatEditError, InputError, ModelUnavailableError
+from tools.errors import InputError, ModelUnavailableError
 
 app = typer.Typer(
     name="chatedit",
@@ -40,10 +40,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
-models_app = typer.Typer(help="See which model checkpoints are cached, and download them ahead of time.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="See which model checkpoints are cached, and download them ahead of time.", no_args_is_help=True
+)
 app.add_typer(models_app, name="models")
 
-stderr = Console(stderr=True, highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
@@ -70,14 +72,21 @@ PlannerOption = Annotated[
     Planner, typer.Option("--planner", help="auto: the vision LLM when one is configured, else rules.")
 ]
 ModelsOption = Annotated[
-    Models, typer.Option("--models", help="Model profile: default checkpoints, tiny random models (smoke runs), random-full.")
+    Models,
+    typer.Option("--models", help="Model profile: default checkpoints, tiny random models (smoke runs), random-full."),
 ]
 DeviceOption = Annotated[Device, typer.Option("--device", help="Where the models run.")]
-SeedOption = Annotated[Optional[int], typer.Option("--seed", help="Base seed of every generation (repeatable results).")]
-AttemptsOption = Annotated[int, typer.Option("--max-attempts", min=1, help="Tries per step before the best failed try is kept.")]
+SeedOption = Annotated[
+    Optional[int], typer.Option("--seed", help="Base seed of every generation (repeatable results).")
+]
+AttemptsOption = Annotated[
+    int, typer.Option("--max-attempts", min=1, help="Tries per step before the best failed try is kept.")
+]
 DataDirOption = Annotated[
     Optional[Path],
-    typer.Option("--data-dir", help="Where sessions and images are kept [default: CHATEDIT_DATA_DIR or ~/.local/share/chatedit]."),
+    typer.Option(
+        "--data-dir", help="Where sessions and images are kept [default: CHATEDIT_DATA_DIR or ~/.local/share/chatedit]."
+    ),
 ]
 
 _verbose = False
@@ -168,6 +177,8 @@ class ProgressView:
             transient=True,
         )
         self.task = None
+        self.names: dict[int, str] = {}
+        self.tries: dict[int, int] = {}
 
     def __enter__(self) -> "ProgressView":
         self.bar.start()
@@ -195,20 +206,23 @@ class ProgressView:
         if line:
             self.console.print(line)
 
-    @staticmethod
-    def describe(event: dict) -> Optional[str]:
+    def describe(self, event: dict) -> Optional[str]:
         """Gives back the rich-markup line for one event (None: nothing to show)."""
         kind = event.get("event")
         if kind == "plan":
             steps = event["plan"].get("steps") or []
+            self.names = {i: _step_name(step) for i, step in enumerate(steps, 1)}
             lines = [f"[bold]Plan[/] ({escape(str(event.get('planner')))}): {len(steps)} step{'s' * (len(steps) != 1)}"]
             lines += [
                 f"  {i}. {escape(_step_name(step))} [dim]({step['category']})[/]" for i, step in enumerate(steps, 1)
             ]
             return "\n".join(lines)
         if kind == "step":
-            what = escape(str(event.get("target") or ""))
-            return f"[bold]Step {event['index']}/{event['total']}[/]: {event['category']} {what}".rstrip()
+            index = event["index"]
+            self.tries[index] = self.tries.get(index, 0) + 1
+            again = f", try {self.tries[index]}" if self.tries[index] > 1 else ""
+            name = self.names.get(index) or f"{event['category']} {event.get('target') or ''}".rstrip()
+            return f"[bold]Step {index}/{event['total']}{again}[/]: {escape(name)}"
         if kind == "located":
             box = event.get("box")
             where = "[" + ", ".join(str(round(v)) for v in box) + "]" if box else "the whole picture"
@@ -219,21 +233,30 @@ class ProgressView:
             return f"[yellow]Question:[/] {escape(event['text'])}"
         if kind == "checked":
             verdict = "[green]passed[/]" if event["passed"] else "[red]failed[/]"
-            return f"  check: {verdict} {escape(event.get('reason') or '')}".rstrip()
+            return f"  check: {verdict}" + (f" ({escape(event['reason'])})" if event.get("reason") else "")
         if kind == "verdict":
             verdict = "[green]passed[/]" if event["passed"] else "[red]failed[/]"
-            return f"  step {event['index']} verdict: {verdict} {escape(event.get('reason') or '')}".rstrip()
+            reason = f" ({escape(event['reason'])})" if event.get("reason") else ""
+            return f"  step {event['index']} verdict: {verdict}{reason}"
         return None
 
 
 @app.command()
 def edit(
     image: Annotated[Path, typer.Argument(help="The picture to edit (PNG, JPEG, WebP, ...).", show_default=False)],
-    instruction: Annotated[str, typer.Argument(help='What to change, e.g. "remove the cup and make it sunset".', show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the result (.png, .jpg or .webp).", show_default=False)],
-    json_report: Annotated[bool, typer.Option("--json", help="Print the turn report as one JSON object on stdout.")] = False,
+    instruction: Annotated[
+        str, typer.Argument(help='What to change, e.g. "remove the cup and make it sunset".', show_default=False)
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Where to write the result (.png, .jpg or .webp).", show_default=False),
+    ],
+    json_report: Annotated[
+        bool, typer.Option("--json", help="Print the turn report as one JSON object on stdout.")
+    ] = False,
     debug_dir: Annotated[
-        Optional[Path], typer.Option("--debug-dir", help="Save each step's masks as PNGs here; the report points to them.")
+        Optional[Path],
+        typer.Option("--debug-dir", help="Save each step's masks as PNGs here; the report points to them."),
     ] = None,
     planner: PlannerOption = Planner.auto,
     models: ModelsOption = Models.default,
@@ -270,7 +293,8 @@ def edit(
         save_image(turn.image, output)
         report["output"] = str(output)
         stderr.print(escape(turn.message))
-        stderr.print(f"Wrote {escape(str(output))} (session {report.get('session')}: continue with `chatedit chat --session {report.get('session')}`)")
+        session = report.get("session")
+        stderr.print(f"Wrote {escape(str(output))} (continue with: chatedit chat --session {session})")
         if json_report:
             _say(json.dumps(report, default=str))
 
@@ -287,13 +311,17 @@ def _lines(console: Console) -> Iterator[str]:
         yield line.strip()
 
 
-CHAT_HELP = """Commands: /undo, /redo, /history, /save PATH, /open PATH, /quit. Anything else is sent to the editor."""
+CHAT_HELP = "Commands: /undo, /redo, /history, /save PATH, /open PATH, /quit. Anything else is sent to the editor."
 
 
 @app.command()
 def chat(
-    image: Annotated[Optional[Path], typer.Argument(help="A picture to start with (or /open one later).", show_default=False)] = None,
-    session_id: Annotated[Optional[str], typer.Option("--session", help="Resume this session (its id is printed when it starts).")] = None,
+    image: Annotated[
+        Optional[Path], typer.Argument(help="A picture to start with (or /open one later).", show_default=False)
+    ] = None,
+    session_id: Annotated[
+        Optional[str], typer.Option("--session", help="Resume this session (its id is printed when it starts).")
+    ] = None,
     planner: PlannerOption = Planner.auto,
     models: ModelsOption = Models.default,
     device: DeviceOption = Device.auto,
@@ -303,14 +331,19 @@ def chat(
 ) -> None:
     """Chat with the editor in the terminal: one instruction per line, with undo and history.
 
-    Reads lines from stdin, so it also works with a pipe (`printf 'make it sunset\\n/undo\\n' | chatedit chat photo.jpg`).
+    Reads lines from stdin, so it also works with a pipe:
+    `printf 'make it sunset\\n/undo\\n' | chatedit chat photo.jpg`.
     Commands: /undo, /redo, /history, /save PATH, /open PATH, /quit. Each new version is saved in the
     data dir; its path is printed.
     """
     with _exit_codes():
         editor = make_editor(
-            models=models.value, planner=planner.value, device=device.value, data_dir=data_dir,
-            max_attempts=max_attempts, seed=seed,
+            models=models.value,
+            planner=planner.value,
+            device=device.value,
+            data_dir=data_dir,
+            max_attempts=max_attempts,
+            seed=seed,
         )
         session = editor.session(session_id)
         started = "Resumed" if session_id else "Started"
@@ -362,9 +395,7 @@ def _open(session, path: Path) -> None:
         stderr.print(f"[red]Error:[/] {escape(str(exc))}")
         return
     current = next(v for v in session.history() if v.current)
-    _say(
-        f"Opened {path} ({image.width}x{image.height}) as version {current.index}: {current.path}"
-    )
+    _say(f"Opened {path} ({image.width}x{image.height}) as version {current.index}: {current.path}")
 
 
 def _chat_command(session, verb: str, argument: str) -> None:
@@ -408,7 +439,11 @@ def plan(
     instruction: Annotated[Optional[str], typer.Argument(help="The instruction to plan.", show_default=False)] = None,
     input_file: Annotated[
         Optional[Path],
-        typer.Option("--input", "-i", help='A JSONL file of {"id", "instruction"} lines ("-": stdin); prints one {"id", "steps"} line each.'),
+        typer.Option(
+            "--input",
+            "-i",
+            help='A JSONL file of {"id", "instruction"} lines ("-": stdin); prints one {"id", "steps"} line each.',
+        ),
     ] = None,
     planner: Annotated[
         Planner, typer.Option("--planner", help="rules: instant, no model; llm: the vision LLM (needs --image).")
@@ -516,9 +551,11 @@ def serve(
         if api_key:
             settings.api_keys = [*settings.api_keys, api_key]
         if host not in ("127.0.0.1", "localhost", "::1") and not settings.keys:
-            stderr.print("[yellow]Warning:[/] listening beyond this machine without an API key; anyone who can reach it can use it.")
+            stderr.print("[yellow]Warning:[/] no API key: anyone who can reach this address can use the server.")
         editor = make_editor(models=models.value, planner=planner.value, device=device.value, data_dir=data_dir)
-        stderr.print(f"chatedit serving at http://{host}:{port}/v1 (model id: {settings.model_id}); data in {editor.data_dir}")
+        stderr.print(
+            f"chatedit serving at http://{host}:{port}/v1 (model id: {settings.model_id}); data in {editor.data_dir}"
+        )
         uvicorn.run(create_app(editor, settings), host=host, port=port, log_level="info")
 
 
@@ -591,7 +628,10 @@ def models_download(
     profile: Annotated[Models, typer.Option("--profile", help="Model profile to download.")] = Models.default,
     fp16: Annotated[
         Optional[bool],
-        typer.Option("--fp16/--fp32", help="Diffusion weights in half precision (GPU) or full [default: fp16 when CUDA is present]."),
+        typer.Option(
+            "--fp16/--fp32",
+            help="Diffusion weights in half precision (GPU) or full [default: fp16 when CUDA is present].",
+        ),
     ] = None,
 ) -> None:
     """Download the profile's checkpoints into the Hugging Face cache (once, on a machine with network).

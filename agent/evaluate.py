@@ -13,9 +13,10 @@ How the numbers are counted:
   categories: they are counted apart and left out of the accuracy.
 * Target: the phrase a step acts on is its `target`, or for `add` its `prompt` (the new object). It
   matches the gold `object` when both, normalised (lowercase, punctuation, articles, numbers and
-  quantifiers dropped, plural nouns made singular), are equal, or when the last word (the head noun)
-  of one is a word of the other: "red slippers" matches "slippers", "shirt of person" matches
-  "person", "pair of glasses" matches "glasses".
+  quantifiers dropped, plural nouns made singular), are equal, when the gold head noun (its last
+  word) is a word of the prediction, or when both end in the same head noun: "red slippers" and
+  "slippers" match either way, "shirt of person" matches "person", "glasses" matches "pair of
+  glasses"; "table" does not match "table lamp".
 * Compound: a plan has the exact step count when it has as many steps as the gold `steps`, and the
   exact category sequence when, in addition, every step's category equals the gold one (`replace`
   as `local`; a gold `other` step accepts any category, for the reason above).
@@ -60,7 +61,12 @@ def load_jsonl(path: str | Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+_PLURALS_IN_OES = frozenset("tomatoes potatoes heroes mangoes volcanoes echoes mosquitoes buffaloes dominoes".split())
+
+
 def _singular(word: str) -> str:
+    if word in _PLURALS_IN_OES:
+        return word[:-2]
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 3 and word.endswith(("ches", "shes", "sses", "xes")):
@@ -83,7 +89,7 @@ def phrases_match(predicted: Optional[str], gold: Optional[str]) -> bool:
     mine, theirs = normalise_phrase(predicted), normalise_phrase(gold)
     if not mine or not theirs:
         return False
-    return mine == theirs or mine[-1] in theirs or theirs[-1] in mine
+    return mine == theirs or theirs[-1] in mine or mine[-1] == theirs[-1]
 
 
 def step_phrase(step: Step) -> Optional[str]:
@@ -263,8 +269,14 @@ def _percent(value: Optional[float]) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    line = lambda cells: "  ".join(str(cell).rjust(width) if i else str(cell).ljust(width) for i, (cell, width) in enumerate(zip(cells, widths)))  # noqa: E731
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+
+    def line(cells: list[str]) -> str:
+        # The first column (names) reads left-aligned, numbers right-aligned.
+        return "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(cells, widths))
+        )
+
     return "\n".join([line(header), line(["-" * width for width in widths]), *map(line, rows)])
 
 
@@ -312,7 +324,9 @@ def format_report(results: dict[str, dict]) -> str:
         parts.append("\n\nCompound instructions\n")
         parts.append(_table(header, rows))
     for name, result in results.items():
-        parts.append(f"\n\nConfusion matrix: {name}" + (" (steps of exactly split items)" if name == COMPOUND_FILE else ""))
+        parts.append(
+            f"\n\nConfusion matrix: {name}" + (" (steps of exactly split items)" if name == COMPOUND_FILE else "")
+        )
         parts.append("\n" + format_confusion(result["confusion"]))
         if result.get("other", {}).get("items"):
             other = ", ".join(f"{k} {v}" for k, v in sorted(result["other"]["predicted"].items()))

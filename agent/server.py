@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -41,12 +42,12 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent.session import SESSION_ID, Editor, Session
+from agent.session import MAX_INSTRUCTION, SESSION_ID, Editor, Session
 from tools.errors import InputError, ModelUnavailableError, TooLargeError
 from tools.images import load_image
 
@@ -140,6 +141,7 @@ class Conversation:
     task: Optional[str] = None
     """The prompt of a side request (title, tags, follow-ups), when the request is one."""
     system: list[str] = field(default_factory=list)
+    """The texts of system messages (a frontend's tool-selection prompt arrives there)."""
 
 
 def _content_parts(content: Any) -> list[tuple[str, str]]:
@@ -201,7 +203,9 @@ def read_conversation(body: dict) -> Conversation:
     """Gives back the instruction, the current image and any side task of an OpenAI chat request."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise APIError(400, "The request has no messages; send a user message with an instruction and an image.", "invalid_request")
+        raise APIError(
+            400, "The request has no messages; send a user message with an instruction and an image.", "invalid_request"
+        )
     if not all(isinstance(message, dict) for message in messages):
         raise APIError(400, "Each message must be an object with a role and content.", "invalid_request")
     system = [
@@ -271,7 +275,13 @@ def side_answer(task: str, system: list[str]) -> str:
         return json.dumps({"tags": ["Arts", "Image Editing"]})
     if key == "follow_ups":
         return json.dumps(
-            {"follow_ups": ["Make it look like a sunset", "Turn it into a watercolor painting", "Make the colors warmer"]}
+            {
+                "follow_ups": [
+                    "Make it look like a sunset",
+                    "Turn it into a watercolor painting",
+                    "Make the colors warmer",
+                ]
+            }
         )
     if key in ("queries", "tool_calls"):
         return json.dumps({key: []})
@@ -398,26 +408,38 @@ def _public_report(report: dict) -> dict:
     return public
 
 
-def progress_line(event: dict) -> Optional[str]:
-    """Gives back the progress line a streamed answer shows for one turn event (None: nothing)."""
-    kind = event.get("event")
-    if kind == "plan":
-        steps = event["plan"].get("steps") or []
-        if not steps:
-            return None
-        names = "; ".join(s.get("instruction") or f"{s['category']} {s.get('target') or s['prompt']}" for s in steps)
-        return f"Plan: {names}"
-    if kind == "step":
-        return f"Step {event['index']}/{event['total']}: {event['category']} {event.get('target') or ''}".rstrip()
-    if kind == "not_found":
-        return f"Step {event['index']}: could not find {event.get('target')}"
-    if kind == "progress" and event.get("step") == 1:
-        return f"Step {event['index']}: painting ({event['total']} denoising steps)"
-    if kind == "checked":
-        return f"Step {event['index']}: check {'passed' if event['passed'] else 'failed'}" + (
-            f" ({event['reason']})" if event.get("reason") and not event["passed"] else ""
-        )
-    return None
+class ProgressLines:
+    """Turns a turn's events into the short progress lines a streamed answer shows."""
+
+    def __init__(self):
+        self.names: dict[int, str] = {}
+        self.tries: dict[int, int] = {}
+
+    def __call__(self, event: dict) -> Optional[str]:
+        """Gives back the line for one event (None: nothing worth a line)."""
+        kind = event.get("event")
+        if kind == "plan":
+            steps = event["plan"].get("steps") or []
+            self.names = {
+                i: s.get("instruction") or f"{s['category']} {s.get('target') or s['prompt']}"
+                for i, s in enumerate(steps, 1)
+            }
+            return f"Plan: {'; '.join(self.names.values())}" if steps else None
+        if kind == "step":
+            index = event["index"]
+            self.tries[index] = self.tries.get(index, 0) + 1
+            again = f", try {self.tries[index]}" if self.tries[index] > 1 else ""
+            name = self.names.get(index) or f"{event['category']} {event.get('target') or ''}".rstrip()
+            return f"Step {index}/{event['total']}{again}: {name}"
+        if kind == "not_found":
+            return f"Step {event['index']}: could not find {event.get('target')}"
+        if kind == "progress" and event.get("step") == 1:
+            return f"Step {event['index']}: painting ({event['total']} denoising steps)"
+        if kind == "checked":
+            if event["passed"]:
+                return f"Step {event['index']}: check passed"
+            return f"Step {event['index']}: check failed" + (f" ({event['reason']})" if event.get("reason") else "")
+        return None
 
 
 # ---- the app ---------------------------------------------------------------------------------
@@ -439,9 +461,13 @@ def create_app(
     keys = [key.encode() for key in settings.keys]
     link_secret = hashlib.sha256(b"\n".join(sorted(keys))).digest()
 
-    app = FastAPI(title="chatedit", summary="An OpenAI-compatible chat API that edits images.")
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        backend.close()
+
+    app = FastAPI(title="chatedit", summary="An OpenAI-compatible chat API that edits images.", lifespan=lifespan)
     app.state.backend = backend
-    app.add_event_handler("shutdown", backend.close)
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError):
@@ -455,6 +481,13 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
         return APIError(400, "The request is not valid: " + str(exc.errors()[:1]), "invalid_request").response()
+
+    @app.exception_handler(Exception)
+    async def _internal_error(request: Request, exc: Exception):
+        logger.error("request failed", exc_info=exc)
+        return APIError(
+            500, "chatedit hit an internal error; see the server log.", "internal_error", "server_error"
+        ).response()
 
     def authorize(request: Request) -> Optional[str]:
         """Gives back the caller's API key (None when no keys are configured), or raises 401."""
@@ -513,7 +546,13 @@ def create_app(
     @app.get("/health")
     async def health():
         queue = backend.queue
-        return {"status": "ok", "model": settings.model_id, "editor_loaded": backend.loaded, "running": queue.running, "waiting": queue.waiting}
+        return {
+            "status": "ok",
+            "model": settings.model_id,
+            "editor_loaded": backend.loaded,
+            "running": queue.running,
+            "waiting": queue.waiting,
+        }
 
     @app.get("/v1/models")
     async def list_models(request: Request):
@@ -531,7 +570,9 @@ def create_app(
     async def get_image(name: str, request: Request, sig: Optional[str] = None):
         match = IMAGE_ID.match(name)
         if not match:
-            raise APIError(400, "An image id is 64 lowercase hex characters (optionally with .png).", "invalid_image_id")
+            raise APIError(
+                400, "An image id is 64 lowercase hex characters (optionally with .png).", "invalid_image_id"
+            )
         image_id = match["id"]
         # Browsers load markdown images without headers, so a signed link stands in for the key.
         if not (keys and sig and hmac.compare_digest(sig, link_signature(image_id))):
@@ -539,7 +580,9 @@ def create_app(
         path = backend.editor().store.path(image_id)
         if not path.is_file():
             raise APIError(404, "No image with this id.", "not_found")
-        return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=31536000, immutable"})
+        return FileResponse(
+            path, media_type="image/png", headers={"Cache-Control": "private, max-age=31536000, immutable"}
+        )
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):
@@ -548,12 +591,23 @@ def create_app(
         conversation = read_conversation(body)
         stream = bool(body.get("stream"))
         model = body.get("model") if isinstance(body.get("model"), str) else settings.model_id
-        usage = bool((body.get("stream_options") or {}).get("include_usage")) if isinstance(body.get("stream_options"), dict) else False
+        options = body.get("stream_options")
+        usage = isinstance(options, dict) and bool(options.get("include_usage"))
         if conversation.task is not None:
             text = side_answer(conversation.task, conversation.system)
             return _stream_text(text, model, usage) if stream else JSONResponse(_completion(text, model))
         if not conversation.text and conversation.image is None:
-            raise APIError(400, "The request has no instruction and no image; say what to change and attach a picture.", "invalid_request")
+            raise APIError(
+                400,
+                "The request has no instruction and no image; say what to change and attach a picture.",
+                "invalid_request",
+            )
+        if len(conversation.text) > MAX_INSTRUCTION:
+            raise APIError(
+                400,
+                f"The instruction is {len(conversation.text)} characters; keep it under {MAX_INSTRUCTION}.",
+                "invalid_request",
+            )
         try:
             image = await run_in_threadpool(load_current_image, conversation.image) if conversation.image else None
         except InputError as exc:
@@ -570,7 +624,12 @@ def create_app(
             raise APIError(503, str(exc), "model_unavailable", "server_error") from None
         except Exception:
             logger.exception("turn failed")
-            raise APIError(500, "chatedit hit an internal error during the edit; see the server log.", "internal_error", "server_error") from None
+            raise APIError(
+                500,
+                "chatedit hit an internal error during the edit; see the server log.",
+                "internal_error",
+                "server_error",
+            ) from None
         payload = _completion(await run_in_threadpool(answer_text, request, outcome), model)
         payload["chatedit"] = {"session": outcome.session, "report": _public_report(outcome.report)}
         return JSONResponse(payload, headers={"X-Chatedit-Session": outcome.session})
@@ -587,7 +646,9 @@ async def _read_json(request: Request, limit: int) -> dict:
     declared = request.headers.get("content-length")
     shown = f"{limit / (1024 * 1024):.0f} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
     too_large = APIError(
-        413, f"The request is over the server's {shown} limit; send a smaller image or a shorter history.", "request_too_large"
+        413,
+        f"The request is over the server's {shown} limit; send a smaller image or a shorter history.",
+        "request_too_large",
     )
     if declared and declared.isdigit() and int(declared) > limit:
         # Read the rest unkept: a client still sending would otherwise see a broken connection, not the 413.
@@ -619,7 +680,9 @@ def _fetch_remote(url: str, settings: ServerSettings) -> bytes:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError("An image URL must be http(s) or a data: URL.")
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)}
+        addresses = {
+            info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+        }
     except OSError:
         raise InputError(f"Cannot resolve {parts.hostname}; attach the image instead.") from None
     if not addresses or any(not ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
@@ -644,7 +707,9 @@ def _completion(text: str, model: str) -> dict:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop", "logprobs": None}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop", "logprobs": None}
+        ],
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
     }
 
@@ -675,8 +740,14 @@ class _Chunks:
     def end(self, **extra: Any) -> str:
         events = self.event({}, "stop", **extra)
         if self.usage:
-            usage = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                     "choices": [], "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
+            usage = {
+                "id": self.id,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.model,
+                "choices": [],
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            }
             events += f"data: {json.dumps(usage)}\n\n"
         return events + "data: [DONE]\n\n"
 
@@ -707,21 +778,23 @@ def _stream_turn(
 ) -> StreamingResponse:
     """Gives back the SSE response of one turn: progress lines while it runs, then the answer with the picture."""
     chunks = _Chunks(model, usage)
-    loop = asyncio.get_running_loop()
-    events: asyncio.Queue = asyncio.Queue()
-
-    def forward(event: dict) -> None:
-        loop.call_soon_threadsafe(events.put_nowait, event)
-
-    waiting_before = backend.queue.waiting + backend.queue.running
-    future = backend.queue.submit(lambda: backend.run_turn(session_id, text, image, forward))
-    future.add_done_callback(lambda _: loop.call_soon_threadsafe(events.put_nowait, None))
 
     async def sse() -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue = asyncio.Queue()
+        describe = ProgressLines()
+
+        def forward(event: Optional[dict]) -> None:
+            loop.call_soon_threadsafe(events.put_nowait, event)
+
+        # The turn is queued once the client reads the stream, so a client gone before then costs nothing.
+        ahead = backend.queue.waiting + backend.queue.running
+        future = backend.queue.submit(lambda: backend.run_turn(session_id, text, image, forward))
+        future.add_done_callback(lambda _: forward(None))
         try:
             yield chunks.event({"role": "assistant", "content": ""})
-            if waiting_before:
-                yield chunks.content(f"Waiting for {waiting_before} earlier edit{'s' * (waiting_before > 1)}...\n")
+            if ahead:
+                yield chunks.content(f"Waiting for {ahead} earlier edit{'s' * (ahead > 1)}...\n")
             while True:
                 try:
                     event = await asyncio.wait_for(events.get(), KEEPALIVE_S)
@@ -730,18 +803,16 @@ def _stream_turn(
                     continue
                 if event is None:
                     break
-                line = progress_line(event)
+                line = describe(event)
                 if line:
                     yield chunks.content(f"- {line}\n")
             extra: dict = {}
             try:
                 outcome = future.result()
-                # The picture goes in ONE delta: frontends re-render markdown on every piece.
+                # The picture goes in ONE delta: frontends re-render the markdown on every piece.
                 final = "\n" + await run_in_threadpool(answer_text, request, outcome)
                 extra = {"chatedit": {"session": outcome.session, "report": _public_report(outcome.report)}}
-            except InputError as exc:
-                final = f"\n{exc}"
-            except ModelUnavailableError as exc:
+            except (InputError, ModelUnavailableError) as exc:
                 final = f"\n{exc}"
             except Exception:
                 logger.exception("turn failed")
@@ -749,7 +820,7 @@ def _stream_turn(
             yield chunks.content(final)
             yield chunks.end(**extra)
         finally:
-            # A client that left before its turn started frees its place in the queue.
+            # A client that leaves while its turn waits frees its place in the queue.
             future.cancel()
 
     return StreamingResponse(sse(), media_type="text/event-stream", headers=_SSE_HEADERS)

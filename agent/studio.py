@@ -95,7 +95,10 @@ def make_graph():
             update.append(
                 AIMessage(
                     id=answer.id,
-                    content=[{"type": "text", "text": answer.content}, {"type": "image_url", "image_url": {"url": url}}],
+                    content=[
+                        {"type": "text", "text": answer.content},
+                        {"type": "image_url", "image_url": {"url": url}},
+                    ],
                 )
             )
         return {"messages": update} if update else {}

@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from agent import Editor
+from agent.toolbox import EditSettings
 
 HERE = Path(__file__).resolve().parent
 
@@ -31,7 +32,9 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=Path("chat_session"))
     args = parser.parse_args()
 
-    editor = Editor(models=args.models, planner=args.planner, seed=0)
+    # Tiny models paint noise: a few denoising steps at a small size are enough to see the flow.
+    settings = EditSettings(inpaint_steps=4, global_steps=4, global_max_side=128) if args.models == "tiny" else None
+    editor = Editor(models=args.models, planner=args.planner, seed=0, settings=settings)
     session = editor.session()
     args.out_dir.mkdir(parents=True, exist_ok=True)
 

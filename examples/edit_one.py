@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from agent import Editor
+from agent.toolbox import EditSettings
 
 HERE = Path(__file__).resolve().parent
 
@@ -27,7 +28,9 @@ def main() -> None:
     parser.add_argument("--debug-dir", type=Path, default=None, help="save each step's masks here")
     args = parser.parse_args()
 
-    editor = Editor(models=args.models, planner=args.planner, seed=0)
+    # Tiny models paint noise: a few denoising steps at a small size are enough to see the flow.
+    settings = EditSettings(inpaint_steps=4, global_steps=4, global_max_side=128) if args.models == "tiny" else None
+    editor = Editor(models=args.models, planner=args.planner, seed=0, settings=settings)
     session = editor.session()
 
     def show(event: dict) -> None:

@@ -32,11 +32,15 @@ def start_server(models: str) -> str:
 
     from agent import Editor
     from agent.server import create_app
+    from agent.toolbox import EditSettings
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(Editor(models=models, planner="rules")), log_level="warning"))
+    # Tiny models paint noise: a few denoising steps at a small size are enough to see the flow.
+    settings = EditSettings(inpaint_steps=4, global_steps=4, global_max_side=128) if models == "tiny" else None
+    editor = Editor(models=models, planner="rules", settings=settings)
+    server = uvicorn.Server(uvicorn.Config(create_app(editor), log_level="warning"))
     threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
@@ -52,8 +56,12 @@ def save_answer_image(content: str, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="default", choices=["default", "tiny", "random-full"],
-                        help="model profile of the server started here (ignored with --base-url)")
+    parser.add_argument(
+        "--models",
+        default="default",
+        choices=["default", "tiny", "random-full"],
+        help="model profile of the server started here (ignored with --base-url)",
+    )
     parser.add_argument("--base-url", default=None, help="a running `chatedit serve`, e.g. http://127.0.0.1:8000/v1")
     parser.add_argument("--api-key", default="none", help="the server's --api-key, if it has one")
     parser.add_argument("--image", type=Path, default=HERE / "images" / "coffee.jpg")
@@ -78,15 +86,18 @@ def main() -> None:
     save_answer_image(answer, Path("turn1.png"))
 
     # Turn 2, streamed: progress lines arrive while the models work, the picture comes last.
-    messages += [{"role": "assistant", "content": answer}, {"role": "user", "content": "now make it look like a sunset"}]
-    answer = ""
+    messages += [
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": "now make it look like a sunset"},
+    ]
+    answer = last = ""
     for chunk in client.chat.completions.create(model="chatedit", messages=messages, stream=True):
         piece = chunk.choices[0].delta.content if chunk.choices else None
         if piece:
-            answer += piece
+            answer, last = answer + piece, piece
             if "data:image" not in piece:
                 print(piece, end="", flush=True)
-    print("\nchatedit>", IMAGE.sub("[image]", answer.splitlines()[-1]))
+    print("chatedit>", IMAGE.sub("[image]", last).strip())
     save_answer_image(answer, Path("turn2.png"))
 
 

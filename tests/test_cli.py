@@ -70,8 +70,17 @@ def test_edit_writes_the_image_and_prints_the_report(runner, photo_path, tmp_pat
     debug = tmp_path / "debug"
     result = runner.invoke(
         cli.app,
-        ["edit", str(photo_path), "add a red balloon and make it look like a watercolor painting", "-o", str(out),
-         "--json", "--debug-dir", str(debug), *TINY],
+        [
+            "edit",
+            str(photo_path),
+            "add a red balloon and make it look like a watercolor painting",
+            "-o",
+            str(out),
+            "--json",
+            "--debug-dir",
+            str(debug),
+            *TINY,
+        ],
     )
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)  # one JSON object and nothing else
@@ -190,7 +199,14 @@ def test_plan_does_not_load_torch(tmp_path):
 def test_chat_two_turns_undo_history_and_save(runner, photo_path, tmp_path):
     saved = tmp_path / "saved.png"
     script = "\n".join(
-        ["make it look like a watercolor painting", "make it look like a sunset", "/undo", "/history", f"/save {saved}", "/quit"]
+        [
+            "make it look like a watercolor painting",
+            "make it look like a sunset",
+            "/undo",
+            "/history",
+            f"/save {saved}",
+            "/quit",
+        ]
     )
     result = runner.invoke(cli.app, ["chat", str(photo_path), *TINY], input=script + "\n")
     assert result.exit_code == 0, result.stderr
@@ -206,7 +222,9 @@ def test_chat_two_turns_undo_history_and_save(runner, photo_path, tmp_path):
 
 
 def test_chat_reads_a_pipe(photo_path, tmp_path):
-    result = run_module("chat", str(photo_path), *TINY, stdin="/history\n/undo\n", env={"CHATEDIT_DATA_DIR": str(tmp_path)})
+    result = run_module(
+        "chat", str(photo_path), *TINY, stdin="/history\n/undo\n", env={"CHATEDIT_DATA_DIR": str(tmp_path)}
+    )
     assert result.returncode == 0, result.stderr
     assert "* 0. uploaded" in result.stdout and "Nothing to undo." in result.stdout
 
@@ -229,27 +247,40 @@ def test_save_image_refuses_unknown_formats(tmp_path):
     assert not (tmp_path / "a.bmp").exists()
 
 
-def test_models_list_and_tiny_download(runner, tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+def test_models_list_and_tiny_download(runner):
     listed = runner.invoke(cli.app, ["models", "list"])
     assert listed.exit_code == 0, listed.stderr
-    assert "grounding-dino-tiny" in listed.stdout and "chatedit models download" in listed.stdout
+    for role, checkpoint in [("detector", "grounding-dino-tiny"), ("inpainter", "stable-diffusion-inpainting")]:
+        assert role in listed.stdout and checkpoint in listed.stdout
     tiny = runner.invoke(cli.app, ["models", "download", "--profile", "tiny"])
     assert tiny.exit_code == 0 and "nothing to download" in tiny.stdout
 
 
 def test_files_to_fetch_skips_duplicate_weights():
     repo = [
-        "model_index.json", "sd-v1-5-inpainting.ckpt", "sd-v1-5-inpainting.safetensors",
-        "unet/config.json", "unet/diffusion_pytorch_model.bin", "unet/diffusion_pytorch_model.safetensors",
-        "unet/diffusion_pytorch_model.fp16.safetensors", "safety_checker/model.safetensors",
-        "tokenizer/vocab.json", "tokenizer/merges.txt",
+        "model_index.json",
+        "sd-v1-5-inpainting.ckpt",
+        "sd-v1-5-inpainting.safetensors",
+        "unet/config.json",
+        "unet/diffusion_pytorch_model.bin",
+        "unet/diffusion_pytorch_model.safetensors",
+        "unet/diffusion_pytorch_model.fp16.safetensors",
+        "safety_checker/model.safetensors",
+        "tokenizer/vocab.json",
+        "tokenizer/merges.txt",
     ]
     full = cli._files_to_fetch(repo, "inpainter", fp16=False)
-    assert full == ["model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.safetensors",
-                    "tokenizer/vocab.json", "tokenizer/merges.txt"]
+    assert full == [
+        "model_index.json",
+        "unet/config.json",
+        "unet/diffusion_pytorch_model.safetensors",
+        "tokenizer/vocab.json",
+        "tokenizer/merges.txt",
+    ]
     half = cli._files_to_fetch(repo, "inpainter", fp16=True)
     assert "unet/diffusion_pytorch_model.fp16.safetensors" in half
     assert "unet/diffusion_pytorch_model.safetensors" not in half
-    detector = cli._files_to_fetch(["config.json", "model.safetensors", "pytorch_model.bin", "vocab.txt"], "detector", True)
+    detector = cli._files_to_fetch(
+        ["config.json", "model.safetensors", "pytorch_model.bin", "vocab.txt"], "detector", True
+    )
     assert detector == ["config.json", "model.safetensors", "vocab.txt"]

@@ -126,6 +126,28 @@ def test_local_prompt_reads_as_the_object_as_it_should_look():
     assert one_step('change the text on the sign to "OPEN"').prompt == 'sign with the text "OPEN"'
 
 
+@pytest.mark.parametrize(
+    "instruction, target",
+    [
+        ("open the window", "window"),
+        ("close the curtains", "curtains"),
+        ("turn off the lamp", "lamp"),
+        ("switch the neon sign on", "neon sign"),
+        ("flip the car horizontally", "car"),
+        ("shrink the moon a little", "moon"),
+        ("pixelate the license plate", "license plate"),
+    ],
+)
+def test_state_size_and_switch_verbs_change_one_object(instruction, target):
+    step = one_step(instruction)
+    assert (step.category, step.target) == ("local", target)
+
+
+def test_geometry_of_the_whole_picture_is_global():
+    for instruction in ("rotate the image 90 degrees", "crop the photo to a square", "flip it horizontally"):
+        assert one_step(instruction).category == "global", instruction
+
+
 def test_people_doing_something_is_a_local_edit_of_the_person():
     for instruction in ("make the man smile", "have the dog wear a party hat", "let the bird fly"):
         assert one_step(instruction).category == "local", instruction
@@ -261,7 +283,10 @@ def test_lighting_of_one_object_is_local():
         ("add a bird on the fence; change the background to a lake", ["add", "background"]),
         ("replace the kettle with a teapot\nmake it look like an oil painting", ["replace", "global"]),
         ("First erase the sign. After that, add a tree next to the road.", ["remove", "add"]),
-        ("get rid of the people in the background, change the sky to a starry night and make the car blue", ["remove", "local", "local"]),
+        (
+            "get rid of the people in the background, change the sky to a starry night and make the car blue",
+            ["remove", "local", "local"],
+        ),
         ("make it winter, but first remove the bike", ["remove", "global"]),
         ("paint the door red and also add a wreath on it", ["local", "add"]),
     ],
@@ -296,7 +321,10 @@ def test_lists_sharing_one_verb_give_one_step_each():
     assert [(s.category, s.target) for s in plan.steps] == [("local", "car"), ("local", "bus")]
     plan = plan_rules("make the car red, the house blue and the sky pink")
     assert [s.target for s in plan.steps] == ["car", "house", "sky"]
-    assert [s.category for s in plan_rules("replace the bus with a tram and the bench with a chair").steps] == ["replace", "replace"]
+    assert [s.category for s in plan_rules("replace the bus with a tram and the bench with a chair").steps] == [
+        "replace",
+        "replace",
+    ]
 
 
 # Pronouns point back to the object of the step before.
@@ -429,4 +457,3 @@ def test_every_plan_is_a_valid_plan():
         assert plan.steps or plan.message
         for step in plan.steps:
             assert step.prompt and step.instruction
-

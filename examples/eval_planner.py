@@ -1,0 +1,52 @@
+"""Measure the rules planner on the public instruction benchmarks and print the tables.
+
+    python examples/eval_planner.py                       # ../shared/eval/instructions next to the repo
+    python examples/eval_planner.py --dir PATH            # any folder holding the same JSONL files
+    python examples/eval_planner.py --mistakes 20         # also list the first 20 mistakes per file
+    python examples/eval_planner.py --json > results.json
+
+Per file it prints category accuracy over the six categories (replace counts as local; items
+labelled `other` are reported apart), target-phrase match, and for compound.jsonl the fraction of
+instructions split into the exact number of steps and the exact sequence of categories; then a
+confusion matrix per file. How each number is counted: the docstring of `agent/evaluate.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agent.evaluate import default_eval_dir, evaluate_dir, format_report  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, default=default_eval_dir(), help="folder of the benchmark JSONL files")
+    parser.add_argument("--mistakes", type=int, default=0, metavar="N", help="list the first N mistakes per file")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
+    args = parser.parse_args()
+
+    results = evaluate_dir(args.dir)
+    if not results:
+        parser.error(
+            f"no benchmark files in {args.dir}; pass --dir to the folder holding i2ebench.jsonl and the others"
+        )
+    if args.json:
+        print(json.dumps(results, indent=1))
+        return 0
+    print(format_report(results))
+    for name, result in results.items():
+        if args.mistakes and result["mistakes"]:
+            shown = result["mistakes"][: args.mistakes]
+            print(f"\nMistakes in {name} ({len(shown)} of {len(result['mistakes'])}):")
+            for mistake in shown:
+                print(f"  gold {mistake['gold']} | predicted {mistake['predicted']} | {mistake['instruction']!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

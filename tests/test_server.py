@@ -1,0 +1,365 @@
+"""The OpenAI-compatible server, on 127.0.0.1 with tiny models, called with the official `openai` client."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import socket
+import threading
+import time
+
+import httpx
+import numpy as np
+import openai
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from agent.server import ServerSettings, create_app, read_conversation
+from agent.session import Editor
+from agent.toolbox import EditSettings
+
+FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
+KEY = "sk-test-key"
+DATA_URL = re.compile(r"!\[edited\]\((data:image/png;base64,[A-Za-z0-9+/=]+)\)")
+
+
+def png_data_url(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def image_in(content: str) -> Image.Image:
+    """Gives back the edited picture carried by an answer (fails when there is none)."""
+    match = DATA_URL.search(content)
+    assert match, content[:300]
+    return Image.open(io.BytesIO(base64.b64decode(match.group(1).split(",", 1)[1]))).convert("RGB")
+
+
+def user_turn(text: str, image: Image.Image | None = None) -> dict:
+    parts = [{"type": "text", "text": text}]
+    if image is not None:
+        parts.append({"type": "image_url", "image_url": {"url": png_data_url(image)}})
+    return {"role": "user", "content": parts}
+
+
+@pytest.fixture(scope="module")
+def tiny_cache(tmp_path_factory):
+    """One folder for the tiny models of the whole test session, so they are built once."""
+    previous = os.environ.get("CHATEDIT_CACHE_DIR")
+    os.environ["CHATEDIT_CACHE_DIR"] = str(tmp_path_factory.getbasetemp() / "chatedit-cache")
+    yield
+    if previous is None:
+        os.environ.pop("CHATEDIT_CACHE_DIR", None)
+    else:
+        os.environ["CHATEDIT_CACHE_DIR"] = previous
+
+
+@pytest.fixture(scope="module")
+def editor(tmp_path_factory, tiny_cache):
+    editor = Editor(
+        models="tiny", planner="rules", data_dir=tmp_path_factory.mktemp("server-data"), settings=FAST, max_attempts=1
+    )
+    yield editor
+    editor.close()
+
+
+@pytest.fixture(scope="module")
+def server(editor):
+    """Gives back the base URL of the app served by uvicorn in a thread on a free port."""
+    settings = ServerSettings(api_key=KEY, max_request_bytes=1_000_000)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    instance = uvicorn.Server(uvicorn.Config(create_app(editor, settings), log_level="warning"))
+    thread = threading.Thread(target=instance.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not instance.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=30)
+    sock.close()
+
+
+@pytest.fixture
+def client(server) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server}/v1", api_key=KEY, max_retries=0, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def photo(coffee) -> Image.Image:
+    return coffee.resize((96, 64), Image.Resampling.BICUBIC)
+
+
+def test_models_lists_one_model(client):
+    assert [model.id for model in client.models.list()] == ["chatedit"]
+
+
+def test_edit_answers_with_the_picture_and_never_calls_tools(client, photo):
+    offered = [
+        {"type": "function", "function": {"name": "web_search", "parameters": {"type": "object", "properties": {}}}}
+    ]
+    reply = client.chat.completions.create(
+        model="chatedit", messages=[user_turn("make it look like a watercolor painting", photo)], tools=offered
+    )
+    choice = reply.choices[0]
+    assert choice.finish_reason == "stop"
+    assert not choice.message.tool_calls
+    edited = image_in(choice.message.content)
+    assert edited.size == photo.size
+    assert not np.array_equal(np.asarray(edited), np.asarray(photo))
+    assert reply.model_extra["chatedit"]["report"]["steps"][0]["category"] == "global"
+
+
+def test_stream_sends_progress_then_the_picture_in_one_piece(client, photo):
+    chunks = list(
+        client.chat.completions.create(
+            model="chatedit", messages=[user_turn("make it look like a sunset", photo)], stream=True
+        )
+    )
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(pieces) >= 3
+    assert any("Step 1/1" in piece for piece in pieces[:-1])
+    assert all("data:image" not in piece for piece in pieces[:-1])
+    assert image_in(pieces[-1]).size == photo.size
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+def test_stream_is_server_sent_events_ending_with_done(server, photo):
+    body = {"model": "chatedit", "stream": True, "messages": [user_turn("make it brighter", photo)]}
+    with httpx.stream(
+        "POST", f"{server}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {KEY}"}, timeout=120
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = [line[len("data: ") :] for line in response.iter_lines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(event) for event in events[:-1]]
+    assert all(chunk["object"] == "chat.completion.chunk" for chunk in chunks)
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_follow_up_with_history_edits_the_latest_picture(client, editor, photo):
+    history = [user_turn("make it look like a watercolor painting", photo)]
+    first = client.chat.completions.create(model="chatedit", messages=history)
+    answer = first.choices[0].message.content
+    turn_1 = image_in(answer)
+
+    # A stateless frontend resends everything: the photo, the answer with its picture, the new text.
+    history += [{"role": "assistant", "content": answer}, {"role": "user", "content": "make it look like a sunset"}]
+    second = client.chat.completions.create(model="chatedit", messages=history)
+    turn_2 = image_in(second.choices[0].message.content)
+
+    base = editor.session(second.model_extra["chatedit"]["session"]).history()[0].image
+    assert np.array_equal(np.asarray(base), np.asarray(turn_1))
+    assert not np.array_equal(np.asarray(base), np.asarray(photo))
+    assert turn_2.size == photo.size
+    assert not np.array_equal(np.asarray(turn_2), np.asarray(turn_1))
+
+
+def test_a_non_image_is_400_in_openai_error_shape(client):
+    text_as_png = "data:image/png;base64," + base64.b64encode(b"hello, not a picture").decode()
+    message = {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "remove the cup"},
+            {"type": "image_url", "image_url": {"url": text_as_png}},
+        ],
+    }
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="chatedit", messages=[message])
+    error = caught.value.response.json()["error"]
+    assert "not an image" in error["message"]
+    assert error["type"] == "invalid_request_error" and error["code"]
+
+
+def test_empty_requests_and_remote_urls_are_400(client):
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="chatedit", messages=[])
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="chatedit", messages=[{"role": "user", "content": "  "}])
+    remote = {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "remove the cup"},
+            {"type": "image_url", "image_url": {"url": "http://169.254.169.254/a.png"}},
+        ],
+    }
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="chatedit", messages=[remote])
+    assert "data: URL" in caught.value.response.json()["error"]["message"]
+
+
+def test_a_wrong_or_missing_key_is_401_and_health_needs_none(server, photo):
+    wrong = openai.OpenAI(base_url=f"{server}/v1", api_key="sk-wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as caught:
+        wrong.chat.completions.create(model="chatedit", messages=[user_turn("make it brighter", photo)])
+    assert caught.value.response.json()["error"]["code"] == "invalid_api_key"
+    assert httpx.get(f"{server}/v1/models").status_code == 401
+    assert httpx.get(f"{server}/health").json()["status"] == "ok"
+
+
+def test_a_request_over_the_limit_is_413(client):
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model="chatedit", messages=[{"role": "user", "content": "x" * 1_500_000}])
+    assert caught.value.status_code == 413
+    assert caught.value.response.json()["error"]["code"] == "request_too_large"
+
+
+def test_health_and_side_requests_answer_while_a_turn_runs(server, client, editor, photo):
+    """While a turn holds the editor, the event loop still answers; side requests never wait for it."""
+    results: dict = {}
+
+    def send_turn():
+        reply = client.chat.completions.create(
+            model="chatedit", messages=[user_turn("make it look like winter", photo)]
+        )
+        results["reply"] = reply.choices[0].message.content
+
+    with editor.lock:
+        worker = threading.Thread(target=send_turn)
+        worker.start()
+        deadline = time.monotonic() + 60
+        health = httpx.get(f"{server}/health").json()
+        while health["running"] != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            health = httpx.get(f"{server}/health").json()
+        assert health["running"] == 1
+        title_prompt = (
+            "### Task:\nGenerate a concise, 3-5 word title with an emoji summarizing the chat history.\n"
+            '### Output:\nJSON format: { "title": "your concise title here" }\n'
+            "### Chat History:\n<chat_history>\nUSER: make the cup blue please\nASSISTANT: Done.\n</chat_history>"
+        )
+        title = client.chat.completions.create(model="chatedit", messages=[{"role": "user", "content": title_prompt}])
+        assert "data:image" not in title.choices[0].message.content
+        assert "cup blue" in json.loads(title.choices[0].message.content)["title"].lower()
+        assert "reply" not in results
+    worker.join(timeout=120)
+    assert image_in(results["reply"]).size == photo.size
+
+
+def test_tags_and_follow_up_requests_get_json_text(client):
+    def ask(task: str, key: str, stream: bool = False) -> str:
+        prompt = (
+            f'### Task:\n{task}\n### Output:\nJSON format: {{ "{key}": ["a"] }}\n'
+            "### Chat History:\n<chat_history>\nUSER: remove the dog\n</chat_history>"
+        )
+        messages = [{"role": "user", "content": prompt}]
+        if not stream:
+            return client.chat.completions.create(model="chatedit", messages=messages).choices[0].message.content
+        chunks = client.chat.completions.create(model="chatedit", messages=messages, stream=True)
+        return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+    assert json.loads(ask("Generate 1-3 broad tags categorizing the main themes.", "tags"))["tags"]
+    assert json.loads(ask("Suggest 3-5 relevant follow-up questions.", "follow_ups", stream=True))["follow_ups"]
+
+
+def test_reading_an_open_webui_request():
+    """Attachment listings are ignored and the picture shown in the last answer is the current one."""
+    latest = "data:image/png;base64,TEFURVNU"
+    body = {
+        "model": "chatedit",
+        "tools": [{"type": "function", "function": {"name": "search_web"}}],
+        "messages": [
+            {"role": "system", "content": "You are helpful."},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "make it red"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,T0xE"}},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": f"Done.\n\n![edited]({latest})\n\nAnything else? ![x](https://example.com/a.png)",
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "now make it blue"},
+                    {"type": "text", "text": '<attached_files>\n<file type="image"/>\n</attached_files>'},
+                ],
+            },
+        ],
+    }
+    conversation = read_conversation(body)
+    assert conversation.text == "now make it blue"
+    assert conversation.image.kind == "data" and conversation.image.value == latest
+    assert conversation.task is None
+
+
+def test_linked_images_and_named_sessions(editor, photo):
+    """With image links on, answers point to /v1/images/{id}; a named session continues and undoes."""
+    app = create_app(editor, ServerSettings(api_key=KEY, image_links="url", public_url="http://testserver"))
+    http = TestClient(app)
+    auth = {"Authorization": f"Bearer {KEY}", "X-Chatedit-Session": "alice"}
+    first = http.post(
+        "/v1/chat/completions",
+        headers=auth,
+        json={"model": "chatedit", "messages": [user_turn("make it look like a watercolor painting", photo)]},
+    )
+    assert first.status_code == 200, first.text
+    answer = first.json()["choices"][0]["message"]["content"]
+    link = re.search(r"!\[edited\]\((http://testserver(/v1/images/[0-9a-f]{64}\.png\?sig=[0-9a-f]+))\)", answer)
+    assert link, answer
+    picture = http.get(link.group(2))  # signed: a browser loads it without the key
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(picture.content)).size == photo.size
+    assert http.get(link.group(2).split("?")[0]).status_code == 401
+    assert http.get("/v1/images/..%2F..%2Fsessions.sqlite", headers=auth).status_code in (400, 404)
+
+    # The frontend resends the linked picture; the session already shows it, so "undo" goes back to the photo.
+    history = [
+        user_turn("make it look like a watercolor painting", photo),
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": "undo"},
+    ]
+    undone = http.post("/v1/chat/completions", headers=auth, json={"model": "chatedit", "messages": history})
+    assert undone.status_code == 200, undone.text
+    back = re.search(r"/v1/images/([0-9a-f]{64})\.png", undone.json()["choices"][0]["message"]["content"])
+    assert back and np.array_equal(np.asarray(editor.store.get(back.group(1))), np.asarray(photo))
+
+
+def test_sessions_of_one_key_are_not_visible_with_another(editor, photo):
+    app = create_app(editor, ServerSettings(api_keys=["sk-ann", "sk-bob"]))
+    http = TestClient(app)
+
+    def history(key: str, message: dict) -> str:
+        headers = {"Authorization": f"Bearer {key}", "X-Chatedit-Session": "shared-name"}
+        reply = http.post("/v1/chat/completions", headers=headers, json={"model": "chatedit", "messages": [message]})
+        assert reply.status_code == 200, reply.text
+        return reply.json()["choices"][0]["message"]["content"]
+
+    assert "uploaded" in history("sk-ann", user_turn("history", photo))
+    assert "uploaded" in history("sk-ann", {"role": "user", "content": "history"})
+    assert "uploaded" not in history("sk-bob", {"role": "user", "content": "history"})
+
+
+def test_langgraph_json_graph_answers_a_chat_message(tiny_cache, photo, tmp_path, monkeypatch):
+    """The graph LangGraph tooling loads takes a chat UI's message (text + image) and answers with a picture."""
+    from langchain_core.messages import HumanMessage
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "langgraph.json")) as handle:
+        assert json.load(handle)["graphs"]["chatedit"] == "./agent/studio.py:make_graph"
+    from agent.studio import make_graph
+
+    monkeypatch.setenv("CHATEDIT_MODELS", "tiny")
+    monkeypatch.setenv("CHATEDIT_DEVICE", "cpu")
+    monkeypatch.setenv("CHATEDIT_DATA_DIR", str(tmp_path))
+    graph = make_graph()
+    graph.checkpointer = InMemorySaver()  # the LangGraph server brings its own
+    message = HumanMessage(content=user_turn("add a red balloon", photo)["content"])
+    state = graph.invoke({"messages": [message]}, {"configurable": {"thread_id": "t"}})
+    answer = state["messages"][-1]
+    assert [part["type"] for part in answer.content] == ["text", "image_url"]
+    assert [type(m).__name__ for m in state["messages"]] == ["HumanMessage", "AIMessage"]
+    assert state["versions"][0]["instruction"] == "uploaded" and len(state["versions"]) == 2
