@@ -19,7 +19,7 @@ call for all steps, or the model checks) and queues failed steps for another, ch
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 from langchain_core.messages import AIMessage, HumanMessage
@@ -28,7 +28,7 @@ from langgraph.graph import END, START, StateGraph
 from PIL import Image
 
 from agent import choose
-from agent.plan import Plan, Step
+from agent.plan import Plan
 from agent.planner import make_plan
 from agent.rules import is_question, parse_command
 from agent.state import ChatState
@@ -37,7 +37,6 @@ from agent.toolbox import Toolbox
 from agent.verifier import check_attempt
 from tools import locate as L
 from tools import masks as M
-from tools.errors import InputError
 
 SALIENT_PHRASES = ["person", "animal", "main object"]
 """What `background` keeps when the instruction names no subject."""
@@ -474,6 +473,8 @@ def build_graph(
         edited = [w for w in work if w.get("kept") is not None]
         if not state.get("versions"):
             reply = "Send an image first (attach it to your message), then tell me what to change."
+        elif not work and reply is None and not (state.get("instruction") or "").strip():
+            reply = "Got the picture. What should I change?"
         elif edited and not state.get("pending"):
             image_id = compose(state, len(work))
             versions = list(state["versions"])
@@ -587,7 +588,8 @@ def _summary(work: list[dict]) -> str:
             lines.append(item.get("message") or f"Could not find the target of: {what}.")
         elif status == "failed":
             reason = item["attempts"][item["kept"]]["reason"]
-            lines.append(f"Not sure this worked: {what}. After {tries} tries the check still says {reason}; I kept the best try.")
+            tried = f"{tries} tries" if tries > 1 else "1 try"
+            lines.append(f"Not sure this worked: {what}. After {tried} the check still says {reason}; I kept the best try.")
         else:
             lines.append(f"Skipped: {what}.")
     return "\n".join(lines) if lines else "Nothing to change."

@@ -151,7 +151,8 @@ _STYLE = _words_of(
     "psychedelic minimalist minimalism abstract pastel filter filters aesthetic aesthetics masterpiece fresco "
     "engraving woodcut etching lithograph pointillism pointillist ghibli pixar disney simpsons lomography "
     "cinematic painterly ukiyo-e ukiyo cel-shaded vector 8-bit 16-bit graffiti tattoo stencil silhouette "
-    "cubistic surrealistic impressionistic expressionistic fauvism futurism dadaism art-deco nouveau deco pop-art popart sci-fi dystopian dystopia "
+    "cubistic surrealistic impressionistic expressionistic fauvism futurism dadaism art-deco nouveau deco "
+    "pop-art popart sci-fi dystopian dystopia "
     "futuristic medieval victorian ancient manuscript tapestry needlepoint embroidery doodle chalk pastels "
     "painting paintings painted painter brushstrokes brushstroke strokes canvas"
 )
@@ -336,7 +337,7 @@ _STATE_OF = _pairs_of(
 )
 """Verbs that put an object in a state: "open the window" shows an open window."""
 _OUT_VERBS = _words_of("edit photoshop airbrush blot rub clone brush black white paint blur cut crop")
-"""Verbs that remove with "out": "photoshop out the wires", "paint the sign out"."""
+"""Verbs that remove with "out": "photoshop out the wires", "paint the sign out" (and "leave out the hat")."""
 _CLAUSE_VERBS = (
     _REMOVE_VERBS
     | _REVEAL_VERBS
@@ -589,7 +590,7 @@ def _is_weather_thing(phrase: str) -> bool:
     if (head in weather or any(part in weather for part in head.split("-"))) and head not in ambiguous:
         return True
     if head in ambiguous and len(words) == 1:
-        return head not in ("light", "lights")
+        return head in ("storm", "fog", "mist")
     modifiers = weather | {"water", "sunset", "sunlight", "obscured", "hidden", "unclear"}
     return (head in _WEATHER_HEADS or head in ambiguous) and any(
         w in modifiers or any(p in modifiers for p in w.split("-")) for w in words[:-1]
@@ -653,7 +654,8 @@ _REQUEST = re.compile(
     r"^(?:would you mind|do you mind|(?:can|could|would|will|won't|wouldn't)\s+(?:you|we|u)|is it possible to|"
     r"is there a way to|could i ask you to|can i ask you to|can i get you to|would it be possible to|why not|"
     r"why don't you|how about|what about|what if|imagine if|imagine|suppose|may i ask you to|shall we|should we|"
-    r"should i|can i|could i)\s+(?:please\s+|kindly\s+|maybe\s+|possibly\s+|just\s+|try to\s+)*"
+    r"should i|can i|could i|(?:can|could|would|will)\s+there\s+be)\s+"
+    r"(?:please\s+|kindly\s+|maybe\s+|possibly\s+|just\s+|try to\s+)*"
 )
 """Openings of an edit phrased as a question or a suggestion: "could you ...", "how about ..."."""
 _WISH = re.compile(
@@ -854,7 +856,8 @@ _GONE = re.compile(
     re.IGNORECASE,
 )
 _THERE_BE = re.compile(
-    r"^(?:let\s+there\s+be|there\s+(?:should|must|could|will|would|might|shall)\s+be|there\s+(?:is|are)\s+now)\s+"
+    r"^(?:let\s+there\s+be|there\s+(?:should|must|could|will|would|might|shall)\s+be|there\s+(?:is|are)\s+now|"
+    r"(?:can|could|would|will)\s+there\s+be)\s+"
     r"(?P<rest>.+)$",
     re.IGNORECASE,
 )
@@ -989,7 +992,7 @@ def _from_description(text: str, np: str, value: str) -> str:
         subject = {"she": "her", "he": "him", "they": "them"}.get(np.lower(), np)
         return f"have {subject} {value}"
     if _words(np)[0] in ("he", "she", "they") and re.match(r"^(?:a|an)\s", value, re.IGNORECASE):
-        return f"turn {dict(he='him', she='her', they='them')[_words(np)[0]]} into {value}"
+        return f"turn {_target(np)} into {value}"
     if _words(np)[0] in ("it", "this", "that", "he", "she", "they", "there", "what", "which", "who"):
         return text
     if re.match(r"^(?:a|an)\s", value, re.IGNORECASE) or (_words(np)[0] == "the" and re.fullmatch(r"[\w-]+s", value)):
@@ -1530,12 +1533,13 @@ def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
         return _global(instruction)
     if attribute and _head(attribute["attr"]) not in _BACKGROUND_WORDS:
         return _local(instruction, _noun_phrase(attribute["np"])[0], _attribute_look(attribute["attr"], new))
-    quoted = re.fullmatch(r"[\"'](?P<text>[^\"']+)[\"']", new)
+    quoted = re.fullmatch(r"[\"'](?P<text>[^\"']+)[\"']|(?:say|says|read|reads|spell|spells)\s+(?P<said>.+)", new)
     if quoted:
         # 'change the text "HOT" on the oven to "ABC"': new words on the same thing.
         written_on = _WRITTEN_ON.match(old_text.strip())
         target = _noun_phrase(written_on["np"] if written_on else old_text)[0]
-        return _local(instruction, target, '{} with the text "' + quoted["text"] + '"')
+        words = (quoted["text"] or quoted["said"]).strip("\"' ")
+        return _local(instruction, target, '{} with the text "' + words + '"')
     old_words = [w for w in _words(old_text) if w not in _ARTICLES]
     if " ".join(old_words) in _ASPECTS or (
         len(old_words) == 1 and old_words[0] in _TIMES | _SEASONS | _WEATHER | {"day"}
@@ -2042,7 +2046,8 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
 
 _FUNCTION_WORDS = _words_of(
     "as in at on with like for by from of to into onto than then and or but if so because while when where what who "
-    "how why is are was were be been the a an this that these those it they he she we you i more less very"
+    "how why is are was were be been the a an this that these those it they he she we you i more less very there "
+    "there's here here's"
 )
 _NEGATION = re.compile(r"^(?:don't|dont|do\s+not|never|not|nothing)\b", re.IGNORECASE)
 
@@ -2056,16 +2061,14 @@ def _parse_clause(clause: str) -> list[_Draft]:
         return []
     verb = _lemma(words[0])
     rest = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
-    if verb == "leave" and re.search(r"^out\b|\sout$", rest, re.IGNORECASE):
-        return _remove(said, re.sub(r"^out\s+|\s+out$", "", rest, flags=re.IGNORECASE))
+    particle = _particle_frame(said, verb, rest)
+    if particle is not None:
+        return particle
     if verb in _KEEP_VERBS:
         return []
     if verb in _STATE_OF:
         phrase = _noun_phrase(rest)[0]
         return _local(said, phrase, _STATE_OF[verb] + " {}") if phrase and not _is_image(phrase) else []
-    particle = _particle_frame(said, verb, rest)
-    if particle is not None:
-        return particle
     if verb in _RESTORE_VERBS or verb in _LIGHT_VERBS:
         return _global_verb(said, rest, verb)
     if verb in _REVEAL_VERBS:
@@ -2123,7 +2126,7 @@ def _particle_frame(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
     if verb in ("turn", "switch", "flick") and switched:
         phrase = _noun_phrase(re.sub(r"^(?:on|off)\s+|\s+(?:on|off)$", "", rest, flags=re.IGNORECASE))[0]
         return _local(said, phrase, "{} switched " + switched.group(0).strip().lower())
-    if verb in _OUT_VERBS and re.search(r"^out\b|\sout$", rest, re.IGNORECASE):
+    if (verb in _OUT_VERBS or verb == "leave") and re.search(r"^out\b|\sout$", rest, re.IGNORECASE):
         return _remove(said, re.sub(r"^out\s+|\s+out$", "", rest, flags=re.IGNORECASE))
     if verb == "get" and re.match(r"^rid\s+of\s+", rest, re.IGNORECASE):
         return _remove(said, re.sub(r"^rid\s+of\s+", "", rest, flags=re.IGNORECASE))

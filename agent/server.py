@@ -47,7 +47,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent.session import MAX_INSTRUCTION, SESSION_ID, Editor, Session
+from agent.session import MAX_INSTRUCTION, SESSION_ID, Editor
 from tools.errors import InputError, ModelUnavailableError, TooLargeError
 from tools.images import load_image
 
@@ -365,11 +365,8 @@ class Backend:
     def run_turn(self, session_id: Optional[str], text: str, image, on_event: Callable[[dict], None]) -> Outcome:
         """Runs one turn (on the worker thread) and gives back its outcome."""
         editor = self.editor()
-        if session_id is None:
-            session = editor.session()
-        else:
-            # A named session is created on first use and continued afterwards.
-            session = Session(editor, session_id)
+        # A named session is created on first use and continued afterwards.
+        session = editor.session(session_id, create=True)
         versions = session.history()
         current = next((v for v in versions if v.current), None)
         if image is not None and current is not None and editor.store.put(image) == current.image_id:

@@ -125,13 +125,13 @@ class Editor:
         self.lock = threading.Lock()
         """Serialises turns: one edit on the device at a time."""
 
-    def session(self, session_id: Optional[str] = None) -> "Session":
-        """Gives back a new session, or the existing one with this id."""
+    def session(self, session_id: Optional[str] = None, *, create: bool = False) -> "Session":
+        """Gives back a new session, or the existing one with this id (made on first use if `create`)."""
         if session_id is None:
             return Session(self, uuid.uuid4().hex)
         if not SESSION_ID.match(session_id):
             raise InputError("A session id is 1-64 letters, digits, '-' or '_'.")
-        if self.graph.get_state(_config(session_id)).values.get("versions") is None:
+        if not create and self.graph.get_state(_config(session_id)).values.get("versions") is None:
             raise InputError(f"No session {session_id!r} in {self.data_dir}; start a new one without an id.")
         return Session(self, session_id)
 

@@ -6,16 +6,14 @@
     CHATEDIT_MODELS=tiny langgraph dev        # real models: leave CHATEDIT_MODELS unset
 
 A chat UI sends a human message with text and an image part; `read_message` stores the image and
-sets the turn's instruction, the chatedit graph runs the turn, and `show` adds a preview of the
-current picture to the answer. Settings come from the environment: CHATEDIT_MODELS (profile),
+sets the turn's instruction, the chatedit graph runs the turn, and `show` adds the path of the
+current picture in the image store to the answer (the thread holds ids and paths, never pixels). Settings come from the environment: CHATEDIT_MODELS (profile),
 CHATEDIT_DEVICE, CHATEDIT_DATA_DIR (image store), CHATEDIT_LLM_* (the vision LLM). The LangGraph
 server supplies its own checkpointer, so sessions are its threads.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import os
 
 from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage
@@ -28,10 +26,6 @@ from agent.store import ImageStore
 from agent.toolbox import EditSettings, Toolbox
 from tools.images import load_image
 from tools.models import get_models
-
-PREVIEW_SIDE = 768
-"""Largest side of the preview shown in the chat UI; the full picture stays in the image store."""
-
 
 def _parts(message: HumanMessage) -> tuple[str, list[str]]:
     """Gives back a message's text and its images (data URLs), in the formats LangChain UIs send."""
@@ -66,42 +60,27 @@ def make_graph():
     turn = build_graph(Toolbox(models, EditSettings()), store, llm=llm, name="chatedit-turn")
 
     def read_message(state: ChatState) -> dict:
-        """Takes this turn's instruction and picture from the newest human message."""
+        """Takes this turn's instruction and picture from the newest human message.
+
+        The message is replaced by the turn's own text-only copy (added by `start`), so the thread
+        keeps no pixels: the picture goes to the image store and only its id moves on.
+        """
         messages = state.get("messages") or []
         if not messages or not isinstance(messages[-1], HumanMessage):
             # Called with {"instruction", "upload"} directly (the graph's own input).
             return {}
         text, images = _parts(messages[-1])
         upload = store.put(load_image(images[-1])) if images else None
-        return {"instruction": text.strip(), "upload": upload}
+        return {"instruction": text.strip(), "upload": upload, "messages": [RemoveMessage(id=messages[-1].id)]}
 
     def show(state: ChatState) -> dict:
-        """Adds a preview of the current picture to the answer, and drops the turn's copy of the question."""
+        """Points the answer at the current picture's file in the image store."""
         messages = state.get("messages") or []
-        humans = [m for m in messages if isinstance(m, HumanMessage)]
-        update: list = []
-        # The turn graph records the user's text as a message of its own; the original (with its
-        # picture) is already in the thread.
-        if len(humans) >= 2 and _parts(humans[-2])[0].strip() in (humans[-1].content, ""):
-            update.append(RemoveMessage(id=humans[-1].id))
         image_id = (state.get("report") or {}).get("image")
-        if image_id and messages and isinstance(messages[-1], AIMessage):
-            preview = store.get(image_id)
-            preview.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
-            buffer = io.BytesIO()
-            preview.save(buffer, format="JPEG", quality=85)
-            url = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-            answer = messages[-1]
-            update.append(
-                AIMessage(
-                    id=answer.id,
-                    content=[
-                        {"type": "text", "text": answer.content},
-                        {"type": "image_url", "image_url": {"url": url}},
-                    ],
-                )
-            )
-        return {"messages": update} if update else {}
+        if not (image_id and messages and isinstance(messages[-1], AIMessage)):
+            return {}
+        answer = messages[-1]
+        return {"messages": [AIMessage(id=answer.id, content=f"{answer.content}\n\nImage: {store.path(image_id)}")]}
 
     builder = StateGraph(ChatState)
     builder.add_node("read_message", read_message)

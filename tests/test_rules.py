@@ -42,6 +42,9 @@ def categories(instruction: str) -> list[str]:
         ("From the picture, the traffic cone must be deleted", "traffic cone"),
         ("ensure there are no cables in the picture", "cables"),
         ("clear the clutter off the desk", "clutter"),
+        ("pop the balloons out of the picture", "balloons"),
+        ("leave out the hat", "hat"),
+        ("photoshop out the power lines", "power lines"),
     ],
 )
 def test_remove_verbs_and_targets(instruction, target):
@@ -111,6 +114,8 @@ def test_replace_family(instruction, target, new):
         ("make the dog bigger", "dog", "bigger"),
         ("Turn the rose into a glass one", "rose", "glass"),
         ("make the sky more dramatic", "sky", "more dramatic"),
+        ("change the text to say HELLO", "text", "HELLO"),
+        ("paint racing stripes on the car", "car", "racing stripes"),
     ],
 )
 def test_local_family(instruction, target, look):
@@ -180,6 +185,8 @@ def test_people_doing_something_is_a_local_edit_of_the_person():
         ("a scarf should be added to the statue", "scarf", "on", "statue"),
         ("add two owls", "two owls", None, None),
         ("add a goat on the left", "goat", "left of", None),
+        ("can there be a cat on the sofa?", "cat", "on", "sofa"),
+        ("stand a tall giraffe next to the tree", "tall giraffe", "next to", "tree"),
     ],
 )
 def test_add_family(instruction, new, relation, anchor):

@@ -360,6 +360,8 @@ def test_langgraph_json_graph_answers_a_chat_message(tiny_cache, photo, tmp_path
     message = HumanMessage(content=user_turn("add a red balloon", photo)["content"])
     state = graph.invoke({"messages": [message]}, {"configurable": {"thread_id": "t"}})
     answer = state["messages"][-1]
-    assert [part["type"] for part in answer.content] == ["text", "image_url"]
+    path = answer.content.rsplit("Image: ", 1)[1].strip()
+    assert Image.open(path).size == photo.size
     assert [type(m).__name__ for m in state["messages"]] == ["HumanMessage", "AIMessage"]
+    assert "base64" not in repr(state["messages"])  # the thread holds ids and paths, never pixels
     assert state["versions"][0]["instruction"] == "uploaded" and len(state["versions"]) == 2
