@@ -559,6 +559,42 @@ def serve(
         uvicorn.run(create_app(editor, settings), host=host, port=port, log_level="info")
 
 
+@app.command()
+def bench(
+    models: Annotated[Models, typer.Option("--models", help="Model profile to time.")] = Models.tiny,
+    device: DeviceOption = Device.auto,
+    size: Annotated[str, typer.Option("--size", help="Photo size WIDTHxHEIGHT.")] = "768x512",
+    repeat: Annotated[int, typer.Option("--repeat", min=1, help="Timed turns after one warm-up turn.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as one JSON object.")] = False,
+) -> None:
+    """Time one turn, "remove the cup and make it sunset", per stage: median, min and max in ms.
+
+    Stages: load, plan, detect, segment, inpaint, global_edit, verify, store_checkpoint, and overhead
+    (the turn's wall time minus time inside model calls), plus GPU memory. Model calls are timed with
+    device synchronisation. `--models random-full` times the full-size architectures without downloads.
+    """
+    with _exit_codes():
+        try:
+            width, height = (int(v) for v in size.lower().split("x"))
+        except ValueError:
+            raise InputError(f"--size must look like 768x512, not {size!r}.") from None
+        from agent.bench import run_bench
+
+        result = run_bench(models=models.value, device=device.value, size=(width, height), repeat=repeat)
+        if as_json:
+            _say(json.dumps(result))
+            return
+        table = Table(title=f"chatedit bench: {result['models']} on {result['device_name']}, {width}x{height}")
+        for column in ("stage", "median ms", "min ms", "max ms"):
+            table.add_column(column, justify="right" if column != "stage" else "left")
+        table.add_row("load", f"{result['load_ms']:.1f}", "", "")
+        for stage, row in result["stages_ms"].items():
+            table.add_row(stage, f"{row['median']:.1f}", f"{row['min']:.1f}", f"{row['max']:.1f}")
+        Console().print(table)
+        if result["gpu_memory_peak_gib"] is not None:
+            Console().print(f"GPU memory: resident {result['gpu_memory_resident_gib']} GiB, peak {result['gpu_memory_peak_gib']} GiB")
+
+
 DIFFUSERS_ROLES = ("inpainter", "global_editor")
 
 

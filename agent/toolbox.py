@@ -7,10 +7,11 @@ single capability, e.g. a scripted detector, without touching the graph.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Literal, Optional
 
 import numpy as np
 from PIL import Image
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tools import blend, detect, global_edit, inpaint, segment
 from tools.masks import dilate
@@ -21,9 +22,10 @@ from tools.models import ModelSet
 StepCallback = Optional[Callable[[int, int], None]]
 
 
-@dataclass
-class EditSettings:
-    """Generation settings shared by every edit of a turn."""
+class EditSettings(BaseSettings):
+    """Generation settings shared by every edit of a turn (env: CHATEDIT_INPAINT_STEPS, CHATEDIT_LOCAL_MODE, ...)."""
+
+    model_config = SettingsConfigDict(env_prefix="CHATEDIT_", extra="ignore")
 
     inpaint_steps: int = 25
     """Denoising steps for region edits (DPM-Solver++ needs fewer than DDIM)."""
@@ -33,7 +35,7 @@ class EditSettings:
     image_guidance: float = 1.5
     global_max_side: Optional[int] = None
     """Longest side of InstructPix2Pix's working size; None: 1.5x the model's native size (768 for SD1.5)."""
-    local_mode: str = "inpaint"
+    local_mode: Literal["inpaint", "zone"] = "inpaint"
     """How `local` steps edit: `inpaint` repaints the object from a prompt (may change its shape);
     `zone` runs the instruction editor on the whole image and keeps only the edited region (keeps
     structure, weaker for big changes)."""

@@ -22,21 +22,8 @@ FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 TINY = ["--models", "tiny", "--planner", "rules", "--max-attempts", "1"]
 
 
-@pytest.fixture(scope="session")
-def tiny_cache(tmp_path_factory):
-    """One folder for the tiny models of the whole test session, so they are built once."""
-    folder = tmp_path_factory.getbasetemp() / "chatedit-cache"
-    previous = os.environ.get("CHATEDIT_CACHE_DIR")
-    os.environ["CHATEDIT_CACHE_DIR"] = str(folder)
-    yield folder
-    if previous is None:
-        os.environ.pop("CHATEDIT_CACHE_DIR", None)
-    else:
-        os.environ["CHATEDIT_CACHE_DIR"] = previous
-
-
 @pytest.fixture
-def runner(tmp_path, monkeypatch, tiny_cache):
+def runner(tmp_path, monkeypatch):
     from agent.session import Editor
 
     monkeypatch.setenv("CHATEDIT_DATA_DIR", str(tmp_path / "data"))
@@ -284,3 +271,20 @@ def test_files_to_fetch_skips_duplicate_weights():
         ["config.json", "model.safetensors", "pytorch_model.bin", "vocab.txt"], "detector", True
     )
     assert detector == ["config.json", "model.safetensors", "vocab.txt"]
+
+
+def test_bench_prints_stage_timings_as_json(runner, monkeypatch):
+    monkeypatch.setenv("CHATEDIT_INPAINT_STEPS", "2")
+    monkeypatch.setenv("CHATEDIT_GLOBAL_STEPS", "2")
+    result = runner.invoke(cli.app, ["bench", "--models", "tiny", "--device", "cpu", "--size", "96x64", "--repeat", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    stages = report["stages_ms"]
+    assert {"plan", "detect", "segment", "inpaint", "global_edit", "verify", "store_checkpoint", "overhead"} <= set(stages)
+    assert all(row["min"] <= row["median"] <= row["max"] for row in stages.values())
+    assert report["size"] == [96, 64] and report["llm_calls_with_llm"] == 2 and report["load_ms"] > 0
+
+
+def test_bench_refuses_a_bad_size(runner):
+    result = runner.invoke(cli.app, ["bench", "--size", "big"])
+    assert result.exit_code == 2 and "768x512" in result.stderr

@@ -49,19 +49,7 @@ def user_turn(text: str, image: Image.Image | None = None) -> dict:
 
 
 @pytest.fixture(scope="module")
-def tiny_cache(tmp_path_factory):
-    """One folder for the tiny models of the whole test session, so they are built once."""
-    previous = os.environ.get("CHATEDIT_CACHE_DIR")
-    os.environ["CHATEDIT_CACHE_DIR"] = str(tmp_path_factory.getbasetemp() / "chatedit-cache")
-    yield
-    if previous is None:
-        os.environ.pop("CHATEDIT_CACHE_DIR", None)
-    else:
-        os.environ["CHATEDIT_CACHE_DIR"] = previous
-
-
-@pytest.fixture(scope="module")
-def editor(tmp_path_factory, tiny_cache):
+def editor(tmp_path_factory):
     editor = Editor(
         models="tiny", planner="rules", data_dir=tmp_path_factory.mktemp("server-data"), settings=FAST, max_attempts=1
     )
@@ -342,7 +330,7 @@ def test_sessions_of_one_key_are_not_visible_with_another(editor, photo):
     assert "uploaded" not in history("sk-bob", {"role": "user", "content": "history"})
 
 
-def test_langgraph_json_graph_answers_a_chat_message(tiny_cache, photo, tmp_path, monkeypatch):
+def test_langgraph_json_graph_answers_a_chat_message(photo, tmp_path, monkeypatch):
     """The graph LangGraph tooling loads takes a chat UI's message (text + image) and answers with a picture."""
     from langchain_core.messages import HumanMessage
     from langgraph.checkpoint.memory import InMemorySaver
