@@ -1,6 +1,6 @@
 """An OpenAI-compatible HTTP API, so chat frontends (Open WebUI, LibreChat, any OpenAI client) can edit images.
 
-    GET  /health                 liveness and queue length (no API key needed)
+    GET  /health                 liveness, queue length, turns run and side requests answered (no key needed)
     GET  /v1/models              one model, `chatedit`
     POST /v1/chat/completions    an edit turn, streamed (SSE) or not
     GET  /v1/images/{id}         an image of the store, when answers link images instead of inlining them
@@ -301,6 +301,8 @@ class TurnQueue:
         self._lock = threading.Lock()
         self.running = 0
         self.waiting = 0
+        self.finished = 0
+        """Turns run to their end, edited or failed."""
 
     def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future:
         """Queues `fn`; a queued call whose future is cancelled (client gone) never runs."""
@@ -314,6 +316,7 @@ class TurnQueue:
             finally:
                 with self._lock:
                     self.running -= 1
+                    self.finished += 1
 
         with self._lock:
             self.waiting += 1
@@ -350,6 +353,8 @@ class Backend:
         self._factory = None if self._editor is not None else editor
         self._build_lock = threading.Lock()
         self.queue = TurnQueue()
+        self.side_requests = 0
+        """Title, tags and follow-up requests answered without the models."""
 
     @property
     def loaded(self) -> bool:
@@ -549,6 +554,8 @@ def create_app(
             "editor_loaded": backend.loaded,
             "running": queue.running,
             "waiting": queue.waiting,
+            "turns": queue.finished,
+            "side_requests": backend.side_requests,
         }
 
     @app.get("/v1/models")
@@ -591,6 +598,7 @@ def create_app(
         options = body.get("stream_options")
         usage = isinstance(options, dict) and bool(options.get("include_usage"))
         if conversation.task is not None:
+            backend.side_requests += 1
             text = side_answer(conversation.task, conversation.system)
             return _stream_text(text, model, usage) if stream else JSONResponse(_completion(text, model))
         if not conversation.text and conversation.image is None:

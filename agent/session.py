@@ -30,6 +30,9 @@ from tools.models import get_models
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_INSTRUCTION = 4000
 """Characters of instruction kept; longer text is refused (no planner needs more)."""
+MIN_SIDE = 32
+"""Smallest width or height of a picture accepted for editing: below it, detection boxes and masks
+round to nothing and the models' resizing breaks down."""
 
 EventHandler = Callable[[dict], None]
 
@@ -181,7 +184,13 @@ class Session:
             raise InputError(f"The instruction is {len(text)} characters; keep it under {MAX_INSTRUCTION}.")
         upload = None
         if image is not None:
-            upload = self.editor.store.put(load_image(image, max_side=self.editor.max_side))
+            picture = load_image(image, max_side=self.editor.max_side)
+            if min(picture.size) < MIN_SIDE:
+                raise InputError(
+                    f"The image is {picture.width}x{picture.height}; chatedit needs at least {MIN_SIDE} px "
+                    "on each side. Send a larger picture."
+                )
+            upload = self.editor.store.put(picture)
         if not text and upload is None:
             raise InputError("Say what to change (e.g. 'remove the cup'), or send an image.")
         payload = {"instruction": text, "upload": upload}

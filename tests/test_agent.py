@@ -258,3 +258,21 @@ def test_malformed_llm_plan_retries_then_falls_back_to_rules(tmp_path, photo, fa
     assert "LLM planner failed" in turn.report["planner_note"]
     assert turn.report["steps"][0]["category"] == "remove" and turn.report["steps"][0]["target"] == "cup"
     assert turn.report["llm_calls"] == 3
+
+
+def test_local_edit_through_zone_keeps_only_the_edited_region(tmp_path, photo):
+    """local_mode="zone": the instruction editor paints the whole canvas, only the target's layer is kept."""
+    settings = FAST.model_copy(update={"local_mode": "zone"})
+    toolbox = ScriptedToolbox(photo, {"cup": [CUP]})
+    toolbox.settings = settings
+    turn = make_editor(tmp_path, toolbox).session().send("make the cup blue", image=photo)
+    step = turn.report["steps"][0]
+    assert step["category"] == "local" and step["mask"]
+    alpha = np.asarray(Image.open(step["mask"])) > 0
+    before, after = np.asarray(photo), np.asarray(turn.image)
+    assert np.array_equal(before[~alpha], after[~alpha])
+    # The kept layer stays on and near the cup's box, never far from it.
+    ys, xs = np.nonzero(alpha)
+    margin = int(0.05 * max(photo.size)) + 8
+    assert xs.min() >= CUP[0] - margin and xs.max() < CUP[2] + margin
+    assert ys.min() >= CUP[1] - margin and ys.max() < CUP[3] + margin

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,9 +17,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agent.store import DamagedImageError, ImageStore
+import agent.store
+from agent.store import DamagedImageError, ImageStore, encode_png
 from conftest import random_image
 from tools.errors import InputError
+from tools.images import png_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,17 +41,76 @@ def test_rgb_round_trip_is_pixel_exact(store, odd_photo):
         back = store.get(image_id)
         assert back.mode == "RGB" and back.size == image.size
         np.testing.assert_array_equal(np.asarray(back), np.asarray(image))
+        store.flush()
         # A fresh store on the same folder reads from disk, not from the cache.
         from_disk = ImageStore(store.root).get(image_id)
         np.testing.assert_array_equal(np.asarray(from_disk), np.asarray(image))
 
 
-def test_id_is_the_sha256_of_the_png_file(store):
-    image_id = store.put(random_image(8, 8))
+def test_id_is_the_sha256_of_the_pixels(store):
+    image = random_image(8, 6)
+    image_id = store.put(image)
     path = store.path(image_id)
     assert path == store.root / image_id[:2] / f"{image_id}.png"
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == image_id
+    assert image_id == hashlib.sha256(b"RGB:8x6:" + image.tobytes()).hexdigest()
     assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    mask = np.eye(5, 7, dtype=bool)
+    levels = mask.astype(np.uint8) * 255
+    assert store.put_mask(mask) == hashlib.sha256(b"L:7x5:" + levels.tobytes()).hexdigest()
+
+
+def test_files_named_by_the_sha256_of_their_bytes_still_read(store):
+    image = random_image(9, 7, seed=2)
+    data = png_bytes(image)
+    legacy_id = hashlib.sha256(data).hexdigest()
+    path = store.root / legacy_id[:2] / f"{legacy_id}.png"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(data)
+    np.testing.assert_array_equal(np.asarray(store.get(legacy_id)), np.asarray(image))
+
+
+@pytest.mark.parametrize("mode, shape", [("RGB", (1, 1, 3)), ("RGB", (13, 29, 3)), ("L", (7, 1)), ("L", (40, 33))])
+def test_encode_png_round_trips_exactly(mode, shape):
+    pixels = np.random.default_rng(4).integers(0, 256, shape, dtype=np.uint8)
+    image = Image.fromarray(pixels, mode)
+    back = Image.open(io.BytesIO(encode_png(image)))
+    assert back.mode == mode and back.size == image.size
+    np.testing.assert_array_equal(np.asarray(back), pixels)
+
+
+def test_put_answers_before_the_file_is_written(store, monkeypatch):
+    release = threading.Event()
+    real_write = agent.store.atomic_write
+
+    def slow_write(path, data):
+        release.wait(timeout=30)
+        return real_write(path, data)
+
+    monkeypatch.setattr(agent.store, "atomic_write", slow_write)
+    image = random_image(12, 10, seed=8)
+    image_id = store.put(image)
+    mask_id = store.put_mask(np.eye(10, 12, dtype=bool))
+    # Not on disk yet, but the store already holds both and reads them from memory.
+    assert stored_files(store.root) == []
+    assert store.has(image_id) and store.has(mask_id)
+    np.testing.assert_array_equal(np.asarray(store.get(image_id)), np.asarray(image))
+    np.testing.assert_array_equal(store.get_mask(mask_id), np.eye(10, 12, dtype=np.float32))
+    release.set()
+    store.flush()
+    assert stored_files(store.root) == sorted([store.path(image_id), store.path(mask_id)])
+    np.testing.assert_array_equal(np.asarray(ImageStore(store.root).get(image_id)), np.asarray(image))
+
+
+def test_path_waits_for_its_file(store, monkeypatch):
+    real_write = agent.store.atomic_write
+
+    def slow_write(path, data):
+        time.sleep(0.2)
+        return real_write(path, data)
+
+    monkeypatch.setattr(agent.store, "atomic_write", slow_write)
+    image_id = store.put(random_image(5, 5, seed=9))
+    assert store.path(image_id).is_file()
 
 
 def test_same_image_gives_same_id_and_one_file(store):
@@ -55,6 +119,8 @@ def test_same_image_gives_same_id_and_one_file(store):
     twin.info["icc_profile"] = b"not a real profile"  # metadata must not change the id
     ids = {store.put(image), store.put(image), store.put(twin)}
     assert len(ids) == 1
+    store.flush()
+    assert store.put(image) in ids  # already on disk: nothing to write
     assert stored_files(store.root) == [store.path(ids.pop())]
 
 
@@ -143,6 +209,7 @@ def test_concurrent_puts_from_threads(store):
         ids = list(pool.map(store.put, images * 16))
 
     assert ids == expected * 16
+    store.flush()
     assert stored_files(store.root) == sorted(store.path(i) for i in expected)
     for image, image_id in zip(images, expected):
         np.testing.assert_array_equal(np.asarray(ImageStore(store.root).get(image_id)), np.asarray(image))
@@ -189,6 +256,7 @@ def test_no_temp_files_left(store):
     for seed in range(5):
         store.put(random_image(10, 10, seed=seed))
         store.put_mask(np.random.default_rng(seed).random((10, 10)) > 0.5)
+    store.flush()
     names = [p.name for p in stored_files(store.root)]
     assert len(names) == 10
     assert all(len(name) == 68 and name.endswith(".png") and not name.startswith(".") for name in names)
@@ -252,6 +320,7 @@ def test_damaged_file_is_detected(store):
 
     # Storing the picture again repairs the file.
     assert fresh.put(image) == image_id
+    fresh.flush()
     np.testing.assert_array_equal(np.asarray(ImageStore(store.root).get(image_id)), np.asarray(image))
 
 
@@ -271,15 +340,19 @@ def test_interrupted_put_leaves_no_partial_file(store, monkeypatch, failure):
         raise failure
 
     monkeypatch.setattr(os, "replace", broken_replace)
+    image_id = store.put(image)
+    store.put_mask(np.ones((3, 3), bool))
     with pytest.raises(type(failure)):
-        store.put(image)
-    with pytest.raises(type(failure)):
-        store.put_mask(np.ones((3, 3), bool))
+        store.flush()
     assert stored_files(store.root) == []
+    store.flush()  # an error is reported once
     monkeypatch.undo()
 
-    image_id = store.put(image)
+    # The failed picture is still in memory, and putting it again writes it.
+    np.testing.assert_array_equal(np.asarray(store.get(image_id)), np.asarray(image))
+    assert store.put(image) == image_id
     assert store.has(image_id)
+    store.flush()
     np.testing.assert_array_equal(np.asarray(ImageStore(store.root).get(image_id)), np.asarray(image))
     assert stored_files(store.root) == [store.path(image_id)]
 
