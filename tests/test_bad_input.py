@@ -240,7 +240,7 @@ def test_cli(case: Case, tmp_path, monkeypatch):
     assert list(outputs.iterdir()) == []  # nothing written, not even a temporary file
     assert result.stdout == ""
     if case.expect == "no_edit":
-        assert result.stderr.strip().startswith("Nothing edited:"), result.stderr
+        assert "Nothing edited:" in result.stderr, result.stderr
     else:
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr

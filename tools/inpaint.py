@@ -132,7 +132,10 @@ def inpaint(
     painted = retry_smaller_on_oom(run, info).resize(crop_image.size, Image.Resampling.LANCZOS)
     alpha = np.zeros(mask.shape, dtype=np.float32)
     alpha[y0:y1, x0:x1] = masks.feather(crop_mask, feather_px)
-    return EditResult(image=paste(image, painted, alpha, crop), mask=alpha, info=info)
+    # Only the part of the crop that the paste mask reaches is blended.
+    px0, py0, px1, py1 = masks.bbox(alpha[y0:y1, x0:x1] > 0)
+    patch = painted.crop((px0, py0, px1, py1))
+    return EditResult(image=paste(image, patch, alpha, (x0 + px0, y0 + py0, x0 + px1, y0 + py1)), mask=alpha, info=info)
 
 
 def remove(
@@ -195,16 +198,14 @@ def crop_box(box: Box, image_size: tuple[int, int], *, context: float, margin: i
 def paste(image: Image.Image, patch: Image.Image, alpha: np.ndarray, box: Box) -> Image.Image:
     """Gives back `image` with `patch` (the size of `box`) blended in by `alpha` (the size of `image`).
 
-    Only pixels with alpha > 0 are computed; every other pixel is the input's, bit for bit.
+    Only pixels with alpha > 0 take anything from the patch; every other pixel is the input's, bit for bit.
     """
     pixels = np.array(image)
     x0, y0, x1, y1 = box
     region = pixels[y0:y1, x0:x1]
-    weight = alpha[y0:y1, x0:x1]
-    changed = weight > 0
-    a = weight[changed][:, None]
-    blended = a * np.asarray(patch)[changed] + (1.0 - a) * region[changed]
-    region[changed] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    weight = alpha[y0:y1, x0:x1, None]
+    blended = weight * np.asarray(patch) + (1.0 - weight) * region
+    region[...] = np.where(weight > 0, np.clip(np.rint(blended), 0, 255).astype(np.uint8), region)
     return Image.fromarray(pixels)
 
 

@@ -1,7 +1,9 @@
 """Masks: boolean numpy arrays of shape (height, width), and the operations edits need on them.
 
 Morphology goes through Euclidean distance transforms rather than structuring elements, so growing a
-mask by 60 pixels costs the same as growing it by 2, and the disk is exact. The image border never
+mask by 60 pixels costs the same as growing it by 2, and the disk is exact. The transforms run only
+on the mask's bounding box grown by the reach of the operation, where every pixel that can change
+lies, so a small object in a large photo costs what its surroundings cost. The image border never
 erodes a mask: a mask that touches the edge of the picture keeps touching it.
 """
 
@@ -40,6 +42,17 @@ def _distance_outside(mask: np.ndarray) -> np.ndarray:
     return ndimage.distance_transform_edt(~mask)
 
 
+def _window(mask: np.ndarray, reach: int) -> tuple[slice, slice]:
+    """Gives back the rows and columns of the mask's bounding box grown by `reach`, inside the image.
+
+    Every mask pixel lies in the window, so a distance to the mask measured inside it is the distance
+    in the whole image for every pixel within `reach` of the box; pixels outside are farther than that.
+    """
+    x0, y0, x1, y1 = bbox(mask)
+    height, width = mask.shape
+    return slice(max(y0 - reach, 0), min(y1 + reach, height)), slice(max(x0 - reach, 0), min(x1 + reach, width))
+
+
 def dilate(mask, radius: int) -> np.ndarray:
     """Gives back the mask grown by a disk of `radius` pixels (radius 0: a copy)."""
     mask = as_mask(mask)
@@ -47,7 +60,10 @@ def dilate(mask, radius: int) -> np.ndarray:
         raise InputError(f"The dilation radius must be 0 or more pixels; got {radius}.")
     if radius == 0 or not mask.any() or mask.all():
         return mask.copy()
-    return _distance_outside(mask) <= radius
+    window = _window(mask, radius)
+    grown = np.zeros_like(mask)
+    grown[window] = _distance_outside(mask[window]) <= radius
+    return grown
 
 
 def erode(mask, radius: int) -> np.ndarray:
@@ -57,7 +73,12 @@ def erode(mask, radius: int) -> np.ndarray:
         raise InputError(f"The erosion radius must be 0 or more pixels; got {radius}.")
     if radius == 0 or not mask.any() or mask.all():
         return mask.copy()
-    return ndimage.distance_transform_edt(mask) > radius
+    # A one-pixel ring around the box holds the outside pixels nearest to every mask pixel (where the
+    # image border cuts the ring off, the border does not erode, as in the whole picture).
+    window = _window(mask, 1)
+    shrunk = np.zeros_like(mask)
+    shrunk[window] = ndimage.distance_transform_edt(mask[window]) > radius
+    return shrunk
 
 
 def feather(mask, radius: int) -> np.ndarray:
@@ -72,8 +93,10 @@ def feather(mask, radius: int) -> np.ndarray:
         raise InputError(f"The feather radius must be 0 or more pixels; got {radius}.")
     if radius == 0 or not mask.any() or mask.all():
         return mask.astype(np.float32)
-    t = np.clip(1.0 - _distance_outside(mask) / radius, 0.0, 1.0)
-    alpha = (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+    window = _window(mask, radius)
+    t = np.clip(1.0 - _distance_outside(mask[window]) / radius, 0.0, 1.0)
+    alpha = np.zeros(mask.shape, np.float32)
+    alpha[window] = t * t * (3.0 - 2.0 * t)
     alpha[mask] = 1.0
     return alpha
 

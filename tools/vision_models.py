@@ -117,6 +117,23 @@ class SegmenterBundle:
     embeddings: EmbeddingCache = field(default_factory=EmbeddingCache, repr=False)
 
 
+def _load_role(
+    role, model_cls, processor_cls, full_config, save_tiny, save_full_processor, bundle_cls,
+    *, profile, checkpoint, device, dtype, cache_dir,
+):
+    """Gives back one role's bundle: real checkpoint, tiny model saved once, or full-size random build."""
+    with _LOAD_LOCK:
+        if profile == "random-full":
+            folder = _saved_once(Path(cache_dir) / "random-full" / role, save_full_processor)
+            model = _build(model_cls, full_config(), device).to(device, dtype).eval()
+            return bundle_cls(model, processor_cls.from_pretrained(folder), device, dtype)
+        source = checkpoint
+        if profile == "tiny":
+            source = _saved_once(Path(cache_dir) / "tiny" / role, save_tiny)
+        model, processor = _from_pretrained(model_cls, processor_cls, source, role, device, dtype)
+        return bundle_cls(model, processor, device, dtype)
+
+
 def load_detector(
     *,
     profile: str,
@@ -137,20 +154,11 @@ def load_detector(
     Raises:
         ModelUnavailableError: `default` profile, checkpoint neither cached nor downloadable.
     """
-    with _LOAD_LOCK:
-        if profile == "random-full":
-            folder = _saved_once(Path(cache_dir) / "random-full" / "detector", _save_full_detector_processor)
-            processor = AutoProcessor.from_pretrained(folder)
-            model = _build(GroundingDinoForObjectDetection, full_detector_config(), device)
-            model = model.to(device, dtype).eval()
-            return DetectorBundle(model, processor, device, dtype)
-        source = checkpoint
-        if profile == "tiny":
-            source = _saved_once(Path(cache_dir) / "tiny" / "detector", _save_tiny_detector)
-        model, processor = _from_pretrained(
-            GroundingDinoForObjectDetection, AutoProcessor, source, "detector", device, dtype
-        )
-        return DetectorBundle(model, processor, device, dtype)
+    return _load_role(
+        "detector", GroundingDinoForObjectDetection, AutoProcessor, full_detector_config,
+        _save_tiny_detector, _save_full_detector_processor, DetectorBundle,
+        profile=profile, checkpoint=checkpoint, device=device, dtype=dtype, cache_dir=cache_dir,
+    )
 
 
 def load_segmenter(
@@ -161,30 +169,12 @@ def load_segmenter(
     dtype: torch.dtype,
     cache_dir: str | os.PathLike,
 ) -> SegmenterBundle:
-    """Gives back the SAM bundle of a profile, in eval mode on `device` in `dtype`.
-
-    Args:
-        profile: `default`, `tiny` or `random-full`.
-        checkpoint: the Hugging Face id loaded by the `default` profile.
-        device: where the model runs.
-        dtype: the model's weight dtype.
-        cache_dir: where the `tiny` and `random-full` profiles keep what they save.
-
-    Raises:
-        ModelUnavailableError: `default` profile, checkpoint neither cached nor downloadable.
-    """
-    with _LOAD_LOCK:
-        if profile == "random-full":
-            folder = _saved_once(Path(cache_dir) / "random-full" / "segmenter", _save_full_segmenter_processor)
-            processor = SamProcessor.from_pretrained(folder)
-            model = _build(SamModel, full_segmenter_config(), device)
-            model = model.to(device, dtype).eval()
-            return SegmenterBundle(model, processor, device, dtype)
-        source = checkpoint
-        if profile == "tiny":
-            source = _saved_once(Path(cache_dir) / "tiny" / "segmenter", _save_tiny_segmenter)
-        model, processor = _from_pretrained(SamModel, SamProcessor, source, "segmenter", device, dtype)
-        return SegmenterBundle(model, processor, device, dtype)
+    """Gives back the SAM bundle of a profile, in eval mode on `device` in `dtype` (arguments as load_detector)."""
+    return _load_role(
+        "segmenter", SamModel, SamProcessor, full_segmenter_config,
+        _save_tiny_segmenter, _save_full_segmenter_processor, SegmenterBundle,
+        profile=profile, checkpoint=checkpoint, device=device, dtype=dtype, cache_dir=cache_dir,
+    )
 
 
 def hub_reachable(timeout: float = _HUB_PROBE_TIMEOUT_S) -> bool:

@@ -28,6 +28,13 @@ function answerImages(count) {
   return images.map((img) => ({ naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight }));
 }
 
+// Runs in the page: gives back the names of the chat tags Open WebUI stored, null while there are none.
+async function chatTags() {
+  const reply = await fetch('/api/v1/chats/all/tags', { headers: { Authorization: `Bearer ${localStorage.token}` } });
+  const tags = reply.ok ? await reply.json() : [];
+  return tags.length ? tags.map((tag) => tag.name) : null;
+}
+
 async function send(page, text) {
   const input = page.locator('#chat-input');
   await input.click();
@@ -82,10 +89,13 @@ async function main() {
       const sizes = await images.jsonValue();
       result.answers.push({ instruction: text, seconds, ...sizes[index] });
       log(`answer ${index + 1} rendered after ${seconds.toFixed(1)} s: ${JSON.stringify(sizes[index])}`);
-      await page.locator('#response-content-container img[src^="data:image/"]').nth(index).scrollIntoViewIfNeeded();
+      // Follow-up suggestions come last, from their own request once the answer is complete.
+      await page.getByText('Follow up', { exact: true }).waitFor({ timeout: TURN_TIMEOUT_MS });
+      await page.evaluate(() => document.querySelector('#messages-container')?.scrollTo(0, 0));
       await page.screenshot({ path: path.join(outDir, `0${index + 2}-answer.png`) });
     }
     result.title = await page.title();
+    result.tags = await page.waitForFunction(chatTags, null, { timeout: UI_TIMEOUT_MS, polling: 500 }).then((h) => h.jsonValue());
   } catch (error) {
     await page.screenshot({ path: path.join(outDir, 'failure.png') }).catch(() => {});
     throw error;

@@ -1,0 +1,181 @@
+"""Runs chatedit inside Open WebUI in a real browser and gives back what the browser saw.
+
+    python tests/webui/run.py [--out out/webui] [--screenshot docs/openwebui.png]
+
+Starts `chatedit serve --models tiny --planner rules` and Open WebUI, with Open WebUI's default
+features left on (chat title, tags, follow-up suggestions, built-in tools), each on a free port with a
+fresh data folder; then drive.js attaches a photo in Debian's chromium, asks for an edit and a
+follow-up; then both servers stop. Their logs, the screenshots and result.json go to the out folder.
+`.ci/webui` installs what it needs: chromium, playwright-core and Open WebUI's own venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator, Optional
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+DRIVER = Path(__file__).with_name("drive.js")
+PHOTO = ROOT / "examples" / "images" / "coffee.jpg"
+INSTRUCTIONS = ("remove the cup", "make it sunset")
+CHROMIUM = Path("/usr/bin/chromium")
+START_TIMEOUT_S = 240.0
+DRIVE_TIMEOUT_S = 900.0
+
+
+def webui_home() -> Path:
+    """Gives back the folder `.ci/webui` installs Open WebUI and playwright-core into."""
+    return Path(os.environ.get("CHATEDIT_WEBUI_HOME") or Path.home() / ".cache" / "chatedit-webui")
+
+
+def missing_prerequisites() -> list[str]:
+    """Gives back what is not installed yet, each as a sentence (empty: ready to run)."""
+    home = webui_home()
+    checks = {
+        "Debian's chromium (/usr/bin/chromium)": CHROMIUM.is_file(),
+        "node": shutil.which("node") is not None,
+        f"playwright-core in {home / 'node'}": (home / "node/node_modules/playwright-core/package.json").is_file(),
+        f"Open WebUI in {home / 'venv'}": (home / "venv/bin/open-webui").is_file(),
+    }
+    return [f"{name} is missing; run .ci/webui to install it." for name, present in checks.items() if not present]
+
+
+def free_port() -> int:
+    """Gives back a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def started(command: list[str], log: Path, env: Optional[dict] = None) -> Iterator[subprocess.Popen]:
+    """Runs a server for the duration of the block, its output in `log`; stops it and its children after."""
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield process
+        finally:
+            # Its own session holds the server and any worker it started: stop them together.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = START_TIMEOUT_S) -> float:
+    """Gives back the seconds until `url` answered 200, or raises when the server exits or times out."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}; see {log}.")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return time.monotonic() - start
+        time.sleep(0.25)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s; see {log}.")
+
+
+def open_webui_env(data_dir: Path, chatedit_url: str, api_key: str) -> dict:
+    """Gives back Open WebUI's environment: no login, offline, chatedit as its only connection."""
+    return {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "WEBUI_SECRET_KEY": secrets.token_hex(32),
+        "WEBUI_AUTH": "False",
+        "OFFLINE_MODE": "True",
+        "HF_HUB_OFFLINE": "1",
+        "ENABLE_OLLAMA_API": "False",
+        "OPENAI_API_BASE_URL": f"{chatedit_url}/v1",
+        "OPENAI_API_KEY": api_key,
+        # Empty: Open WebUI looks up no embedding model, which it would try to download.
+        "RAG_EMBEDDING_MODEL": "",
+    }
+
+
+def run(out_dir: Path, screenshot: Optional[Path] = None, photo: Path = PHOTO) -> dict:
+    """Gives back what the browser saw of an edit and a follow-up in Open WebUI, with timings and chatedit's counts.
+
+    Args:
+        out_dir: where the screenshots, both servers' logs and result.json go.
+        screenshot: where to copy the screenshot of the first answer (e.g. docs/openwebui.png).
+        photo: the picture to attach.
+    """
+    missing = missing_prerequisites()
+    if missing:
+        raise RuntimeError(" ".join(missing))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("*.png"):
+        old.unlink()
+    home = webui_home()
+    api_key = "sk-" + secrets.token_hex(16)
+    chatedit_url = f"http://127.0.0.1:{free_port()}"
+    webui_url = f"http://127.0.0.1:{free_port()}"
+    timings: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="chatedit-webui-") as scratch:
+        chatedit = [
+            sys.executable, "-m", "agent.cli", "serve",
+            "--port", chatedit_url.rsplit(":", 1)[1],
+            "--models", "tiny", "--planner", "rules",
+            "--data-dir", str(Path(scratch) / "chatedit"),
+            "--api-key", api_key,
+        ]  # fmt: skip
+        webui = [str(home / "venv/bin/open-webui"), "serve", "--host", "127.0.0.1", "--port", webui_url.rsplit(":", 1)[1]]
+        # Open WebUI reads its env settings only into a fresh data folder, and skips login only with no users yet.
+        webui_env = open_webui_env(Path(scratch) / "open-webui", chatedit_url, api_key)
+        chatedit_log, webui_log = out_dir / "chatedit.log", out_dir / "open-webui.log"
+        with started(chatedit, chatedit_log) as chatedit_process, started(webui, webui_log, webui_env) as webui_process:
+            timings["chatedit_start_s"] = wait_until_up(f"{chatedit_url}/health", chatedit_process, chatedit_log)
+            timings["open_webui_start_s"] = wait_until_up(f"{webui_url}/health", webui_process, webui_log)
+            start = time.monotonic()
+            drive = subprocess.run(
+                ["node", str(DRIVER), webui_url, str(photo), str(out_dir), *INSTRUCTIONS],
+                env={**os.environ, "NODE_PATH": str(home / "node/node_modules")},
+                capture_output=True,
+                text=True,
+                timeout=DRIVE_TIMEOUT_S,
+            )
+            timings["browser_s"] = time.monotonic() - start
+            (out_dir / "drive.log").write_text(drive.stderr)
+            if drive.returncode != 0:
+                tail = "\n".join(drive.stderr.strip().splitlines()[-15:])
+                raise RuntimeError(f"The browser run failed (screenshot: {out_dir / 'failure.png'}):\n{tail}")
+            health = httpx.get(f"{chatedit_url}/health", timeout=10).json()
+    result = {**json.loads(drive.stdout), "chatedit": health, "timings": timings}
+    (out_dir / "result.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    if screenshot is not None:
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out_dir / "02-answer.png", screenshot)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "out" / "webui", help="Folder for screenshots and logs.")
+    parser.add_argument("--screenshot", type=Path, help="Where to copy the screenshot of the first answer.")
+    parser.add_argument("--photo", type=Path, default=PHOTO, help="The picture to attach.")
+    args = parser.parse_args()
+    print(json.dumps(run(args.out, args.screenshot, args.photo), indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
