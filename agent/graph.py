@@ -386,6 +386,8 @@ def build_graph(
             "seed": seed_now,
             "prompt": prompt,
             "box": item.get("box"),
+            # The tools retry once at a smaller working size after a GPU out-of-memory error; the report says so.
+            "oom_retry": bool(result.info.get("oom_retry")),
         }
         _timed("store", timings, started)
         item["attempts"] = list(item["attempts"]) + [attempt]
@@ -418,6 +420,7 @@ def build_graph(
         tried = [i for i, w in enumerate(work) if w["attempts"] and w["status"] == "pending"]
         calls = state.get("llm_calls", 0)
         verdicts: dict[int, dict] = {}
+        judge_error: Optional[str] = None
         if llm is not None and tried:
             from agent.llm import judge_with_llm
 
@@ -430,6 +433,7 @@ def build_graph(
             after = store.get(compose(state, len(work)))
             result = judge_with_llm(llm, store.get(current_image_id(state)), after, Plan.model_validate(state["plan"]), evidence)
             calls += result.calls
+            judge_error = result.error
             for verdict in result.value or []:
                 verdicts[verdict.step - 1] = {"passed": verdict.passed, "reason": verdict.reason, "new_prompt": verdict.new_prompt}
         retry: list[int] = []
@@ -437,6 +441,10 @@ def build_graph(
             item = work[i]
             attempts = [dict(a) for a in item["attempts"]]
             verdict = verdicts.get(i)
+            # Which judge decided, so the report shows when the model checks stood in for a failed LLM judge.
+            attempts[-1]["judge"] = "llm" if verdict is not None else "model checks"
+            if judge_error:
+                attempts[-1]["judge_note"] = f"LLM judge failed ({judge_error}); the model checks decided"
             if verdict is not None:
                 attempts[-1].update(passed=bool(verdict["passed"]), reason=verdict["reason"] or attempts[-1]["reason"])
                 if verdict.get("new_prompt"):
@@ -570,7 +578,17 @@ def _step_report(work: dict) -> dict:
         "status": work.get("status"),
         "passed": work.get("status") == "done",
         "mask": attempts[kept]["mask"] if kept is not None else None,
-        "attempts": [{"passed": a["passed"], "reason": a["reason"], "mask": a["mask"]} for a in attempts],
+        "attempts": [
+            {
+                "passed": a["passed"],
+                "reason": a["reason"],
+                "mask": a["mask"],
+                "judge": a.get("judge"),
+                "judge_note": a.get("judge_note"),
+                "oom_retry": a.get("oom_retry", False),
+            }
+            for a in attempts
+        ],
     }
 
 

@@ -37,7 +37,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, AsyncIterator, Callable, Literal, Optional, Union
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -468,7 +468,13 @@ def create_app(
         yield
         backend.close()
 
-    app = FastAPI(title="chatedit", summary="An OpenAI-compatible chat API that edits images.", lifespan=lifespan)
+    app = FastAPI(
+        title="chatedit",
+        summary="An OpenAI-compatible chat API that edits images.",
+        lifespan=lifespan,
+        # With keys, every route but /health needs one: the schema and docs pages are not served.
+        openapi_url=None if keys else "/openapi.json",
+    )
     app.state.backend = backend
 
     @app.exception_handler(APIError)
@@ -579,7 +585,7 @@ def create_app(
             )
         image_id = match["id"]
         # Browsers load markdown images without headers, so a signed link stands in for the key.
-        if not (keys and sig and hmac.compare_digest(sig, link_signature(image_id))):
+        if not (keys and sig and hmac.compare_digest(sig.encode(), link_signature(image_id).encode())):
             authorize(request)
         path = backend.editor().store.path(image_id)
         if not path.is_file():
@@ -677,30 +683,55 @@ async def _read_json(request: Request, limit: int) -> dict:
     return body
 
 
+def _public_addresses(host: str, port: int) -> list[str]:
+    """Gives back the addresses `host` resolves to, or raises InputError when one of them is not public."""
+    try:
+        addresses = sorted({info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
+    except OSError:
+        raise InputError(f"Cannot resolve {host}; attach the image instead.") from None
+    if not addresses or any(not ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
+        raise InputError("Image URLs must point to a public address; attach the image instead.")
+    return addresses
+
+
 def _fetch_remote(url: str, settings: ServerSettings) -> bytes:
     """Gives back the bytes at a public http(s) URL, within the size and time limits, or raises InputError."""
     import httpx
 
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError("An image URL must be http(s) or a data: URL.")
     try:
-        addresses = {
-            info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
-        }
-    except OSError:
-        raise InputError(f"Cannot resolve {parts.hostname}; attach the image instead.") from None
-    if not addresses or any(not ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
-        raise InputError("Image URLs must point to a public address; attach the image instead.")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
+        raise InputError("An image URL must be http(s) or a data: URL.")
+    address = _public_addresses(parts.hostname, port)[0]
+    # Connect to the address just checked: a second lookup could be answered with a private one.
+    netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+    pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    # httpx's timeout bounds each read, not the whole transfer, which a slow sender can stretch.
+    deadline = time.monotonic() + settings.remote_timeout_s
     data = bytearray()
     try:
-        with httpx.stream("GET", url, timeout=settings.remote_timeout_s, follow_redirects=False) as reply:
+        with httpx.stream(
+            "GET",
+            pinned,
+            headers={"Host": host},
+            timeout=settings.remote_timeout_s,
+            follow_redirects=False,
+            extensions={"sni_hostname": parts.hostname},
+        ) as reply:
             if reply.status_code != 200:
                 raise InputError(f"The image URL answered HTTP {reply.status_code}; attach the image instead.")
             for chunk in reply.iter_bytes():
                 data += chunk
                 if len(data) > settings.max_image_bytes:
                     raise TooLargeError("The image at that URL is over the size limit; send a smaller image.")
+                if time.monotonic() > deadline:
+                    raise InputError(
+                        f"The image URL took over {settings.remote_timeout_s:g} s to send; attach the image instead."
+                    )
     except httpx.HTTPError as exc:
         raise InputError(f"Could not fetch the image URL ({type(exc).__name__}); attach the image instead.") from None
     return bytes(data)

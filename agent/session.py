@@ -71,6 +71,26 @@ class VersionInfo:
         return self._store.get(self.image_id)
 
 
+class StoreFirstSaver(SqliteSaver):
+    """The SQLite checkpointer, saving only once the image store has written every picture put so far.
+
+    Checkpoints name pictures by id while the store writes files in the background; a checkpoint saved
+    first could outlive a crash that the file did not, leaving a session that points at nothing.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, store: ImageStore):
+        super().__init__(conn)
+        self.store = store
+
+    def put(self, config, checkpoint, metadata, new_versions):
+        self.store.flush()
+        return super().put(config, checkpoint, metadata, new_versions)
+
+    def put_writes(self, config, writes, task_id, task_path=""):
+        self.store.flush()
+        return super().put_writes(config, writes, task_id, task_path)
+
+
 class Editor:
     """The chat image editor: models, planner, image store and sessions.
 
@@ -121,7 +141,7 @@ class Editor:
                 )
         self.max_side = max_side
         self._db = sqlite3.connect(self.data_dir / "sessions.sqlite", check_same_thread=False)
-        self.checkpointer = SqliteSaver(self._db)
+        self.checkpointer = StoreFirstSaver(self._db, self.store)
         self.graph = build_graph(
             self.toolbox, self.store, llm=self.llm, max_attempts=max_attempts, seed=seed, checkpointer=self.checkpointer
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageChops
 
 from tools import masks as M
 
@@ -49,18 +49,40 @@ def structure_similarity(before: Image.Image, after: Image.Image) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+def _difference(before: Image.Image, after: Image.Image) -> Image.Image:
+    """Gives back the per-channel absolute difference of two RGB images, as an RGB image."""
+    return ImageChops.difference(before.convert("RGB"), after.convert("RGB"))
+
+
+def _mean_level(image: Image.Image, mask: Image.Image | None = None) -> float:
+    """Gives back the mean value over all channels of `image`'s pixels (those under `mask` when given)."""
+    counts = np.asarray(image.histogram(mask), dtype=np.int64).reshape(len(image.getbands()), 256)
+    pixels = counts[0].sum()
+    return float((counts @ np.arange(256)).sum() / (pixels * counts.shape[0])) if pixels else 0.0
+
+
 def change_inside(before: Image.Image, after: Image.Image, region: np.ndarray | None) -> float:
     """Gives back the mean absolute pixel difference inside `region` (whole image when None)."""
-    diff = np.abs(np.asarray(before, np.int16) - np.asarray(after, np.int16)).mean(axis=2)
     if region is None:
-        return float(diff.mean())
-    return float(diff[region].mean()) if region.any() else 0.0
+        return _mean_level(_difference(before, after))
+    box = M.bbox(region)
+    if box is None:
+        return 0.0
+    x0, y0, x1, y1 = box
+    # Exact integer sums from histograms, over the region's bounding box only.
+    inside = Image.fromarray(np.ascontiguousarray(region[y0:y1, x0:x1]).view(np.uint8) * np.uint8(255))
+    return _mean_level(_difference(before.crop(box), after.crop(box)), inside)
 
 
 def changed_outside(before: Image.Image, after: Image.Image, paste_mask: np.ndarray) -> int:
     """Gives back how many pixels changed where the paste mask is zero (must be 0)."""
-    same = np.all(np.asarray(before) == np.asarray(after), axis=2)
-    return int(np.count_nonzero(~same & (paste_mask <= 0)))
+    difference = _difference(before, after)
+    box = difference.getbbox()
+    if box is None:
+        return 0
+    x0, y0, x1, y1 = box
+    changed = np.asarray(difference.crop(box)).any(axis=2)
+    return int(np.count_nonzero(changed & (paste_mask[y0:y1, x0:x1] <= 0)))
 
 
 def _found_in(detections, region_box, min_overlap: float = 0.3) -> float:

@@ -49,8 +49,9 @@ def pick_seed(seed: int | None) -> int:
 
 
 def generator(pipe, seed: int) -> torch.Generator:
-    """Gives back a torch generator on the pipeline's device, seeded with `seed`."""
-    return torch.Generator(device=pipe.device).manual_seed(seed)
+    """Gives back a torch generator on the device of the pipeline's UNet, seeded with `seed`."""
+    # `pipe.device` walks every module of every component on each call; one parameter says the same.
+    return torch.Generator(device=next(pipe.unet.parameters()).device).manual_seed(seed)
 
 
 def step_callback(on_step: StepCallback | None):

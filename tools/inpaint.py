@@ -200,13 +200,18 @@ def paste(image: Image.Image, patch: Image.Image, alpha: np.ndarray, box: Box) -
 
     Only pixels with alpha > 0 take anything from the patch; every other pixel is the input's, bit for bit.
     """
-    pixels = np.array(image)
     x0, y0, x1, y1 = box
-    region = pixels[y0:y1, x0:x1]
-    weight = alpha[y0:y1, x0:x1, None]
-    blended = weight * np.asarray(patch) + (1.0 - weight) * region
-    region[...] = np.where(weight > 0, np.clip(np.rint(blended), 0, 255).astype(np.uint8), region)
-    return Image.fromarray(pixels)
+    region = np.array(image.crop(box))
+    source = np.asarray(patch)
+    weight = alpha[y0:y1, x0:x1]
+    # Where alpha is 1 the blend is the patch itself; only the feathered seam needs arithmetic.
+    np.copyto(region, source, where=(weight == 1.0)[..., None])
+    seam = (weight > 0) & (weight < 1.0)
+    a = weight[seam][:, None]
+    region[seam] = np.clip(np.rint(a * source[seam] + (1.0 - a) * region[seam]), 0, 255).astype(np.uint8)
+    result = image.copy()
+    result.paste(Image.fromarray(region), (x0, y0))
+    return result
 
 
 def _check_mask(mask, image: Image.Image) -> np.ndarray:

@@ -2,9 +2,9 @@
 //
 //   NODE_PATH=~/.cache/chatedit-webui/node/node_modules node drive.js URL PHOTO OUT_DIR "EDIT" "FOLLOW_UP"
 //
-// Prints one JSON object on stdout: for each answer, the natural size of the image it shows and how
-// long it took to render; the chat title in the sidebar. Screenshots go to OUT_DIR. Exits 1 on failure,
-// after a screenshot of the page as it was (OUT_DIR/failure.png).
+// Prints one JSON object on stdout: for each answer, the natural size of the picture it shows and the
+// seconds until it rendered; the page title (the chat's title) and the chat tags Open WebUI stored.
+// Screenshots go to OUT_DIR. Exits 1 on failure, after a screenshot of the page (OUT_DIR/failure.png).
 const path = require('path');
 const { chromium } = require('playwright-core');
 
@@ -16,16 +16,21 @@ function log(line) {
   process.stderr.write(`drive: ${line}\n`);
 }
 
-// Runs in the page: gives back the natural sizes of the images in assistant answers once the
-// `count`-th has loaded, null before.
-function answerImages(count) {
-  const images = [...document.querySelectorAll('#response-content-container img')].filter((img) =>
-    img.getAttribute('src')?.startsWith('data:image/'),
-  );
-  if (images.length < count) return null;
-  const image = images[count - 1];
-  if (!image.complete || image.naturalWidth === 0) return null;
-  return images.map((img) => ({ naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight }));
+// Runs in the page: gives back the `count`-th answer once it shows a loaded picture, or once it is
+// complete without one (its follow-up suggestions are there); null before.
+function answerState(count) {
+  const answers = document.querySelectorAll('#response-content-container');
+  if (answers.length < count) return null;
+  const answer = answers[count - 1];
+  // chatedit sends its picture inline (a data URL) or, with CHATEDIT_IMAGE_LINKS=url, as a link to its store.
+  const image = [...answer.querySelectorAll('img')].find((img) => /^data:image\/|\/v1\/images\//.test(img.src));
+  if (image && image.complete && image.naturalWidth > 0) {
+    return { naturalWidth: image.naturalWidth, naturalHeight: image.naturalHeight };
+  }
+  // Open WebUI shows follow-up suggestions under the last answer only, after it is complete.
+  const complete =
+    answers.length === count && [...document.querySelectorAll('div')].some((e) => e.textContent === 'Follow up');
+  return complete ? { text: answer.innerText.slice(0, 500) } : null;
 }
 
 // Runs in the page: gives back the names of the chat tags Open WebUI stored, null while there are none.
@@ -56,7 +61,8 @@ async function main() {
       '--no-first-run',
     ],
   });
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  // Tall enough to show the attached photo, the progress lines and the answer's picture at once.
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
   page.setDefaultTimeout(UI_TIMEOUT_MS);
   page.on('pageerror', (error) => log(`page error: ${String(error).slice(0, 300)}`));
   const result = { answers: [] };
@@ -76,26 +82,33 @@ async function main() {
     const chooser = page.waitForEvent('filechooser');
     await page.getByText('Upload Files', { exact: true }).click();
     await (await chooser).setFiles(photo);
-    // The attachment shows as a thumbnail of the photo above the input once uploaded.
-    await page.locator(`img[alt="${path.basename(photo)}"], img[src^="data:image/"], img[src*="/api/v1/files/"]`).first().waitFor();
+    // Once uploaded, the photo shows above the input as a thumbnail served by Open WebUI's files API.
+    await page.locator('img[data-cy="image"][src*="/api/v1/files/"]').waitFor();
     await page.screenshot({ path: path.join(outDir, '01-attached.png') });
 
     for (const [index, text] of instructions.entries()) {
       const started = Date.now();
       await send(page, text);
       log(`sent "${text}"`);
-      const images = await page.waitForFunction(answerImages, index + 1, { timeout: TURN_TIMEOUT_MS, polling: 250 });
+      const state = await page.waitForFunction(answerState, index + 1, { timeout: TURN_TIMEOUT_MS, polling: 250 });
+      const answer = await state.jsonValue();
       const seconds = (Date.now() - started) / 1000;
-      const sizes = await images.jsonValue();
-      result.answers.push({ instruction: text, seconds, ...sizes[index] });
-      log(`answer ${index + 1} rendered after ${seconds.toFixed(1)} s: ${JSON.stringify(sizes[index])}`);
-      // Follow-up suggestions come last, from their own request once the answer is complete.
-      await page.getByText('Follow up', { exact: true }).waitFor({ timeout: TURN_TIMEOUT_MS });
-      await page.evaluate(() => document.querySelector('#messages-container')?.scrollTo(0, 0));
+      if (answer.text !== undefined) throw new Error(`answer ${index + 1} shows no picture: ${answer.text}`);
+      result.answers.push({ instruction: text, seconds, ...answer });
+      log(`answer ${index + 1} rendered after ${seconds.toFixed(1)} s: ${JSON.stringify(answer)}`);
+      // Open WebUI's own requests after an answer (title, tags, follow-ups) are done once the follow-up
+      // suggestions show and the stop button is gone.
+      await page.getByText('Follow up', { exact: true }).waitFor();
+      await page.locator('button[aria-label="Stop"]').waitFor({ state: 'detached' });
+      // The first answer is shown with the photo above it; later ones at the bottom of the chat.
+      await page
+        .locator('#messages-container')
+        .evaluate((chat, first) => chat.scrollTo(0, first ? 0 : chat.scrollHeight), index === 0);
       await page.screenshot({ path: path.join(outDir, `0${index + 2}-answer.png`) });
     }
     result.title = await page.title();
-    result.tags = await page.waitForFunction(chatTags, null, { timeout: UI_TIMEOUT_MS, polling: 500 }).then((h) => h.jsonValue());
+    const tags = await page.waitForFunction(chatTags, null, { polling: 500 });
+    result.tags = await tags.jsonValue();
   } catch (error) {
     await page.screenshot({ path: path.join(outDir, 'failure.png') }).catch(() => {});
     throw error;

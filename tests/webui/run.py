@@ -82,15 +82,16 @@ def started(command: list[str], log: Path, env: Optional[dict] = None) -> Iterat
                 process.wait()
 
 
-def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = START_TIMEOUT_S) -> float:
-    """Gives back the seconds until `url` answered 200, or raises when the server exits or times out."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
+def wait_until_up(
+    url: str, process: subprocess.Popen, log: Path, since: float, timeout: float = START_TIMEOUT_S
+) -> float:
+    """Gives back the seconds from `since` until `url` answered 200; raises when the server exits or times out."""
+    while time.monotonic() - since < timeout:
         if process.poll() is not None:
             raise RuntimeError(f"{process.args[0]} exited with {process.returncode}; see {log}.")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(url, timeout=2).status_code == 200:
-                return time.monotonic() - start
+                return time.monotonic() - since
         time.sleep(0.25)
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s; see {log}.")
 
@@ -112,13 +113,36 @@ def open_webui_env(data_dir: Path, chatedit_url: str, api_key: str) -> dict:
     }
 
 
-def run(out_dir: Path, screenshot: Optional[Path] = None, photo: Path = PHOTO) -> dict:
+def chatedit_command(port: int, data_dir: Path, api_key: str) -> list[str]:
+    """Gives back the command serving chatedit with the tiny models and the rules planner (no downloads, no LLM)."""
+    return [
+        sys.executable, "-m", "agent.cli", "serve", "--port", str(port),
+        "--models", "tiny", "--planner", "rules", "--data-dir", str(data_dir), "--api-key", api_key,
+    ]  # fmt: skip
+
+
+def drive(webui_url: str, out_dir: Path) -> subprocess.CompletedProcess:
+    """Gives back the finished browser run of drive.js against Open WebUI at `webui_url`."""
+    command = ["node", str(DRIVER), webui_url, str(PHOTO), str(out_dir), *INSTRUCTIONS]
+    env = {**os.environ, "NODE_PATH": str(webui_home() / "node/node_modules")}
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=DRIVE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        # node and the chromium it launched share the session.
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def run(out_dir: Path, screenshot: Optional[Path] = None) -> dict:
     """Gives back what the browser saw of an edit and a follow-up in Open WebUI, with timings and chatedit's counts.
 
     Args:
         out_dir: where the screenshots, both servers' logs and result.json go.
         screenshot: where to copy the screenshot of the first answer (e.g. docs/openwebui.png).
-        photo: the picture to attach.
     """
     missing = missing_prerequisites()
     if missing:
@@ -126,41 +150,36 @@ def run(out_dir: Path, screenshot: Optional[Path] = None, photo: Path = PHOTO) -
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("*.png"):
         old.unlink()
-    home = webui_home()
     api_key = "sk-" + secrets.token_hex(16)
-    chatedit_url = f"http://127.0.0.1:{free_port()}"
-    webui_url = f"http://127.0.0.1:{free_port()}"
+    chatedit_port, webui_port = free_port(), free_port()
+    chatedit_url, webui_url = f"http://127.0.0.1:{chatedit_port}", f"http://127.0.0.1:{webui_port}"
+    chatedit_log, webui_log = out_dir / "chatedit.log", out_dir / "open-webui.log"
+    # A few denoising steps: the tiny models paint noise at any step count, and a turn takes seconds.
+    chatedit_env = {**os.environ, "CHATEDIT_INPAINT_STEPS": "4", "CHATEDIT_GLOBAL_STEPS": "4"}
+    webui = [str(webui_home() / "venv/bin/open-webui"), "serve", "--host", "127.0.0.1", "--port", str(webui_port)]
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="chatedit-webui-") as scratch:
-        chatedit = [
-            sys.executable, "-m", "agent.cli", "serve",
-            "--port", chatedit_url.rsplit(":", 1)[1],
-            "--models", "tiny", "--planner", "rules",
-            "--data-dir", str(Path(scratch) / "chatedit"),
-            "--api-key", api_key,
-        ]  # fmt: skip
-        webui = [str(home / "venv/bin/open-webui"), "serve", "--host", "127.0.0.1", "--port", webui_url.rsplit(":", 1)[1]]
+        chatedit = chatedit_command(chatedit_port, Path(scratch) / "chatedit", api_key)
         # Open WebUI reads its env settings only into a fresh data folder, and skips login only with no users yet.
         webui_env = open_webui_env(Path(scratch) / "open-webui", chatedit_url, api_key)
-        chatedit_log, webui_log = out_dir / "chatedit.log", out_dir / "open-webui.log"
-        with started(chatedit, chatedit_log) as chatedit_process, started(webui, webui_log, webui_env) as webui_process:
-            timings["chatedit_start_s"] = wait_until_up(f"{chatedit_url}/health", chatedit_process, chatedit_log)
-            timings["open_webui_start_s"] = wait_until_up(f"{webui_url}/health", webui_process, webui_log)
-            start = time.monotonic()
-            drive = subprocess.run(
-                ["node", str(DRIVER), webui_url, str(photo), str(out_dir), *INSTRUCTIONS],
-                env={**os.environ, "NODE_PATH": str(home / "node/node_modules")},
-                capture_output=True,
-                text=True,
-                timeout=DRIVE_TIMEOUT_S,
+        launched = time.monotonic()
+        with (
+            started(chatedit, chatedit_log, chatedit_env) as chatedit_process,
+            started(webui, webui_log, webui_env) as webui_process,
+        ):
+            timings["chatedit_start_s"] = wait_until_up(
+                chatedit_url + "/health", chatedit_process, chatedit_log, launched
             )
-            timings["browser_s"] = time.monotonic() - start
-            (out_dir / "drive.log").write_text(drive.stderr)
-            if drive.returncode != 0:
-                tail = "\n".join(drive.stderr.strip().splitlines()[-15:])
+            timings["open_webui_start_s"] = wait_until_up(webui_url + "/health", webui_process, webui_log, launched)
+            started_driving = time.monotonic()
+            browser = drive(webui_url, out_dir)
+            timings["browser_s"] = time.monotonic() - started_driving
+            (out_dir / "drive.log").write_text(browser.stderr)
+            if browser.returncode != 0:
+                tail = "\n".join(browser.stderr.strip().splitlines()[-15:])
                 raise RuntimeError(f"The browser run failed (screenshot: {out_dir / 'failure.png'}):\n{tail}")
-            health = httpx.get(f"{chatedit_url}/health", timeout=10).json()
-    result = {**json.loads(drive.stdout), "chatedit": health, "timings": timings}
+            health = httpx.get(chatedit_url + "/health", timeout=10).json()
+    result = {**json.loads(browser.stdout), "chatedit": health, "timings": timings}
     (out_dir / "result.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     if screenshot is not None:
         screenshot.parent.mkdir(parents=True, exist_ok=True)
@@ -172,9 +191,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "webui", help="Folder for screenshots and logs.")
     parser.add_argument("--screenshot", type=Path, help="Where to copy the screenshot of the first answer.")
-    parser.add_argument("--photo", type=Path, default=PHOTO, help="The picture to attach.")
     args = parser.parse_args()
-    print(json.dumps(run(args.out, args.screenshot, args.photo), indent=2, ensure_ascii=False))
+    print(json.dumps(run(args.out, args.screenshot), indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,244 @@
+"""Crash safety: `chatedit serve` killed with SIGKILL in the middle of a turn loses nothing it had recorded.
+
+The server runs as a subprocess on tiny models. Two sessions make a few turns; then one session sends
+a new picture with a two-step edit that is held inside the model at its second step while the other
+session's turn waits in the queue, the image store's disk writes are slowed down, and the server is
+killed. Read back through the Python API, every version recorded before the kill is intact and
+loads (each store file still matches its id), and nothing half-written is left; a restarted server
+on the same data dir takes both interrupted turns, simply sent again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from agent.server import ServerSettings, create_app
+from agent.session import Editor
+from agent.store import ImageStore
+from agent.toolbox import EditSettings
+from conftest import random_image
+from tools.images import to_data_url
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
+
+# `chatedit serve` with fast tiny-model settings, whose whole-image edits wait while a `hold` file exists
+# and whose image store takes a second over each file while a `slow-writes` file exists.
+LAUNCHER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+
+    from agent import cli
+    from agent.session import Editor
+    from agent.store import ImageStore
+    from agent.toolbox import EditSettings, Toolbox
+
+    hold = Path(sys.argv[1])
+    slow_writes = hold.parent / "slow-writes"
+    global_edit = Toolbox.global_edit
+    write = ImageStore._write
+
+    def slow_write(self, *args):
+        if slow_writes.exists():
+            time.sleep(1.0)
+        return write(self, *args)
+
+    def held_global_edit(self, *args, **kwargs):
+        if hold.exists():
+            (hold.parent / "inside").touch()
+            while hold.exists():
+                time.sleep(0.05)
+        return global_edit(self, *args, **kwargs)
+
+    Toolbox.global_edit = held_global_edit
+    ImageStore._write = slow_write
+    fast = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
+    cli.make_editor = lambda **kwargs: Editor(settings=fast, max_attempts=1, **kwargs)
+    cli.app(sys.argv[2:])
+    """
+)
+
+
+class Server:
+    """One `chatedit serve` process on a free port, over `data_dir`."""
+
+    def __init__(self, tmp_path: Path, data_dir: Path):
+        launcher = tmp_path / "launch_chatedit.py"
+        launcher.write_text(LAUNCHER)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.hold = tmp_path / "hold"
+        self.slow_writes = tmp_path / "slow-writes"
+        self.inside = tmp_path / "inside"
+        self.log = open(tmp_path / f"server-{self.port}.log", "wb")
+        args = ["serve", "--port", str(self.port), "--models", "tiny", "--planner", "rules", "--data-dir", str(data_dir)]
+        self.process = subprocess.Popen(
+            [sys.executable, str(launcher), str(self.hold), *args],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, (tmp_path / f"server-{self.port}.log").read_text()
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise AssertionError("chatedit serve did not start")
+
+    def turn(self, session: str, text: str, picture: Image.Image | None = None) -> httpx.Response:
+        return httpx.post(f"{self.url}/v1/chat/completions", **request(session, text, picture), timeout=300)
+
+    def health(self) -> dict:
+        return httpx.get(f"{self.url}/health", timeout=5).json()
+
+    def kill(self) -> None:
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.log.close()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+
+def request(session: str, text: str, picture: Image.Image | None) -> dict:
+    parts: list[dict] = [{"type": "text", "text": text}]
+    if picture is not None:
+        parts.append({"type": "image_url", "image_url": {"url": to_data_url(picture)}})
+    body = {"model": "chatedit", "messages": [{"role": "user", "content": parts}]}
+    return {"json": body, "headers": {"X-Chatedit-Session": session}}
+
+
+def answered_image(reply: httpx.Response) -> str:
+    assert reply.status_code == 200, reply.text
+    image_id = reply.json()["chatedit"]["report"]["image"]
+    assert image_id and "![edited](data:image/png;base64," in reply.json()["choices"][0]["message"]["content"]
+    return image_id
+
+
+def store_is_whole(data_dir: Path) -> None:
+    """Every file of the store is a PNG that matches its id; nothing temporary or half-written is left."""
+    files = [path for path in (data_dir / "images").rglob("*") if path.is_file()]
+    assert files
+    store = ImageStore(data_dir / "images", cache_bytes=0)
+    for path in files:
+        assert path.suffix == ".png" and not path.name.startswith("."), path
+        store.get(path.stem)  # checks the decoded pixels against the id
+    assert not [path for path in data_dir.rglob("*") if path.name.endswith(".tmp")]
+
+
+@pytest.fixture
+def first(tmp_path):
+    server = Server(tmp_path, tmp_path / "data")
+    yield server
+    server.stop()
+
+
+def test_kill_9_in_the_middle_of_a_turn_loses_nothing(tmp_path, first):
+    data = tmp_path / "data"
+    photo_a, photo_a2, photo_b = (random_image(96, 64, seed=seed) for seed in (11, 12, 13))
+
+    answered = {
+        "alice": [answered_image(first.turn("alice", "add a red balloon", photo_a))],
+        "bob": [answered_image(first.turn("bob", "add a red balloon", photo_b))],
+    }
+    answered["alice"].append(answered_image(first.turn("alice", "make it look like a watercolor painting")))
+
+    # Alice sends a new picture with two steps; the second holds in the model. Bob's turn queues behind.
+    first.hold.touch()
+    first.slow_writes.touch()
+    interrupted = {
+        "alice": ("add a red balloon and make it look like a sunset", photo_a2),
+        "bob": ("make it look like a watercolor painting", None),
+    }
+    failures: list[BaseException] = []
+
+    def send(session: str) -> None:
+        try:
+            first.turn(session, *interrupted[session])
+        except httpx.TransportError as exc:  # the server dies under it
+            failures.append(exc)
+
+    alice = threading.Thread(target=send, args=("alice",))
+    alice.start()
+    deadline = time.monotonic() + 120
+    while not first.inside.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first.inside.exists()
+    bob = threading.Thread(target=send, args=("bob",))
+    bob.start()
+    while first.health()["waiting"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    health = first.health()
+    assert health["running"] == 1 and health["waiting"] == 1
+    first.kill()
+    alice.join(timeout=60)
+    bob.join(timeout=60)
+    assert len(failures) == 2
+
+    # Read back with the Python API: every answered version is there, whole, and loads.
+    store_is_whole(data)
+    editor = Editor(models="tiny", planner="rules", data_dir=data)
+    try:
+        alice_versions = editor.session("alice").history()
+        bob_versions = editor.session("bob").history()
+        names = [v.instruction for v in alice_versions]
+        assert names[:3] == ["uploaded", "add a red balloon", "make it look like a watercolor painting"]
+        # The interrupted turn's picture is kept when a checkpoint had recorded it, whole like the rest.
+        assert names[3:] in ([], ["uploaded"])
+        assert [v.instruction for v in bob_versions] == ["uploaded", "add a red balloon"]
+        assert [v.image_id for v in alice_versions[1:3]] == answered["alice"]
+        assert [v.image_id for v in bob_versions[1:]] == answered["bob"]
+        for versions, pictures in ((alice_versions, [photo_a, photo_a2]), (bob_versions, [photo_b])):
+            uploads = [v for v in versions if v.instruction == "uploaded"]
+            for upload, picture in zip(uploads, pictures):
+                assert np.array_equal(np.asarray(upload.image), np.asarray(picture))
+            for version in versions:
+                assert version.image.size == (96, 64)  # loads, and matches its id (checked on read)
+    finally:
+        editor.close()
+
+    # The server restarted on the same data dir takes both interrupted turns, sent again as they were.
+    editor = Editor(models="tiny", planner="rules", data_dir=data, settings=FAST, max_attempts=1)
+    try:
+        http = TestClient(create_app(editor, ServerSettings()))
+        for session in ("alice", "bob"):
+            answered_image(http.post("/v1/chat/completions", **request(session, *interrupted[session])))
+        alice_versions = editor.session("alice").history()
+        bob_versions = editor.session("bob").history()
+        assert [(v.instruction, v.parent) for v in alice_versions[3:]] == [
+            ("uploaded", None),
+            ("add a red balloon and make it look like a sunset", 3),
+        ]
+        assert [(v.instruction, v.parent) for v in bob_versions[2:]] == [("make it look like a watercolor painting", 1)]
+        assert alice_versions[-1].current and bob_versions[-1].current
+        editor.store.flush()
+    finally:
+        editor.close()
+    store_is_whole(data)
