@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import socket
 import threading
 import time
@@ -10,7 +9,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 from starlette.routing import Route
 from typer.testing import CliRunner
 
@@ -120,9 +118,9 @@ def test_chatedit_serve_api_key_reaches_the_app(editor, monkeypatch):
 )
 def test_image_ids_are_validated(editor, name):
     http = TestClient(create_app(editor, ServerSettings(api_key=KEY)))
-    for headers in (bearer(KEY), {}):
+    for headers, refusals in ((bearer(KEY), (400, 404)), ({}, (400, 401, 404))):
         reply = http.get(f"/v1/images/{name}", headers=headers)
-        assert reply.status_code in (400, 404), reply.text
+        assert reply.status_code in refusals, reply.text
         assert b"SQLite" not in reply.content and reply.headers["content-type"] == "application/json"
 
 
@@ -360,5 +358,3 @@ def test_sessions_of_one_key_cannot_be_read_or_changed_with_another(editor):
             assert "uploaded" not in answer and "![edited]" not in answer
     assert send("sk-ann", "holiday", "history")[0] == ann_history
     assert [v.instruction for v in editor.session(ann_id).history()] == ["uploaded", EDIT]
-    with pytest.raises(Exception):
-        Image.open(io.BytesIO(b""))  # keeps PIL's Image used for the picture checks above
