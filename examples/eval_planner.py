@@ -4,6 +4,10 @@
     python examples/eval_planner.py --dir PATH            # any folder holding the same JSONL files
     python examples/eval_planner.py --mistakes 20         # also list the first 20 mistakes per file
     python examples/eval_planner.py --json > results.json
+    python examples/eval_planner.py --in-process          # call the planner directly, not through the CLI
+
+By default the instructions go through `chatedit plan --planner rules --input -` (one process for
+all of them), so what is measured is exactly what the command prints.
 
 Per file it prints category accuracy over the six categories (replace counts as local; items
 labelled `other` are reported apart), target-phrase match, and for compound.jsonl the fraction of
@@ -15,12 +19,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.evaluate import default_eval_dir, evaluate_dir, format_report  # noqa: E402
+from agent.evaluate import COMPOUND_FILE, ITEM_FILES, default_eval_dir, evaluate_dir, format_report, load_jsonl  # noqa: E402
+from agent.plan import Plan  # noqa: E402
+
+
+def cli_planner(directory: Path):
+    """Gives back a planner that answers from one `chatedit plan --input -` run over every instruction."""
+    texts = sorted({
+        record["instruction"]
+        for name in (*ITEM_FILES, COMPOUND_FILE)
+        if (directory / name).exists()
+        for record in load_jsonl(directory / name)
+    })
+    lines = "".join(json.dumps({"id": str(i), "instruction": text}) + "\n" for i, text in enumerate(texts))
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "plan", "--planner", "rules", "--input", "-"],
+        input=lines, capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
+    )
+    plans = {texts[int(row["id"])]: Plan(steps=row["steps"]) for row in map(json.loads, done.stdout.splitlines())}
+    return plans.__getitem__
 
 
 def main() -> int:
@@ -28,9 +51,13 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=default_eval_dir(), help="folder of the benchmark JSONL files")
     parser.add_argument("--mistakes", type=int, default=0, metavar="N", help="list the first N mistakes per file")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
+    parser.add_argument("--in-process", action="store_true", help="call the rules planner directly instead of the CLI")
     args = parser.parse_args()
 
-    results = evaluate_dir(args.dir)
+    if args.in_process:
+        results = evaluate_dir(args.dir)
+    else:
+        results = evaluate_dir(args.dir, planner=cli_planner(args.dir))
     if not results:
         parser.error(
             f"no benchmark files in {args.dir}; pass --dir to the folder holding i2ebench.jsonl and the others"

@@ -156,3 +156,26 @@ def test_phrases_match(predicted, gold, expected):
 def test_normalise_phrase_drops_articles_and_numbers():
     assert normalise_phrase("The two red Cups") == ["red", "cup"]
     assert normalise_phrase("the children's shoes") == ["child", "shoe"]
+
+
+def test_example_script_measures_through_the_cli(tmp_path):
+    """examples/eval_planner.py pipes the sample through `chatedit plan --input -` and prints the tables."""
+    import json as _json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sample = root / "tests" / "data" / "eval_sample"
+    done = subprocess.run(
+        [sys.executable, str(root / "examples" / "eval_planner.py"), "--dir", str(sample), "--json"],
+        capture_output=True, text=True, timeout=120, cwd=root,
+    )
+    assert done.returncode == 0, done.stderr
+    via_cli = _json.loads(done.stdout)
+    from agent.evaluate import evaluate_dir
+
+    direct = evaluate_dir(sample)
+    assert set(via_cli) == set(direct) and "compound.jsonl" in via_cli
+    for name in direct:
+        assert via_cli[name]["confusion"] == direct[name]["confusion"]
