@@ -24,6 +24,7 @@ from PIL import Image
 
 from agent.session import Editor
 from agent.toolbox import EditSettings
+from tools.diffusion_models import Acceleration
 
 MODEL_METHODS = {
     "detector": [("model", "forward")],
@@ -169,6 +170,8 @@ def run_bench(
             rows["model"].append(sum(model_ms.values()))
             rows["overhead"].append(wall - sum(model_ms.values()))
             rows["turn"].append(wall)
+        # Pending image writes must land before the temporary data folder goes.
+        editor.store.flush()
         editor.close()
     peak = torch.cuda.max_memory_allocated(models_set.device) if models_set.device.type == "cuda" else None
     return {
@@ -185,5 +188,20 @@ def run_bench(
         "gpu_memory_resident_gib": round(resident / 2**30, 3) if resident is not None else None,
         "gpu_memory_peak_gib": round(peak / 2**30, 3) if peak is not None else None,
         "llm_calls_with_llm": 2,
+        "steps": {"inpaint": settings.inpaint_steps, "global_edit": settings.global_steps},
+        "acceleration": Acceleration().model_dump(),
+        "attention": attention_kernels(models_set),
         "versions": {name: _version(name) for name in ("torch", "diffusers", "transformers", "langgraph")},
     }
+
+
+def attention_kernels(models) -> dict[str, str]:
+    """Gives back, per loaded role, which attention implementation its model runs ("sdpa" is PyTorch's fused one)."""
+    kernels = {}
+    for role in ("inpainter", "global_editor"):
+        processors = {type(p).__name__ for p in getattr(models, role).unet.attn_processors.values()}
+        # diffusers' AttnProcessor2_0 calls torch's scaled_dot_product_attention.
+        kernels[role] = "sdpa" if processors == {"AttnProcessor2_0"} else "+".join(sorted(processors))
+    for role in ("detector", "segmenter"):
+        kernels[role] = str(getattr(models, role).model.config._attn_implementation)
+    return kernels

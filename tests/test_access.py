@@ -8,6 +8,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import torch
+from conftest import random_image
 from fastapi.testclient import TestClient
 from starlette.routing import Route
 from typer.testing import CliRunner
@@ -17,13 +19,21 @@ from agent import server as server_module
 from agent.server import ServerSettings, create_app
 from agent.session import Editor
 from agent.toolbox import EditSettings
-from conftest import random_image
 from tools.images import png_bytes, to_data_url
 
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 KEY = "sk-only-key"
 PHOTO = random_image(96, 64, seed=21)
 EDIT = "make it look like a watercolor painting"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Runs the tiny models on one thread: they gain nothing from more, and lose a lot on shared cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +136,11 @@ def test_image_ids_are_validated(editor, name):
 
 def test_image_paths_outside_the_id_route_never_reach_files(editor):
     http = TestClient(create_app(editor, ServerSettings(api_key=KEY)))
-    for path in ("/v1/images/../../sessions.sqlite", "/v1/images/" + "a" * 64 + "/../../sessions.sqlite", "/v1/images/"):
+    for path in (
+        "/v1/images/../../sessions.sqlite",
+        "/v1/images/" + "a" * 64 + "/../../sessions.sqlite",
+        "/v1/images/",
+    ):
         reply = http.get(path, headers=bearer(KEY))
         assert reply.status_code in (400, 401, 404) and b"SQLite" not in reply.content
 

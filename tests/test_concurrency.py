@@ -15,12 +15,13 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import httpx
 import numpy as np
 import pytest
+import torch
 import uvicorn
 from PIL import Image
 
@@ -33,6 +34,15 @@ from tools.models import get_models
 SESSIONS = 16
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 PICTURE = re.compile(r"!\[edited\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Runs the tiny models on one thread: they gain nothing from more, and lose a lot on shared cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def colour(i: int) -> tuple[int, int, int]:

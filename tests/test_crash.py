@@ -23,6 +23,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import torch
+from conftest import random_image
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -30,11 +32,20 @@ from agent.server import ServerSettings, create_app
 from agent.session import Editor
 from agent.store import ImageStore
 from agent.toolbox import EditSettings
-from conftest import random_image
 from tools.images import to_data_url
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Runs the tiny models on one thread: they gain nothing from more, and lose a lot on shared cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 # `chatedit serve` with fast tiny-model settings, whose whole-image edits wait while a `hold` file exists
 # and whose image store takes a second over each file while a `slow-writes` file exists.
@@ -88,11 +99,21 @@ class Server:
         self.slow_writes = tmp_path / "slow-writes"
         self.inside = tmp_path / "inside"
         self.log = open(tmp_path / f"server-{self.port}.log", "wb")
-        args = ["serve", "--port", str(self.port), "--models", "tiny", "--planner", "rules", "--data-dir", str(data_dir)]
+        args = [
+            "serve",
+            "--port",
+            str(self.port),
+            "--models",
+            "tiny",
+            "--planner",
+            "rules",
+            "--data-dir",
+            str(data_dir),
+        ]
         self.process = subprocess.Popen(
             [sys.executable, str(launcher), str(self.hold), *args],
             cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )

@@ -25,7 +25,7 @@ from tools.diffusion_models import (
     small_tokenizer,
 )
 from tools.diffusion_utils import native_resolution
-from tools.errors import ModelUnavailableError
+from tools.errors import InputError, ModelUnavailableError
 
 CPU = torch.device("cpu")
 
@@ -153,3 +153,43 @@ def test_random_full_has_stable_diffusion_15s_architecture(pipeline_cls, in_chan
     assert pipe.unet.config.cross_attention_dim == pipe.text_encoder.config.hidden_size == 768
     assert pipe.text_encoder.config.max_position_embeddings == pipe.tokenizer.model_max_length == 77
     assert len(pipe.tokenizer) <= pipe.text_encoder.config.vocab_size == 49408
+
+
+def _load(cache_dir):
+    return load_inpainter(profile="tiny", checkpoint="unused", device=CPU, dtype=torch.float32, cache_dir=cache_dir)
+
+
+def test_acceleration_is_off_unless_set(monkeypatch, cache_dir):
+    monkeypatch.delenv("CHATEDIT_CHANNELS_LAST", raising=False)
+    monkeypatch.delenv("CHATEDIT_COMPILE_MODE", raising=False)
+    pipe = _load(cache_dir)
+    weight = pipe.unet.conv_in.weight
+    assert weight.is_contiguous() and not isinstance(pipe.unet, torch._dynamo.eval_frame.OptimizedModule)
+
+
+def test_channels_last_setting_stores_unet_and_vae_weights_nhwc(monkeypatch, cache_dir):
+    monkeypatch.setenv("CHATEDIT_CHANNELS_LAST", "1")
+    monkeypatch.delenv("CHATEDIT_COMPILE_MODE", raising=False)
+    pipe = _load(cache_dir)
+    for conv in (pipe.unet.conv_in, pipe.vae.decoder.conv_in):
+        assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+        assert not conv.weight.is_contiguous()
+
+
+def test_compile_setting_compiles_the_unet_for_static_shapes(monkeypatch, cache_dir):
+    calls = []
+
+    def fake_compile(module, **kwargs):
+        calls.append(kwargs)
+        return module
+
+    monkeypatch.setenv("CHATEDIT_COMPILE_MODE", "reduce-overhead")
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    _load(cache_dir)
+    assert calls == [{"mode": "reduce-overhead", "dynamic": False}]
+
+
+def test_an_unknown_compile_mode_is_refused_with_the_choices(monkeypatch, cache_dir):
+    monkeypatch.setenv("CHATEDIT_COMPILE_MODE", "fastest")
+    with pytest.raises(InputError, match="reduce-overhead"):
+        _load(cache_dir)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import socket
 import types
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 import torch
+from conftest import random_image
 from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
@@ -24,8 +26,7 @@ from agent.llm import LLMSettings, make_chat_model
 from agent.server import ServerSettings, create_app
 from agent.session import Editor
 from agent.toolbox import EditSettings, Toolbox
-from conftest import random_image
-from tests.fake_llm import delay, drop, error, llm_settings, text, tool_call
+from tests.fake_llm import Reply, delay, drop, error, llm_settings, text, tool_call
 from tools.errors import ChatEditError
 from tools.images import to_data_url
 from tools.models import get_models
@@ -37,9 +38,20 @@ PLAN = tool_call(
     "Plan",
     {"steps": [{"category": "global", "prompt": "a watercolor painting", "instruction": WATERCOLOR}], "message": None},
 )
-PASSED = tool_call("Verdicts", {"verdicts": [{"step": 1, "passed": True, "reason": "it looks painted", "new_prompt": None}]})
+PASSED = tool_call(
+    "Verdicts", {"verdicts": [{"step": 1, "passed": True, "reason": "it looks painted", "new_prompt": None}]}
+)
 REFUSAL = text("I'm sorry, but I can't help with that.")
 SHORT_TIMEOUT = {"timeout": 0.3, "retries": 1}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Runs the tiny models on one thread: they gain nothing from more, and lose a lot on shared cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def llm_editor(tmp_path, llm, **kwargs) -> Editor:
@@ -50,61 +62,86 @@ def llm_editor(tmp_path, llm, **kwargs) -> Editor:
 
 # ---- the LLM -----------------------------------------------------------------------------------
 
-# name: (script, settings overrides, planner, words of planner_note, llm_calls, judge of the step)
+
+@dataclass(frozen=True)
+class Fault:
+    """A scripted LLM misbehaviour and what the turn report must say about it."""
+
+    script: list[Reply]
+    planner: str = "llm"
+    """Who made the plan: the LLM (after retries) or the rules planner (fallback)."""
+    note: str | None = None
+    """Words of the report's planner_note (None: no note)."""
+    calls: int = 3
+    """LLM requests of the turn, retries included."""
+    judge: str = "llm"
+    """Who judged the step: the LLM, or the model checks (fallback)."""
+    settings: dict = field(default_factory=dict)
+
+
+def unknown_category() -> Reply:
+    return tool_call("Plan", {"steps": [{"category": "recolor", "target": "cup", "prompt": "a red cup"}]})
+
+
 LLM_FAULTS = {
-    "plan-timeout-then-answer": ([delay(30, PLAN), PLAN, PASSED], SHORT_TIMEOUT, "llm", None, 3, "llm"),
-    "plan-timeout-every-time": ([delay(30, PLAN), delay(30, PLAN), PASSED], SHORT_TIMEOUT, "rules", "timed out", 3, "llm"),
-    "plan-http-429-then-answer": ([error(429, "slow down"), PLAN, PASSED], {}, "llm", None, 3, "llm"),
-    "plan-http-500-until-retries-run-out": ([error(500)] * 3 + [PASSED], {}, "rules", "HTTP 500", 4, "llm"),
-    "plan-connection-dropped-then-answer": ([drop(), PLAN, PASSED], {}, "llm", None, 3, "llm"),
-    "plan-malformed-json-then-answer": ([tool_call("Plan", "{not json"), PLAN, PASSED], {}, "llm", None, 3, "llm"),
-    "plan-malformed-json-twice": (
+    "plan-timeout-then-answer": Fault([delay(30, PLAN), PLAN, PASSED], settings=SHORT_TIMEOUT),
+    "plan-timeout-every-time": Fault(
+        [delay(30, PLAN), delay(30, PLAN), PASSED], "rules", "timed out", settings=SHORT_TIMEOUT
+    ),
+    "plan-http-429-then-answer": Fault([error(429, "slow down"), PLAN, PASSED]),
+    "plan-http-500-until-retries-run-out": Fault([error(500)] * 3 + [PASSED], "rules", "HTTP 500", calls=4),
+    "plan-connection-dropped-then-answer": Fault([drop(), PLAN, PASSED]),
+    "plan-malformed-json-then-answer": Fault([tool_call("Plan", "{not json"), PLAN, PASSED]),
+    "plan-malformed-json-twice": Fault(
         [tool_call("Plan", "{not json"), tool_call("Plan", '{"steps": [{"category": '), PASSED],
-        {}, "rules", "not valid JSON", 3, "llm",
+        "rules",
+        "not valid JSON",
     ),
-    "plan-unknown-category-twice": (
-        [tool_call("Plan", {"steps": [{"category": "recolor", "target": "cup", "prompt": "a red cup"}]})] * 2 + [PASSED],
-        {}, "rules", "unknown category 'recolor'", 3, "llm",
+    "plan-unknown-category-twice": Fault(
+        [unknown_category(), unknown_category(), PASSED], "rules", "unknown category 'recolor'"
     ),
-    "plan-empty-twice": (
+    "plan-empty-twice": Fault(
         [tool_call("Plan", {"steps": []}), tool_call("Plan", {"steps": [], "message": " "}), PASSED],
-        {}, "rules", "neither steps nor a message", 3, "llm",
+        "rules",
+        "neither steps nor a message",
     ),
-    "plan-refusal-twice": ([REFUSAL, REFUSAL, PASSED], {}, "rules", "text instead of a call", 3, "llm"),
-    "judge-malformed-json-twice": (
-        [PLAN, tool_call("Verdicts", "{oops"), tool_call("Verdicts", "[1, 2")], {}, "llm", None, 3, "model checks",
+    "plan-refusal-twice": Fault([REFUSAL, REFUSAL, PASSED], "rules", "text instead of a call"),
+    "judge-malformed-json-twice": Fault(
+        [PLAN, tool_call("Verdicts", "{oops"), tool_call("Verdicts", "[1, 2")], judge="model checks"
     ),
-    "judge-http-500-until-retries-run-out": ([PLAN] + [error(500)] * 3, {}, "llm", None, 4, "model checks"),
-    "judge-timeout-every-time": ([PLAN, delay(30, PASSED), delay(30, PASSED)], SHORT_TIMEOUT, "llm", None, 3, "model checks"),
-    "judge-refusal-twice": ([PLAN, REFUSAL, REFUSAL], {}, "llm", None, 3, "model checks"),
-    "judge-verdict-for-another-step": (
+    "judge-http-500-until-retries-run-out": Fault([PLAN] + [error(500)] * 3, calls=4, judge="model checks"),
+    "judge-timeout-every-time": Fault(
+        [PLAN, delay(30, PASSED), delay(30, PASSED)], judge="model checks", settings=SHORT_TIMEOUT
+    ),
+    "judge-refusal-twice": Fault([PLAN, REFUSAL, REFUSAL], judge="model checks"),
+    "judge-verdict-for-another-step": Fault(
         [PLAN] + [tool_call("Verdicts", {"verdicts": [{"step": 7, "passed": True, "reason": "fine"}]})] * 2,
-        {}, "llm", None, 3, "model checks",
+        judge="model checks",
     ),
 }
 
 
-@pytest.mark.parametrize("fault", list(LLM_FAULTS), ids=list(LLM_FAULTS))
-def test_llm_fault_in_a_whole_turn(fault, fake_llm, tmp_path):
-    script, overrides, planner, note, calls, judge = LLM_FAULTS[fault]
-    fake_llm.script(script)
+@pytest.mark.parametrize("name", list(LLM_FAULTS), ids=list(LLM_FAULTS))
+def test_llm_fault_in_a_whole_turn(name, fake_llm, tmp_path):
+    fault = LLM_FAULTS[name]
+    fake_llm.script(fault.script)
     photo_path = tmp_path / "secret-holiday-photo.png"
     PHOTO.save(photo_path)
-    editor = llm_editor(tmp_path, make_chat_model(llm_settings(fake_llm, **overrides)))
+    editor = llm_editor(tmp_path, make_chat_model(llm_settings(fake_llm, **fault.settings)))
     turn = editor.session().send(WATERCOLOR, image=str(photo_path), debug_dir=tmp_path / "debug")
 
     report = turn.report
     assert turn.image.size == PHOTO.size and report["version"] == 1
-    assert report["planner"] == planner
-    if note is None:
+    assert report["planner"] == fault.planner
+    if fault.note is None:
         assert report["planner_note"] is None
     else:
-        assert "LLM planner failed" in report["planner_note"] and note in report["planner_note"]
-    assert report["llm_calls"] == calls == len(fake_llm.requests)
+        assert "LLM planner failed" in report["planner_note"] and fault.note in report["planner_note"]
+    assert report["llm_calls"] == fault.calls == len(fake_llm.requests)
     assert fake_llm.remaining == 0
     attempt = report["steps"][0]["attempts"][0]
-    assert attempt["judge"] == judge
-    assert (attempt["judge_note"] is not None) == (judge == "model checks")
+    assert attempt["judge"] == fault.judge
+    assert (attempt["judge_note"] is not None) == (fault.judge == "model checks")
     # The model sees pixels and words only: no path of this machine, not even the photo's file name.
     for body in map(json.dumps, fake_llm.requests):
         assert str(tmp_path) not in body and "secret-holiday-photo" not in body and ".sqlite" not in body
@@ -132,8 +169,10 @@ def test_llm_boxes_outside_the_image(box, expected, fake_llm, tmp_path):
     add = {"category": "add", "prompt": "a red balloon", "instruction": "add a red balloon", "box": box}
     fake_llm.script([tool_call("Plan", {"steps": [add]}), PASSED])
     events = []
-    turn = llm_editor(tmp_path, make_chat_model(llm_settings(fake_llm))).session().send(
-        "add a red balloon", image=PHOTO, on_event=events.append
+    turn = (
+        llm_editor(tmp_path, make_chat_model(llm_settings(fake_llm)))
+        .session()
+        .send("add a red balloon", image=PHOTO, on_event=events.append)
     )
     assert turn.report["planner"] == "llm" and turn.report["llm_calls"] == 2
     located = next(e["box"] for e in events if e["event"] == "located")
@@ -221,7 +260,9 @@ def test_out_of_memory_is_reported_through_the_cli_and_the_server(tmp_path, monk
 
     http = TestClient(create_app(oom_editor(tmp_path, oom_toolbox()), ServerSettings()))
     parts = [{"type": "text", "text": WATERCOLOR}, {"type": "image_url", "image_url": {"url": to_data_url(PHOTO)}}]
-    reply = http.post("/v1/chat/completions", json={"model": "chatedit", "messages": [{"role": "user", "content": parts}]})
+    reply = http.post(
+        "/v1/chat/completions", json={"model": "chatedit", "messages": [{"role": "user", "content": parts}]}
+    )
     assert reply.status_code == 200, reply.text
     assert reply.json()["chatedit"]["report"]["steps"][0]["attempts"][0]["oom_retry"] is True
 

@@ -203,3 +203,24 @@ def test_masks_that_do_not_fit_the_image_are_refused(pipe, odd_photo):
         inpaint(pipe, odd_photo, np.zeros((403, 601), dtype=bool), "x")
     with pytest.raises(InputError, match="601x403"):
         inpaint(pipe, odd_photo, np.ones((601, 403), dtype=bool), "x")
+
+
+def test_paste_is_the_alpha_blend_rounded_wherever_alpha_is_positive():
+    rng = np.random.default_rng(5)
+    image = random_image(40, 30, seed=6)
+    box_ = (7, 4, 33, 25)
+    patch = random_image(26, 21, seed=7)
+    alpha = np.zeros((30, 40), dtype=np.float32)
+    weight = rng.random((21, 26)).astype(np.float32)
+    weight[rng.random(weight.shape) < 0.3] = 1.0
+    weight[rng.random(weight.shape) < 0.3] = 0.0
+    alpha[4:25, 7:33] = weight
+    out = np.asarray(paste(image, patch, alpha, box_)).astype(np.float64)
+    before = np.asarray(image).astype(np.float64)
+    a = alpha[..., None].astype(np.float64)
+    inside = np.zeros_like(before)
+    inside[4:25, 7:33] = np.asarray(patch)
+    expected = np.where(a > 0, np.rint(a * inside + (1 - a) * before), before)
+    assert np.abs(out - expected).max() <= 1  # float32 arithmetic may round a half the other way
+    assert np.array_equal(out[alpha == 1.0], inside[alpha == 1.0])
+    assert np.array_equal(out[alpha == 0], before[alpha == 0])

@@ -206,3 +206,41 @@ def test_from_image_reads_colour_and_ignores_alpha():
     mask = masks.from_image(Image.fromarray(rgba, "RGBA"))
     assert mask.sum() == 1 and mask[1, 2]
     assert masks.from_image(np.array([[0, 3], [0, 0]])).sum() == 1
+
+
+def _scattered_and_compact_masks():
+    """Masks of both kinds: compact shapes (few runs per row) and speckle (more runs than pixels of a disk)."""
+    rng = np.random.default_rng(11)
+    yy, xx = np.mgrid[:90, :130]
+    compact = (((yy - 30) / 25.0) ** 2 + ((xx - 100) / 40.0) ** 2 < 1) | ((yy > 60) & (xx < 20))
+    speckle = rng.random((90, 130)) < 0.03
+    small = np.zeros((90, 130), dtype=bool)
+    small[44:47, 60:62] = True
+    return [compact, speckle, small, compact ^ speckle]
+
+
+@pytest.mark.parametrize("radius", [1, 5, 17, 45])
+def test_dilate_and_erode_equal_the_euclidean_distance_definition(radius):
+    for mask in _scattered_and_compact_masks():
+        grown = ndimage.distance_transform_edt(~mask) <= radius
+        shrunk = ndimage.distance_transform_edt(mask) > radius
+        assert np.array_equal(masks.dilate(mask, radius), grown)
+        assert np.array_equal(masks.erode(mask, radius), shrunk)
+
+
+@pytest.mark.parametrize("radius", [2, 9, 30])
+def test_feather_equals_the_smoothstep_of_the_whole_image_distance(radius):
+    for mask in _scattered_and_compact_masks():
+        t = np.clip(1.0 - ndimage.distance_transform_edt(~mask) / radius, 0.0, 1.0)
+        expected = (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+        expected[mask] = 1.0
+        alpha = masks.feather(mask, radius)
+        assert alpha.dtype == np.float32 and np.array_equal(alpha, expected)
+
+
+def test_a_small_object_in_a_large_image_is_grown_only_near_itself():
+    mask = np.zeros((2000, 3000), dtype=bool)
+    mask[1000:1004, 1500:1503] = True
+    grown = masks.dilate(mask, 20)
+    assert masks.bbox(grown) == (1480, 980, 1523, 1024)
+    assert np.array_equal(grown[970:1034, 1470:1533], masks.dilate(mask[970:1034, 1470:1533], 20))

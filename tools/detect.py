@@ -105,7 +105,8 @@ def detect(
 
 def _forward(detector: DetectorBundle, image: Image.Image, queries: list[str]):
     text = ". ".join(queries) + "."
-    inputs = detector.processor(images=image, text=text, return_tensors="pt")
+    # With torchvision present the processor resizes and normalises on the model's device.
+    inputs = detector.processor(images=image, text=text, return_tensors="pt", device=detector.device)
     inputs = {
         name: value.to(device=detector.device, dtype=detector.dtype if value.is_floating_point() else value.dtype)
         for name, value in inputs.items()

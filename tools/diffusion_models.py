@@ -13,6 +13,12 @@ Every pipeline gets the same treatment: DPM-Solver++ (good pictures in 20-25 ste
 (people edit their own photos, and the checker blacks out false positives), no progress bars (callers
 report progress through step callbacks), eval mode. Attention goes through PyTorch's
 scaled_dot_product_attention, which diffusers picks by default on torch 2.
+
+Two GPU speed-ups are settings (`Acceleration`, from the environment), off unless set:
+CHATEDIT_CHANNELS_LAST=1 stores the UNet and VAE weights channels-last (NHWC, the layout tensor-core
+convolutions read), and CHATEDIT_COMPILE_MODE=reduce-overhead (or default, max-autotune-no-cudagraphs,
+max-autotune) compiles the UNet with torch.compile. A compiled UNet is specialised to each working
+size it meets: the first edit at a new size compiles (tens of seconds on a GPU), later ones replay it.
 """
 
 from __future__ import annotations
@@ -33,9 +39,11 @@ from diffusers import (
     StableDiffusionInstructPix2PixPipeline,
     UNet2DConditionModel,
 )
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from tokenizers import pre_tokenizers
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
+from tools.errors import InputError
 from tools.models import unavailable
 
 INPAINT_IN_CHANNELS = 9
@@ -47,6 +55,19 @@ EDIT_IN_CHANNELS = 8
 TINY_SEED = 0
 
 _NO_SAFETY_CHECKER = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
+
+
+class Acceleration(BaseSettings):
+    """Speed settings of the diffusion pipelines; CHATEDIT_CHANNELS_LAST and CHATEDIT_COMPILE_MODE set them."""
+
+    model_config = SettingsConfigDict(env_prefix="CHATEDIT_", extra="ignore")
+
+    channels_last: bool = False
+    """Store the UNet's and VAE's convolution weights channels-last (NHWC)."""
+    compile_mode: str = ""
+    """torch.compile mode for the UNet (one of COMPILE_MODES); empty: run eagerly."""
 
 
 def load_inpainter(
@@ -122,14 +143,26 @@ def _from_pretrained(pipeline_cls: Any, source: str | os.PathLike, role: str, dt
         raise unavailable(source, role) from err
 
 
-def _ready(pipe, device: torch.device):
-    """Gives back `pipe` on `device` with DPM-Solver++, no progress bars, in eval mode."""
+def _ready(pipe, device: torch.device, acceleration: Acceleration | None = None):
+    """Gives back `pipe` on `device` with DPM-Solver++, no progress bars, in eval mode, accelerated as set."""
+    acceleration = acceleration or Acceleration()
+    if acceleration.compile_mode and acceleration.compile_mode not in COMPILE_MODES:
+        raise InputError(
+            f"CHATEDIT_COMPILE_MODE={acceleration.compile_mode!r} is not a torch.compile mode; "
+            f"use one of {', '.join(COMPILE_MODES)}, or leave it empty."
+        )
     pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config, algorithm_type="dpmsolver++")
     pipe.set_progress_bar_config(disable=True)
     pipe.to(device)
     for component in pipe.components.values():
         if isinstance(component, torch.nn.Module):
             component.eval()
+    if acceleration.channels_last:
+        pipe.unet.to(memory_format=torch.channels_last)
+        pipe.vae.to(memory_format=torch.channels_last)
+    if acceleration.compile_mode:
+        # Static shapes: each working size gets kernels (and CUDA graphs) of its own, not generic ones.
+        pipe.unet = torch.compile(pipe.unet, mode=acceleration.compile_mode, dynamic=False)
     return pipe
 
 

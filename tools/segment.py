@@ -161,7 +161,8 @@ def image_key(image: Image.Image) -> str:
 
 def _embed(segmenter: SegmenterBundle, image: Image.Image) -> _Embedded:
     def encode() -> _Embedded:
-        inputs = segmenter.processor(images=image, return_tensors="pt")
+        # With torchvision present the processor resizes and normalises on the model's device.
+        inputs = segmenter.processor(images=image, return_tensors="pt", device=segmenter.device)
         pixel_values = inputs["pixel_values"].to(segmenter.device, segmenter.dtype)
         with torch.inference_mode():
             embeddings = segmenter.model.get_image_embeddings(pixel_values)
