@@ -37,6 +37,7 @@ from agent.toolbox import Toolbox
 from agent.verifier import check_attempt
 from tools import locate as L
 from tools import masks as M
+from tools.errors import InputError
 
 SALIENT_PHRASES = ["person", "animal", "main object"]
 """What `background` keeps when the instruction names no subject."""
@@ -244,6 +245,15 @@ def build_graph(
         return "locate" if needs_place else "edit"
 
     def locate(state: ChatState) -> dict:
+        """Finds where the step acts; a step that cannot be placed is skipped, the others go on."""
+        try:
+            return find_region(state)
+        except InputError as exc:
+            work = [dict(w) for w in state["work"]]
+            work[state["current"]].update(status="skipped", message=f"Skipped: {exc}")
+            return {"work": work}
+
+    def find_region(state: ChatState) -> dict:
         """Finds where the step acts: the target's mask, a place for a new object, or the background."""
         started = time.perf_counter()
         timings = dict(state.get("timings") or {})
@@ -338,7 +348,7 @@ def build_graph(
     def route_located(state: ChatState) -> str:
         if state.get("pending"):
             return "respond"
-        return "next_step" if state["work"][state["current"]]["status"] == "not_found" else "edit"
+        return "next_step" if state["work"][state["current"]]["status"] in ("not_found", "skipped") else "edit"
 
     def edit(state: ChatState) -> dict:
         """Makes one attempt at the current step, changed from the earlier attempts."""
@@ -609,5 +619,5 @@ def _summary(work: list[dict]) -> str:
             tried = f"{tries} tries" if tries > 1 else "1 try"
             lines.append(f"Not sure this worked: {what}. After {tried} the check still says {reason}; I kept the best try.")
         else:
-            lines.append(f"Skipped: {what}.")
+            lines.append(item.get("message") or f"Skipped: {what}.")
     return "\n".join(lines) if lines else "Nothing to change."

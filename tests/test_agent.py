@@ -276,3 +276,18 @@ def test_local_edit_through_zone_keeps_only_the_edited_region(tmp_path, photo):
     margin = int(0.05 * max(photo.size)) + 8
     assert xs.min() >= CUP[0] - margin and xs.max() < CUP[2] + margin
     assert ys.min() >= CUP[1] - margin and ys.max() < CUP[3] + margin
+
+
+def test_a_step_that_cannot_be_placed_is_skipped_and_the_others_run(tmp_path, photo, fake_llm):
+    """A VLM box too small to paint in is refused by the add step alone; the removal still happens."""
+    plan = {"steps": [
+        {"category": "add", "prompt": "a bird", "instruction": "add a bird", "box": [5, 5, 6, 6]},
+        {"category": "remove", "target": "cup", "prompt": "table", "instruction": "remove the cup"},
+    ]}
+    fake_llm.script([tool_call("Plan", plan), tool_call("Verdicts", {"verdicts": [{"step": 2, "passed": True, "reason": "gone"}]})])
+    toolbox = ScriptedToolbox(photo, {"cup": [CUP]})
+    turn = llm_editor(tmp_path, toolbox, fake_llm).session().send("add a bird and remove the cup", image=photo)
+    add, remove = turn.report["steps"]
+    assert add["status"] == "skipped" and add["attempts"] == []
+    assert remove["passed"]
+    assert "Skipped:" in turn.message

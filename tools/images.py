@@ -52,15 +52,17 @@ def decode_data_url(url: str, max_bytes: int = MAX_BYTES) -> bytes:
     match = _DATA_URL.match(url)
     if not match:
         raise InputError("The image URL is not a data URL; send the image as data:image/png;base64,...")
-    # MIME-style encoders wrap base64 in lines; the line breaks are not part of the data.
-    payload = re.sub(r"\s+", "", url[match.end():])
     if not match.group("b64"):
         raise InputError("The data URL is not base64-encoded; send it as data:image/...;base64,...")
-    # base64 grows data by 4/3: refuse before decoding anything too big.
+    # base64 grows data by 4/3, and line breaks add at most 1/32 more: refuse a huge URL before
+    # copying it, then check exactly once the breaks are gone.
+    too_big = TooLargeError(f"The image is larger than the {_size(max_bytes)} limit; send a smaller image.")
+    if (len(url) - match.end()) * 3 // 4 > max_bytes + max_bytes // 32:
+        raise too_big
+    # MIME-style encoders wrap base64 in lines; the line breaks are not part of the data.
+    payload = re.sub(r"\s+", "", url[match.end():])
     if len(payload) * 3 // 4 > max_bytes:
-        raise TooLargeError(
-            f"The image is larger than the {_size(max_bytes)} limit; send a smaller image."
-        )
+        raise too_big
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
