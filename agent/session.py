@@ -159,6 +159,8 @@ class Editor:
         return Session(self, session_id)
 
     def close(self) -> None:
+        """Finishes pending image writes (raising a failed write's error) and closes the session database."""
+        self.store.flush()
         self._db.close()
 
 

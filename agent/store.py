@@ -22,6 +22,7 @@ import io
 import os
 import re
 import struct
+import sys
 import threading
 import zlib
 from collections import OrderedDict
@@ -68,7 +69,9 @@ class ImageStore:
         self._errors: list[BaseException] = []
         self._lock = threading.Lock()
         # One writer keeps the order of writes and leaves the other cores to the models.
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatedit-store")
+        self._writer = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="chatedit-store", initializer=_yield_to_other_threads
+        )
 
     def put(self, image: Image.Image) -> str:
         """Gives back the id of the image, stored as an RGB PNG (once: the same picture, the same id).
@@ -215,6 +218,21 @@ class ImageStore:
             while self._cached_bytes > self.cache_bytes:
                 _, old = self._cache.popitem(last=False)
                 self._cached_bytes -= old.width * old.height * len(old.getbands())
+
+
+def _yield_to_other_threads() -> None:
+    """Lowers the calling thread's scheduling priority by 10 niceness steps (Linux: niceness is per thread).
+
+    PNG encoding can wait: on a machine with few cores it should run when the model threads leave a
+    core idle, not slow them down. A thread that waits in `flush` leaves its core to the writer.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, min(os.getpriority(os.PRIO_PROCESS, thread) + 10, 19))
+    except OSError:  # a sandbox that forbids it: the writer still works, at the usual priority
+        pass
 
 
 def pixel_id(mode: str, size: tuple[int, int], pixels: bytes) -> str:

@@ -378,3 +378,13 @@ def test_no_cache_reads_the_disk_every_time(tmp_path):
     assert not store.has(image_id)
     with pytest.raises(InputError):
         store.get(image_id)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="niceness is per thread on Linux only")
+def test_the_writer_thread_yields_to_the_callers_threads(store):
+    store.put(random_image(4, 4, seed=12))
+    store.flush()
+    writers = [t for t in threading.enumerate() if t.name.startswith("chatedit-store")]
+    caller = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert writers
+    assert all(os.getpriority(os.PRIO_PROCESS, t.native_id) == min(caller + 10, 19) for t in writers)
