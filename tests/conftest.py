@@ -69,3 +69,14 @@ def _tiny_model_cache(tmp_path_factory):
         os.environ.pop("CHATEDIT_CACHE_DIR", None)
     else:
         os.environ["CHATEDIT_CACHE_DIR"] = previous
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Runs the tiny models on one thread: they gain nothing from more, and lose a lot on shared cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

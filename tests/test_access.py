@@ -8,7 +8,6 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import torch
 from conftest import random_image
 from fastapi.testclient import TestClient
 from starlette.routing import Route
@@ -27,13 +26,7 @@ PHOTO = random_image(96, 64, seed=21)
 EDIT = "make it look like a watercolor painting"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Runs the tiny models on one thread: they gain nothing from more, and lose a lot on shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

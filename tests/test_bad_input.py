@@ -12,21 +12,15 @@ import base64
 import io
 import json
 import re
-import socket
 import struct
-import threading
-import time
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-import torch
-import uvicorn
 from conftest import random_image
 from PIL import Image
 from typer.testing import CliRunner
@@ -35,6 +29,7 @@ from agent import cli
 from agent.server import ServerSettings, create_app
 from agent.session import Editor
 from agent.toolbox import EditSettings
+from tests.helpers import serve
 from tools.errors import InputError, TooLargeError
 
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
@@ -46,13 +41,7 @@ HUGE_BYTES = 200 * 1024 * 1024
 PICTURE = re.compile(r"!\[edited\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Runs the tiny models on one thread: they gain nothing from more, and lose a lot on shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Missing:
@@ -320,23 +309,6 @@ def test_python_api(case: Case, editor, tmp_path):
 # ---- the HTTP server ---------------------------------------------------------------------------
 
 
-@contextmanager
-def serve(app) -> Iterator[str]:
-    """Gives back the base URL of `app` served by uvicorn in a thread on a free port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    instance = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=instance.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not instance.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        instance.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
 
 
 @pytest.fixture(scope="module")

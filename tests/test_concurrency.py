@@ -12,22 +12,19 @@ import base64
 import io
 import json
 import re
-import socket
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
 import numpy as np
 import pytest
-import torch
-import uvicorn
 from PIL import Image
 
 from agent.server import ServerSettings, create_app
 from agent.session import Editor
 from agent.toolbox import EditSettings, Toolbox
+from tests.helpers import serve
 from tools.images import to_data_url
 from tools.models import get_models
 
@@ -36,13 +33,7 @@ FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 PICTURE = re.compile(r"!\[edited\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Runs the tiny models on one thread: they gain nothing from more, and lose a lot on shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def colour(i: int) -> tuple[int, int, int]:
@@ -100,23 +91,6 @@ class CountingToolbox(Toolbox):
             return super().global_edit(*args, **kwargs)
 
 
-@contextmanager
-def serve(app) -> Iterator[str]:
-    """Gives back the base URL of `app` served by uvicorn in a thread on a free port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    instance = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=instance.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not instance.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        instance.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
 
 
 def send_turn(server: str, i: int, stream: bool) -> dict:

@@ -23,7 +23,6 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-import torch
 from conftest import random_image
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -38,13 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Runs the tiny models on one thread: they gain nothing from more, and lose a lot on shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # `chatedit serve` with fast tiny-model settings, whose whole-image edits wait while a `hold` file exists

@@ -45,13 +45,7 @@ REFUSAL = text("I'm sorry, but I can't help with that.")
 SHORT_TIMEOUT = {"timeout": 0.3, "retries": 1}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Runs the tiny models on one thread: they gain nothing from more, and lose a lot on shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def llm_editor(tmp_path, llm, **kwargs) -> Editor:

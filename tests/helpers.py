@@ -1,0 +1,30 @@
+"""Helpers several test modules share."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import uvicorn
+
+
+@contextmanager
+def serve(app) -> Iterator[str]:
+    """Gives back the base URL of `app` served by uvicorn in a thread on a free port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    instance = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=instance.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not instance.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
