@@ -83,16 +83,11 @@ def load_inpainter(
         dtype: the weights' dtype (fp16 on GPU, fp32 on CPU).
         cache_dir: where the tiny profile saves its models.
     """
-    if profile == "random-full":
-        pipe = build_random_full(StableDiffusionInpaintPipeline, INPAINT_IN_CHANNELS, device).to(dtype=dtype)
-    else:
-        source = checkpoint
-        if profile == "tiny":
-            source = _saved_once(
-                cache_dir, "inpainter", lambda: build_tiny(StableDiffusionInpaintPipeline, INPAINT_IN_CHANNELS)
-            )
-        pipe = _from_pretrained(AutoPipelineForInpainting, source, "inpainter", dtype)
-    return _ready(pipe, device)
+    # AutoPipeline picks SD 1.5 or SDXL inpainting from a real checkpoint's config.
+    return _load_pipeline(
+        "inpainter", StableDiffusionInpaintPipeline, AutoPipelineForInpainting, INPAINT_IN_CHANNELS,
+        profile=profile, checkpoint=checkpoint, device=device, dtype=dtype, cache_dir=cache_dir,
+    )
 
 
 def load_global_editor(
@@ -107,15 +102,21 @@ def load_global_editor(
         dtype: the weights' dtype (fp16 on GPU, fp32 on CPU).
         cache_dir: where the tiny profile saves its models.
     """
+    return _load_pipeline(
+        "global_editor", StableDiffusionInstructPix2PixPipeline, StableDiffusionInstructPix2PixPipeline, EDIT_IN_CHANNELS,
+        profile=profile, checkpoint=checkpoint, device=device, dtype=dtype, cache_dir=cache_dir,
+    )
+
+
+def _load_pipeline(role, pipeline_cls, loader_cls, in_channels, *, profile, checkpoint, device, dtype, cache_dir):
+    """Gives back one role's pipeline: a real checkpoint, the tiny one saved once, or a full-size random build."""
     if profile == "random-full":
-        pipe = build_random_full(StableDiffusionInstructPix2PixPipeline, EDIT_IN_CHANNELS, device).to(dtype=dtype)
+        pipe = build_random_full(pipeline_cls, in_channels, device).to(dtype=dtype)
     else:
         source = checkpoint
         if profile == "tiny":
-            source = _saved_once(
-                cache_dir, "global_editor", lambda: build_tiny(StableDiffusionInstructPix2PixPipeline, EDIT_IN_CHANNELS)
-            )
-        pipe = _from_pretrained(StableDiffusionInstructPix2PixPipeline, source, "global_editor", dtype)
+            source = _saved_once(cache_dir, role, lambda: build_tiny(pipeline_cls, in_channels))
+        pipe = _from_pretrained(loader_cls, source, role, dtype)
     return _ready(pipe, device)
 
 
