@@ -30,6 +30,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from agent.events import StepTracker
 from tools.errors import InputError, ModelUnavailableError
 
 app = typer.Typer(
@@ -159,10 +160,6 @@ def save_image(image, path: Path) -> Path:
     return atomic_write(path, buffer.getvalue())
 
 
-def _step_name(step: dict) -> str:
-    return step.get("instruction") or f"{step['category']} {step.get('target') or step.get('prompt', '')}".strip()
-
-
 class ProgressView:
     """Shows a turn's events on stderr as they happen: the plan, each step, a denoising bar, the checks."""
 
@@ -177,8 +174,7 @@ class ProgressView:
             transient=True,
         )
         self.task = None
-        self.names: dict[int, str] = {}
-        self.tries: dict[int, int] = {}
+        self.steps = StepTracker()
 
     def __enter__(self) -> "ProgressView":
         self.bar.start()
@@ -210,19 +206,15 @@ class ProgressView:
         """Gives back the rich-markup line for one event (None: nothing to show)."""
         kind = event.get("event")
         if kind == "plan":
-            steps = event["plan"].get("steps") or []
-            self.names = {i: _step_name(step) for i, step in enumerate(steps, 1)}
+            steps = self.steps.plan(event)
             lines = [f"[bold]Plan[/] ({escape(str(event.get('planner')))}): {len(steps)} step{'s' * (len(steps) != 1)}"]
             lines += [
-                f"  {i}. {escape(_step_name(step))} [dim]({step['category']})[/]" for i, step in enumerate(steps, 1)
+                f"  {i}. {escape(self.steps.names[i])} [dim]({step['category']})[/]" for i, step in enumerate(steps, 1)
             ]
             return "\n".join(lines)
         if kind == "step":
-            index = event["index"]
-            self.tries[index] = self.tries.get(index, 0) + 1
-            again = f", try {self.tries[index]}" if self.tries[index] > 1 else ""
-            name = self.names.get(index) or f"{event['category']} {event.get('target') or ''}".rstrip()
-            return f"[bold]Step {index}/{event['total']}{again}[/]: {escape(name)}"
+            name, again = self.steps.step(event)
+            return f"[bold]Step {event['index']}/{event['total']}{again}[/]: {escape(name)}"
         if kind == "located":
             box = event.get("box")
             where = "[" + ", ".join(str(round(v)) for v in box) + "]" if box else "the whole picture"

@@ -28,6 +28,7 @@ from langgraph.graph import END, START, StateGraph
 from PIL import Image
 
 from agent import choose
+from agent.events import step_name
 from agent.plan import Plan
 from agent.planner import make_plan
 from agent.rules import is_question, parse_command
@@ -607,7 +608,7 @@ def _summary(work: list[dict]) -> str:
     lines = []
     for i, item in enumerate(work, 1):
         step = item["step"]
-        what = step.get("instruction") or f"{step['category']} {step.get('target') or step['prompt']}"
+        what = step_name(step)
         status = item.get("status")
         tries = len(item.get("attempts") or [])
         if status == "done":

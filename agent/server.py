@@ -47,6 +47,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agent.events import StepTracker
 from agent.session import MAX_INSTRUCTION, SESSION_ID, Editor
 from tools.errors import InputError, ModelUnavailableError, TooLargeError
 from tools.images import load_image
@@ -414,25 +415,17 @@ class ProgressLines:
     """Turns a turn's events into the short progress lines a streamed answer shows."""
 
     def __init__(self):
-        self.names: dict[int, str] = {}
-        self.tries: dict[int, int] = {}
+        self.steps = StepTracker()
 
     def __call__(self, event: dict) -> Optional[str]:
         """Gives back the line for one event (None: nothing worth a line)."""
         kind = event.get("event")
         if kind == "plan":
-            steps = event["plan"].get("steps") or []
-            self.names = {
-                i: s.get("instruction") or f"{s['category']} {s.get('target') or s['prompt']}"
-                for i, s in enumerate(steps, 1)
-            }
-            return f"Plan: {'; '.join(self.names.values())}" if steps else None
+            steps = self.steps.plan(event)
+            return f"Plan: {'; '.join(self.steps.names.values())}" if steps else None
         if kind == "step":
-            index = event["index"]
-            self.tries[index] = self.tries.get(index, 0) + 1
-            again = f", try {self.tries[index]}" if self.tries[index] > 1 else ""
-            name = self.names.get(index) or f"{event['category']} {event.get('target') or ''}".rstrip()
-            return f"Step {index}/{event['total']}{again}: {name}"
+            name, again = self.steps.step(event)
+            return f"Step {event['index']}/{event['total']}{again}: {name}"
         if kind == "not_found":
             return f"Step {event['index']}: could not find {event.get('target')}"
         if kind == "progress" and event.get("step") == 1:
