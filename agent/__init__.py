@@ -1,6 +1,6 @@
 """chatedit's brain: planning, the LangGraph state machine, verification, sessions and interfaces.
 
-    from agent import Editor
+    from chatedit import Editor
     editor = Editor(models="tiny", planner="rules")
     session = editor.session()
     turn = session.send("remove the cup and make it sunset", image="photo.jpg")
@@ -13,7 +13,7 @@ __all__ = ["Editor", "Session", "Turn"]
 def __getattr__(name: str):
     # Imported on first use so that `chatedit plan` and `--help` do not pay for torch and diffusers.
     if name in __all__:
-        from agent import session
+        from chatedit.agent import session
 
         return getattr(session, name)
     raise AttributeError(name)

@@ -22,9 +22,9 @@ from typing import Optional
 import torch
 from PIL import Image
 
-from agent.session import Editor
-from agent.toolbox import EditSettings
-from tools.diffusion_models import Acceleration
+from chatedit.agent.session import Editor
+from chatedit.agent.toolbox import EditSettings
+from chatedit.tools.diffusion_models import Acceleration
 
 MODEL_METHODS = {
     "detector": [("model", "forward")],

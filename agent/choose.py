@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from tools.detect import Detection
+from chatedit.tools.detect import Detection
 
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 ALL_WORDS = re.compile(r"\b(all|both|every|each|them all|all of them)\b", re.I)

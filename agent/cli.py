@@ -30,8 +30,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agent.events import StepTracker
-from tools.errors import InputError, ModelUnavailableError
+from chatedit.agent.events import StepTracker
+from chatedit.tools.errors import InputError, ModelUnavailableError
 
 app = typer.Typer(
     name="chatedit",
@@ -135,7 +135,7 @@ def _exit_codes() -> Iterator[None]:
 
 def make_editor(**kwargs: Any):
     """Gives back an `agent.Editor` built with these arguments (the one place the CLI builds one)."""
-    from agent.session import Editor
+    from chatedit.agent.session import Editor
 
     return Editor(**kwargs)
 
@@ -149,7 +149,7 @@ def _check_output(path: Path) -> None:
 
 def save_image(image, path: Path) -> Path:
     """Writes the image atomically in the format its extension names (PNG, JPEG or WebP); gives back the path."""
-    from tools.images import atomic_write, save_png
+    from chatedit.tools.images import atomic_write, save_png
 
     _check_output(path)
     fmt = OUTPUT_FORMATS[path.suffix.lower()]
@@ -263,7 +263,7 @@ def edit(
     edit; 1 for an internal error.
     """
     with _exit_codes():
-        from tools.images import load_image
+        from chatedit.tools.images import load_image
 
         _check_output(output)
         # Bad input is refused before the models load.
@@ -378,7 +378,7 @@ def _current_index(session) -> Optional[int]:
 
 
 def _open(session, path: Path) -> None:
-    from tools.images import load_image
+    from chatedit.tools.images import load_image
 
     try:
         image = load_image(path, max_side=session.editor.max_side)
@@ -489,11 +489,11 @@ def _open_text(path: Path) -> Iterator[Any]:
 
 def _planner(planner: Planner, image_path: Optional[Path]):
     """Gives back a function instruction -> Plan for the chosen planner."""
-    from agent.rules import plan_rules
+    from chatedit.agent.rules import plan_rules
 
     if planner == Planner.rules:
         return plan_rules
-    from agent.llm import LLMSettings, make_chat_model, plan_with_llm
+    from chatedit.agent.llm import LLMSettings, make_chat_model, plan_with_llm
 
     settings = LLMSettings()
     if not settings.configured:
@@ -502,7 +502,7 @@ def _planner(planner: Planner, image_path: Optional[Path]):
         return plan_rules
     if image_path is None:
         raise InputError("The LLM planner looks at the picture: pass --image FILE, or use --planner rules.")
-    from tools.images import load_image
+    from chatedit.tools.images import load_image
 
     picture = load_image(image_path)
     llm = make_chat_model(settings)
@@ -537,7 +537,7 @@ def serve(
     with _exit_codes():
         import uvicorn
 
-        from agent.server import ServerSettings, create_app
+        from chatedit.agent.server import ServerSettings, create_app
 
         settings = ServerSettings()
         if api_key:
@@ -570,7 +570,7 @@ def bench(
             width, height = (int(v) for v in size.lower().split("x"))
         except ValueError:
             raise InputError(f"--size must look like 768x512, not {size!r}.") from None
-        from agent.bench import run_bench
+        from chatedit.agent.bench import run_bench
 
         result = run_bench(models=models.value, device=device.value, size=(width, height), repeat=repeat)
         if as_json:
@@ -630,7 +630,7 @@ def models_list(
         from huggingface_hub import scan_cache_dir
         from huggingface_hub.errors import CacheNotFound
 
-        from tools.models import ROLES, Checkpoints
+        from chatedit.tools.models import ROLES, Checkpoints
 
         try:
             cached = {repo.repo_id: repo for repo in scan_cache_dir().repos}
@@ -671,7 +671,7 @@ def models_download(
             return
         from huggingface_hub import HfApi, snapshot_download
 
-        from tools.models import ROLES, Checkpoints
+        from chatedit.tools.models import ROLES, Checkpoints
 
         if fp16 is None:
             import torch

@@ -30,8 +30,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-from agent.plan import Plan, Step
-from agent.rules import plan_rules
+from chatedit.agent.plan import Plan, Step
+from chatedit.agent.rules import plan_rules
 
 Planner = Callable[[str], Plan]
 

@@ -27,18 +27,18 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from PIL import Image
 
-from agent import choose
-from agent.events import step_name
-from agent.plan import Plan
-from agent.planner import make_plan
-from agent.rules import is_question, parse_command
-from agent.state import ChatState
-from agent.store import ImageStore
-from agent.toolbox import Toolbox
-from agent.verifier import check_attempt
-from tools import locate as L
-from tools import masks as M
-from tools.errors import InputError
+from chatedit.agent import choose
+from chatedit.agent.events import step_name
+from chatedit.agent.plan import Plan
+from chatedit.agent.planner import make_plan
+from chatedit.agent.rules import is_question, parse_command
+from chatedit.agent.state import ChatState
+from chatedit.agent.store import ImageStore
+from chatedit.agent.toolbox import Toolbox
+from chatedit.agent.verifier import check_attempt
+from chatedit.tools import locate as L
+from chatedit.tools import masks as M
+from chatedit.tools.errors import InputError
 
 SALIENT_PHRASES = ["person", "animal", "main object"]
 """What `background` keeps when the instruction names no subject."""
@@ -184,7 +184,7 @@ def build_graph(
                 "(set CHATEDIT_LLM_BASE_URL / CHATEDIT_LLM_API_KEY). Tell me an edit instead, e.g. "
                 "'remove the cup'."
             }
-        from agent.llm import answer_with_llm
+        from chatedit.agent.llm import answer_with_llm
 
         result = answer_with_llm(llm, store.get(current_image_id(state)), state["instruction"], history_lines(state))
         reply = result.value or f"I could not get an answer from the LLM ({result.error})."
@@ -433,7 +433,7 @@ def build_graph(
         verdicts: dict[int, dict] = {}
         judge_error: Optional[str] = None
         if llm is not None and tried:
-            from agent.llm import judge_with_llm
+            from chatedit.agent.llm import judge_with_llm
 
             evidence = [
                 {"step": i + 1, "category": work[i]["step"]["category"], "target": work[i]["step"].get("target"),

@@ -32,9 +32,9 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError,
 from pydantic.dataclasses import dataclass as schema_dataclass
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-import prompts
-from agent.plan import CATEGORIES, Plan
-from tools.errors import InputError
+from chatedit import prompts
+from chatedit.agent.plan import CATEGORIES, Plan
+from chatedit.tools.errors import InputError
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from typing import Optional
 
 from PIL import Image
 
-from agent.plan import Plan
-from agent.rules import plan_rules
+from chatedit.agent.plan import Plan
+from chatedit.agent.rules import plan_rules
 
 PRONOUNS = {"it", "them", "that", "this", "those", "these", "one", "the other one", "the same"}
 
@@ -49,7 +49,7 @@ def make_plan(
 ) -> Planned:
     """Gives back this turn's plan, from the LLM when given one, else (or on failure) from the rules."""
     if llm is not None:
-        from agent.llm import plan_with_llm
+        from chatedit.agent.llm import plan_with_llm
 
         result = plan_with_llm(llm, image, instruction, history, image_size=image.size)
         if result.value is not None:

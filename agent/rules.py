@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Literal, Optional
 
-from agent.plan import Plan, Step
+from chatedit.agent.plan import Plan, Step
 
 
 def _words_of(text: str) -> frozenset[str]:

@@ -47,10 +47,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent.events import StepTracker
-from agent.session import MAX_INSTRUCTION, SESSION_ID, Editor
-from tools.errors import InputError, ModelUnavailableError, TooLargeError
-from tools.images import load_image
+from chatedit.agent.events import StepTracker
+from chatedit.agent.session import MAX_INSTRUCTION, SESSION_ID, Editor
+from chatedit.tools.errors import InputError, ModelUnavailableError, TooLargeError
+from chatedit.tools.images import load_image
 
 logger = logging.getLogger("chatedit.server")
 

@@ -20,12 +20,12 @@ from typing import Any, Callable, Optional
 from langgraph.checkpoint.sqlite import SqliteSaver
 from PIL import Image
 
-from agent.graph import build_graph
-from agent.store import ImageStore
-from agent.toolbox import EditSettings, Toolbox
-from tools.errors import InputError
-from tools.images import MAX_SIDE, ImageSource, load_image
-from tools.models import get_models
+from chatedit.agent.graph import build_graph
+from chatedit.agent.store import ImageStore
+from chatedit.agent.toolbox import EditSettings, Toolbox
+from chatedit.tools.errors import InputError
+from chatedit.tools.images import MAX_SIDE, ImageSource, load_image
+from chatedit.tools.models import get_models
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_INSTRUCTION = 4000
@@ -129,7 +129,7 @@ class Editor:
         self.toolbox = toolbox or Toolbox(get_models(models, device), settings or EditSettings())
         self.llm = llm if planner != "rules" else None
         if self.llm is None and planner != "rules":
-            from agent.llm import LLMSettings, make_chat_model
+            from chatedit.agent.llm import LLMSettings, make_chat_model
 
             llm_settings = LLMSettings()
             if llm_settings.configured:

@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tools.errors import DamagedImageError, InputError
-from tools.images import atomic_write, content_id, to_rgb
+from chatedit.tools.errors import DamagedImageError, InputError
+from chatedit.tools.images import atomic_write, content_id, to_rgb
 
 _ID = re.compile(r"[0-9a-f]{64}")
 

@@ -19,13 +19,13 @@ import os
 from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage
 from langgraph.graph import END, START, StateGraph
 
-from agent.graph import build_graph
-from agent.session import default_data_dir
-from agent.state import ChatState
-from agent.store import ImageStore
-from agent.toolbox import EditSettings, Toolbox
-from tools.images import load_image
-from tools.models import get_models
+from chatedit.agent.graph import build_graph
+from chatedit.agent.session import default_data_dir
+from chatedit.agent.state import ChatState
+from chatedit.agent.store import ImageStore
+from chatedit.agent.toolbox import EditSettings, Toolbox
+from chatedit.tools.images import load_image
+from chatedit.tools.models import get_models
 
 def _parts(message: HumanMessage) -> tuple[str, list[str]]:
     """Gives back a message's text and its images (data URLs), in the formats LangChain UIs send."""
@@ -53,7 +53,7 @@ def make_graph():
     store = ImageStore(default_data_dir() / "images")
     models = get_models(os.environ.get("CHATEDIT_MODELS", "default"), os.environ.get("CHATEDIT_DEVICE", "auto"))
     llm = None
-    from agent.llm import LLMSettings, make_chat_model
+    from chatedit.agent.llm import LLMSettings, make_chat_model
 
     if LLMSettings().configured:
         llm = make_chat_model(LLMSettings())

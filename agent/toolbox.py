@@ -13,11 +13,11 @@ import numpy as np
 from PIL import Image
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tools import blend, detect, global_edit, inpaint, segment
-from tools.masks import dilate
-from tools.detect import Detection
-from tools.inpaint import EditResult
-from tools.models import ModelSet
+from chatedit.tools import blend, detect, global_edit, inpaint, segment
+from chatedit.tools.masks import dilate
+from chatedit.tools.detect import Detection
+from chatedit.tools.inpaint import EditResult
+from chatedit.tools.models import ModelSet
 
 StepCallback = Optional[Callable[[int, int], None]]
 

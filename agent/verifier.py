@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageChops
 
-from tools import masks as M
+from chatedit.tools import masks as M
 
 CHANGE_MIN = 4.0
 """Mean absolute difference (0-255) inside the mask below which an edit counts as no change."""

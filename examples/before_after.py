@@ -14,7 +14,7 @@ import tempfile
 import numpy as np
 from PIL import Image, ImageDraw
 
-from agent import Editor
+from chatedit import Editor
 
 
 def main() -> None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agent import Editor
-from agent.toolbox import EditSettings
+from chatedit import Editor
+from chatedit.agent.toolbox import EditSettings
 
 HERE = Path(__file__).resolve().parent
 

@@ -12,8 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
-from agent import Editor
-from agent.toolbox import EditSettings
+from chatedit import Editor
+from chatedit.agent.toolbox import EditSettings
 
 HERE = Path(__file__).resolve().parent
 

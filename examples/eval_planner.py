@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.evaluate import COMPOUND_FILE, ITEM_FILES, default_eval_dir, evaluate_dir, format_report, load_jsonl  # noqa: E402
-from agent.plan import Plan  # noqa: E402
+from chatedit.agent.evaluate import COMPOUND_FILE, ITEM_FILES, default_eval_dir, evaluate_dir, format_report, load_jsonl  # noqa: E402
+from chatedit.agent.plan import Plan  # noqa: E402
 
 
 def cli_planner(directory: Path):
@@ -39,7 +39,7 @@ def cli_planner(directory: Path):
     })
     lines = "".join(json.dumps({"id": str(i), "instruction": text}) + "\n" for i, text in enumerate(texts))
     done = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "plan", "--planner", "rules", "--input", "-"],
+        [sys.executable, "-m", "chatedit.agent.cli", "plan", "--planner", "rules", "--input", "-"],
         input=lines, capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
     )
     plans = {texts[int(row["id"])]: Plan(steps=row["steps"]) for row in map(json.loads, done.stdout.splitlines())}

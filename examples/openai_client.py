@@ -30,9 +30,9 @@ def start_server(models: str) -> str:
     """Gives back the base URL of a chatedit server started in this process on a free port."""
     import uvicorn
 
-    from agent import Editor
-    from agent.server import create_app
-    from agent.toolbox import EditSettings
+    from chatedit import Editor
+    from chatedit.agent.server import create_app
+    from chatedit.agent.toolbox import EditSettings
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

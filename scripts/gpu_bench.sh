@@ -62,7 +62,9 @@ fi
 mkdir -p "$OUT"
 started=$SECONDS
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+# The checkout imports as `chatedit` (the repository root is the package): link it under that name.
+mkdir -p /tmp/pkg && ln -sfn "$PWD" /tmp/pkg/chatedit
+export PYTHONPATH="/tmp/pkg${PYTHONPATH:+:$PYTHONPATH}"
 
 if ! python3 -c "import diffusers, langgraph.checkpoint.sqlite, langchain_core, pydantic_settings" 2>/dev/null; then
   if ! compgen -G "$WHEELS/*.whl" >/dev/null; then
@@ -104,7 +106,7 @@ for entry in "${CONFIGS[@]}"; do
     continue
   fi
   echo "== $name ($settings), ${left}s left" | tee -a "$OUT/log.txt"
-  result=$(env $settings timeout "$left" python3 -m agent.cli bench --models "$MODELS" --device "$DEVICE" \
+  result=$(env $settings timeout "$left" python3 -m chatedit.agent.cli bench --models "$MODELS" --device "$DEVICE" \
     --size "$SIZE" --repeat "$REPEAT" --json 2>>"$OUT/log.txt" | tail -n 1)
   status=$?
   if [[ $status == 0 ]]; then

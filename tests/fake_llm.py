@@ -25,7 +25,7 @@ from typing import Optional, Union
 
 import pytest
 
-from agent.llm import LLMSettings
+from chatedit.agent.llm import LLMSettings
 
 MODEL = "fake-vlm"
 

@@ -13,12 +13,12 @@ from fastapi.testclient import TestClient
 from starlette.routing import Route
 from typer.testing import CliRunner
 
-from agent import cli
-from agent import server as server_module
-from agent.server import ServerSettings, create_app
-from agent.session import Editor
-from agent.toolbox import EditSettings
-from tools.images import png_bytes, to_data_url
+from chatedit.agent import cli
+from chatedit.agent import server as server_module
+from chatedit.agent.server import ServerSettings, create_app
+from chatedit.agent.session import Editor
+from chatedit.agent.toolbox import EditSettings
+from chatedit.tools.images import png_bytes, to_data_url
 
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 KEY = "sk-only-key"

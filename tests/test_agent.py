@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agent import Editor
-from agent.toolbox import EditSettings, Toolbox
-from tools.detect import Detection
-from tools.masks import box_mask
-from tools.models import get_models
+from chatedit import Editor
+from chatedit.agent.toolbox import EditSettings, Toolbox
+from chatedit.tools.detect import Detection
+from chatedit.tools.masks import box_mask
+from chatedit.tools.models import get_models
 
 FAST = EditSettings(inpaint_steps=2, global_steps=2)
 
@@ -177,7 +177,7 @@ def test_no_edit_instruction_answers_without_editing(tmp_path, photo):
 
 # ---- the LLM path, through ChatOpenAI against a scripted OpenAI-compatible server ----------------
 
-from agent.llm import make_chat_model  # noqa: E402
+from chatedit.agent.llm import make_chat_model  # noqa: E402
 from tests.fake_llm import llm_settings, tool_call  # noqa: E402
 
 REMOVE_CUP_AND_SUNSET = {

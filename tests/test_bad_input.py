@@ -25,12 +25,12 @@ from conftest import random_image
 from PIL import Image
 from typer.testing import CliRunner
 
-from agent import cli
-from agent.server import ServerSettings, create_app
-from agent.session import Editor
-from agent.toolbox import EditSettings
+from chatedit.agent import cli
+from chatedit.agent.server import ServerSettings, create_app
+from chatedit.agent.session import Editor
+from chatedit.agent.toolbox import EditSettings
 from tests.helpers import serve
-from tools.errors import InputError, TooLargeError
+from chatedit.tools.errors import InputError, TooLargeError
 
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 TINY = ["--models", "tiny", "--planner", "rules", "--max-attempts", "1"]

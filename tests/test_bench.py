@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.bench import run_bench
-from agent.toolbox import EditSettings
+from chatedit.agent.bench import run_bench
+from chatedit.agent.toolbox import EditSettings
 
 STAGES = ["plan", "detect", "segment", "inpaint", "global_edit", "verify", "store_checkpoint", "model", "overhead", "turn"]
 

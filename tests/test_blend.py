@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tools import blend, masks
-from tools.errors import InputError
+from chatedit.tools import blend, masks
+from chatedit.tools.errors import InputError
 
 
 def ellipse(shape, centre, radii):

@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from agent import cli
-from agent.toolbox import EditSettings
-from tools.errors import InputError
+from chatedit.agent import cli
+from chatedit.agent.toolbox import EditSettings
+from chatedit.tools.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
@@ -24,7 +24,7 @@ TINY = ["--models", "tiny", "--planner", "rules", "--max-attempts", "1"]
 
 @pytest.fixture
 def runner(tmp_path, monkeypatch):
-    from agent.session import Editor
+    from chatedit.agent.session import Editor
 
     monkeypatch.setenv("CHATEDIT_DATA_DIR", str(tmp_path / "data"))
     # Few denoising steps at a small working size: the commands are the subject here, not the pictures.
@@ -40,9 +40,9 @@ def photo_path(tmp_path, coffee) -> Path:
 
 
 def run_module(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
-    """Runs `python -m agent.cli ARGS` the way a shell would, with stdin as a pipe."""
+    """Runs `python -m chatedit.agent.cli ARGS` the way a shell would, with stdin as a pipe."""
     return subprocess.run(
-        [sys.executable, "-m", "agent.cli", *args],
+        [sys.executable, "-m", "chatedit.agent.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -175,7 +175,7 @@ def test_plan_does_not_load_torch(tmp_path):
     source = tmp_path / "in.jsonl"
     source.write_text('{"id": 1, "instruction": "remove the cup"}\n')
     code = (
-        "import sys; from agent.cli import app\n"
+        "import sys; from chatedit.agent.cli import app\n"
         f"try:\n    app(['plan', '--input', {str(source)!r}])\nexcept SystemExit:\n    pass\n"
         "print('torch' in sys.modules)"
     )

@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agent.server import ServerSettings, create_app
-from agent.session import Editor
-from agent.toolbox import EditSettings, Toolbox
+from chatedit.agent.server import ServerSettings, create_app
+from chatedit.agent.session import Editor
+from chatedit.agent.toolbox import EditSettings, Toolbox
 from tests.helpers import serve
-from tools.images import to_data_url
-from tools.models import get_models
+from chatedit.tools.images import to_data_url
+from chatedit.tools.models import get_models
 
 SESSIONS = 16
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)

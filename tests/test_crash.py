@@ -27,11 +27,11 @@ from conftest import random_image
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from agent.server import ServerSettings, create_app
-from agent.session import Editor
-from agent.store import ImageStore
-from agent.toolbox import EditSettings
-from tools.images import to_data_url
+from chatedit.agent.server import ServerSettings, create_app
+from chatedit.agent.session import Editor
+from chatedit.agent.store import ImageStore
+from chatedit.agent.toolbox import EditSettings
+from chatedit.tools.images import to_data_url
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
@@ -47,10 +47,10 @@ LAUNCHER = textwrap.dedent(
     import sys, time
     from pathlib import Path
 
-    from agent import cli
-    from agent.session import Editor
-    from agent.store import ImageStore
-    from agent.toolbox import EditSettings, Toolbox
+    from chatedit.agent import cli
+    from chatedit.agent.session import Editor
+    from chatedit.agent.store import ImageStore
+    from chatedit.agent.toolbox import EditSettings, Toolbox
 
     hold = Path(sys.argv[1])
     slow_writes = hold.parent / "slow-writes"

@@ -8,10 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from tools.detect import Detection, box_iou, detect
-from tools.errors import InputError
-from tools.models import ModelSet
-from tools.vision_models import DetectorBundle
+from chatedit.tools.detect import Detection, box_iou, detect
+from chatedit.tools.errors import InputError
+from chatedit.tools.models import ModelSet
+from chatedit.tools.vision_models import DetectorBundle
 
 PHRASES = ["a cup", "a person", "the sky"]
 

@@ -14,8 +14,8 @@ from diffusers import (
 )
 from diffusers.models.attention_processor import AttnProcessor2_0
 
-from tools import diffusion_models
-from tools.diffusion_models import (
+from chatedit.tools import diffusion_models
+from chatedit.tools.diffusion_models import (
     EDIT_IN_CHANNELS,
     INPAINT_IN_CHANNELS,
     build_random_full,
@@ -24,8 +24,8 @@ from tools.diffusion_models import (
     load_inpainter,
     small_tokenizer,
 )
-from tools.diffusion_utils import native_resolution
-from tools.errors import InputError, ModelUnavailableError
+from chatedit.tools.diffusion_utils import native_resolution
+from chatedit.tools.errors import InputError, ModelUnavailableError
 
 CPU = torch.device("cpu")
 

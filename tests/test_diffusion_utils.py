@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from tools.diffusion_utils import (
+from chatedit.tools.diffusion_utils import (
     OOM_RETRY_SCALE,
     native_resolution,
     pick_seed,
@@ -16,7 +16,7 @@ from tools.diffusion_utils import (
     step_callback,
     working_size,
 )
-from tools.errors import ChatEditError
+from chatedit.tools.errors import ChatEditError
 
 
 def fake_pipe(sample_size: int, vae_scale_factor: int):

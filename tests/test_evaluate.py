@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.evaluate import (
+from chatedit.agent.evaluate import (
     COMPOUND_FILE,
     ITEM_FILES,
     LABELS,
@@ -19,7 +19,7 @@ from agent.evaluate import (
     normalise_phrase,
     phrases_match,
 )
-from agent.plan import Plan, Step
+from chatedit.agent.plan import Plan, Step
 
 SAMPLE = Path(__file__).parent / "data" / "eval_sample"
 
@@ -173,7 +173,7 @@ def test_example_script_measures_through_the_cli(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     via_cli = _json.loads(done.stdout)
-    from agent.evaluate import evaluate_dir
+    from chatedit.agent.evaluate import evaluate_dir
 
     direct = evaluate_dir(sample)
     assert set(via_cli) == set(direct) and "compound.jsonl" in via_cli

@@ -21,15 +21,15 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
 
-from agent import cli
-from agent.llm import LLMSettings, make_chat_model
-from agent.server import ServerSettings, create_app
-from agent.session import Editor
-from agent.toolbox import EditSettings, Toolbox
+from chatedit.agent import cli
+from chatedit.agent.llm import LLMSettings, make_chat_model
+from chatedit.agent.server import ServerSettings, create_app
+from chatedit.agent.session import Editor
+from chatedit.agent.toolbox import EditSettings, Toolbox
 from tests.fake_llm import Reply, delay, drop, error, llm_settings, text, tool_call
-from tools.errors import ChatEditError
-from tools.images import to_data_url
-from tools.models import get_models
+from chatedit.tools.errors import ChatEditError
+from chatedit.tools.images import to_data_url
+from chatedit.tools.models import get_models
 
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 PHOTO = random_image(96, 64, seed=5)

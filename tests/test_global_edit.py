@@ -7,8 +7,8 @@ import pytest
 import torch
 from conftest import random_image
 
-from tools.diffusion_models import load_global_editor
-from tools.global_edit import global_edit
+from chatedit.tools.diffusion_models import load_global_editor
+from chatedit.tools.global_edit import global_edit
 
 
 @pytest.fixture(scope="module")

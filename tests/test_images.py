@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from conftest import random_image
-from tools.errors import InputError, TooLargeError
-from tools.images import content_id, load_image, png_bytes, save_png, to_data_url
+from chatedit.tools.errors import InputError, TooLargeError
+from chatedit.tools.images import content_id, load_image, png_bytes, save_png, to_data_url
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 

@@ -9,10 +9,10 @@ from PIL import Image
 from scipy import ndimage
 
 from conftest import random_image
-from tools import masks
-from tools.diffusion_models import load_inpainter
-from tools.errors import ChatEditError, InputError
-from tools.inpaint import crop_box, inpaint, paste, remove
+from chatedit.tools import masks
+from chatedit.tools.diffusion_models import load_inpainter
+from chatedit.tools.errors import ChatEditError, InputError
+from chatedit.tools.inpaint import crop_box, inpaint, paste, remove
 
 STEPS = 3
 

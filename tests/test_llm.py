@@ -12,8 +12,8 @@ from langchain_core.messages import HumanMessage
 from langchain_openai import ChatOpenAI
 from PIL import Image
 
-import prompts
-from agent.llm import (
+from chatedit import prompts
+from chatedit.agent.llm import (
     LLMSettings,
     Verdict,
     answer_with_llm,
@@ -22,10 +22,10 @@ from agent.llm import (
     make_chat_model,
     plan_with_llm,
 )
-from agent.plan import Plan, Step
+from chatedit.agent.plan import Plan, Step
 from conftest import random_image
 from tests.fake_llm import delay, drop, error, llm_settings, text, tool_call
-from tools.errors import InputError
+from chatedit.tools.errors import InputError
 
 REMOVE_DOG = {
     "steps": [{"category": "remove", "target": "dog", "prompt": "grass lawn", "instruction": "remove the dog"}],

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from tools import locate, masks
-from tools.errors import InputError
-from tools.locate import parse_box, place_object
+from chatedit.tools import locate, masks
+from chatedit.tools.errors import InputError
+from chatedit.tools.locate import parse_box, place_object
 
 WIDTH, HEIGHT = 640, 480
 TABLE = (100, 250, 500, 450)

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from tools import masks
-from tools.errors import InputError
+from chatedit.tools import masks
+from chatedit.tools.errors import InputError
 
 
 def disk(shape, centre, radius):

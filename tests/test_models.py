@@ -13,9 +13,9 @@ import pytest
 import torch
 from transformers import GroundingDinoForObjectDetection, SamModel
 
-import tools.vision_models as vision_models
-from tools.errors import ModelUnavailableError
-from tools.models import Checkpoints, ModelSet
+import chatedit.tools.vision_models as vision_models
+from chatedit.tools.errors import ModelUnavailableError
+from chatedit.tools.models import Checkpoints, ModelSet
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
@@ -140,8 +140,8 @@ def test_model_set_loads_a_role_once_when_threads_ask_together(monkeypatch, tiny
 
 def test_default_profile_offline_without_cache_raises_one_clear_error(tmp_path):
     script = (
-        "from tools.models import ModelSet\n"
-        "from tools.errors import ModelUnavailableError\n"
+        "from chatedit.tools.models import ModelSet\n"
+        "from chatedit.tools.errors import ModelUnavailableError\n"
         "models = ModelSet('default', 'cpu')\n"
         "for role in ('detector', 'segmenter'):\n"
         "    try:\n"

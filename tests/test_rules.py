@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.plan import Plan
-from agent.rules import is_question, parse_command, plan_rules
+from chatedit.agent.plan import Plan
+from chatedit.agent.rules import is_question, parse_command, plan_rules
 
 
 def one_step(instruction: str):

@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from tools.errors import InputError
-from tools.models import ModelSet
-from tools.segment import DUPLICATE_IOU, segment, segment_candidates
-from tools.vision_models import SegmenterBundle
+from chatedit.tools.errors import InputError
+from chatedit.tools.models import ModelSet
+from chatedit.tools.segment import DUPLICATE_IOU, segment, segment_candidates
+from chatedit.tools.vision_models import SegmenterBundle
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,9 @@ import uvicorn
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from agent.server import ServerSettings, create_app, read_conversation
-from agent.session import Editor
-from agent.toolbox import EditSettings
+from chatedit.agent.server import ServerSettings, create_app, read_conversation
+from chatedit.agent.session import Editor
+from chatedit.agent.toolbox import EditSettings
 
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 KEY = "sk-test-key"
@@ -338,7 +338,7 @@ def test_langgraph_json_graph_answers_a_chat_message(photo, tmp_path, monkeypatc
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with open(os.path.join(root, "langgraph.json")) as handle:
         assert json.load(handle)["graphs"]["chatedit"] == "./agent/studio.py:make_graph"
-    from agent.studio import make_graph
+    from chatedit.agent.studio import make_graph
 
     monkeypatch.setenv("CHATEDIT_MODELS", "tiny")
     monkeypatch.setenv("CHATEDIT_DEVICE", "cpu")

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import agent.store
-from agent.store import DamagedImageError, ImageStore, encode_png
+from chatedit.agent import store as store_module
+from chatedit.agent.store import DamagedImageError, ImageStore, encode_png
 from conftest import random_image
-from tools.errors import InputError
-from tools.images import png_bytes
+from chatedit.tools.errors import InputError
+from chatedit.tools.images import png_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -80,13 +80,13 @@ def test_encode_png_round_trips_exactly(mode, shape):
 
 def test_put_answers_before_the_file_is_written(store, monkeypatch):
     release = threading.Event()
-    real_write = agent.store.atomic_write
+    real_write = store_module.atomic_write
 
     def slow_write(path, data):
         release.wait(timeout=30)
         return real_write(path, data)
 
-    monkeypatch.setattr(agent.store, "atomic_write", slow_write)
+    monkeypatch.setattr(store_module, "atomic_write", slow_write)
     image = random_image(12, 10, seed=8)
     image_id = store.put(image)
     mask_id = store.put_mask(np.eye(10, 12, dtype=bool))
@@ -102,13 +102,13 @@ def test_put_answers_before_the_file_is_written(store, monkeypatch):
 
 
 def test_path_waits_for_its_file(store, monkeypatch):
-    real_write = agent.store.atomic_write
+    real_write = store_module.atomic_write
 
     def slow_write(path, data):
         time.sleep(0.2)
         return real_write(path, data)
 
-    monkeypatch.setattr(agent.store, "atomic_write", slow_write)
+    monkeypatch.setattr(store_module, "atomic_write", slow_write)
     image_id = store.put(random_image(5, 5, seed=9))
     assert store.path(image_id).is_file()
 
@@ -233,7 +233,7 @@ def test_concurrent_puts_from_processes(tmp_path):
         f"""
         import numpy as np
         from PIL import Image
-        from agent.store import ImageStore
+        from chatedit.agent.store import ImageStore
         store = ImageStore({str(root)!r})
         for seed in range(6):
             rng = np.random.default_rng(seed)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agent import verifier
+from chatedit.agent import verifier
 from conftest import random_image
 
 

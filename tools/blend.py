@@ -23,8 +23,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from tools.errors import InputError
-from tools.masks import as_mask, dilate, erode, feather, fill_holes, iou, region_iou_pick
+from chatedit.tools.errors import InputError
+from chatedit.tools.masks import as_mask, dilate, erode, feather, fill_holes, iou, region_iou_pick
 
 ZONE_CUTOFF = 200.0
 """ZONE's ideal low-pass cut-off D0, in frequency bins of a 512-pixel image (scaled to other sizes)."""

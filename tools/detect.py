@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tools.errors import InputError
-from tools.vision_models import DetectorBundle
+from chatedit.tools.errors import InputError
+from chatedit.tools.vision_models import DetectorBundle
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from tokenizers import pre_tokenizers
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-from tools.errors import InputError
-from tools.models import unavailable
+from chatedit.tools.errors import InputError
+from chatedit.tools.models import unavailable
 
 INPAINT_IN_CHANNELS = 9
 """Inpainting UNet input: noisy latents (4), the mask (1) and the masked image's latents (4)."""

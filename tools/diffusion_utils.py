@@ -8,7 +8,7 @@ from typing import Callable, TypeVar
 
 import torch
 
-from tools.errors import ChatEditError
+from chatedit.tools.errors import ChatEditError
 
 StepCallback = Callable[[int, int], None]
 """on_step(step_index, total_steps): called after each denoising step; step_index counts from 0."""

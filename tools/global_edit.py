@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from tools.diffusion_utils import (
+from chatedit.tools.diffusion_utils import (
     StepCallback,
     generator,
     native_resolution,
@@ -18,8 +18,8 @@ from tools.diffusion_utils import (
     step_callback,
     working_size,
 )
-from tools.errors import InputError
-from tools.inpaint import EditResult
+from chatedit.tools.errors import InputError
+from chatedit.tools.inpaint import EditResult
 
 
 def global_edit(

@@ -22,7 +22,7 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tools.errors import InputError, TooLargeError
+from chatedit.tools.errors import InputError, TooLargeError
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image]
 

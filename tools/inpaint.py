@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from tools import masks
-from tools.diffusion_utils import (
+from chatedit.tools import masks
+from chatedit.tools.diffusion_utils import (
     StepCallback,
     generator,
     native_resolution,
@@ -27,7 +27,7 @@ from tools.diffusion_utils import (
     step_callback,
     working_size,
 )
-from tools.errors import InputError
+from chatedit.tools.errors import InputError
 
 Box = tuple[int, int, int, int]
 

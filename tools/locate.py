@@ -16,8 +16,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
-from tools.errors import InputError
-from tools.masks import area, as_mask, dilate, ellipse_mask
+from chatedit.tools.errors import InputError
+from chatedit.tools.masks import area, as_mask, dilate, ellipse_mask
 
 PixelBox = tuple[int, int, int, int]
 

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from tools.errors import InputError
+from chatedit.tools.errors import InputError
 
 Box = Sequence[float]
 

@@ -23,7 +23,7 @@ from typing import Any, Callable, Literal
 import torch
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tools.errors import InputError, ModelUnavailableError
+from chatedit.tools.errors import InputError, ModelUnavailableError
 
 Profile = Literal["default", "tiny", "random-full"]
 PROFILES: tuple[str, ...] = ("default", "tiny", "random-full")
@@ -117,28 +117,28 @@ class ModelSet:
     @property
     def detector(self):
         """The GroundingDINO bundle (model and processor)."""
-        from tools.vision_models import load_detector
+        from chatedit.tools.vision_models import load_detector
 
         return self._get("detector", load_detector)
 
     @property
     def segmenter(self):
         """The SAM bundle (model and processor)."""
-        from tools.vision_models import load_segmenter
+        from chatedit.tools.vision_models import load_segmenter
 
         return self._get("segmenter", load_segmenter)
 
     @property
     def inpainter(self):
         """The diffusers inpainting pipeline."""
-        from tools.diffusion_models import load_inpainter
+        from chatedit.tools.diffusion_models import load_inpainter
 
         return self._get("inpainter", load_inpainter)
 
     @property
     def global_editor(self):
         """The diffusers InstructPix2Pix pipeline."""
-        from tools.diffusion_models import load_global_editor
+        from chatedit.tools.diffusion_models import load_global_editor
 
         return self._get("global_editor", load_global_editor)
 

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tools.errors import InputError
-from tools.vision_models import SegmenterBundle
+from chatedit.tools.errors import InputError
+from chatedit.tools.vision_models import SegmenterBundle
 
 Box = tuple[float, float, float, float]
 Point = tuple[float, float]

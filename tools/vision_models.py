@@ -42,7 +42,7 @@ from transformers import (
     SwinConfig,
 )
 
-from tools.models import LOAD_LOCK, unavailable
+from chatedit.tools.models import LOAD_LOCK, unavailable
 
 TINY_SEED = 0
 """Seed of the tiny and random-full weights, so two builds give the same model."""

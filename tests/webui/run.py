@@ -116,7 +116,7 @@ def open_webui_env(data_dir: Path, chatedit_url: str, api_key: str) -> dict:
 def chatedit_command(port: int, data_dir: Path, api_key: str) -> list[str]:
     """Gives back the command serving chatedit with the tiny models and the rules planner (no downloads, no LLM)."""
     return [
-        sys.executable, "-m", "agent.cli", "serve", "--port", str(port),
+        sys.executable, "-m", "chatedit.agent.cli", "serve", "--port", str(port),
         "--models", "tiny", "--planner", "rules", "--data-dir", str(data_dir), "--api-key", api_key,
     ]  # fmt: skip
 
