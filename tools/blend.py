@@ -194,6 +194,27 @@ def zone_layer(original, canvas, candidates: list[np.ndarray] | None = None) -> 
     return smooth_edge(layer)
 
 
+def alpha_composite(base: Image.Image, edit: Image.Image, alpha: np.ndarray) -> Image.Image:
+    """Gives back `edit` blended over `base` by `alpha` (floats in [0, 1], the images' size).
+
+    Where alpha is 0 the result is `base` bit for bit, where it is 1 it is `edit`; only the seam in
+    between needs arithmetic. This is the one place chatedit mixes two pictures.
+    """
+    result = np.array(base.convert("RGB"))
+    source = np.asarray(edit.convert("RGB"))
+    weight = np.asarray(alpha, np.float32)
+    if weight.shape != result.shape[:2] or source.shape != result.shape:
+        raise InputError(
+            f"Cannot blend a {source.shape[1]}x{source.shape[0]} edit by a {weight.shape[1]}x{weight.shape[0]} mask "
+            f"onto a {result.shape[1]}x{result.shape[0]} picture; all three must be the same size."
+        )
+    np.copyto(result, source, where=(weight >= 1.0)[..., None])
+    seam = (weight > 0) & (weight < 1.0)
+    a = weight[seam][:, None]
+    result[seam] = np.clip(np.rint(a * source[seam] + (1.0 - a) * result[seam]), 0, 255).astype(np.uint8)
+    return Image.fromarray(result)
+
+
 def composite(original, canvas, mask, *, feather_px: int = 3) -> tuple[Image.Image, np.ndarray]:
     """Gives back the canvas pasted onto the original inside the mask, and the float paste mask used.
 
