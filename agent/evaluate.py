@@ -7,10 +7,12 @@ each record has an `instruction` and a gold `category` (`remove`, `local`, `add`
 
 How the numbers are counted:
 
-* Category: a plan's category is its first step's (`none` for a plan without steps). The gold labels
-  have no `replace`, their `local` covers object replacement, so a predicted `replace` counts as
-  `local`. Items labelled `other` (restoration, pose, action) have no counterpart among the six
-  categories: they are counted apart and left out of the accuracy.
+* Category: a plan's category is its first step's (`none` for a plan without steps). The shared
+  benchmarks' labels have no `replace`, their `local` covers object replacement, so a predicted
+  `replace` counts as `local`. Items labelled `other` (restoration, pose, action) have no
+  counterpart among the planner's categories: they are counted apart and left out of the accuracy.
+  Sets labelled with the planner's finer categories (`replace`, `text`, `move`, `count`, `pose`,
+  for example `tests/data/chat/`) are scored exactly on those; a gold `local` still accepts `replace`.
 * Target: the phrase a step acts on is its `target`, or for `add` its `prompt` (the new object). It
   matches the gold `object` when both, normalised (lowercase, punctuation, articles, numbers and
   quantifiers dropped, plural nouns made singular), are equal, when the gold head noun (its last
@@ -30,15 +32,18 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-from chatedit.agent.plan import Plan, Step
+from chatedit.agent.plan import CATEGORIES, Plan, Step
 from chatedit.agent.rules import plan_rules
 
 Planner = Callable[[str], Plan]
 
 LABELS: tuple[str, ...] = ("remove", "local", "add", "background", "global")
-"""The gold categories that are scored (the six planner categories, with replace inside local)."""
+"""The gold categories of the shared benchmarks (the planner's first six, with replace inside local)."""
 
-PREDICTIONS: tuple[str, ...] = ("remove", "replace", "local", "add", "background", "global", "none")
+FINE_LABELS: tuple[str, ...] = ("replace", "text", "move", "count", "pose")
+"""Gold categories of sets labelled with the planner's finer categories; rows appear when used."""
+
+PREDICTIONS: tuple[str, ...] = (*CATEGORIES, "none")
 """The columns of the confusion matrix: what a planner can give back."""
 
 ITEM_FILES: tuple[str, ...] = ("i2ebench.jsonl", "editeval_v1.jsonl", "complexbench_edit_steps.jsonl")
@@ -102,13 +107,18 @@ def plan_category(plan: Plan) -> str:
     return plan.steps[0].category if plan.steps else "none"
 
 
-def _as_label(category: str) -> str:
-    return "local" if category == "replace" else category
+def _correct(gold: str, predicted: str) -> bool:
+    return predicted == gold or (gold == "local" and predicted == "replace")
 
 
-def _confusion(pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:
+def _rows(pairs: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    golds = {gold for gold, _ in pairs}
+    return (*LABELS, *(label for label in FINE_LABELS if label in golds))
+
+
+def _confusion(pairs: list[tuple[str, str]]) -> dict[str, dict[str, int]]:
     counts = Counter(pairs)
-    return {gold: {pred: counts[(gold, pred)] for pred in PREDICTIONS} for gold in LABELS}
+    return {gold: {pred: counts[(gold, pred)] for pred in PREDICTIONS} for gold in _rows(pairs)}
 
 
 def evaluate_items(records: list[dict], planner: Planner = plan_rules) -> dict:
@@ -139,7 +149,7 @@ def evaluate_items(records: list[dict], planner: Planner = plan_rules) -> dict:
             target_ok = phrases_match(phrase, record["object"])
             target_items += 1
             target_matched += target_ok
-        if (gold != "other" and _as_label(predicted) != gold) or target_ok is False:
+        if (gold != "other" and not _correct(gold, predicted)) or target_ok is False:
             mistakes.append(
                 {
                     "id": record.get("id"),
@@ -150,13 +160,13 @@ def evaluate_items(records: list[dict], planner: Planner = plan_rules) -> dict:
                     "target": phrase,
                 }
             )
-    correct = sum(_as_label(pred) == gold for gold, pred in pairs)
+    correct = sum(_correct(gold, pred) for gold, pred in pairs)
     per_category = {}
-    for label in LABELS:
+    for label in _rows(pairs):
         row = [pred for gold, pred in pairs if gold == label]
         per_category[label] = {
             "items": len(row),
-            "accuracy": sum(_as_label(pred) == label for pred in row) / len(row) if row else None,
+            "accuracy": sum(_correct(label, pred) for pred in row) / len(row) if row else None,
         }
     return {
         "items": len(records),
@@ -212,7 +222,7 @@ def evaluate_compound(records: list[dict], planner: Planner = plan_rules) -> dic
             if gold == "other":
                 continue
             pairs.append((gold, step.category))
-            sequence_ok &= _as_label(step.category) == gold
+            sequence_ok &= _correct(gold, step.category)
             if gold_step.get("object"):
                 target_items += 1
                 target_matched += phrases_match(step_phrase(step), gold_step["object"])
@@ -233,7 +243,7 @@ def evaluate_compound(records: list[dict], planner: Planner = plan_rules) -> dic
         "exact_sequence": exact_sequence / total if total else None,
         "step_count_error": dict(sorted(count_error.items())),
         "steps": len(pairs),
-        "step_accuracy": sum(_as_label(pred) == gold for gold, pred in pairs) / len(pairs) if pairs else None,
+        "step_accuracy": sum(_correct(gold, pred) for gold, pred in pairs) / len(pairs) if pairs else None,
         "confusion": _confusion(pairs),
         "target": {
             "items": target_items,
@@ -244,11 +254,24 @@ def evaluate_compound(records: list[dict], planner: Planner = plan_rules) -> dic
     }
 
 
-def evaluate_dir(directory: str | Path | None = None, planner: Planner = plan_rules) -> dict[str, dict]:
-    """Gives back the evaluation of every known file present in a folder, keyed by file name.
+def is_compound(records: list[dict]) -> bool:
+    """Gives back whether a file's records are multi-step instructions (they hold `steps`)."""
+    return bool(records) and all("steps" in record for record in records)
 
-    One-edit files (`i2ebench.jsonl`, `editeval_v1.jsonl`, `complexbench_edit_steps.jsonl`) go
-    through `evaluate_items`, `compound.jsonl` through `evaluate_compound`.
+
+def eval_files(directory: str | Path) -> list[Path]:
+    """Gives back the labelled files of a folder: the benchmark names first, then any other `*.jsonl`."""
+    directory = Path(directory)
+    known = [directory / name for name in (*ITEM_FILES, COMPOUND_FILE) if (directory / name).exists()]
+    return known + sorted(path for path in directory.glob("*.jsonl") if path not in known)
+
+
+def evaluate_dir(directory: str | Path | None = None, planner: Planner = plan_rules) -> dict[str, dict]:
+    """Gives back the evaluation of every labelled JSON Lines file in a folder, keyed by file name.
+
+    Files whose records hold `steps` (such as `compound.jsonl`) go through `evaluate_compound`, the
+    others (`i2ebench.jsonl`, `editeval_v1.jsonl`, `complexbench_edit_steps.jsonl`, ...) through
+    `evaluate_items`.
 
     Args:
         directory: the folder; `default_eval_dir()` when None.
@@ -256,11 +279,9 @@ def evaluate_dir(directory: str | Path | None = None, planner: Planner = plan_ru
     """
     directory = Path(directory) if directory is not None else default_eval_dir()
     results = {}
-    for name in ITEM_FILES:
-        if (directory / name).exists():
-            results[name] = evaluate_items(load_jsonl(directory / name), planner)
-    if (directory / COMPOUND_FILE).exists():
-        results[COMPOUND_FILE] = evaluate_compound(load_jsonl(directory / COMPOUND_FILE), planner)
+    for path in eval_files(directory):
+        records = load_jsonl(path)
+        results[path.name] = (evaluate_compound if is_compound(records) else evaluate_items)(records, planner)
     return results
 
 
@@ -282,36 +303,37 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 def format_confusion(confusion: dict[str, dict[str, int]]) -> str:
     """Gives back a confusion matrix as a plain-text table: gold rows, predicted columns."""
-    rows = [[gold, *(str(confusion[gold][pred]) for pred in PREDICTIONS)] for gold in LABELS]
+    rows = [[gold, *(str(confusion[gold][pred]) for pred in PREDICTIONS)] for gold in confusion]
     return _table(["gold \\ predicted", *PREDICTIONS], rows)
 
 
 def format_report(results: dict[str, dict]) -> str:
     """Gives back the tables of an `evaluate_dir` result as plain text."""
     parts = []
-    items = {name: result for name, result in results.items() if name != COMPOUND_FILE}
+    items = {name: result for name, result in results.items() if "exact_steps" not in result}
+    compound = {name: result for name, result in results.items() if "exact_steps" in result}
     if items:
+        labels = list(dict.fromkeys(label for result in items.values() for label in result["per_category"]))
         rows = [
             [
                 name,
                 str(result["items"]),
                 str(result["scored"]),
                 _percent(result["category_accuracy"]),
-                *(_percent(result["per_category"][label]["accuracy"]) for label in LABELS),
+                *(_percent(result["per_category"].get(label, {}).get("accuracy")) for label in labels),
                 f"{result['target']['matched']}/{result['target']['items']}",
                 _percent(result["target"]["match"]),
                 str(result["other"]["items"]),
             ]
             for name, result in items.items()
         ]
-        header = ["file", "items", "scored", "category", *LABELS, "targets", "target match", "other"]
+        header = ["file", "items", "scored", "category", *labels, "targets", "target match", "other"]
         parts.append("Category accuracy (replace counts as local; `other` left out) and target match\n")
         parts.append(_table(header, rows))
-    if COMPOUND_FILE in results:
-        result = results[COMPOUND_FILE]
+    if compound:
         rows = [
             [
-                COMPOUND_FILE,
+                name,
                 str(result["items"]),
                 _percent(result["exact_steps"]),
                 _percent(result["exact_sequence"]),
@@ -319,13 +341,14 @@ def format_report(results: dict[str, dict]) -> str:
                 _percent(result["target"]["match"]),
                 " ".join(f"{k:+d}:{v}" for k, v in result["step_count_error"].items()),
             ]
+            for name, result in compound.items()
         ]
         header = ["file", "items", "exact steps", "exact sequence", "step category", "step target", "count error"]
         parts.append("\n\nCompound instructions\n")
         parts.append(_table(header, rows))
     for name, result in results.items():
         parts.append(
-            f"\n\nConfusion matrix: {name}" + (" (steps of exactly split items)" if name == COMPOUND_FILE else "")
+            f"\n\nConfusion matrix: {name}" + (" (steps of exactly split items)" if name in compound else "")
         )
         parts.append("\n" + format_confusion(result["confusion"]))
         if result.get("other", {}).get("items"):

@@ -10,8 +10,10 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, Field, field_validator
 
-Category = Literal["remove", "replace", "local", "add", "background", "global"]
-CATEGORIES: tuple[str, ...] = ("remove", "replace", "local", "add", "background", "global")
+Category = Literal["remove", "replace", "local", "add", "background", "global", "text", "move", "count", "pose"]
+CATEGORIES: tuple[str, ...] = ("remove", "replace", "local", "add", "background", "global", "text", "move", "count", "pose")
+INSTRUCTION_CATEGORIES: frozenset[str] = frozenset({"text", "move", "count", "pose"})
+"""Kinds of edit no mask-and-inpaint step can do well: they go to an instruction-following editor."""
 
 
 class Step(BaseModel):
@@ -19,7 +21,9 @@ class Step(BaseModel):
 
     category: Category = Field(
         description="remove | replace (object becomes another object) | local (colour, material or "
-        "attribute of an object) | add | background | global (style, season, time of day, weather, lighting)"
+        "attribute of an object) | add | background | global (style, season, time of day, weather, lighting) "
+        "| text (writing on a sign, shirt, cake...) | move (an object to another place) | count (how many of "
+        "an object) | pose (a person's or animal's posture, gesture or expression)"
     )
     target: Optional[str] = Field(
         default=None,
@@ -29,7 +33,7 @@ class Step(BaseModel):
     prompt: str = Field(
         description="What the generator paints. remove: what is behind the object (a neutral scene); "
         "replace: the new object; local: the object as it should look ('a red car'); add: the new "
-        "object; background: the new background; global: the edit instruction itself."
+        "object; background: the new background; global, text, move, count, pose: the edit instruction itself."
     )
     instruction: str = Field(description="The part of the user's instruction this step carries out.")
     anchor: Optional[str] = Field(default=None, description="add only: the object the new one is placed relative to.")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from chatedit.agent.evaluate import COMPOUND_FILE, ITEM_FILES, default_eval_dir, evaluate_dir, format_report, load_jsonl  # noqa: E402
+from chatedit.agent.evaluate import default_eval_dir, eval_files, evaluate_dir, format_report, load_jsonl  # noqa: E402
 from chatedit.agent.plan import Plan  # noqa: E402
 
 
@@ -33,9 +33,8 @@ def cli_planner(directory: Path):
     """Gives back a planner that answers from one `chatedit plan --input -` run over every instruction."""
     texts = sorted({
         record["instruction"]
-        for name in (*ITEM_FILES, COMPOUND_FILE)
-        if (directory / name).exists()
-        for record in load_jsonl(directory / name)
+        for path in eval_files(directory)
+        for record in load_jsonl(path)
     })
     lines = "".join(json.dumps({"id": str(i), "instruction": text}) + "\n" for i, text in enumerate(texts))
     done = subprocess.run(
