@@ -10,6 +10,7 @@ import re
 from typing import Optional
 
 from chatedit.tools.detect import Detection
+from chatedit.tools.geometry import box_area, non_max_suppression
 
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 ALL_WORDS = re.compile(r"\b(all|both|every|each|them all|all of them)\b", re.I)
@@ -20,11 +21,11 @@ SELECTORS = {
     "upper": lambda b: (b[1] + b[3]) / 2,
     "bottom": lambda b: -(b[1] + b[3]) / 2,
     "lower": lambda b: -(b[1] + b[3]) / 2,
-    "biggest": lambda b: -(b[2] - b[0]) * (b[3] - b[1]),
-    "largest": lambda b: -(b[2] - b[0]) * (b[3] - b[1]),
-    "bigger": lambda b: -(b[2] - b[0]) * (b[3] - b[1]),
-    "smallest": lambda b: (b[2] - b[0]) * (b[3] - b[1]),
-    "smaller": lambda b: (b[2] - b[0]) * (b[3] - b[1]),
+    "biggest": lambda b: -box_area(b),
+    "largest": lambda b: -box_area(b),
+    "bigger": lambda b: -box_area(b),
+    "smallest": lambda b: box_area(b),
+    "smaller": lambda b: box_area(b),
 }
 SELECTOR_WORDS = re.compile(
     r"\b(left(?:most)?|right(?:most)?|top|upper|bottom|lower|biggest|largest|bigger|smallest|smaller)\b", re.I
@@ -36,19 +37,9 @@ MAX_CHOICES = 4
 """More equally likely detections than this is detector noise, not a choice to put to the user."""
 
 
-def _iou(a, b) -> float:
-    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def distinct(detections: list[Detection], overlap: float = 0.5) -> list[Detection]:
     """Gives back the detections with near-duplicates of better ones removed (best first)."""
-    kept: list[Detection] = []
-    for det in sorted(detections, key=lambda d: -d.score):
-        if all(_iou(det.box, k.box) < overlap for k in kept):
-            kept.append(det)
-    return kept
+    return non_max_suppression(sorted(detections, key=lambda d: -d.score), overlap)
 
 
 def contenders(detections: list[Detection]) -> list[Detection]:

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageChops
 
 from chatedit.tools import masks as M
+from chatedit.tools.geometry import box_area, intersection
 
 CHANGE_MIN = 4.0
 """Mean absolute difference (0-255) inside the mask below which an edit counts as no change."""
@@ -87,15 +88,12 @@ def changed_outside(before: Image.Image, after: Image.Image, paste_mask: np.ndar
 
 def _found_in(detections, region_box, min_overlap: float = 0.3) -> float:
     """Gives back the best score of a detection overlapping `region_box` by at least `min_overlap`."""
-    best = 0.0
-    x0, y0, x1, y1 = region_box
-    for det in detections:
-        bx0, by0, bx1, by1 = det.box
-        inter = max(0.0, min(x1, bx1) - max(x0, bx0)) * max(0.0, min(y1, by1) - max(y0, by0))
-        own = max((bx1 - bx0) * (by1 - by0), 1e-6)
-        if inter / own >= min_overlap:
-            best = max(best, det.score)
-    return best
+    inside = [
+        det.score
+        for det in detections
+        if intersection(det.box, region_box) >= min_overlap * max(box_area(det.box), 1e-6)
+    ]
+    return max(inside, default=0.0)
 
 
 def check_attempt(toolbox, step: dict, before: Image.Image, after: Image.Image, paste_mask, region, box) -> Check:

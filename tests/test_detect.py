@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from chatedit.tools.detect import Detection, box_iou, detect
+from chatedit.tools.detect import Detection, detect
 from chatedit.tools.errors import InputError
 from chatedit.tools.models import ModelSet
 from chatedit.tools.vision_models import DetectorBundle
@@ -154,12 +154,6 @@ def test_each_box_goes_to_the_phrase_whose_words_it_matched(detector):
     assert boxes(found["A red car"]) == pytest.approx([15, 15, 35, 35])
     assert boxes(found["a blue car."]) == pytest.approx([65, 65, 85, 85])
     assert {d.label for d in found["A red car"]} == {"A red car"}
-
-
-def test_box_iou():
-    assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
-    assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
-    assert box_iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
 
 
 @pytest.mark.parametrize("phrases", [[], ["a cat", " . "]])

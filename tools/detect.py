@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from chatedit.tools.errors import InputError
+from chatedit.tools.geometry import non_max_suppression
 from chatedit.tools.vision_models import DetectorBundle
 
 
@@ -98,7 +99,7 @@ def detect(
 
     answer = {}
     for phrase, query in queries.items():
-        kept = _non_max_suppression(sorted(found[query], key=lambda d: d.score, reverse=True), nms_threshold)
+        kept = non_max_suppression(sorted(found[query], key=lambda d: d.score, reverse=True), nms_threshold)
         answer[phrase] = [Detection(phrase, d.box, d.score) for d in kept]
     return answer
 
@@ -165,21 +166,3 @@ def _clamp(box: list[float], width: int, height: int) -> tuple[float, float, flo
     return (x0, y0, x1, y1)
 
 
-def _non_max_suppression(detections: list[Detection], iou_threshold: float) -> list[Detection]:
-    """Drops boxes that overlap a better-scoring kept box by more than `iou_threshold`."""
-    kept: list[Detection] = []
-    for detection in detections:
-        if all(box_iou(detection.box, other.box) <= iou_threshold for other in kept):
-            kept.append(detection)
-    return kept
-
-
-def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    """Gives back the intersection over union of two x0, y0, x1, y1 boxes."""
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union

@@ -17,6 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from chatedit.tools.errors import InputError
+from chatedit.tools.geometry import box_area, box_iou, intersection
 from chatedit.tools.masks import area, as_mask, dilate, ellipse_mask
 
 PixelBox = tuple[int, int, int, int]
@@ -261,7 +262,7 @@ def place_object(
         return _place_free(width, height, prior, band, obstacle_boxes)
 
     relation = relation or "near"
-    obstacle_boxes = [box for box in obstacle_boxes if _box_iou(box, anchor_box) < 0.7]
+    obstacle_boxes = [box for box in obstacle_boxes if box_iou(box, anchor_box) < 0.7]
     if prior.far:
         w, h = _frame_size(prior, width, height)
     else:
@@ -326,16 +327,6 @@ def _clamp_box(box, width: int, height: int, role: str | None) -> PixelBox | Non
             return None
         raise InputError(f"The {role} box {values} has no area inside the {width}x{height} image.")
     return x0, y0, x1, y1
-
-
-def _box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    inter = _overlap(a, b)
-    joint = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / joint if joint > 0 else 0.0
-
-
-def _overlap(a: Sequence[float], b: Sequence[float]) -> float:
-    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
 def _shape(prior: SizePrior, largest: float) -> tuple[float, float]:
@@ -514,8 +505,7 @@ def _least_blocked(steps: list[list[PixelBox]], obstacles: list[PixelBox]) -> Pi
     best, best_blocked = steps[0][0], math.inf
     for boxes in steps:
         for box in boxes:
-            own = (box[2] - box[0]) * (box[3] - box[1])
-            blocked = sum(_overlap(box, obstacle) for obstacle in obstacles) / own
+            blocked = sum(intersection(box, obstacle) for obstacle in obstacles) / box_area(box)
             if blocked <= 0.02:
                 return box
             if blocked < best_blocked:

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from chatedit.tools.errors import InputError
+from chatedit.tools.geometry import non_max_suppression
 from chatedit.tools.vision_models import SegmenterBundle
 
 Box = tuple[float, float, float, float]
@@ -131,16 +132,14 @@ def segment_candidates(segmenter: SegmenterBundle, image: Image.Image, *, points
     valid_w = math.ceil(embedded.reshaped_size[1] / processor.pad_size["width"] * side)
     low_res = (logits[:, :valid_h, :valid_w] > 0).flatten(1).float()
     order = [index for index in scores.argsort(descending=True).tolist() if low_res[index].any()]
-    kept: list[int] = []
-    for index in order:
-        if kept:
-            inter = low_res[kept] @ low_res[index]
-            union = low_res[kept].sum(1) + low_res[index].sum() - inter
-            if (inter / union).max() > DUPLICATE_IOU:
-                continue
-        kept.append(index)
-    if not kept:
+    if not order:
         return []
+    ranked = low_res[order]
+    shared = ranked @ ranked.T
+    sizes = ranked.sum(1)
+    mask_iou = (shared / (sizes[:, None] + sizes[None, :] - shared)).tolist()
+    survivors = non_max_suppression(range(len(order)), DUPLICATE_IOU, lambda a, b: mask_iou[a][b])
+    kept = [order[rank] for rank in survivors]
 
     masks = _to_original(segmenter, embedded, logits[kept][:, None])
     distinct, seen = [], set()
