@@ -236,7 +236,4 @@ def composite(original, canvas, mask, *, feather_px: int = 3) -> tuple[Image.Ima
             "give a mask of the image's size."
         )
     alpha = feather(mask, feather_px)
-    weight = alpha[..., None]
-    mixed = np.rint(before * (1.0 - weight) + after * weight).astype(np.uint8)
-    result = np.where(weight > 0, mixed, before)
-    return Image.fromarray(result), alpha
+    return alpha_composite(Image.fromarray(before), Image.fromarray(after), alpha), alpha

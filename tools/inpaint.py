@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from chatedit.tools import masks
+from chatedit.tools.blend import alpha_composite
 from chatedit.tools.diffusion_utils import (
     StepCallback,
     generator,
@@ -201,16 +202,8 @@ def paste(image: Image.Image, patch: Image.Image, alpha: np.ndarray, box: Box) -
     Only pixels with alpha > 0 take anything from the patch; every other pixel is the input's, bit for bit.
     """
     x0, y0, x1, y1 = box
-    region = np.array(image.crop(box))
-    source = np.asarray(patch)
-    weight = alpha[y0:y1, x0:x1]
-    # Where alpha is 1 the blend is the patch itself; only the feathered seam needs arithmetic.
-    np.copyto(region, source, where=(weight == 1.0)[..., None])
-    seam = (weight > 0) & (weight < 1.0)
-    a = weight[seam][:, None]
-    region[seam] = np.clip(np.rint(a * source[seam] + (1.0 - a) * region[seam]), 0, 255).astype(np.uint8)
     result = image.copy()
-    result.paste(Image.fromarray(region), (x0, y0))
+    result.paste(alpha_composite(image.crop(box), patch, alpha[y0:y1, x0:x1]), (x0, y0))
     return result
 
 

@@ -22,8 +22,6 @@ from chatedit.tools.errors import InputError
 
 Box = Sequence[float]
 
-_EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
-
 
 def as_mask(mask) -> np.ndarray:
     """Gives back `mask` as a 2-D bool array (nonzero is inside), or raises InputError."""
@@ -139,11 +137,6 @@ def union(*masks) -> np.ndarray:
     return np.logical_or.reduce(arrays)
 
 
-def invert(mask) -> np.ndarray:
-    """Gives back the pixels outside the mask."""
-    return ~as_mask(mask)
-
-
 def bbox(mask) -> tuple[int, int, int, int] | None:
     """Gives back the mask's bounding box (x0, y0, x1, y1), x1 and y1 exclusive, or None when empty."""
     mask = as_mask(mask)
@@ -167,17 +160,6 @@ def iou(a, b) -> float:
     if joint == 0:
         return 0.0
     return float(np.count_nonzero(a & b) / joint)
-
-
-def keep_largest_component(mask) -> np.ndarray:
-    """Gives back the largest 8-connected piece of the mask (empty stays empty)."""
-    mask = as_mask(mask)
-    labels, count = ndimage.label(mask, structure=_EIGHT_NEIGHBOURS)
-    if count <= 1:
-        return mask.copy()
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0
-    return labels == int(np.argmax(sizes))
 
 
 def fill_holes(mask) -> np.ndarray:
@@ -273,18 +255,3 @@ def to_image(mask) -> Image.Image:
     else:
         values = np.where(array.astype(bool), 255, 0).astype(np.uint8)
     return Image.fromarray(values)
-
-
-def from_image(image) -> np.ndarray:
-    """Gives back a bool mask from a mask image or array: any nonzero colour (alpha ignored) is inside."""
-    if isinstance(image, Image.Image):
-        if image.mode == "P":
-            image = image.convert("RGBA")
-        array = np.asarray(image)
-        if image.mode in ("LA", "RGBA", "La", "RGBa"):
-            array = array[..., :-1]
-    else:
-        array = np.asarray(image)
-    if array.ndim == 3:
-        array = array.any(axis=-1)
-    return as_mask(array)
