@@ -21,8 +21,10 @@ resolve against the previous turn.
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal, Optional
 
 from chatedit.agent.plan import Plan, Step
@@ -32,246 +34,65 @@ def _words_of(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-def _pairs_of(text: str) -> dict[str, str]:
-    return dict(pair.split(":") for pair in text.split())
+# Word lists: what words mean for an edit. The words live in agent/words/*.toml, one file per lexicon.
+
+_WORDS_DIR = Path(__file__).with_name("words")
 
 
-def _phrases_of(text: str) -> tuple[str, ...]:
-    return tuple(phrase.strip() for phrase in text.split("|"))
+@lru_cache(maxsize=None)
+def _lexicon(name: str) -> dict:
+    """Gives back one word file of agent/words/, parsed."""
+    with open(_WORDS_DIR / f"{name}.toml", "rb") as handle:
+        return tomllib.load(handle)
 
 
-# Word lists: what words mean for an edit.
+def _listed(name: str, key: str) -> frozenset[str]:
+    return frozenset(_lexicon(name)[key].split())
 
-_DETERMINERS = _words_of(
-    "the a an this that these those any all both each every some my your his her its our their another either "
-    "neither no"
-)
-_ARTICLES = _words_of("the a an any all both each every some another either neither no my your our their")
-"""Determiners that are never pronouns ("her", "this" and "that" can stand alone as the object)."""
-_NUMBERS = _words_of(
-    "one two three four five six seven eight nine ten eleven twelve dozen several few many multiple couple"
-)
-_PRONOUNS = _words_of("it them they him her he she this that these those itself themselves one ones")
-_OBJECT_PRONOUNS = _words_of("it them him everything this that these those")
-_PERSON_PRONOUNS = {"him": "man", "her": "woman"}
-_NOUN_AFTER_HER = _words_of("hair face eyes hand hands head dress shirt hat arm arms legs lips skin nose ears")
-"""Words that make "her" a possessive ("make her hair blonde") rather than the object ("make her blonde")."""
 
-_IMAGE_WORDS = _words_of(
-    "image images photo photos photograph picture pictures pic pics shot frame scene composition canvas view "
-    "visual visuals everything whole entire overall it this that"
-)
+_DETERMINERS = _listed("grammar", "determiners")
+_ARTICLES = _listed("grammar", "articles")
+_NUMBERS = _listed("grammar", "numbers")
+_PRONOUNS = _listed("grammar", "pronouns")
+_OBJECT_PRONOUNS = _listed("grammar", "object_pronouns")
+_PERSON_PRONOUNS: dict[str, str] = _lexicon("grammar")["person_pronouns"]
+_NOUN_AFTER_HER = _listed("grammar", "noun_after_her")
+_ADJECTIVE_ENDINGS = tuple(_listed("grammar", "adjective_endings"))
+_MASS_NOUNS = _listed("grammar", "mass_nouns")
+_NOUNS_ENDING_IN_ING = _listed("grammar", "nouns_ending_in_ing")
+_BINOMIALS = frozenset(_lexicon("grammar")["binomials"])
+_IRREGULAR: dict[str, str] = _lexicon("grammar")["irregular"]
+_ING_FORMS: dict[str, str] = _lexicon("grammar")["ing_forms"]
+_COMPARATIVE_OF: dict[str, str] = _lexicon("grammar")["comparative_of"]
+
+_IMAGE_WORDS = _listed("scene", "image_words")
 _IMAGE_NOUN = r"(?:image|photo|photograph|picture|pic|shot|frame|visual|visual content|visual representation)"
-_BACKGROUND_WORDS = _words_of(
-    "background backgrounds backdrop backdrops setting settings surroundings surrounding environment environments "
-    "scenery landscape landscapes vista vistas bg location locale ambiance ambience"
-)
-_PLACES = _words_of(
-    "beach beaches seaside sea ocean lake river pond desert deserts jungle forest forests woods rainforest mountain "
-    "mountains hills hill field fields meadow plain plains savanna savannah prairie grassland tundra snowland "
-    "glacier glaciers arctic antarctica city street streets town village park garden countryside farm farmland "
-    "space mars moon room bedroom kitchen bathroom office classroom library studio stadium island canyon valley "
-    "cave swamp marsh coast shore harbor harbour market cafe restaurant alley cityscape seascape skyline wasteland "
-    "oasis dunes universe galaxy cosmos airport station museum mall school hospital volcano waterfall lagoon bay "
-    "cliff cliffs reef suburb suburbs downtown metropolis range ranges road highway"
-)
-_SURFACES = _words_of("floor floors ground wall walls surface tabletop countertop pavement carpet wallpaper")
-"""Surfaces of the setting: "change the brick floor to a tile floor" changes the background."""
+_BACKGROUND_WORDS = _listed("scene", "background_words")
+_PLACES = _listed("scene", "places")
+_SURFACES = _listed("scene", "surfaces")
+_STYLE = _listed("scene", "style")
+_STYLE_PHRASES = tuple(_lexicon("scene")["style_phrases"])
+_STYLE_OBJECTS = _listed("scene", "style_objects")
+_SEASONS = _listed("scene", "seasons")
+_TIMES = _listed("scene", "times")
+_TIME_PHRASES = tuple(_lexicon("scene")["time_phrases"])
+_WEATHER = _listed("scene", "weather")
+_LIGHTING = _listed("scene", "lighting")
+_WEATHER_HEADS = _listed("scene", "weather_heads")
+_GLOBAL_HEADS = _listed("scene", "global_heads")
+_ASPECTS = frozenset(_lexicon("scene")["aspects"])
+_ABSTRACT_HEADS = _listed("scene", "abstract_heads")
 
-_COLOURS = _words_of(
-    "red blue green yellow orange purple pink brown black white gray grey silver gold golden beige cyan magenta "
-    "violet turquoise teal navy maroon crimson scarlet ivory cream tan khaki lavender lilac indigo olive lime mint "
-    "peach coral salmon amber bronze copper burgundy emerald ruby sapphire azure colorful colourful rainbow "
-    "multicolored multicoloured blonde blond auburn brunette charcoal fuchsia chartreuse aqua navy-blue reddish "
-    "bluish greenish yellowish pinkish purplish brownish greyish grayish whitish blackish"
-)
-_SHADES = _words_of("light dark bright pale deep pastel vivid vibrant neon hot baby sky royal forest lemon blood jet")
-"""Words that shade a colour ("sky blue", "forest green") and are nouns or adjectives elsewhere."""
-_MATERIALS = _words_of(
-    "wood wooden metal metallic steel stainless iron gold silver bronze copper brass glass stone marble granite "
-    "concrete brick leather plastic rubber paper cardboard ceramic porcelain clay ice crystal diamond fabric cotton "
-    "silk wool woolen woollen velvet denim lace fur furry knitted bamboo straw wicker cloth tile tiles terracotta "
-    "jade pearl plush felt vinyl chrome aluminum aluminium titanium lego chocolate candy gingerbread sand snow "
-    "neon transparent translucent glossy matte shiny rusty"
-)
-_LOOKS = _words_of(
-    "striped stripes stripy polka dotted dots checkered checked plaid tartan floral flowery spotted patterned "
-    "shiny matte glossy rusty dirty clean wet dry old new broken cracked smooth rough fluffy hairy sparkly "
-    "glowing glittery fuzzy furry wrinkled young elderly happy sad angry smiling bald bearded curly straight "
-    "long short big small large tiny huge giant tall thin fat thick wide narrow round square open closed empty "
-    "full ripe rotten frozen burning melting wrinkly muddy dusty faded bright dark blurry blurred sharp "
-    "transparent invisible cartoonish realistic cute scary spooky festive decorated lit unlit colored coloured "
-    "painted naked tanned pale sunburnt plain solid pure simple"
-)
-_COMPARATIVES = _words_of(
-    "bigger smaller larger taller shorter wider narrower thinner thicker fatter longer brighter darker lighter "
-    "warmer cooler colder hotter happier sadder older younger cleaner dirtier shinier fluffier redder bluer "
-    "greener softer sharper clearer higher lower deeper stronger weaker heavier prettier uglier calmer scarier cuter"
-)
-_ADJECTIVE_ENDINGS = (
-    "ic",
-    "al",
-    "ous",
-    "ful",
-    "ive",
-    "able",
-    "ible",
-    "y",
-    "ed",
-    "ish",
-    "less",
-    "ent",
-    "ant",
-    "ary",
-    "est",
-)
-_ATTRIBUTE_NOUNS = _words_of(
-    "color colour colors colours hue tint shade material texture pattern patterns text content contents number "
-    "numbers logo logos topping toppings light lights cover design print label writing words letters lettering "
-    "numerals numeral digits digit expression pose posture hairstyle haircut shape size finish fur skin coat "
-    "outfit clothing clothes dress style appearance look face paint paintwork decoration decorations caption "
-    "slogan emblem screen display"
-)
-"""What "the N of X" can change about X while X stays ("the colour of the car", "the text of the sign")."""
-_TEXT_NOUNS = _words_of(
-    "text writing words letters lettering caption slogan label number numbers numerals numeral digits digit logo"
-)
-_BODY_NOUNS = _words_of(
-    "hair beard mustache moustache tattoo tattoos tan smile smiles expression freckles makeup wrinkles eyes skin "
-    "fur coat"
-)
+_COLOURS = _listed("looks", "colours")
+_SHADES = _listed("looks", "shades")
+_MATERIALS = _listed("looks", "materials")
+_LOOKS = _listed("looks", "looks")
+_COMPARATIVES = _listed("looks", "comparatives")
+_ATTRIBUTE_NOUNS = _listed("looks", "attribute_nouns")
+_TEXT_NOUNS = _listed("looks", "text_nouns")
+_BODY_NOUNS = _listed("looks", "body_nouns")
 
-_STYLE = _words_of(
-    "style styles styled styling stylized stylised watercolor watercolour watercolors watercolours oil acrylic "
-    "gouache sketch sketched sketchy drawing drawn pencil charcoal crayon cartoon cartoonish cartoony anime manga "
-    "comic comics pixel pixelated pixelart art artwork artistic illustration illustrated impressionist "
-    "impressionism expressionist expressionism cubist cubism surreal surrealist surrealism renaissance baroque "
-    "rococo gothic vaporwave synthwave cyberpunk steampunk dieselpunk noir sepia vintage retro monochrome "
-    "monochromatic grayscale greyscale b&w hdr polaroid photorealistic mosaic origami claymation lowpoly "
-    "psychedelic minimalist minimalism abstract pastel filter filters aesthetic aesthetics masterpiece fresco "
-    "engraving woodcut etching lithograph pointillism pointillist ghibli pixar disney simpsons lomography "
-    "cinematic painterly ukiyo-e ukiyo cel-shaded vector 8-bit 16-bit graffiti tattoo stencil silhouette "
-    "cubistic surrealistic impressionistic expressionistic fauvism futurism dadaism art-deco nouveau deco "
-    "pop-art popart sci-fi dystopian dystopia "
-    "futuristic medieval victorian ancient manuscript tapestry needlepoint embroidery doodle chalk pastels "
-    "painting paintings painted painter brushstrokes brushstroke strokes canvas"
-)
-_STYLE_PHRASES = _phrases_of(
-    "black and white | black & white | oil painting | pixel art | pop art | van gogh | da vinci | old photo | "
-    "old photograph | stained glass | low poly | 3d render | line art | comic book | studio ghibli | "
-    "in the style of | style of | old film | film noir | art deco | art nouveau"
-)
-_STYLE_OBJECTS = _words_of(
-    "painting paintings drawing drawings sketch graffiti tattoo mosaic illustration artwork masterpiece canvas "
-    "manuscript tapestry embroidery doodle stencil silhouette engraving fresco origami poster comic cartoon"
-)
-"""Style words that are also things one can add ("add a painting on the wall")."""
-_SEASONS = _words_of("winter wintry wintertime summer summertime summery autumn autumnal fall spring springtime")
-_TIMES = _words_of(
-    "night nighttime night-time midnight evening dusk dawn sunrise sunset twilight daytime daylight noon morning "
-    "afternoon nightfall sundown daybreak"
-)
-_TIME_PHRASES = _phrases_of("golden hour | blue hour | night time | day time | time of day")
-_WEATHER = _words_of(
-    "rain rainy raining rainfall raindrop raindrops rainwater drizzle drizzly precipitation wet wetness watery "
-    "droplets snow snowy snowing snowfall snowflakes snowflake snow-covered haze hazy haziness haze-free fog foggy "
-    "mist misty smog smoggy storm stormy thunderstorm cloudy overcast sunny windy weather atmospheric hail "
-    "blizzard sleet frost frosty dehaze defog derain desnow"
-)
-_LIGHTING = _words_of(
-    "brightness bright brighter brighten brightened brightening luminosity luminance luminous illumination "
-    "illuminate illuminated radiance brilliance glow lighting exposure contrast saturation saturated "
-    "desaturated vibrance vibrancy darkness darker darken dim dimmer lowlight low-light shadowy "
-    "shading highlights gamma gloom gloomy visibility clarity sharpness sharp sharper sharpen "
-    "noise noisy grain grainy blur blurry blurred deblur unblur denoise fuzz smearing distortion artifacts "
-    "artefacts resolution quality tone tones tonal warmth temperature glare reflection reflections vignette "
-    "bokeh hues colours colors palette mood atmosphere ambiance ambience lightness dull dullness crisp crisper "
-    "brilliant light-levels light appeal"
-)
-"""Lighting and image quality: "remove the noise" and "more contrast" edit the whole picture."""
-_WEATHER_HEADS = _words_of(
-    "area areas part parts section sections portion portions region regions effect effects element elements mood "
-    "appearance influence interference overlay overlays streak streaks splatter splatters drop drops droplet "
-    "droplets trace traces layer layers weather look feel atmosphere aura ambiance ambience backdrop background "
-    "setting obstruction veil shroud particles particle presence detail details features view scene spots "
-    "patches cover coating conditions shadows shadow distortion"
-)
-"""Vague nouns that are weather when a weather word qualifies them ("the rain streaks", "the snowy parts")."""
-_GLOBAL_HEADS = _words_of(
-    "filter filters effect effects look style styles vibe vibes feel aesthetic aesthetics tone tones tint "
-    "atmosphere mood touch ambiance ambience lighting light glow makeover treatment grade grading finish version"
-)
-_ASPECTS = frozenset(
-    _phrases_of(
-        "style | look | mood | atmosphere | lighting | light | season | weather | time | time of day | colors | "
-        "colours | palette | tone | tones | color scheme | colour scheme | vibe | feel | aesthetic | ambiance | "
-        "filter | overall look | overall style | art style | brightness | contrast | saturation | exposure"
-    )
-)
-"""What a whole picture has: "change the style to ..." is a global edit."""
-_ABSTRACT_HEADS = _words_of(
-    "narrative composition sense statement impact contrast story vision rendition version interpretation feeling "
-    "mood atmosphere effect look feel vibe aesthetic world realm journey essence beauty simplicity piece scene "
-    "image picture photo artwork masterpiece visual visuals"
-)
-"""What "create a ..." makes when it describes the picture, not an object ("create a dramatic composition")."""
-_BINOMIALS = frozenset(
-    _phrases_of(
-        "salt and pepper | bread and butter | fish and chips | mac and cheese | macaroni and cheese | "
-        "ham and cheese | peanut butter and jelly | bow and arrow | rock and roll | black and white | "
-        "arts and crafts | bed and breakfast"
-    )
-)
-"""Pairs that name one thing: "remove the bread and butter" is one step."""
-_MASS_NOUNS = _words_of(
-    "grass water snow sand hair fur skin sky clothing clothes furniture food juice milk coffee tea wine ice smoke "
-    "fire lava light text paint wood metal glass marble stone leather fabric foliage traffic rain fog mist "
-    "scenery money broccoli bread cheese meat rice pasta soup salad fruit chocolate cake spaghetti"
-)
-_NOUNS_ENDING_IN_ING = _words_of(
-    "building buildings painting paintings ceiling clothing ring rings king wing wings string strings swing "
-    "spring thing things something nothing everything evening morning wedding pudding stuffing frosting icing "
-    "topping toppings filling railing railings awning lighting housing siding bedding landing crossing sibling "
-    "darling earring earrings sling sting dumpling dumplings ding ping bling stocking stockings sapling seedling "
-    "duckling ducklings sprinkling wording heading writing drawing drawings carving carvings sewing living "
-    "dining parking shopping swimming viking vikings ling"
-)
-
-_RELATIONS: dict[str, tuple[str, ...]] = {
-    # relation: the phrasings that mean it. The longest phrasing found first in the text wins.
-    "on top of": _phrases_of(
-        "on top of | on the top of | at the top of | to the top of | atop | on the upper part of | "
-        "on the top side of | top of"
-    ),
-    "left of": _phrases_of(
-        "to the left of | on the left of | at the left of | to the left side of | on the left side of | "
-        "at the left side of | on the left-hand side of | to the far left of | left of | left side of | at left of | "
-        "on left of | to left of | the left of | left-hand side of"
-    ),
-    "right of": _phrases_of(
-        "to the right of | on the right of | at the right of | to the right side of | on the right side of | "
-        "at the right side of | on the right-hand side of | to the far right of | right of | right side of | "
-        "at right of | on right of | to right of | the right of | right-hand side of"
-    ),
-    "in front of": _phrases_of("in front of | front of | in the front of"),
-    "behind": _phrases_of("behind | at the back of | in back of | back side of"),
-    "next to": _phrases_of("next to | alongside | besides | adjacent to"),
-    "beside": _phrases_of("beside | by the side of | at the side of | to the side of"),
-    "above": _phrases_of("above | over | up above | higher than"),
-    "below": _phrases_of("below | at the bottom of | at the foot of | lower than"),
-    "under": _phrases_of("under | underneath | beneath"),
-    "near": _phrases_of(
-        "near | close to | nearby | around | by | in the vicinity of | between | among | amongst | amidst | amid | "
-        "surrounding"
-    ),
-    "in the sky": _phrases_of("in the sky | into the sky | up in the sky | across the sky | in the air"),
-    "on the ground": _phrases_of("on the ground | on the floor | onto the ground | onto the floor"),
-    "on": _phrases_of("on | onto | upon | on the surface of | to | on the back of"),
-    "in": _phrases_of(
-        "in | into | inside | inside of | within | at | in the center of | in the centre of | in the middle of | "
-        "throughout | across"
-    ),
-}
+_RELATIONS: dict[str, list[str]] = _lexicon("relations")["relations"]
 _RELATION_OF = {phrase: relation for relation, phrases in _RELATIONS.items() for phrase in phrases}
 _RELATION_PATTERN = re.compile(
     r"(?<![\w'])("
@@ -280,64 +101,22 @@ _RELATION_PATTERN = re.compile(
     re.IGNORECASE,
 )
 
-# Verbs, by the frame they open. A clause's first word, in its base form, picks the frame.
-
-_REMOVE_VERBS = _words_of(
-    "remove delete erase eliminate eradicate omit exclude extract purge nullify annihilate obliterate expunge "
-    "scrub banish abolish dismiss oust withdraw void cleanse wipe rid ditch lose liquidate abandon disregard "
-    "expel evict discard exterminate excise efface vanquish dissolve dispel dissipate sweep strip hide unclutter "
-    "declutter subtract vanish disappear absorb disentangle annul abrogate devoid cut crop pluck lift clean clear"
-)
-_REVEAL_VERBS = _words_of("uncover unmask unveil liberate free purify detoxify decontaminate")
-"""Removal verbs that, on "details" or "the picture", mean clearing haze: "unveil the hidden details"."""
-_ADD_VERBS = _words_of(
-    "add insert put place position introduce include incorporate draw sprinkle scatter nestle plant attach stick "
-    "hang install create generate embed integrate inject append pop station situate arrange lay seat mount perch "
-    "rest tuck affix glide align invite bring spawn toss throw drop set paste superimpose overlay sketch depict "
-    "show feature grace adorn enrich enliven populate fill decorate use stack pile park build construct erect "
-    "establish display visualize visualise imagine envision carve drape lean"
-)
-_SWAP_VERBS = _words_of("replace swap exchange substitute switch trade")
-_CHANGE_VERBS = _words_of(
-    "change turn transform convert morph alter modify transmute metamorphose refashion redesign customize "
-    "customise adapt revamp reimagine revise recreate remake rework redo update adjust rearrange transport "
-    "project evolve shift tweak edit reshape restyle render shape sculpt mold mould fashion reform remodel"
-)
-_COLOUR_VERBS = _words_of("color colour recolor recolour paint dye tint tinge shade spray stain coat cover")
-_RESTORE_VERBS = _words_of(
-    "dehaze defog derain desnow denoise deblur unblur unfog uncloud deveil relight stylize stylise cartoonize "
-    "vectorize upscale upsample"
-)
-"""Verbs that always edit the whole picture, whatever follows them."""
-_LIGHT_VERBS = _words_of("brighten lighten darken illuminate desaturate saturate colorize colourize")
-"""Verbs that edit the whole picture, or one object when one is named ("brighten the sky")."""
-_GLOBAL_VERBS = (
-    _words_of(
-        "dim enhance improve boost increase raise amplify intensify augment heighten elevate fine-tune finetune "
-        "perfect optimize optimise correct balance restore sharpen clarify reduce decrease lower soften polish refine "
-        "fix retouch enrich strengthen reinforce magnify maximize accentuate ameliorate enliven advance amp resurrect "
-        "infuse immerse drench evoke craft capture express tell produce convey blend explore dive enter embark "
-        "highlight warm cool filter age blacken whiten redden yellow brown blue green pixelate censor smooth"
-    )
-    | _RESTORE_VERBS
-    | _LIGHT_VERBS
-)
-_MOOD_VERBS = _words_of(
-    "infuse immerse drench evoke craft capture express tell produce convey explore dive enter embark blend highlight"
-)
-"""Verbs of a mood or a style ("immerse the image in the world of cyberpunk"), never of one object."""
-_SIZE_VERBS = _words_of(
-    "enlarge shrink resize scale widen stretch rotate flip mirror tilt straighten lengthen shorten thicken thin "
-    "grow extend expand magnify reduce elongate squash zoom crop blur move shift relocate minimize minimise"
-)
-_KEEP_VERBS = _words_of("keep leave preserve retain maintain protect")
-_STATE_OF = _pairs_of(
-    "open:open close:closed shut:closed break:broken fold:folded unfold:unfolded freeze:frozen melt:melted "
-    "burn:burnt crack:cracked tear:torn smash:smashed wrinkle:wrinkled"
-)
-"""Verbs that put an object in a state: "open the window" shows an open window."""
-_OUT_VERBS = _words_of("edit photoshop airbrush blot rub clone brush black white paint blur cut crop")
-"""Verbs that remove with "out": "photoshop out the wires", "paint the sign out" (and "leave out the hat")."""
+_REMOVE_VERBS = _listed("verbs", "remove")
+_REVEAL_VERBS = _listed("verbs", "reveal")
+_ADD_VERBS = _listed("verbs", "add")
+_SWAP_VERBS = _listed("verbs", "swap")
+_CHANGE_VERBS = _listed("verbs", "change")
+_COLOUR_VERBS = _listed("verbs", "colour")
+_RESTORE_VERBS = _listed("verbs", "restore")
+_LIGHT_VERBS = _listed("verbs", "light")
+_GLOBAL_VERBS = _listed("verbs", "global") | _RESTORE_VERBS | _LIGHT_VERBS
+_MOOD_VERBS = _listed("verbs", "mood")
+_SIZE_VERBS = _listed("verbs", "size")
+_KEEP_VERBS = _listed("verbs", "keep")
+_STATE_OF: dict[str, str] = _lexicon("verbs")["state_of"]
+_OUT_VERBS = _listed("verbs", "out")
+_NOUN_LIKE_VERBS = _listed("verbs", "noun_like")
+_ACTIONS = _listed("verbs", "actions")
 _CLAUSE_VERBS = (
     _REMOVE_VERBS
     | _REVEAL_VERBS
@@ -350,33 +129,6 @@ _CLAUSE_VERBS = (
     | _KEEP_VERBS
     | frozenset(_STATE_OF)
     | _words_of("make give have let get take dress clothe wrap ensure apply choose opt pick light photoshop airbrush")
-)
-_NOUN_LIKE_VERBS = _words_of(
-    "change turn paint color colour place set light brush fill cover coat drop cut clear take show draw dress "
-    "stick shade spray stain plant park pop rest shift seat use filter crop blur lower frame mount station "
-    "feature age warm cool tint dye pile stack project mirror scale craft grace produce trade switch perch "
-    "brown blue green yellow"
-)
-"""Verbs that are nouns as often: they start a new clause only before an article or a pronoun."""
-_ACTIONS = _words_of(
-    "wear hold carry have sit stand smile laugh cry run jump fly face raise lie be walk dance sleep eat drink wave "
-    "swim kneel frown wink melt burn glow float sing play read ride climb hug kiss fight bark roar dress hide lean"
-)
-"""What people and animals do: "make the man smile" changes how the man looks."""
-_IRREGULAR = _pairs_of(
-    "made:make took:take taken:take got:get gotten:get drew:draw drawn:draw shown:show hid:hide "
-    "hidden:hide gave:give given:give brought:bring threw:throw thrown:throw laid:lay swept:sweep "
-    "lost:lose grew:grow grown:grow rid:rid dyed:dye dyeing:dye put:put set:set cut:cut sat:sit worn:wear "
-    "wore:wear done:do did:do left:leave kept:keep stuck:stick hung:hang"
-)
-_ING_FORMS = _pairs_of(
-    "be: have:having wear:wearing hold:holding sit:sitting run:running swim:swimming lie:lying die:dying "
-    "get:getting put:putting"
-)
-_COMPARATIVE_OF = _pairs_of(
-    "blur:blurred dim:dimmed brighten:brighter darken:darker lighten:lighter sharpen:sharper "
-    "enlarge:larger shrink:smaller widen:wider soften:softer thicken:thicker lengthen:longer "
-    "shorten:shorter thin:thinner grow:bigger"
 )
 
 _REMOVE_PROMPT = "background, empty scene, seamless"
