@@ -8,11 +8,12 @@ each record has an `instruction` and a gold `category` (`remove`, `local`, `add`
 How the numbers are counted:
 
 * Category: a plan's category is its first step's (`none` for a plan without steps). The shared
-  benchmarks' labels have no `replace`, their `local` covers object replacement, so a predicted
-  `replace` counts as `local`. Items labelled `other` (restoration, pose, action) have no
+  benchmarks' labels have no `replace` or `text`, their `local` covers object replacement and new
+  text on a thing, so a predicted `replace` or `text` counts as `local`. Items labelled `other` (restoration, pose, action) have no
   counterpart among the planner's categories: they are counted apart and left out of the accuracy.
   Sets labelled with the planner's finer categories (`replace`, `text`, `move`, `count`, `pose`,
-  for example `tests/data/chat/`) are scored exactly on those; a gold `local` still accepts `replace`.
+  for example `tests/data/chat/`) are scored exactly on those; a gold `local` still accepts `replace`
+  and `text`.
 * Target: the phrase a step acts on is its `target`, or for `add` its `prompt` (the new object). It
   matches the gold `object` when both, normalised (lowercase, punctuation, articles, numbers and
   quantifiers dropped, plural nouns made singular), are equal, when the gold head noun (its last
@@ -108,7 +109,7 @@ def plan_category(plan: Plan) -> str:
 
 
 def _correct(gold: str, predicted: str) -> bool:
-    return predicted == gold or (gold == "local" and predicted == "replace")
+    return predicted == gold or (gold == "local" and predicted in ("replace", "text"))
 
 
 def _rows(pairs: Iterable[tuple[str, str]]) -> tuple[str, ...]:

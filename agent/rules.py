@@ -117,6 +117,10 @@ _STATE_OF: dict[str, str] = _lexicon("verbs")["state_of"]
 _OUT_VERBS = _listed("verbs", "out")
 _NOUN_LIKE_VERBS = _listed("verbs", "noun_like")
 _ACTIONS = _listed("verbs", "actions")
+_SLANG_REMOVE = _listed("verbs", "slang_remove")
+_MOVE_VERBS = _listed("verbs", "move")
+_POSE_VERBS = _listed("verbs", "pose")
+_SAY_WORDS = _listed("verbs", "say")
 _CLAUSE_VERBS = (
     _REMOVE_VERBS
     | _REVEAL_VERBS
@@ -127,6 +131,8 @@ _CLAUSE_VERBS = (
     | _GLOBAL_VERBS
     | _SIZE_VERBS
     | _KEEP_VERBS
+    | _SLANG_REMOVE
+    | _MOVE_VERBS
     | frozenset(_STATE_OF)
     | _words_of("make give have let get take dress clothe wrap ensure apply choose opt pick light photoshop airbrush")
 )
@@ -147,6 +153,16 @@ _QUESTION_MESSAGE = (
 # Words and phrases.
 
 _WORD = re.compile(r"[a-z0-9&]+(?:['’\-][a-z0-9]+)*")
+_RESPELLED: dict[str, str] = {**_lexicon("chat")["shorthand"], **_lexicon("chat")["spelling"]}
+_RESPELL = re.compile(
+    r"(?<![\w'&-])(" + "|".join(map(re.escape, sorted(_RESPELLED, key=len, reverse=True))) + r")(?![\w'&-])",
+    re.IGNORECASE,
+)
+
+
+def _respell(text: str) -> str:
+    """Gives back chat text with its shorthand and common misspellings written out ("pls remvoe teh bg")."""
+    return _RESPELL.sub(lambda match: _RESPELLED[match.group(0).lower()], text)
 
 
 def _words(text: str) -> list[str]:
@@ -1443,6 +1459,8 @@ def _action(instruction: str, rest: str, anywhere: bool = False) -> list[_Draft]
         if base == "be":
             return _transform(instruction, subject, what)
         verb = base if base in _ACTIONS else word
+        if verb in _POSE_VERBS or looking:
+            return [_Draft("pose", instruction, target=_target(_noun_phrase(subject)[0]), prompt=instruction)]
         return _local(instruction, _noun_phrase(subject)[0], ("{} " + _ing(verb) + " " + what).strip())
     return []
 
@@ -1813,6 +1831,17 @@ def _parse_clause(clause: str) -> list[_Draft]:
         return []
     verb = _lemma(words[0])
     rest = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
+    gapped = _gapped(text.split(None, 1)[0], rest)
+    if gapped:
+        return [draft for part in gapped for draft in _parse_clause(part)]
+    instructed = _instruction_kind(said, text, verb, rest)
+    if instructed is not None:
+        return instructed
+    return _verb_frame(said, text, words, verb, rest)
+
+
+def _verb_frame(said: str, text: str, words: list[str], verb: str, rest: str) -> list[_Draft]:
+    """Gives back the steps of a clause in the imperative, read by the frame its verb opens."""
     particle = _particle_frame(said, verb, rest)
     if particle is not None:
         return particle
@@ -1904,11 +1933,127 @@ def _particle_frame(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
         if _COUNTED.match(rest):
             return _add(said, rest, "add")
         return _local(said, _noun_phrase(rest)[0], "lit {}")
-    if verb in ("drop", "lose") and not _COUNTED.match(rest):
+    if verb in _SLANG_REMOVE and not _COUNTED.match(rest) and not re.match(r"^(?:in|into)\b", rest, re.IGNORECASE):
         return _remove(said, rest)
     if verb == "hide" and re.search(r"\s(?:with|behind|under)\s", rest):
         return _local(said, _noun_phrase(rest, keep_with=False)[0], "{} covered")
     return None
+
+
+# Coordination: one verb shared by several objects.
+
+_CONJUNCTS = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+", re.IGNORECASE)
+_GAP_PREPOSITION = re.compile(r"^(?P<x>.+?)\s+(?P<p>into|to|for|with|as)\s+(?P<y>\S.*)$", re.IGNORECASE)
+_DOUBLE_OBJECT = re.compile(
+    r"^(?:the|his|her|their|its|my|your|him|them|it|this|that)\b.*?\s(?:a|an|some|one|two|three|\d+)\s+\S",
+    re.IGNORECASE,
+)
+
+
+def _gapped(verb: str, rest: str) -> Optional[list[str]]:
+    """Gives back one clause per object when a verb is shared, else None.
+
+    "paint the door red and the fence green", "turn the apples into pears and the grapes into
+    cherries", "give the cat a bow and the dog a collar": every conjunct has the same shape (the
+    same preposition, two objects, or an object and its look), so the verb goes with each.
+    """
+    if any(pair in rest.lower() for pair in _BINOMIALS):
+        return None
+    parts = [part.strip() for part in _CONJUNCTS.split(rest) if part.strip()]
+    if len(parts) < 2 or any(_starts_clause(part) for part in parts[1:]):
+        return None
+    prepositions = {(m["p"].lower() if m else None) for m in map(_GAP_PREPOSITION.match, parts)}
+    lemma = _lemma(verb.lower())
+    shared = (
+        (len(prepositions) == 1 and None not in prepositions)
+        or (lemma in ("give", "make", "get") and all(_DOUBLE_OBJECT.match(part) for part in parts))
+        or (
+            lemma in _COLOUR_VERBS | {"make", "turn", "get"}
+            and all(len(_words(part)) > 1 and _is_look_word(_words(part)[-1]) for part in parts)
+        )
+    )
+    return [f"{verb} {part}" for part in parts] if shared else None
+
+
+# Edits for an instruction-following editor: text, moves, counts (poses come from `_action`).
+
+_QUOTED_OR_CAPS = r"(?:\"[^\"]+\"|'[^']+'|[A-Z0-9][A-Z0-9 !.,-]*\b)"
+_CAPTION = re.compile(
+    r"^(?:add|put|write|include|insert)\s+(?:a\s+|the\s+|some\s+)?(?:caption|text|title|words|writing|lettering)\b",
+    re.IGNORECASE,
+)
+_WRITE_ON = re.compile(
+    r"^(?:(?:write|print|engrave|spell|letter)\s+.+?|(?:put|add|paint|stick)\s+" + _QUOTED_OR_CAPS + r")"
+    r"\s+(?:on|across|onto)\s+(?P<np>.+)$",
+)
+_WRITING_OF = re.compile(
+    r"\b(?:text|writing|words?|letters|lettering|caption|slogan)\s+(?:on|of)\s+(?P<np>.+?)(?=\s+(?:to|with|into)\b|,|$)"
+    r"|^(?:change|edit|update|fix|set)\s+(?P<owner>.+?)\s+(?:text|writing|lettering|caption)\b",
+    re.IGNORECASE,
+)
+_SAYS = re.compile(
+    r"^(?:(?:make|have|let|get|change|turn|can|could)\s+)?(?P<np>.+?)\s+(?:to\s+)?(?:should\s+|will\s+|would\s+)?"
+    r"(?P<say>" + "|".join(sorted(_SAY_WORDS)) + r")\s+(?P<what>\S.*)$",
+    re.IGNORECASE,
+)
+
+
+def _written_on(text: str) -> tuple[bool, Optional[str]]:
+    """Gives back whether a clause asks for new text, and on what ("make the sign say OPEN" -> sign)."""
+    if _CAPTION.match(text):
+        return True, None
+    for match in (_WRITE_ON.match(text), _WRITING_OF.search(text)):
+        if match:
+            return True, _target(_noun_phrase(match.group(match.lastgroup or "np") or "")[0])
+    says = _SAYS.match(text)
+    if says and (says["say"].lower().startswith(("say", "spell")) or re.match(_QUOTED_OR_CAPS, says["what"])):
+        return True, _target(_noun_phrase(says["np"])[0])
+    return False, None
+
+
+_NUMBER = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|a\s+dozen|\d+)"
+_COUNT = re.compile(
+    rf"\b{_NUMBER}\s+(?P<a>[\w-]+)\s+instead\s+of\s+{_NUMBER}\b"
+    r"|\b(?:number|amount)\s+of\s+(?!the\b|this\b|that\b)(?P<b>[\w-]+)"
+    r"|\b(?:twice|three\s+times|half)\s+as\s+many\s+(?P<c>[\w-]+)"
+    rf"|\bonly\s+{_NUMBER}\s+(?P<d>[\w-]+)\b.*\bnot\s+{_NUMBER}\b"
+    rf"|^(?:reduce|cut|bring)\s+(?:the\s+)?(?P<e>[\w-]+)\s+(?:down\s+)?to\s+(?:just\s+|only\s+)?{_NUMBER}$"
+    r"|^(?:double|triple|halve)\s+(?:the\s+)?(?P<f>[\w-]+)$",
+    re.IGNORECASE,
+)
+_MOVE_TO = re.compile(
+    r"(?:^|\s)(?:(?:a\s+)?(?:bit|little|tad)\s+)?(?:(?:to|towards?|over)\s+the\s+)"
+    r"(?:left|right|front|middle|center|centre|other\s+side|top|bottom|corner)\b"
+    r"|(?:^|\s)(?:closer|further|farther|nearer)\b",
+    re.IGNORECASE,
+)
+
+
+def _moved(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
+    """Frames "move the cat to the left", "put the dog closer to the kid"; a move to a place is a background."""
+    definite = re.match(r"^(?:the|this|that|these|those|his|her|their|its|my|him|her|them|it)\b", rest, re.IGNORECASE)
+    if verb not in _MOVE_VERBS and not (verb in ("put", "bring", "shift", "push", "pull", "set") and definite):
+        return None
+    phrase, tail = _noun_phrase(rest, keep_with=False)
+    tail = re.sub(r"^(?:in|at|on)\s+the\s+(?:back|front|middle|corner)\s+", "", tail, flags=re.IGNORECASE)
+    place = re.match(r"^(?:to|into|onto|in|on)\s+(?P<place>.+)$", tail, re.IGNORECASE)
+    if place and _head(place["place"]) in _PLACES | _BACKGROUND_WORDS:
+        return _background(said, place["place"], keep=_target(phrase))
+    if verb in _MOVE_VERBS or _MOVE_TO.search(rest):
+        return [_Draft("move", said, target=_target(phrase), prompt=said)]
+    return None
+
+
+def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[list[_Draft]]:
+    """Gives back the step of a text, move or count edit, or None when the clause is another kind."""
+    for candidate in (said, text):
+        written, carrier = _written_on(candidate)
+        if written:
+            return [_Draft("text", said, target=carrier, prompt=said)]
+    counted = _COUNT.search(said) or _COUNT.search(text)
+    if counted:
+        return [_Draft("count", said, target=_target(next(g for g in counted.groups() if g)), prompt=said)]
+    return _moved(said, verb, rest)
 
 
 # The plan of a turn.
@@ -1932,7 +2077,7 @@ def plan_rules(instruction: str) -> Plan:
         A Plan with one Step per edit, in order; for text with no edit (a question, small talk,
         a session command), no steps and a `message` saying what chatedit can do.
     """
-    text = (instruction or "").replace("\r", "\n")
+    text = _respell((instruction or "").replace("\r", "\n"))
     if not text.strip():
         return Plan(steps=[], message=_NO_EDIT_MESSAGE)
     if parse_command(text):
@@ -1970,8 +2115,15 @@ def _link(draft: _Draft, previous: Optional[_Draft], drafts: list[_Draft]) -> _D
     subject = _result_object(previous)
     if subject is None:
         return draft
+    # "the woman's earrings ... her": a person pronoun means the owner, not the thing owned.
+    owner = re.match(r"^(?P<owner>.+?)['’]s\s", subject)
+    if owner and (draft.target in ("him", "her") or draft.anchor in ("him", "her")):
+        subject = owner["owner"]
+    owned = re.match(r"^(?:his|her|their)\s+(?P<thing>.+)$", draft.target or "", re.IGNORECASE)
+    if owned and owner:
+        return replace(draft, target=f"{owner['owner']}'s {owned['thing']}")
     pointers = ("it", "them", "him", "her")
-    if draft.target in pointers and draft.category in ("remove", "replace", "local", "background"):
+    if draft.target in pointers and draft.category not in ("add", "global"):
         return replace(draft, target=subject)
     if draft.category == "add" and draft.anchor in pointers:
         return replace(draft, anchor=subject)
