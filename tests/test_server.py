@@ -22,6 +22,8 @@ from PIL import Image
 from chatedit.agent.server import ServerSettings, create_app, read_conversation
 from chatedit.agent.session import Editor
 from chatedit.agent.toolbox import EditSettings
+from tests.fake_llm import error as fake_error
+from tests.fake_llm import text as fake_text
 
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 KEY = "sk-test-key"
@@ -245,8 +247,54 @@ def test_tags_and_follow_up_requests_get_json_text(client):
         chunks = client.chat.completions.create(model="chatedit", messages=messages, stream=True)
         return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
-    assert json.loads(ask("Generate 1-3 broad tags categorizing the main themes.", "tags"))["tags"]
-    assert json.loads(ask("Suggest 3-5 relevant follow-up questions.", "follow_ups", stream=True))["follow_ups"]
+    # Without an LLM, the answers come from the user's own words: a chat about removing a dog.
+    tags = json.loads(ask("Generate 1-3 broad tags categorizing the main themes.", "tags"))["tags"]
+    assert "Dog" in tags and "Object Removal" in tags and "Image Editing" in tags
+    follow_ups = json.loads(ask("Suggest 3-5 relevant follow-up questions.", "follow_ups", stream=True))["follow_ups"]
+    assert any("dog" in line for line in follow_ups)
+
+
+def side_prompt(key: str, history: str) -> list[dict]:
+    prompt = (
+        f'### Task:\nGenerate the {key} of the chat.\n### Output:\nJSON format: {{ "{key}": ["a"] }}\n'
+        f"### Chat History:\n<chat_history>\n{history}\n</chat_history>"
+    )
+    return [{"role": "user", "content": prompt}]
+
+
+def never_built():
+    raise AssertionError("a side request built the editor")
+
+
+def test_side_requests_go_to_the_llm_when_one_is_configured(fake_llm, monkeypatch):
+    monkeypatch.setenv("CHATEDIT_LLM_BASE_URL", fake_llm.base_url)
+    monkeypatch.setenv("CHATEDIT_LLM_RETRIES", "0")
+    fake_llm.script([
+        fake_text('Here you go: {"tags": ["Pets", "Photo Retouching"]}'),
+        fake_text('{"title": "🐕 Dog-free garden"}'),
+    ])
+    http = TestClient(create_app(never_built, ServerSettings()))
+    tags = http.post("/v1/chat/completions", json={"messages": side_prompt("tags", "USER: remove the dog")})
+    assert json.loads(tags.json()["choices"][0]["message"]["content"]) == {"tags": ["Pets", "Photo Retouching"]}
+    title = http.post("/v1/chat/completions", json={"messages": side_prompt("title", "USER: remove the dog")})
+    assert json.loads(title.json()["choices"][0]["message"]["content"]) == {"title": "🐕 Dog-free garden"}
+    # The frontend's own prompt, chat history included, is what the LLM was asked.
+    assert "USER: remove the dog" in json.dumps(fake_llm.requests[0]["messages"])
+    health = http.get("/health").json()
+    assert health["editor_loaded"] is False and health["side_requests"] == 2
+
+
+def test_a_failed_or_off_topic_llm_answer_falls_back_to_the_conversation(fake_llm, monkeypatch):
+    monkeypatch.setenv("CHATEDIT_LLM_BASE_URL", fake_llm.base_url)
+    monkeypatch.setenv("CHATEDIT_LLM_RETRIES", "0")
+    fake_llm.script([fake_error(400, "bad request"), fake_text("I like dogs.")])
+    http = TestClient(create_app(never_built, ServerSettings()))
+    history = "USER: replace the cat with a fox\nASSISTANT: Done.\nUSER: make the sky purple"
+    tags = http.post("/v1/chat/completions", json={"messages": side_prompt("tags", history)})
+    assert {"Cat", "Fox", "Sky"} <= set(json.loads(tags.json()["choices"][0]["message"]["content"])["tags"])
+    follow = http.post("/v1/chat/completions", json={"messages": side_prompt("follow_ups", history)})
+    assert any("sky" in line for line in json.loads(follow.json()["choices"][0]["message"]["content"])["follow_ups"])
+    assert len(fake_llm.requests) == 2
 
 
 def test_reading_an_open_webui_request():

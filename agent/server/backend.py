@@ -1,0 +1,164 @@
+"""The editor behind the server and the one worker thread its turns run on, in arrival order."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+from langchain_core.language_models import BaseChatModel
+from PIL import Image
+
+from chatedit.agent.server.conversation import ImageRef
+from chatedit.agent.server.remote import fetch_remote
+from chatedit.agent.server.settings import ServerSettings
+from chatedit.agent.session import Editor
+from chatedit.tools.errors import InputError
+from chatedit.tools.images import load_image
+
+
+class TurnQueue:
+    """Runs turns one at a time, in arrival order, on one worker thread; counts what runs and waits."""
+
+    def __init__(self):
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatedit-turn")
+        self._lock = threading.Lock()
+        self.running = 0
+        self.waiting = 0
+        self.finished = 0
+        """Turns run to their end, edited or failed."""
+
+    def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future:
+        """Queues `fn`; a queued call whose future is cancelled (client gone) never runs."""
+
+        def run():
+            with self._lock:
+                self.waiting -= 1
+                self.running += 1
+            try:
+                return fn()
+            finally:
+                with self._lock:
+                    self.running -= 1
+                    self.finished += 1
+
+        with self._lock:
+            self.waiting += 1
+        future = self._pool.submit(run)
+
+        def forget(done: concurrent.futures.Future) -> None:
+            if done.cancelled():
+                with self._lock:
+                    self.waiting -= 1
+
+        future.add_done_callback(forget)
+        return future
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass
+class Outcome:
+    """What one turn gives back to the HTTP layer."""
+
+    message: str
+    session: str
+    image_id: Optional[str]
+    """The new current image, when the turn changed it (an edit, an undo); None otherwise."""
+    report: dict
+
+
+class Backend:
+    """The editor (built on first use when given a factory) and the queue its turns run on."""
+
+    def __init__(self, editor: Union[Editor, Callable[[], Editor]]):
+        self._editor = editor if isinstance(editor, Editor) else None
+        self._factory = None if self._editor is not None else editor
+        self._build_lock = threading.Lock()
+        self.queue = TurnQueue()
+        self.side_requests = 0
+        """Title, tags and follow-up requests answered without the editing models."""
+        self._llm: Optional[BaseChatModel] = None
+        self._llm_built = False
+
+    @property
+    def loaded(self) -> bool:
+        return self._editor is not None
+
+    def editor(self) -> Editor:
+        if self._editor is None:
+            with self._build_lock:
+                if self._editor is None:
+                    self._editor = self._factory()
+        return self._editor
+
+    def llm(self) -> Optional[BaseChatModel]:
+        """Gives back the LLM side requests go to: the editor's, else one from CHATEDIT_LLM_* (None: no LLM)."""
+        if self._editor is not None:
+            return self._editor.llm
+        # The editor is not built for a side request: that would load the editing models.
+        if not self._llm_built:
+            from chatedit.agent.llm import LLMSettings, make_chat_model
+
+            settings = LLMSettings()
+            self._llm = make_chat_model(settings) if settings.configured else None
+            self._llm_built = True
+        return self._llm
+
+    def load_image(self, ref: ImageRef, settings: ServerSettings) -> Image.Image:
+        """Gives back the conversation's current picture as a checked RGB image (runs off the event loop)."""
+        if ref.kind == "stored":
+            store = self.editor().store
+            if not store.has(ref.value):
+                raise InputError("The conversation shows an image this server no longer has; attach the picture again.")
+            return store.get(ref.value)
+        if ref.kind == "remote":
+            if not settings.allow_remote_images:
+                raise InputError("Image URLs are not accepted here; attach the image itself (a data: URL).")
+            return load_image(fetch_remote(ref.value, settings), max_bytes=settings.max_image_bytes)
+        return load_image(ref.value, max_bytes=settings.max_image_bytes)
+
+    def run_turn(self, session_id: Optional[str], text: str, image, on_event: Callable[[dict], None]) -> Outcome:
+        """Runs one turn (on the worker thread) and gives back its outcome."""
+        editor = self.editor()
+        # A named session is created on first use and continued afterwards.
+        session = editor.session(session_id, create=True)
+        versions = session.history()
+        current = next((v for v in versions if v.current), None)
+        if image is not None and current is not None and editor.store.put(image) == current.image_id:
+            # A frontend resent the picture this session already shows: continue from it.
+            image = None
+        start = len(versions) if image is not None else (current.index if current else None)
+        turn = session.send(text, image=image, on_event=on_event)
+        version = turn.report.get("version")
+        changed = version is not None and version != start
+        image_id = Path(turn.report["output"]).stem if changed and turn.report.get("output") else None
+        return Outcome(turn.message, session.id, image_id, turn.report)
+
+    def close(self) -> None:
+        self.queue.close()
+        # An editor passed in belongs to the caller; only one built here is closed here.
+        if self._factory is not None and self._editor is not None:
+            self._editor.close()
+
+
+def public_report(report: dict) -> dict:
+    """Gives back the turn report with file paths of the server replaced by image ids."""
+
+    def image_id(path: Optional[str]) -> Optional[str]:
+        return Path(path).stem if path else None
+
+    public = {k: v for k, v in report.items() if k != "output"}
+    public["image"] = image_id(report.get("output"))
+    public["steps"] = [
+        {
+            **{k: v for k, v in step.items() if k not in ("mask", "attempts")},
+            "mask": image_id(step.get("mask")),
+            "attempts": [{**a, "mask": image_id(a.get("mask"))} for a in step.get("attempts") or []],
+        }
+        for step in report.get("steps") or []
+    ]
+    return public

@@ -1,0 +1,155 @@
+"""POST /v1/chat/completions: one edit turn, or a frontend's side request, answered as OpenAI would."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Optional
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from chatedit.agent.server.auth import ApiKey, session_for
+from chatedit.agent.server.backend import Backend, Outcome, public_report
+from chatedit.agent.server.conversation import Conversation, read_conversation
+from chatedit.agent.server.images import image_link
+from chatedit.agent.server.settings import APIError, ServerSettings, from_input_error
+from chatedit.agent.server.side import side_answer
+from chatedit.agent.server.streaming import completion, stream_text, stream_turn
+from chatedit.agent.session import MAX_INSTRUCTION
+from chatedit.tools.errors import InputError, ModelUnavailableError
+
+logger = logging.getLogger("chatedit.server")
+router = APIRouter()
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Gives back the request body, refusing one over `limit` bytes with 413 before keeping it in memory."""
+    declared = request.headers.get("content-length")
+    shown = f"{limit / (1024 * 1024):.0f} MB" if limit >= 1024 * 1024 else f"{limit} bytes"
+    too_large = APIError(
+        413,
+        f"The request is over the server's {shown} limit; send a smaller image or a shorter history.",
+        "request_too_large",
+    )
+    if declared and declared.isdigit() and int(declared) > limit:
+        # Read the rest unkept: a client still sending would otherwise see a broken connection, not the 413.
+        async for _ in request.stream():
+            pass
+        raise too_large
+    buffer = bytearray()
+    over = False
+    async for chunk in request.stream():
+        if not over:
+            buffer += chunk
+            over = len(buffer) > limit
+    if over:
+        raise too_large
+    return bytes(buffer)
+
+
+async def read_json(request: Request, limit: int) -> dict:
+    """Gives back the JSON object of the request body (413 over `limit` bytes, 400 when not JSON)."""
+    try:
+        body = json.loads(await read_body(request, limit))
+    except ValueError:
+        raise APIError(400, "The request body is not valid JSON.", "invalid_json") from None
+    if not isinstance(body, dict):
+        raise APIError(400, "The request body must be a JSON object.", "invalid_request")
+    return body
+
+
+def _check_instruction(conversation: Conversation) -> None:
+    if not conversation.text and conversation.image is None:
+        raise APIError(
+            400, "The request has no instruction and no image; say what to change and attach a picture.", "invalid_request"
+        )
+    if len(conversation.text) > MAX_INSTRUCTION:
+        raise APIError(
+            400,
+            f"The instruction is {len(conversation.text)} characters; keep it under {MAX_INSTRUCTION}.",
+            "invalid_request",
+        )
+
+
+async def wait_for_turn(future) -> Outcome:
+    """Gives back a queued turn's outcome, its failures turned into HTTP errors (400/413, 503, 500)."""
+    try:
+        return await asyncio.wrap_future(future)
+    except InputError as exc:
+        raise from_input_error(exc) from None
+    except ModelUnavailableError as exc:
+        raise APIError(503, str(exc), "model_unavailable", "server_error") from None
+    except Exception:
+        logger.exception("turn failed")
+        raise APIError(
+            500, "chatedit hit an internal error during the edit; see the server log.", "internal_error", "server_error"
+        ) from None
+
+
+async def _side_request(backend: Backend, conversation: Conversation, model: str, stream: bool, usage: bool):
+    backend.side_requests += 1
+    llm = await run_in_threadpool(backend.llm)
+    text = await run_in_threadpool(side_answer, conversation.task, conversation.system, llm)
+    return stream_text(text, model, usage) if stream else JSONResponse(completion(text, model))
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(request: Request, key: ApiKey):
+    """Runs the turn a chat request asks for (or answers its side request), streamed or not."""
+    backend: Backend = request.app.state.backend
+    settings: ServerSettings = request.app.state.settings
+    body = await read_json(request, settings.max_request_bytes)
+    conversation = read_conversation(body)
+    stream = bool(body.get("stream"))
+    model = body.get("model") if isinstance(body.get("model"), str) else settings.model_id
+    options = body.get("stream_options")
+    usage = isinstance(options, dict) and bool(options.get("include_usage"))
+    if conversation.task is not None:
+        return await _side_request(backend, conversation, model, stream, usage)
+    _check_instruction(conversation)
+    try:
+        image = await run_in_threadpool(backend.load_image, conversation.image, settings) if conversation.image else None
+    except InputError as exc:
+        raise from_input_error(exc) from None
+    session_id = session_for(request, body.get("user"), key)
+    text = conversation.text
+
+    async def answer_text(outcome: Outcome) -> str:
+        if outcome.image_id is None:
+            return outcome.message
+        link = await run_in_threadpool(image_link, request, outcome.image_id)
+        return f"{outcome.message}\n\n![edited]({link})"
+
+    if stream:
+
+        def turn(forward) -> Outcome:
+            return backend.run_turn(session_id, text, image, forward)
+
+        return stream_turn(backend, turn, model, usage, answer_text)
+    future = backend.queue.submit(lambda: backend.run_turn(session_id, text, image, lambda event: None))
+    outcome = await wait_for_turn(future)
+    payload = completion(await answer_text(outcome), model)
+    payload["chatedit"] = {"session": outcome.session, "report": public_report(outcome.report)}
+    return JSONResponse(payload, headers={"X-Chatedit-Session": outcome.session})
+
+
+def model_card(model_id: str, created: int) -> dict:
+    """Gives back the /v1/models entry of the one model this server has."""
+    return {"id": model_id, "object": "model", "created": created, "owned_by": "chatedit"}
+
+
+@router.get("/v1/models")
+async def list_models(request: Request, key: ApiKey):
+    settings: ServerSettings = request.app.state.settings
+    return {"object": "list", "data": [model_card(settings.model_id, request.app.state.started)]}
+
+
+@router.get("/v1/models/{model}")
+async def get_model(model: str, request: Request, key: ApiKey):
+    settings: ServerSettings = request.app.state.settings
+    if model != settings.model_id:
+        raise APIError(404, f"No model {model!r}; this server has {settings.model_id!r}.", "model_not_found")
+    return model_card(settings.model_id, request.app.state.started)
