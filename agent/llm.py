@@ -300,6 +300,18 @@ def answer_with_llm(llm: BaseChatModel, image: Image.Image, question: str, histo
     return _ask(llm, llm, messages, parse, tool=None)
 
 
+def text_with_llm(llm: BaseChatModel, prompt: str) -> LLMResult:
+    """Gives back the LLM's plain-text reply to `prompt` (a frontend's title or tags request, say)."""
+
+    def parse(reply: AIMessage) -> str:
+        text = reply.text.strip()
+        if not text:
+            raise _Unusable("the reply was empty.")
+        return text
+
+    return _ask(llm, llm, [HumanMessage(prompt)], parse, tool=None)
+
+
 class _Unusable(ValueError):
     """The model answered, but with nothing usable; the message says why, for the model and the report."""
 
