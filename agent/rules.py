@@ -620,7 +620,10 @@ _NO_MORE = re.compile(
 _GONE = re.compile(
     r"^(?P<np>(?:the|this|that|these|those|all|his|her|their|its|my)\b.+?)(?:\s+(?:is|are|was|were|must|should|"
     r"shall|will|would|needs?|has|have|ought)(?:\s+to)?(?:\s+be|\s+been)?)?\s+(?:gone|removed|deleted|erased|"
-    r"out\s+of\s+(?:the\s+)?(?:picture|photo|image|shot|frame))$",
+    r"out\s+of\s+(?:the\s+)?(?:picture|photo|image|shot|frame))$"
+    r"|^(?P<absent>(?:the|this|that|these|those|his|her|their|its|my)\b.+?)\s+(?:shouldn't|should\s+not|mustn't|"
+    r"must\s+not|doesn't|does\s+not|don't|do\s+not|can't|cannot)\s+(?:need\s+to\s+)?(?:be|belong)\s+"
+    r"(?:there|here|in\s+(?:the|this)\s+(?:picture|photo|image|shot|frame))$",
     re.IGNORECASE,
 )
 _THERE_BE = re.compile(
@@ -702,7 +705,7 @@ def _imperative(clause: str) -> str:
         text = f"{_lemma(means['how'])} {means['rest']}"
     gone = _NO_MORE.match(text) or _GONE.match(text)
     if gone:
-        return f"remove {gone['np']}"
+        return f"remove {gone['np'] or gone['absent']}"
     there = _THERE_BE.match(text)
     if there:
         return f"add {there['rest']}"
@@ -1439,6 +1442,9 @@ def _action(instruction: str, rest: str, anywhere: bool = False) -> list[_Draft]
     for i in range(start + 1, len(words)):
         word = low[i]
         base = _lemma(word)
+        if low[i - 1].endswith(("'s", "’s")):
+            # After an owner comes what is owned: "the girl's dress" is a noun, not a verb.
+            continue
         if word.endswith("ing") and base == word:
             doubled = word[-4:-3] == word[-5:-4] and word[:-4] in _ACTIONS
             base = word[:-3] if word[:-3] in _ACTIONS else word[:-4] if doubled else word[:-3] + "e"
@@ -1987,8 +1993,11 @@ _WRITE_ON = re.compile(
     r"\s+(?:on|across|onto)\s+(?P<np>.+)$",
 )
 _WRITING_OF = re.compile(
-    r"\b(?:text|writing|words?|letters|lettering|caption|slogan)\s+(?:on|of)\s+(?P<np>.+?)(?=\s+(?:to|with|into)\b|,|$)"
-    r"|^(?:change|edit|update|fix|set)\s+(?P<owner>.+?)\s+(?:text|writing|lettering|caption)\b",
+    r"\b(?:text|writing|words?|letters|lettering|caption|slogan)\s+(?:on|of)\s+(?P<np>.+?)(?=\s+(?:to|with|into)\b|,|$)",
+    re.IGNORECASE,
+)
+_ITS_TEXT = re.compile(
+    r"^(?:change|edit|update|fix|set)\s+(?P<np>.+?)\s+(?:text|writing|lettering|caption)\s+(?:to|into)\b",
     re.IGNORECASE,
 )
 _SAYS = re.compile(
@@ -2002,9 +2011,11 @@ def _written_on(text: str) -> tuple[bool, Optional[str]]:
     """Gives back whether a clause asks for new text, and on what ("make the sign say OPEN" -> sign)."""
     if _CAPTION.match(text):
         return True, None
-    for match in (_WRITE_ON.match(text), _WRITING_OF.search(text)):
+    if re.search(r"\b(?:colou?r|font|size|style)\s+of\b", text, re.IGNORECASE):
+        return False, None
+    for match in (_WRITE_ON.match(text), _WRITING_OF.search(text), _ITS_TEXT.match(text)):
         if match:
-            return True, _target(_noun_phrase(match.group(match.lastgroup or "np") or "")[0])
+            return True, _target(_noun_phrase(match["np"])[0])
     says = _SAYS.match(text)
     if says and (says["say"].lower().startswith(("say", "spell")) or re.match(_QUOTED_OR_CAPS, says["what"])):
         return True, _target(_noun_phrase(says["np"])[0])
@@ -2014,7 +2025,7 @@ def _written_on(text: str) -> tuple[bool, Optional[str]]:
 _NUMBER = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|a\s+dozen|\d+)"
 _COUNT = re.compile(
     rf"\b{_NUMBER}\s+(?P<a>[\w-]+)\s+instead\s+of\s+{_NUMBER}\b"
-    r"|\b(?:number|amount)\s+of\s+(?!the\b|this\b|that\b)(?P<b>[\w-]+)"
+    r"|\b(?:number|amount)\s+of\s+(?P<b>[\w-]+s|people|fish|sheep|children|mice|geese)\b"
     r"|\b(?:twice|three\s+times|half)\s+as\s+many\s+(?P<c>[\w-]+)"
     rf"|\bonly\s+{_NUMBER}\s+(?P<d>[\w-]+)\b.*\bnot\s+{_NUMBER}\b"
     rf"|^(?:reduce|cut|bring)\s+(?:the\s+)?(?P<e>[\w-]+)\s+(?:down\s+)?to\s+(?:just\s+|only\s+)?{_NUMBER}$"
@@ -2031,22 +2042,28 @@ _MOVE_TO = re.compile(
 
 def _moved(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
     """Frames "move the cat to the left", "put the dog closer to the kid"; a move to a place is a background."""
-    definite = re.match(r"^(?:the|this|that|these|those|his|her|their|its|my|him|her|them|it)\b", rest, re.IGNORECASE)
+    definite = re.match(
+        r"^(?:the|this|that|these|those|his|her|their|its|my|him|her|them|it|us|me)\b", rest, re.IGNORECASE
+    )
     if verb not in _MOVE_VERBS and not (verb in ("put", "bring", "shift", "push", "pull", "set") and definite):
         return None
     phrase, tail = _noun_phrase(rest, keep_with=False)
     tail = re.sub(r"^(?:in|at|on)\s+the\s+(?:back|front|middle|corner)\s+", "", tail, flags=re.IGNORECASE)
     place = re.match(r"^(?:to|into|onto|in|on)\s+(?P<place>.+)$", tail, re.IGNORECASE)
     if place and _head(place["place"]) in _PLACES | _BACKGROUND_WORDS:
-        return _background(said, place["place"], keep=_target(phrase))
-    if verb in _MOVE_VERBS or _MOVE_TO.search(rest):
+        return _background(said, place["place"], keep=None if phrase.lower() in ("us", "me") else _target(phrase))
+    direction = _MOVE_TO.search(rest)
+    if verb in _MOVE_VERBS or direction:
+        if direction:
+            phrase = _noun_phrase(re.sub(r"\s+(?:a\s+)?(?:bit|little|tad)$", "", rest[: direction.start()]))[0]
+        phrase = re.sub(r"(?:\s+(?:left|right|up|down|away|back|forward|over|a bit|a little))+$", "", phrase)
         return [_Draft("move", said, target=_target(phrase), prompt=said)]
     return None
 
 
 def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[list[_Draft]]:
     """Gives back the step of a text, move or count edit, or None when the clause is another kind."""
-    for candidate in (said, text):
+    for candidate in (said, text) if verb not in _REMOVE_VERBS else ():
         written, carrier = _written_on(candidate)
         if written:
             return [_Draft("text", said, target=carrier, prompt=said)]
@@ -2119,9 +2136,9 @@ def _link(draft: _Draft, previous: Optional[_Draft], drafts: list[_Draft]) -> _D
     owner = re.match(r"^(?P<owner>.+?)['’]s\s", subject)
     if owner and (draft.target in ("him", "her") or draft.anchor in ("him", "her")):
         subject = owner["owner"]
-    owned = re.match(r"^(?:his|her|their)\s+(?P<thing>.+)$", draft.target or "", re.IGNORECASE)
+    owned = draft.target and re.search(rf"\b(?:his|her|their)\s+{re.escape(draft.target)}\b", draft.instruction, re.I)
     if owned and owner:
-        return replace(draft, target=f"{owner['owner']}'s {owned['thing']}")
+        return replace(draft, target=f"{owner['owner']}'s {draft.target}")
     pointers = ("it", "them", "him", "her")
     if draft.target in pointers and draft.category not in ("add", "global"):
         return replace(draft, target=subject)
