@@ -1,16 +1,25 @@
-"""Model profiles: one place that loads every model by role, once per process, lazily.
+"""Model families and weights: one place that loads every model by role, once per process, lazily.
 
-Roles: `detector` (GroundingDINO), `segmenter` (SAM), `inpainter` (SD inpainting), `global_editor`
-(InstructPix2Pix). Profiles:
+Roles: `detector` (GroundingDINO), `segmenter` (SAM), `inpainter` (the region editor), `global_editor`
+(the instruction editor). Families pick the two editors; detection and segmentation are the same in all:
 
-- `default`: the real checkpoints, through `from_pretrained` (Hugging Face cache, `HF_HUB_OFFLINE`).
+- `classic`: SD 1.5 inpainting and InstructPix2Pix (fp16 on a GPU).
+- `modern`: FLUX.2 klein 4B, one set of weights in both roles (Flux2KleinPipeline with the picture as
+  reference; Flux2KleinInpaintPipeline made from it), bf16.
+- `max`: Qwen-Image-Edit-2511 (QwenImageEditPlusPipeline; QwenImageEditInpaintPipeline made from it), bf16.
+- `auto` (also spelled `default`): `modern` on a CUDA GPU with the memory for it, `classic` otherwise.
+
+Weights are a second, separate choice:
+
+- `real`: the checkpoints, through `from_pretrained` (Hugging Face cache, `HF_HUB_OFFLINE`).
 - `tiny`: tiny random-weight models built from small configs, saved once to a cache folder and loaded
   back through the same `from_pretrained` code (tests and offline smoke runs: pictures are noise).
-- `random-full`: the full-size architectures with random weights, built on the target device
-  (benchmarks without downloads: compute does not depend on weight values).
+- `random`: the full-size architectures with random weights, built on the target device (benchmarks
+  without downloads: compute does not depend on weight values).
 
-The builders and loaders for each role live in `tools/vision_models.py` and
-`tools/diffusion_models.py`; this module decides device, dtype, caching and error messages.
+`tiny` and `random-full` are still accepted as model choices: they mean `classic` with those weights.
+The builders and loaders for each role live in `tools/vision_models.py`, `tools/diffusion_models.py`
+and `tools/editor_models.py`; this module decides family, device, dtype, caching and error messages.
 """
 
 from __future__ import annotations
@@ -25,9 +34,25 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chatedit.tools.errors import InputError, ModelUnavailableError
 
-Profile = Literal["default", "tiny", "random-full"]
-PROFILES: tuple[str, ...] = ("default", "tiny", "random-full")
+Profile = Literal["auto", "classic", "modern", "max", "default", "tiny", "random-full"]
+FAMILIES: tuple[str, ...] = ("classic", "modern", "max")
+PROFILES: tuple[str, ...] = ("auto", *FAMILIES, "default", "tiny", "random-full")
+WEIGHTS: tuple[str, ...] = ("real", "tiny", "random")
 ROLES: tuple[str, ...] = ("detector", "segmenter", "inpainter", "global_editor")
+
+SHORTHANDS = {"default": ("auto", "real"), "tiny": ("classic", "tiny"), "random-full": ("classic", "random")}
+"""Model choices that name weights too: `tiny` and `random-full` are the classic family's tiny and random builds."""
+
+LOADER_WEIGHTS = {"real": "default", "tiny": "tiny", "random": "random-full"}
+"""How the role loaders name each kind of weights."""
+
+MODERN_MIN_GPU_BYTES = 20 * 2**30
+"""`auto` picks `modern` on a GPU with at least this much memory: FLUX.2 klein 4B takes about 13 GB in
+bf16, GroundingDINO and SAM about 1 GB, and a 1 MP edit's activations a few more."""
+
+EDITOR_AREA = {"real": 1024 * 1024, "random": 1024 * 1024, "tiny": 128 * 128}
+"""Working area, in pixels, of the modern and max editors (both are trained at about 1 MP); the tiny
+builds work at 128 x 128 so that tests stay fast."""
 
 
 class Checkpoints(BaseSettings):
@@ -39,6 +64,41 @@ class Checkpoints(BaseSettings):
     segmenter: str = "facebook/sam-vit-base"
     inpainter: str = "stable-diffusion-v1-5/stable-diffusion-inpainting"
     global_editor: str = "timbrooks/instruct-pix2pix"
+    modern_editor: str = "black-forest-labs/FLUX.2-klein-4B"
+    """Both editing roles of the `modern` family (CHATEDIT_MODERN_EDITOR)."""
+    max_editor: str = "Qwen/Qwen-Image-Edit-2511"
+    """Both editing roles of the `max` family (CHATEDIT_MAX_EDITOR)."""
+
+    def for_role(self, family: str, role: str) -> str:
+        """Gives back the checkpoint id that plays `role` in `family`."""
+        if family != "classic" and role in ("inpainter", "global_editor"):
+            return getattr(self, f"{family}_editor")
+        return getattr(self, role)
+
+
+def resolve_family(models: str, weights: str | None, device: torch.device) -> tuple[str, str]:
+    """Gives back (family, weights) for a model choice (`auto`, a family, or a shorthand) and a weights choice."""
+    if models not in PROFILES:
+        raise InputError(f"Unknown model choice {models!r}; use one of {', '.join(PROFILES)}.")
+    if weights is not None and weights not in WEIGHTS:
+        raise InputError(f"Unknown weights {weights!r}; use one of {', '.join(WEIGHTS)}.")
+    family, implied = SHORTHANDS.get(models, (models, None))
+    if implied and implied != "real":
+        if weights not in (None, implied):
+            raise InputError(
+                f"--models {models} already means {implied} weights; use --models classic --weights {weights} instead."
+            )
+        weights = implied
+    if family == "auto":
+        family = "modern" if _gpu_fits_modern(device) else "classic"
+    return family, weights or "real"
+
+
+def _gpu_fits_modern(device: torch.device) -> bool:
+    """Gives back whether `device` is a CUDA GPU with memory enough for the modern family."""
+    if device.type != "cuda":
+        return False
+    return torch.cuda.get_device_properties(device).total_memory >= MODERN_MIN_GPU_BYTES
 
 
 def default_cache_dir() -> Path:
@@ -73,13 +133,15 @@ def unavailable(checkpoint: str, role: str) -> ModelUnavailableError:
 
 
 class ModelSet:
-    """The models of one profile on one device, each loaded on first use and kept resident.
+    """The models of one family and weights on one device, each loaded on first use and kept resident.
 
     Args:
-        profile: `default`, `tiny` or `random-full`.
+        profile: the model choice: `auto` (`default`), `classic`, `modern`, `max`, or the shorthands
+            `tiny` and `random-full` (classic with those weights).
         device: `auto`, `cpu` or `cuda`.
         checkpoints: checkpoint ids per role (default: from the environment).
-        cache_dir: where the tiny profile saves its models.
+        cache_dir: where the tiny weights are saved.
+        weights: `real`, `tiny` or `random`; None: what `profile` implies, else `real`.
     """
 
     def __init__(
@@ -88,12 +150,13 @@ class ModelSet:
         device: str | torch.device = "auto",
         checkpoints: Checkpoints | None = None,
         cache_dir: str | os.PathLike | None = None,
+        weights: str | None = None,
     ):
-        if profile not in PROFILES:
-            raise InputError(f"Unknown model profile {profile!r}; use one of {', '.join(PROFILES)}.")
-        self.profile = profile
         self.device = resolve_device(device)
-        # fp16 on GPU halves memory and doubles speed; CPU kernels want fp32.
+        self.family, self.weights = resolve_family(profile, weights, self.device)
+        self.profile = self.family
+        # fp16 on GPU halves memory and doubles speed (the modern and max loaders make it bf16);
+        # CPU kernels want fp32.
         self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
         self.checkpoints = checkpoints or Checkpoints()
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -106,8 +169,8 @@ class ModelSet:
         with LOAD_LOCK:
             if role not in self._models:
                 self._models[role] = loader(
-                    profile=self.profile,
-                    checkpoint=getattr(self.checkpoints, role),
+                    profile=LOADER_WEIGHTS[self.weights],
+                    checkpoint=self.checkpoints.for_role(self.family, role),
                     device=self.device,
                     dtype=self.dtype,
                     cache_dir=self.cache_dir,
@@ -130,17 +193,35 @@ class ModelSet:
 
     @property
     def inpainter(self):
-        """The diffusers inpainting pipeline."""
+        """The region editor: SD inpainting (classic), or the family's inpainting pipeline on the editor's weights."""
         from chatedit.tools.diffusion_models import load_inpainter
+        from chatedit.tools.editor_models import region_editor
 
-        return self._get("inpainter", load_inpainter)
+        if self.family == "classic":
+            return self._get("inpainter", load_inpainter)
+        return self._get("inpainter", lambda **_: region_editor(self.global_editor))
 
     @property
     def global_editor(self):
-        """The diffusers InstructPix2Pix pipeline."""
+        """The instruction editor: InstructPix2Pix, FLUX.2 klein or Qwen-Image-Edit, by family."""
         from chatedit.tools.diffusion_models import load_global_editor
+        from chatedit.tools.editor_models import load_max_editor, load_modern_editor
 
-        return self._get("global_editor", load_global_editor)
+        loader = {"classic": load_global_editor, "modern": load_modern_editor, "max": load_max_editor}[self.family]
+        return self._get("global_editor", loader)
+
+    @property
+    def editor_area(self) -> int:
+        """Gives back the working area, in pixels, of the modern and max editors for these weights."""
+        return EDITOR_AREA[self.weights]
+
+    def roles(self) -> dict[str, str]:
+        """Gives back the checkpoint id of every role of the family."""
+        return {role: self.checkpoints.for_role(self.family, role) for role in ROLES}
+
+    def report(self) -> dict[str, Any]:
+        """Gives back what runs: `{"profile": family, "weights": ..., "roles": {role: checkpoint}}` (JSON-ready)."""
+        return {"profile": self.family, "weights": self.weights, "roles": self.roles()}
 
     def loaded(self) -> list[str]:
         """Gives back the roles loaded so far."""
@@ -160,11 +241,14 @@ def get_models(
     device: str | torch.device = "auto",
     checkpoints: Checkpoints | None = None,
     cache_dir: str | os.PathLike | None = None,
+    weights: str | None = None,
 ) -> ModelSet:
-    """Gives back the process-wide ModelSet for this profile, device and checkpoints."""
+    """Gives back the process-wide ModelSet for this model choice, weights, device and checkpoints."""
     checkpoints = checkpoints or Checkpoints()
-    key = (profile, str(resolve_device(device)), tuple(checkpoints.model_dump().items()), str(cache_dir))
+    resolved = resolve_device(device)
+    family, weights = resolve_family(profile, weights, resolved)
+    key = (family, weights, str(resolved), tuple(checkpoints.model_dump().items()), str(cache_dir))
     with _SETS_LOCK:
         if key not in _SETS:
-            _SETS[key] = ModelSet(profile, device, checkpoints, cache_dir)
+            _SETS[key] = ModelSet(family, resolved, checkpoints, cache_dir, weights=weights)
         return _SETS[key]

@@ -1,0 +1,300 @@
+"""Loaders for the 2026 editing families: FLUX.2 klein (`modern`) and Qwen-Image-Edit (`max`).
+
+Each family is one set of weights used two ways. The instruction editor (`Flux2KleinPipeline` with
+the picture as reference, `QwenImageEditPlusPipeline`) edits from a sentence; the region editor
+(`Flux2KleinInpaintPipeline`, `QwenImageEditInpaintPipeline`) is made from it with diffusers'
+`from_pipe`, which shares every module, so the second role costs no memory.
+
+Weights, as for the classic family (`tools/diffusion_models.py`):
+
+- `default`: the checkpoint through `from_pretrained`, in bf16 on a GPU (both models are trained and
+  published in bf16; fp16 overflows in their attention).
+- `tiny`: tiny random components built here with a fixed seed, a byte-level BPE tokenizer written in
+  code, saved once to `cache_dir/tiny/<role>` and loaded back through the same `from_pretrained` code.
+- `random-full`: the published architectures with random weights, built on the target device.
+
+Pipelines come back with progress bars off (chatedit reports progress through step callbacks) and in
+eval mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any
+
+import torch
+from diffusers import (
+    AutoencoderKLFlux2,
+    AutoencoderKLQwenImage,
+    DiffusionPipeline,
+    FlowMatchEulerDiscreteScheduler,
+    Flux2KleinInpaintPipeline,
+    Flux2KleinPipeline,
+    Flux2Transformer2DModel,
+    QwenImageEditInpaintPipeline,
+    QwenImageEditPlusPipeline,
+    QwenImageTransformer2DModel,
+)
+from diffusers.utils import logging as diffusers_logging
+from tokenizers import pre_tokenizers
+from transformers import (
+    Qwen2_5_VLConfig,
+    Qwen2_5_VLForConditionalGeneration,
+    Qwen2TokenizerFast,
+    Qwen2VLImageProcessorPil,
+    Qwen2VLProcessor,
+    Qwen3Config,
+    Qwen3ForCausalLM,
+)
+
+from transformers.processing_utils import ProcessorMixin
+
+from chatedit.tools.diffusion_models import TINY_SEED, _saved_once
+from chatedit.tools.models import unavailable
+
+QWEN_SPECIAL_TOKENS = (
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>",
+    "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>",
+)
+"""The control tokens the Qwen chat templates and the Qwen2-VL processor write into prompts."""
+
+QWEN_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n"
+    "{% if enable_thinking is defined and not enable_thinking %}<think>\n\n</think>\n\n{% endif %}{% endif %}"
+)
+"""Qwen3's chat layout (what Flux2KleinPipeline renders its prompt with), without tools."""
+
+FLUX2_TEXT_LAYERS = 28
+"""The tiny Qwen3's depth: Flux2KleinPipeline reads hidden layers 9, 18 and 27, as in Qwen3-4B."""
+
+
+def load_modern_editor(
+    *, profile: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike
+) -> Flux2KleinPipeline:
+    """Gives back the FLUX.2 klein instruction editor of the profile on `device` (bf16 where `dtype` is half).
+
+    Args:
+        profile: `default`, `tiny` or `random-full`.
+        checkpoint: the Hugging Face id or local folder of a FLUX.2 klein checkpoint; used by `default` only.
+        device: where the pipeline runs.
+        dtype: the working dtype asked for; half precision becomes bf16.
+        cache_dir: where the tiny profile saves its models.
+    """
+    return _load("modern_editor", Flux2KleinPipeline, build_tiny_flux2, build_full_flux2,
+                 profile=profile, checkpoint=checkpoint, device=device, dtype=dtype, cache_dir=cache_dir)
+
+
+def load_max_editor(
+    *, profile: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike
+) -> QwenImageEditPlusPipeline:
+    """Gives back the Qwen-Image-Edit instruction editor of the profile on `device` (arguments as load_modern_editor)."""
+    return _load("max_editor", QwenImageEditPlusPipeline, build_tiny_qwen, build_full_qwen,
+                 profile=profile, checkpoint=checkpoint, device=device, dtype=dtype, cache_dir=cache_dir)
+
+
+def region_editor(instruction_editor: DiffusionPipeline) -> DiffusionPipeline:
+    """Gives back the inpainting pipeline sharing every module of `instruction_editor` (no copy, no load)."""
+    region_cls = {
+        Flux2KleinPipeline: Flux2KleinInpaintPipeline,
+        QwenImageEditPlusPipeline: QwenImageEditInpaintPipeline,
+    }[type(instruction_editor)]
+    # from_pipe casts to float32 unless told the dtype, which would upcast the shared bf16 modules.
+    with _quiet_casts():
+        pipe = region_cls.from_pipe(instruction_editor, dtype=instruction_editor.dtype)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@contextlib.contextmanager
+def _quiet_casts():
+    """Silences diffusers' warning, on every dtype cast, that no module needs keeping in float32."""
+    verbosity = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        diffusers_logging.set_verbosity(verbosity)
+
+
+def _load(role, pipeline_cls, build_tiny, build_full, *, profile, checkpoint, device, dtype, cache_dir):
+    """Gives back one family's instruction editor: a real checkpoint, the tiny one saved once, or a random build."""
+    if dtype == torch.float16:
+        dtype = torch.bfloat16
+    if profile == "random-full":
+        with torch.device(device):
+            pipe = build_full()
+        with _quiet_casts():
+            pipe.to(dtype=dtype)
+    else:
+        source = str(_saved_once(cache_dir, role, build_tiny)) if profile == "tiny" else checkpoint
+        try:
+            DiffusionPipeline.load_config(source)
+            pipe = pipeline_cls.from_pretrained(source, dtype=dtype, **_own_components(pipeline_cls, source))
+        except OSError as err:
+            raise unavailable(source, role) from err
+    pipe.set_progress_bar_config(disable=True)
+    pipe.to(device)
+    for component in pipe.components.values():
+        if isinstance(component, torch.nn.Module):
+            component.eval()
+    return pipe
+
+
+def _own_components(pipeline_cls, source: str) -> dict[str, Any]:
+    """Gives back the components loaded here rather than by diffusers: Qwen's processor, pictures only."""
+    if pipeline_cls is not QwenImageEditPlusPipeline:
+        return {}
+    return {"processor": QwenPictureProcessor.from_pretrained(source, subfolder="processor")}
+
+
+def small_qwen_tokenizer() -> Qwen2TokenizerFast:
+    """Gives back a byte-level BPE tokenizer with Qwen's control tokens and chat template: 263 ids, no merges.
+
+    Random text encoders need no real vocabulary; over the 256 byte symbols any text encodes, and the
+    control tokens keep their meaning for the pipelines' prompt templates and the image processor.
+    """
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    tokenizer = Qwen2TokenizerFast(
+        vocab={symbol: i for i, symbol in enumerate(alphabet)},
+        merges=[],
+        unk_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+    )
+    tokenizer.add_special_tokens({"additional_special_tokens": list(QWEN_SPECIAL_TOKENS[1:])})
+    tokenizer.chat_template = QWEN_CHAT_TEMPLATE
+    return tokenizer
+
+
+def build_tiny_flux2() -> Flux2KleinPipeline:
+    """Gives back a FLUX.2 klein pipeline of tiny random components, the same on every call (fixed seed).
+
+    The VAE downsamples by 8 and the transformer reads 2x2 latent patches, as the real model does, so
+    working sizes are multiples of 16 here too.
+    """
+    tokenizer = small_qwen_tokenizer()
+    hidden = 16
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(TINY_SEED)
+        text_encoder = Qwen3ForCausalLM(Qwen3Config(
+            vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=16, num_hidden_layers=FLUX2_TEXT_LAYERS,
+            num_attention_heads=2, num_key_value_heads=2, head_dim=8, max_position_embeddings=1024,
+            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        ))
+        transformer = Flux2Transformer2DModel(
+            patch_size=1, in_channels=4 * 4, num_layers=1, num_single_layers=1, attention_head_dim=16,
+            num_attention_heads=2, joint_attention_dim=3 * hidden, timestep_guidance_channels=32,
+            axes_dims_rope=(4, 4, 4, 4), guidance_embeds=False,
+        )
+        vae = AutoencoderKLFlux2(
+            block_out_channels=(4, 4, 4, 4), layers_per_block=1, latent_channels=4, norm_num_groups=2,
+            sample_size=64, use_quant_conv=False, use_post_quant_conv=False,
+        )
+    return Flux2KleinPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True),
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, transformer=transformer, is_distilled=True,
+    )
+
+
+def build_full_flux2() -> Flux2KleinPipeline:
+    """Gives back FLUX.2-klein-4B's architecture with random weights: 5 double and 20 single blocks, Qwen3-4B."""
+    tokenizer = small_qwen_tokenizer()
+    text_encoder = Qwen3ForCausalLM(Qwen3Config(
+        vocab_size=151936, hidden_size=2560, intermediate_size=9728, num_hidden_layers=36,
+        num_attention_heads=32, num_key_value_heads=8, head_dim=128, max_position_embeddings=40960,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+    ))
+    transformer = Flux2Transformer2DModel(
+        in_channels=128, num_layers=5, num_single_layers=20, attention_head_dim=128, num_attention_heads=24,
+        joint_attention_dim=3 * 2560, guidance_embeds=False,
+    )
+    return Flux2KleinPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True),
+        vae=AutoencoderKLFlux2(), text_encoder=text_encoder, tokenizer=tokenizer, transformer=transformer,
+        is_distilled=True,
+    )
+
+
+class QwenPictureProcessor(Qwen2VLProcessor):
+    """Qwen2-VL's processor for pictures and text only.
+
+    Qwen2VLProcessor also requires a video processor, which needs torchvision (absent beside the CPU
+    torch build here). The editors never send video, so this subclass drops that half; it loads the
+    same `processor/` folder of a real checkpoint, with the PIL image processor.
+    """
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        self.image_token, self.video_token = "<|image_pad|>", "<|video_pad|>"
+        self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
+        self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
+        ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template, **kwargs)
+
+
+def _qwen_processor(tokenizer: Qwen2TokenizerFast) -> QwenPictureProcessor:
+    """Gives back the picture processor over `tokenizer`, with the PIL image processor (no torchvision)."""
+    return QwenPictureProcessor(Qwen2VLImageProcessorPil(), tokenizer, chat_template=QWEN_CHAT_TEMPLATE)
+
+
+def _qwen_vl_config(tokenizer: Qwen2TokenizerFast, text: dict[str, Any], vision: dict[str, Any]) -> Qwen2_5_VLConfig:
+    """Gives back a Qwen2.5-VL config whose image tokens are the tokenizer's own ids."""
+    ids = dict(zip(QWEN_SPECIAL_TOKENS, tokenizer.convert_tokens_to_ids(list(QWEN_SPECIAL_TOKENS))))
+    return Qwen2_5_VLConfig(
+        text_config=dict(text, bos_token_id=None, eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
+                         vocab_size=len(tokenizer) if text["hidden_size"] < 64 else 152064,
+                         rope_scaling={"mrope_section": [1, 1, 2] if text["hidden_size"] < 64 else [16, 24, 24],
+                                       "rope_type": "default", "type": "default"}),
+        vision_config=vision,
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
+
+
+def build_tiny_qwen() -> QwenImageEditPlusPipeline:
+    """Gives back a Qwen-Image-Edit pipeline of tiny random components (fixed seed), with a tiny Qwen2.5-VL.
+
+    The VAE downsamples by 8 as the real one does. The pipelines encode the reference picture at
+    about 1 MP whatever the working size, so the VAE is kept very narrow.
+    """
+    tokenizer = small_qwen_tokenizer()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(TINY_SEED)
+        text_encoder = Qwen2_5_VLForConditionalGeneration(_qwen_vl_config(
+            tokenizer,
+            text=dict(hidden_size=16, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2,
+                      num_key_value_heads=2, rope_theta=1000000.0),
+            vision=dict(depth=1, hidden_size=16, intermediate_size=16, num_heads=2, out_hidden_size=16),
+        ))
+        transformer = QwenImageTransformer2DModel(
+            patch_size=2, in_channels=16, out_channels=4, num_layers=1, attention_head_dim=16,
+            num_attention_heads=2, joint_attention_dim=16, axes_dims_rope=(8, 4, 4),
+        )
+        vae = AutoencoderKLQwenImage(
+            base_dim=8, z_dim=4, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True],
+            latents_mean=[0.0] * 4, latents_std=[1.0] * 4,
+        )
+    return QwenImageEditPlusPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True),
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, processor=_qwen_processor(tokenizer),
+        transformer=transformer,
+    )
+
+
+def build_full_qwen() -> QwenImageEditPlusPipeline:
+    """Gives back Qwen-Image-Edit-2511's architecture with random weights: the 20B MMDiT and Qwen2.5-VL-7B."""
+    tokenizer = small_qwen_tokenizer()
+    text_encoder = Qwen2_5_VLForConditionalGeneration(_qwen_vl_config(
+        tokenizer,
+        text=dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
+                  num_key_value_heads=4, rope_theta=1000000.0),
+        vision=dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, out_hidden_size=3584,
+                    fullatt_block_indexes=[7, 15, 23, 31], window_size=112),
+    ))
+    return QwenImageEditPlusPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True),
+        vae=AutoencoderKLQwenImage(), text_encoder=text_encoder, tokenizer=tokenizer,
+        processor=_qwen_processor(tokenizer), transformer=QwenImageTransformer2DModel(zero_cond_t=True),
+    )
