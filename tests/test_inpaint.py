@@ -12,7 +12,7 @@ from conftest import random_image
 from chatedit.tools import masks
 from chatedit.tools.diffusion_models import load_inpainter
 from chatedit.tools.errors import ChatEditError, InputError
-from chatedit.tools.inpaint import crop_box, inpaint, paste, remove
+from chatedit.tools.inpaint import crop_box, fit_prompt, inpaint, paste, remove
 
 STEPS = 3
 
@@ -224,3 +224,29 @@ def test_paste_is_the_alpha_blend_rounded_wherever_alpha_is_positive():
     assert np.abs(out - expected).max() <= 1  # float32 arithmetic may round a half the other way
     assert np.array_equal(out[alpha == 1.0], inside[alpha == 1.0])
     assert np.array_equal(out[alpha == 0], before[alpha == 0])
+
+
+def test_a_long_prompt_is_cut_after_the_last_word_the_text_encoder_reads(pipe, odd_photo):
+    tokenizer = pipe.tokenizer
+    long = ", ".join(f"a red wooden chair number {i}" for i in range(40))
+    assert len(tokenizer(long, verbose=False)["input_ids"]) > tokenizer.model_max_length
+    cut = fit_prompt(pipe, long)
+    words = cut.split()
+    assert long.startswith(cut) and words
+    assert len(tokenizer(cut, verbose=False)["input_ids"]) <= tokenizer.model_max_length
+    one_more = " ".join(long.split()[: len(words) + 1])
+    assert len(tokenizer(one_more, verbose=False)["input_ids"]) > tokenizer.model_max_length
+    assert fit_prompt(pipe, "a red chair") == "a red chair"
+
+    spy = Spy(pipe)
+    inpaint(spy, odd_photo, box((403, 601), 100, 100, 200, 200), long, steps=1, seed=0)
+    assert spy.calls[0]["prompt"] == cut
+
+
+def test_encoders_that_read_long_prompts_get_them_whole(pipe):
+    class LongReader:
+        tokenizer = type("Tokenizer", (), {"model_max_length": 131072})()
+
+    long = " ".join(["word"] * 500)
+    assert fit_prompt(LongReader(), long) == long
+    assert fit_prompt(object(), long) == long

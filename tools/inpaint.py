@@ -33,6 +33,8 @@ from chatedit.tools.errors import InputError
 Box = tuple[int, int, int, int]
 
 REMOVE_PROMPT = "background, empty scene, seamless, natural continuation"
+MAX_CUT_TOKENS = 1024
+"""Prompts are cut to the text encoder's limit only when it is at most this (CLIP's 77, not an LLM's 100k)."""
 REMOVE_NEGATIVE_PROMPT = "object, person, people, animal, text, watermark, logo, signature, duplicate, artifacts"
 
 
@@ -94,13 +96,19 @@ def inpaint(
     box = masks.bbox(mask)
     if feather_px is None:
         feather_px = max(3, round(0.05 * max(box[2] - box[0], box[3] - box[1])))
-    native = native_resolution(pipe)
     # Small masks still get enough surroundings to continue, and are magnified at most twice.
-    crop = crop_box(box, image.size, context=context, margin=feather_px + 1, min_side=native // 2)
+    crop = crop_box(box, image.size, context=context, margin=feather_px + 1, min_side=native_resolution(pipe) // 2)
     x0, y0, x1, y1 = crop
-    crop_image = image.crop(crop)
-    crop_mask = mask[y0:y1, x0:x1]
     seed = pick_seed(seed)
+    call = {
+        "prompt": fit_prompt(pipe, prompt),
+        # None lets each pipeline use its own "no negative prompt" (SDXL zeroes the embedding).
+        "negative_prompt": fit_prompt(pipe, negative_prompt) or None,
+        "num_inference_steps": steps,
+        "guidance_scale": guidance,
+        "strength": strength,
+        "callback_on_step_end": step_callback(on_step),
+    }
     info = {
         "crop_box": crop,
         "seed": seed,
@@ -108,35 +116,62 @@ def inpaint(
         "guidance": guidance,
         "strength": strength,
         "feather_px": feather_px,
-        "prompt": prompt,
-        "negative_prompt": negative_prompt,
+        "prompt": call["prompt"],
+        "negative_prompt": call["negative_prompt"] or "",
     }
-
-    def run(scale: float) -> Image.Image:
-        size = working_size(x1 - x0, y1 - y0, round(native * scale), size_multiple(pipe))
-        info["working_size"] = size
-        return pipe(
-            prompt=prompt,
-            # None lets each pipeline use its own "no negative prompt" (SDXL zeroes the embedding).
-            negative_prompt=negative_prompt or None,
-            image=crop_image.resize(size, Image.Resampling.LANCZOS),
-            mask_image=_resize_mask(crop_mask, size),
-            width=size[0],
-            height=size[1],
-            num_inference_steps=steps,
-            guidance_scale=guidance,
-            strength=strength,
-            generator=generator(pipe, seed),
-            callback_on_step_end=step_callback(on_step),
-        ).images[0]
-
-    painted = retry_smaller_on_oom(run, info).resize(crop_image.size, Image.Resampling.LANCZOS)
+    painted = _paint(pipe, image.crop(crop), mask[y0:y1, x0:x1], seed, call, info)
     alpha = np.zeros(mask.shape, dtype=np.float32)
-    alpha[y0:y1, x0:x1] = masks.feather(crop_mask, feather_px)
+    alpha[y0:y1, x0:x1] = masks.feather(mask[y0:y1, x0:x1], feather_px)
     # Only the part of the crop that the paste mask reaches is blended.
     px0, py0, px1, py1 = masks.bbox(alpha[y0:y1, x0:x1] > 0)
     patch = painted.crop((px0, py0, px1, py1))
     return EditResult(image=paste(image, patch, alpha, (x0 + px0, y0 + py0, x0 + px1, y0 + py1)), mask=alpha, info=info)
+
+
+def _paint(pipe, crop_image: Image.Image, crop_mask: np.ndarray, seed: int, call: dict, info: dict) -> Image.Image:
+    """Gives back the crop repainted under its mask at the crop's size, at a smaller working size after an OOM."""
+    native = native_resolution(pipe)
+
+    def run(scale: float) -> Image.Image:
+        size = working_size(crop_image.width, crop_image.height, round(native * scale), size_multiple(pipe))
+        info["working_size"] = size
+        return pipe(
+            image=crop_image.resize(size, Image.Resampling.LANCZOS),
+            mask_image=_resize_mask(crop_mask, size),
+            width=size[0],
+            height=size[1],
+            # A retry starts from the same noise as the first try.
+            generator=generator(pipe, seed),
+            **call,
+        ).images[0]
+
+    return retry_smaller_on_oom(run, info).resize(crop_image.size, Image.Resampling.LANCZOS)
+
+
+def fit_prompt(pipe, text: str) -> str:
+    """Gives back `text`, cut after a word to what the pipeline's text encoder reads (CLIP: 77 tokens).
+
+    CLIP drops what is past its 77th token anyway, with a warning; cutting first through the
+    pipeline's own tokenizer keeps the words it reads and says nothing. Encoders that read long
+    prompts (the 2026 editors' language models) get the text unchanged.
+    """
+    tokenizer = getattr(pipe, "tokenizer", None)
+    limit = getattr(tokenizer, "model_max_length", None)
+    if not text or not isinstance(limit, int) or limit > MAX_CUT_TOKENS:
+        return text
+
+    def fits(candidate: str) -> bool:
+        return len(tokenizer(candidate, verbose=False)["input_ids"]) <= limit
+
+    if fits(text):
+        return text
+    words = text.split()
+    # Binary search for the longest run of whole words that fits: words[:low] fits, words[:high] does not.
+    low, high = 0, len(words)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(" ".join(words[:middle])) else (low, middle)
+    return " ".join(words[:low]).rstrip(" ,;")
 
 
 def remove(
@@ -171,7 +206,8 @@ def remove(
     if dilation is None:
         dilation = masks.dilation_for(mask)
     extra_negative = kwargs.pop("negative_prompt", "")
-    negative_prompt = ", ".join(part for part in (target, REMOVE_NEGATIVE_PROMPT, extra_negative) if part)
+    # The specific words go first: a text encoder with a short limit reads them before the generic terms.
+    negative_prompt = ", ".join(part for part in (target, extra_negative, REMOVE_NEGATIVE_PROMPT) if part)
     result = inpaint(pipe, image, masks.dilate(mask, dilation), prompt, negative_prompt=negative_prompt, **kwargs)
     result.info.update(target=target, dilation=dilation)
     return result

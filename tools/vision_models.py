@@ -25,15 +25,15 @@ import torch
 from huggingface_hub import constants as hub_constants
 from huggingface_hub.utils import get_session
 from transformers import (
-    AutoProcessor,
+    AutoTokenizer,
     BertConfig,
     BertTokenizer,
     GroundingDinoConfig,
     GroundingDinoForObjectDetection,
-    GroundingDinoImageProcessor,
+    GroundingDinoImageProcessorPil,
     GroundingDinoProcessor,
     SamConfig,
-    SamImageProcessor,
+    SamImageProcessorPil,
     SamMaskDecoderConfig,
     SamModel,
     SamProcessor,
@@ -42,6 +42,7 @@ from transformers import (
     SwinConfig,
 )
 
+from chatedit.tools.loading import quiet_loading
 from chatedit.tools.models import LOAD_LOCK, unavailable
 
 TINY_SEED = 0
@@ -118,19 +119,19 @@ class SegmenterBundle:
 
 
 def _load_role(
-    role, model_cls, processor_cls, full_config, save_tiny, save_full_processor, bundle_cls,
+    role, model_cls, load_processor, full_config, save_tiny, save_full_processor, bundle_cls,
     *, profile, checkpoint, device, dtype, cache_dir,
 ):
     """Gives back one role's bundle: real checkpoint, tiny model saved once, or full-size random build."""
-    with _LOAD_LOCK:
+    with _LOAD_LOCK, quiet_loading():
         if profile == "random-full":
             folder = _saved_once(Path(cache_dir) / "random-full" / role, save_full_processor)
             model = _build(model_cls, full_config(), device).to(device, dtype).eval()
-            return bundle_cls(model, processor_cls.from_pretrained(folder), device, dtype)
+            return bundle_cls(model, load_processor(folder), device, dtype)
         source = checkpoint
         if profile == "tiny":
             source = _saved_once(Path(cache_dir) / "tiny" / role, save_tiny)
-        model, processor = _from_pretrained(model_cls, processor_cls, source, role, device, dtype)
+        model, processor = _from_pretrained(model_cls, load_processor, source, role, device, dtype)
         return bundle_cls(model, processor, device, dtype)
 
 
@@ -155,7 +156,7 @@ def load_detector(
         ModelUnavailableError: `default` profile, checkpoint neither cached nor downloadable.
     """
     return _load_role(
-        "detector", GroundingDinoForObjectDetection, AutoProcessor, full_detector_config,
+        "detector", GroundingDinoForObjectDetection, _load_detector_processor, full_detector_config,
         _save_tiny_detector, _save_full_detector_processor, DetectorBundle,
         profile=profile, checkpoint=checkpoint, device=device, dtype=dtype, cache_dir=cache_dir,
     )
@@ -171,7 +172,7 @@ def load_segmenter(
 ) -> SegmenterBundle:
     """Gives back the SAM bundle of a profile, in eval mode on `device` in `dtype` (arguments as load_detector)."""
     return _load_role(
-        "segmenter", SamModel, SamProcessor, full_segmenter_config,
+        "segmenter", SamModel, _load_segmenter_processor, full_segmenter_config,
         _save_tiny_segmenter, _save_full_segmenter_processor, SegmenterBundle,
         profile=profile, checkpoint=checkpoint, device=device, dtype=dtype, cache_dir=cache_dir,
     )
@@ -188,10 +189,10 @@ def hub_reachable(timeout: float = _HUB_PROBE_TIMEOUT_S) -> bool:
     return True
 
 
-def _from_pretrained(model_class, processor_class, source: str, role: str, device, dtype):
+def _from_pretrained(model_class, load_processor, source: str, role: str, device, dtype):
     """Loads a model and its processor from a local folder or a hub id, cache first."""
     try:
-        return _load(model_class, processor_class, source, device, dtype, local_files_only=True)
+        return _load(model_class, load_processor, source, device, dtype, local_files_only=True)
     except OSError:  # hub errors are OSErrors too
         if Path(source).is_dir():
             raise
@@ -200,15 +201,30 @@ def _from_pretrained(model_class, processor_class, source: str, role: str, devic
     if not hub_reachable():
         raise unavailable(source, role) from None
     try:
-        return _load(model_class, processor_class, source, device, dtype, local_files_only=False)
+        return _load(model_class, load_processor, source, device, dtype, local_files_only=False)
     except OSError as exc:
         raise unavailable(source, role) from exc
 
 
-def _load(model_class, processor_class, source, device, dtype, *, local_files_only: bool):
-    processor = processor_class.from_pretrained(source, local_files_only=local_files_only)
+def _load(model_class, load_processor, source, device, dtype, *, local_files_only: bool):
+    processor = load_processor(source, local_files_only=local_files_only)
     model = model_class.from_pretrained(source, dtype=dtype, local_files_only=local_files_only)
     return model.to(device).eval(), processor
+
+
+# The PIL image processors, named directly: they are what transformers uses without torchvision
+# (which chatedit does not install), and the auto classes would warn each time they fall back to them.
+def _load_detector_processor(source: str | os.PathLike, **kwargs) -> GroundingDinoProcessor:
+    """Gives back GroundingDINO's processor (PIL image processor and tokenizer) from a folder or hub id."""
+    return GroundingDinoProcessor(
+        image_processor=GroundingDinoImageProcessorPil.from_pretrained(source, **kwargs),
+        tokenizer=AutoTokenizer.from_pretrained(source, **kwargs),
+    )
+
+
+def _load_segmenter_processor(source: str | os.PathLike, **kwargs) -> SamProcessor:
+    """Gives back SAM's processor (PIL image processor) from a folder or hub id."""
+    return SamProcessor(image_processor=SamImageProcessorPil.from_pretrained(source, **kwargs))
 
 
 def _build(model_class, config, device: torch.device = torch.device("cpu")):
@@ -386,7 +402,7 @@ def full_segmenter_config() -> SamConfig:
 
 
 def _tiny_detector_processor() -> GroundingDinoProcessor:
-    image_processor = GroundingDinoImageProcessor(size={"shortest_edge": 96, "longest_edge": 128})
+    image_processor = GroundingDinoImageProcessorPil(size={"shortest_edge": 96, "longest_edge": 128})
     return GroundingDinoProcessor(image_processor=image_processor, tokenizer=small_tokenizer())
 
 
@@ -395,7 +411,7 @@ def _tiny_segmenter_processor() -> SamProcessor:
     side = config.vision_config.image_size
     # SAM's masks come out at a quarter of the input side; the processor must agree with the model.
     mask_side = config.prompt_encoder_config.image_embedding_size * 4
-    image_processor = SamImageProcessor(
+    image_processor = SamImageProcessorPil(
         size={"longest_edge": side},
         pad_size={"height": side, "width": side},
         mask_size={"longest_edge": mask_side},
@@ -417,9 +433,9 @@ def _save_tiny_segmenter(folder: Path) -> None:
 def _save_full_detector_processor(folder: Path) -> None:
     # grounding-dino-tiny's image preprocessing; the small vocabulary only changes which ids the
     # text maps to, not the shapes the model computes on.
-    image_processor = GroundingDinoImageProcessor(size={"shortest_edge": 800, "longest_edge": 1333})
+    image_processor = GroundingDinoImageProcessorPil(size={"shortest_edge": 800, "longest_edge": 1333})
     GroundingDinoProcessor(image_processor=image_processor, tokenizer=small_tokenizer()).save_pretrained(folder)
 
 
 def _save_full_segmenter_processor(folder: Path) -> None:
-    SamProcessor(image_processor=SamImageProcessor()).save_pretrained(folder)
+    SamProcessor(image_processor=SamImageProcessorPil()).save_pretrained(folder)
