@@ -4,6 +4,8 @@
     GET  /v1/models              one model, `chatedit`
     POST /v1/chat/completions    an edit turn, streamed (SSE) or not
     GET  /v1/images/{id}         an image of the store, when answers link images instead of inlining them
+    POST /v1/images/edits        OpenAI's Images API: edit the first image as the prompt says (see images_api)
+    POST /v1/images/generations  a clear 400: the loaded models edit, they do not draw from text
 
 Frontends are stateless: every request carries the whole conversation. The picture to edit is the
 LAST image in it, whether the user attached it (an `image_url` part) or an earlier answer showed it
@@ -20,7 +22,7 @@ never called.
 
 Modules: `settings` (settings, errors), `auth` (the API key dependency), `conversation` (reading a
 chat request), `side` (side requests), `backend` (the editor and its queue), `streaming` (SSE),
-`chat` and `images` (the routes), `remote` (fetching allowed image URLs).
+`chat`, `images` and `images_api` (the routes), `remote` (fetching allowed image URLs).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chatedit.agent.server import chat, images
+from chatedit.agent.server import chat, images, images_api
 from chatedit.agent.server.auth import Keys
 from chatedit.agent.server.backend import Backend
 from chatedit.agent.server.conversation import read_conversation
@@ -118,5 +120,6 @@ def create_app(
     _install_error_handlers(app)
     app.add_api_route("/health", health, methods=["GET"])
     app.include_router(chat.router)
+    app.include_router(images_api.router)
     app.include_router(images.router)
     return app

@@ -121,8 +121,10 @@ class Backend:
             return load_image(fetch_remote(ref.value, settings), max_bytes=settings.max_image_bytes)
         return load_image(ref.value, max_bytes=settings.max_image_bytes)
 
-    def run_turn(self, session_id: Optional[str], text: str, image, on_event: Callable[[dict], None]) -> Outcome:
-        """Runs one turn (on the worker thread) and gives back its outcome."""
+    def run_turn(
+        self, session_id: Optional[str], text: str, image, on_event: Callable[[dict], None], mask=None
+    ) -> Outcome:
+        """Runs one turn (on the worker thread) and gives back its outcome; `mask`, when given, is the region."""
         editor = self.editor()
         # A named session is created on first use and continued afterwards.
         session = editor.session(session_id, create=True)
@@ -132,7 +134,7 @@ class Backend:
             # A frontend resent the picture this session already shows: continue from it.
             image = None
         start = len(versions) if image is not None else (current.index if current else None)
-        turn = session.send(text, image=image, on_event=on_event)
+        turn = session.send(text, image=image, mask=mask, on_event=on_event)
         version = turn.report.get("version")
         changed = version is not None and version != start
         image_id = Path(turn.report["output"]).stem if changed and turn.report.get("output") else None

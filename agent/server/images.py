@@ -15,10 +15,16 @@ IMAGE_ID = re.compile(r"^(?P<id>[0-9a-f]{64})(?:\.png)?$")
 router = APIRouter()
 
 
-def image_link(request: Request, image_id: str) -> str:
-    """Gives back how an answer carries a stored image: a data URL, or a (signed, with keys) link to it."""
+def image_link(request: Request, image_id: str, how: Optional[str] = None) -> str:
+    """Gives back how an answer carries a stored image: a data URL, or a (signed, with keys) link to it.
+
+    Args:
+        request: the request answered (its base URL is the link's, unless `public_url` is set).
+        image_id: the stored image.
+        how: `inline` or `url` (default: the server's `image_links` setting).
+    """
     settings = request.app.state.settings
-    if settings.image_links == "inline":
+    if (how or settings.image_links) == "inline":
         data = request.app.state.backend.editor().store.path(image_id).read_bytes()
         return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
     keys = request.app.state.keys

@@ -1,0 +1,173 @@
+"""The OpenAI Images API: POST /v1/images/edits, and /v1/images/generations answered with what can draw.
+
+An edit request is multipart, as OpenAI's: `image` or `image[]` (one or more files), `prompt`,
+optional `mask` (a PNG of the first image's size whose fully transparent pixels may change), `n`,
+`size`, `response_format`, `output_format`, `model`, and `user` (or the `X-Chatedit-Session` header)
+to continue a session. The prompt is planned like a chat turn, so it may ask for several edits.
+
+Which picture is edited: the FIRST image of the request. OpenAI's mask belongs to the first image,
+and Open WebUI sends, for a follow-up in a chat, the images of the two latest messages that carry
+any, newest first: the picture its last answer showed, then the one before. Editing the first image
+makes its follow-ups edit the latest picture; the other images are not used.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+from fastapi import APIRouter, Request
+from PIL import Image
+from starlette.datastructures import FormData, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from chatedit.agent.events import step_name
+from chatedit.agent.server.auth import ApiKey, session_for
+from chatedit.agent.server.backend import Backend, Outcome
+from chatedit.agent.server.chat import read_body, wait_for_turn
+from chatedit.agent.server.images import image_link
+from chatedit.agent.server.settings import APIError, ServerSettings, from_input_error
+from chatedit.agent.session import MAX_INSTRUCTION
+from chatedit.tools.errors import InputError
+from chatedit.tools.images import load_image
+
+router = APIRouter()
+FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
+MAX_N = 1
+"""Pictures one request may ask for."""
+
+
+@dataclass
+class EditRequest:
+    """An images/edits request, checked."""
+
+    prompt: str
+    image: Optional[bytes]
+    mask: Optional[bytes]
+    size: str
+    response_format: str
+    output_format: str
+    user: Optional[str]
+
+
+def _bad(message: str, param: str) -> APIError:
+    return APIError(400, message, "invalid_request", param=param)
+
+
+async def _file(value, param: str) -> bytes:
+    if not isinstance(value, UploadFile):
+        raise _bad(f"`{param}` must be a file part of the multipart form (an image file).", param)
+    return await value.read()
+
+
+def _choice(form: FormData, param: str, choices: tuple[str, ...], default: str) -> str:
+    value = str(form.get(param) or default).strip().lower()
+    if value not in choices:
+        raise _bad(f"`{param}` must be one of {', '.join(choices)}; got {value!r}.", param)
+    return value
+
+
+async def read_edit_request(request: Request, settings: ServerSettings) -> EditRequest:
+    """Gives back the checked fields of a multipart edit request (400 when one is wrong, 413 when too large)."""
+    if "multipart/form-data" not in request.headers.get("content-type", ""):
+        raise _bad("Send the edit as multipart/form-data with `image` and `prompt`, as OpenAI's API takes it.", "image")
+    body = await read_body(request, settings.max_request_bytes)
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    form = await Request(request.scope, receive).form(max_files=16, max_fields=64)
+    images = [value for key, value in form.multi_items() if key in ("image", "image[]")]
+    prompt = str(form.get("prompt") or "").strip()
+    if not prompt:
+        raise _bad("`prompt` is missing: say what to change, e.g. 'remove the cup'.", "prompt")
+    if len(prompt) > MAX_INSTRUCTION:
+        raise _bad(f"The prompt is {len(prompt)} characters; keep it under {MAX_INSTRUCTION}.", "prompt")
+    n = str(form.get("n") or "1").strip()
+    if n != str(MAX_N) and not (n.isdigit() and int(n) == MAX_N):
+        raise _bad(f"`n` must be {MAX_N}: chatedit gives back one picture per request.", "n")
+    mask = await _file(form["mask"], "mask") if form.get("mask") is not None else None
+    user = form.get("user")
+    return EditRequest(
+        prompt=prompt,
+        image=await _file(images[0], "image") if images else None,
+        mask=mask,
+        size=str(form.get("size") or "auto").strip().lower(),
+        response_format=_choice(form, "response_format", ("b64_json", "url"), "b64_json"),
+        output_format=_choice(form, "output_format", tuple(FORMATS), "png"),
+        user=user if isinstance(user, str) else None,
+    )
+
+
+def _check_size(size: str, picture: Image.Image) -> None:
+    own = f"{picture.width}x{picture.height}"
+    if size not in ("auto", own):
+        raise _bad(
+            f"`size` must be auto or the picture's own size ({own}): chatedit edits the picture as it is; got {size!r}.",
+            "size",
+        )
+
+
+def _encoded(request: Request, image_id: str, output_format: str) -> bytes:
+    """Gives back a stored picture in the asked-for format."""
+    picture = request.app.state.backend.editor().store.get(image_id)
+    buffer = io.BytesIO()
+    picture.save(buffer, format=FORMATS[output_format])
+    return buffer.getvalue()
+
+
+def revised_prompt(outcome: Outcome, prompt: str) -> str:
+    """Gives back what was done, step by step, as the planner read the prompt."""
+    steps = [step_name(step) for step in outcome.report.get("steps") or []]
+    return "; ".join(steps) or prompt
+
+
+@router.post("/v1/images/edits")
+async def edit_images(request: Request, key: ApiKey):
+    """Edits the first image of the request as its prompt says; answers as OpenAI's Images API does."""
+    backend: Backend = request.app.state.backend
+    settings: ServerSettings = request.app.state.settings
+    asked = await read_edit_request(request, settings)
+    session_id = session_for(request, asked.user, key)
+    if asked.image is None and session_id is None:
+        raise _bad("`image` is missing: attach the picture to edit as `image` (or `image[]`).", "image")
+    try:
+        picture = (
+            await run_in_threadpool(load_image, asked.image, max_bytes=settings.max_image_bytes) if asked.image else None
+        )
+    except InputError as exc:
+        raise from_input_error(exc) from None
+    if picture is not None:
+        _check_size(asked.size, picture)
+    future = backend.queue.submit(
+        lambda: backend.run_turn(session_id, asked.prompt, picture, lambda event: None, mask=asked.mask)
+    )
+    outcome = await wait_for_turn(future)
+    if outcome.image_id is None:
+        raise APIError(400, outcome.message, "edit_failed")
+    item = {"revised_prompt": revised_prompt(outcome, asked.prompt)}
+    if asked.response_format == "url":
+        item["url"] = await run_in_threadpool(image_link, request, outcome.image_id, "url")
+    else:
+        data = await run_in_threadpool(_encoded, request, outcome.image_id, asked.output_format)
+        item["b64_json"] = base64.b64encode(data).decode("ascii")
+    return {
+        "created": int(time.time()),
+        "data": [item],
+        "output_format": asked.output_format,
+        "chatedit": {"session": outcome.session, "version": outcome.report.get("version")},
+    }
+
+
+@router.post("/v1/images/generations")
+async def generate_images(request: Request, key: ApiKey):
+    """Answers that the loaded models edit pictures and cannot draw one from text alone."""
+    raise APIError(
+        400,
+        "chatedit's loaded models edit pictures; none of them draws one from text alone. Send a picture to "
+        "POST /v1/images/edits (or to /v1/chat/completions) with what to change.",
+        "generation_unsupported",
+    )

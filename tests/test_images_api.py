@@ -1,0 +1,162 @@
+"""The OpenAI Images API (`/v1/images/edits`, `/v1/images/generations`), called with the official `openai` client."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import openai
+import pytest
+from PIL import Image
+
+from chatedit.agent.server import ServerSettings, create_app
+from chatedit.agent.session import Editor
+from chatedit.agent.toolbox import EditSettings
+from tests.helpers import serve
+
+FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
+KEY = "sk-images"
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def editor(tmp_path_factory):
+    editor = Editor(
+        models="tiny", planner="rules", data_dir=tmp_path_factory.mktemp("images-data"), settings=FAST, max_attempts=1
+    )
+    yield editor
+    editor.close()
+
+
+@pytest.fixture(scope="module")
+def server(editor):
+    with serve(create_app(editor, ServerSettings(api_key=KEY, max_request_bytes=2_000_000))) as url:
+        yield url
+
+
+@pytest.fixture
+def client(server) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server}/v1", api_key=KEY, max_retries=0, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def photo(coffee) -> Image.Image:
+    return coffee.resize((96, 64), Image.Resampling.BICUBIC)
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def decoded(b64: str) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(b64)))
+
+
+def test_an_edit_answers_in_openai_shape_with_the_picture(client, photo):
+    reply = client.images.edit(image=("photo.png", png(photo), "image/png"), prompt="make it look like winter")
+    assert reply.created > 0 and len(reply.data) == 1
+    edited = decoded(reply.data[0].b64_json)
+    assert edited.format == "PNG" and edited.size == photo.size
+    assert not np.array_equal(np.asarray(edited.convert("RGB")), np.asarray(photo))
+    assert "winter" in reply.data[0].revised_prompt
+
+
+@pytest.mark.parametrize("output_format, pil_format", [("jpeg", "JPEG"), ("webp", "WEBP")])
+def test_output_format_and_own_size(client, photo, output_format, pil_format):
+    reply = client.images.edit(
+        image=("photo.png", png(photo), "image/png"),
+        prompt="make it brighter",
+        size=f"{photo.width}x{photo.height}",
+        output_format=output_format,
+    )
+    assert decoded(reply.data[0].b64_json).format == pil_format
+
+
+def test_a_url_answer_links_the_stored_picture(client, server, photo):
+    reply = client.images.edit(
+        image=("photo.png", png(photo), "image/png"), prompt="make it look like a sunset", response_format="url"
+    )
+    url = reply.data[0].url
+    assert url.startswith(f"{server}/v1/images/") and "sig=" in url
+    assert Image.open(io.BytesIO(openai.DefaultHttpxClient().get(url).content)).size == photo.size
+
+
+def test_the_first_of_several_images_is_edited(client, editor, photo):
+    """Open WebUI sends a follow-up's images newest first: the last answer's picture, then the one before."""
+    latest = photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    reply = client.images.edit(
+        image=[("latest.png", png(latest), "image/png"), ("older.png", png(photo), "image/png")],
+        prompt="make it look like winter",
+        extra_body={"user": "first-of-several"},
+    )
+    session = reply.model_extra["chatedit"]["session"]
+    base = editor.session(session).history()[0].image
+    assert np.array_equal(np.asarray(base), np.asarray(latest))
+
+
+def test_user_continues_a_session(client, editor, photo):
+    first = client.images.edit(image=("p.png", png(photo), "image/png"), prompt="make it brighter", user="alice")
+    again = client.images.edit(
+        image=("p.png", base64.b64decode(first.data[0].b64_json), "image/png"),
+        prompt="make it look like winter",
+        user="alice",
+    )
+    session = first.model_extra["chatedit"]["session"]
+    assert again.model_extra["chatedit"]["session"] == session
+    # The resent picture is the session's current one: the second edit continues from it, as version 2.
+    assert [v.index for v in editor.session(session).history()] == [0, 1, 2]
+
+
+def bad(client, **kwargs) -> openai.BadRequestError:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.images.edit(**kwargs)
+    return caught.value
+
+
+def test_bad_requests_are_400_in_openai_error_shape(client, photo):
+    image = ("photo.png", png(photo), "image/png")
+    wrong_size = bad(client, image=image, prompt="make it brighter", size="1024x1024")
+    assert wrong_size.body["param"] == "size" and "96x64" in wrong_size.body["message"]
+    assert bad(client, image=image, prompt="make it brighter", n=2).body["param"] == "n"
+    not_an_image = bad(client, image=("x.txt", b"not an image", "text/plain"), prompt="make it brighter")
+    assert not_an_image.body["code"] == "invalid_request" and "image" in not_an_image.body["message"].lower()
+    assert bad(client, image=image, prompt="make it brighter", output_format="gif").body["param"] == "output_format"
+    blank = bad(client, image=image, prompt=" ")
+    assert blank.body["param"] == "prompt"
+
+
+def test_a_key_is_needed(server, photo):
+    stranger = openai.OpenAI(base_url=f"{server}/v1", api_key="sk-wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as caught:
+        stranger.images.edit(image=("photo.png", png(photo), "image/png"), prompt="make it brighter")
+    assert caught.value.body["code"] == "invalid_api_key"
+
+
+def test_too_large_is_413(client):
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.images.edit(image=("big.png", b"\0" * 2_100_000, "image/png"), prompt="make it brighter")
+    assert caught.value.status_code == 413
+
+
+def test_a_mask_is_the_region_and_outside_it_nothing_changes(client, photo):
+    mask = Image.new("RGBA", photo.size, (0, 0, 0, 255))
+    mask.paste((0, 0, 0, 0), (8, 8, 40, 40))
+    reply = client.images.edit(
+        image=("photo.png", png(photo), "image/png"), mask=("mask.png", png(mask), "image/png"), prompt="make it red"
+    )
+    edited = np.asarray(decoded(reply.data[0].b64_json).convert("RGB")).astype(int)
+    original = np.asarray(photo).astype(int)
+    far = np.ones(original.shape[:2], bool)
+    far[:56, :56] = False
+    assert np.array_equal(edited[far], original[far])
+    assert np.abs(edited[8:40, 8:40] - original[8:40, 8:40]).sum() > 0
+
+
+def test_generation_names_what_can_draw(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.images.generate(prompt="a cat on a sofa")
+    assert "/v1/images/edits" in caught.value.body["message"]
