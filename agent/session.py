@@ -20,11 +20,12 @@ from typing import Any, Callable, Optional
 from langgraph.checkpoint.sqlite import SqliteSaver
 from PIL import Image
 
+from chatedit.agent.context import Context
 from chatedit.agent.graph import build_graph
 from chatedit.agent.store import ImageStore
 from chatedit.agent.toolbox import EditSettings, Toolbox
 from chatedit.tools.errors import InputError
-from chatedit.tools.images import MAX_SIDE, ImageSource, load_image
+from chatedit.tools.images import MAX_SIDE, ImageSource, MaskSource, load_image, load_mask
 from chatedit.tools.models import get_models
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -142,9 +143,11 @@ class Editor:
         self.max_side = max_side
         self._db = sqlite3.connect(self.data_dir / "sessions.sqlite", check_same_thread=False)
         self.checkpointer = StoreFirstSaver(self._db, self.store)
-        self.graph = build_graph(
-            self.toolbox, self.store, llm=self.llm, max_attempts=max_attempts, seed=seed, checkpointer=self.checkpointer
+        self.context = Context(
+            toolbox=self.toolbox, images=self.store, llm=self.llm, max_attempts=max_attempts, seed=seed or 0
         )
+        """What every turn's graph run works with (`graph.stream(..., context=editor.context)`)."""
+        self.graph = build_graph(checkpointer=self.checkpointer)
         self.lock = threading.Lock()
         """Serialises turns: one edit on the device at a time."""
 
@@ -190,6 +193,7 @@ class Session:
         text: str,
         image: ImageSource | None = None,
         *,
+        mask: MaskSource | None = None,
         on_event: Optional[EventHandler] = None,
         debug_dir: str | os.PathLike | None = None,
     ) -> Turn:
@@ -198,13 +202,16 @@ class Session:
         Args:
             text: the instruction, question, or command (undo, redo, history).
             image: a new picture to edit (path, bytes, data URL or PIL image); None edits the current one.
+            mask: the region to edit, drawn by the user (path, bytes, data URL, PIL image or array of the
+                picture's size; white, or fully transparent, marks it): every step of this message acts
+                there, without detection, and nothing outside it (and its feathered seam) changes.
             on_event: called with each progress event (plan, step, progress, verdict, done).
             debug_dir: save each step's masks and attempts there as PNGs; report paths point to them.
         """
         text = (text or "").strip()
         if len(text) > MAX_INSTRUCTION:
             raise InputError(f"The instruction is {len(text)} characters; keep it under {MAX_INSTRUCTION}.")
-        upload = None
+        picture = None
         if image is not None:
             picture = load_image(image, max_side=self.editor.max_side)
             if min(picture.size) < MIN_SIDE:
@@ -212,13 +219,17 @@ class Session:
                     f"The image is {picture.width}x{picture.height}; chatedit needs at least {MIN_SIDE} px "
                     "on each side. Send a larger picture."
                 )
-            upload = self.editor.store.put(picture)
-        if not text and upload is None:
+        if not text and picture is None:
             raise InputError("Say what to change (e.g. 'remove the cup'), or send an image.")
-        payload = {"instruction": text, "upload": upload}
+        user_mask = self._store_mask(mask, picture) if mask is not None else None
+        upload = self.editor.store.put(picture) if picture is not None else None
+        payload = {"instruction": text, "upload": upload, "user_mask": user_mask}
         with self.editor.lock:
             final = None
-            for mode, chunk in self.editor.graph.stream(payload, _config(self.id), stream_mode=["custom", "values"]):
+            stream = self.editor.graph.stream(
+                payload, _config(self.id), context=self.editor.context, stream_mode=["custom", "values"]
+            )
+            for mode, chunk in stream:
                 if mode == "custom" and on_event is not None:
                     on_event(chunk)
                 elif mode == "values":
@@ -226,6 +237,13 @@ class Session:
         report = self._paths(dict(final["report"]), debug_dir)
         image_id = final["report"].get("image")
         return Turn(self.editor.store.get(image_id) if image_id else None, final["reply"], report)
+
+    def _store_mask(self, mask: MaskSource, picture: Optional[Image.Image]) -> str:
+        """Gives back the store id of the user's mask, checked against the picture it is drawn on."""
+        picture = picture or self.image
+        if picture is None:
+            raise InputError("A mask needs a picture to go with it: send the image together with the mask.")
+        return self.editor.store.put_mask(load_mask(mask, picture.size))
 
     def _paths(self, report: dict, debug_dir) -> dict:
         """Gives back the report with store ids turned into file paths (copies in debug_dir if set)."""
@@ -247,6 +265,7 @@ class Session:
             for k, attempt in enumerate(step["attempts"], 1):
                 attempt["mask"] = where(attempt["mask"], f"step{i}_attempt{k}_mask.png")
             step["mask"] = where(step["mask"], f"step{i}_mask.png")
+            step["region"] = where(step.get("region"), f"step{i}_region.png")
         image_id = report.pop("image", None)
         report["output"] = str(store.path(image_id)) if image_id else None
         report["session"] = self.id

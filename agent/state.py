@@ -53,7 +53,8 @@ class StepWork(TypedDict, total=False):
     base: str
     """Image id the step is applied to."""
     region: Optional[str]
-    """Mask id of where the step acts (located target, add box, background), before dilation."""
+    """Mask id of where the step acts (located target, add box, background, or the user's drawn
+    mask), before dilation."""
     box: Optional[list[float]]
     """The located box (target or placement) in image pixels."""
     attempts: list[Attempt]
@@ -81,14 +82,21 @@ class ChatState(TypedDict, total=False):
     """This turn's text. Written by the caller, read by `start` and `plan`."""
     upload: Optional[str]
     """Image id sent with this turn, if any. Written by the caller, read by `start`."""
+    user_mask: Optional[str]
+    """Mask id of the region the user drew for this turn, if any: every step acts there, without
+    detection. Written by the caller, read by `route_next`, `locate`, `edit` and `respond`, cleared by
+    `respond` and `finish` so it never reaches the next turn."""
     plan: Optional[dict]
     """This turn's Plan as a dict. Written by `plan`, read by `locate`, `edit`, `respond`."""
     planner: str
     """Which planner made the plan: llm | rules. Written by `plan`."""
     planner_note: Optional[str]
     """Why the LLM planner was not used or failed, for the report. Written by `plan`."""
+    planner_mode: Optional[str]
+    """How the LLM planner was asked: tools (a Plan tool call) | json (a model that cannot call tools);
+    None without an LLM. Written by `plan`."""
     work: list[StepWork]
-    """Per-step work of this turn. Written by `locate`, `edit`, `verify`, `judge`."""
+    """Per-step work of this turn. Written by `plan`, `locate`, `edit`, `verify`, `judge`; read by `respond`."""
     current: int
     """Index into `work` of the step being located or edited."""
     queue: list[int]
@@ -102,4 +110,4 @@ class ChatState(TypedDict, total=False):
     timings: dict[str, float]
     """Milliseconds per stage this turn (plan, locate, inpaint, global_edit, verify, store, respond)."""
     report: dict[str, Any]
-    """The turn report (see agent/report.py). Written by `respond` and `command`."""
+    """The turn report (see `respond` in agent/graph.py). Written by `respond`, `command` and `finish`."""

@@ -1,24 +1,35 @@
 """The chat-turn graph for LangGraph tooling (LangGraph Studio, Agent Chat UI, `langgraph dev`).
 
-`langgraph.json` in the repository root points here. To open the graph in Studio:
+`langgraph.json` in the repository root points at the graph factory `make_graph`. To open the graph
+in Studio:
 
     pip install -U "langgraph-cli[inmem]"
     CHATEDIT_MODELS=tiny langgraph dev        # real models: leave CHATEDIT_MODELS unset
 
 A chat UI sends a human message with text and an image part; `read_message` stores the image and
-sets the turn's instruction, the chatedit graph runs the turn, and `show` adds the path of the
-current picture in the image store to the answer (the thread holds ids and paths, never pixels). Settings come from the environment: CHATEDIT_MODELS (profile),
-CHATEDIT_DEVICE, CHATEDIT_DATA_DIR (image store), CHATEDIT_LLM_* (the vision LLM). The LangGraph
-server supplies its own checkpointer, so sessions are its threads.
+sets the turn's instruction, `turn` runs the chatedit graph, and `show` adds the path of the current
+picture in the image store to the answer (the thread holds ids and paths, never pixels).
+
+A LangGraph server gives a graph its run context from the run's (or the assistant's) `context`, a
+JSON object it turns into the graph's `context_schema`, here `StudioContext`: plain settings, shown
+as a form in Studio, whose defaults come from the environment (CHATEDIT_MODELS, CHATEDIT_DEVICE,
+CHATEDIT_DATA_DIR, CHATEDIT_MAX_ATTEMPTS, CHATEDIT_SEED; CHATEDIT_LLM_* for the vision LLM). The
+models and the image store they name are loaded once per process and handed to the chatedit graph
+as its `Context`. The server supplies its own checkpointer, so sessions are its threads.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Optional
 
 from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 
+from chatedit.agent.context import Context
 from chatedit.agent.graph import build_graph
 from chatedit.agent.session import default_data_dir
 from chatedit.agent.state import ChatState
@@ -26,6 +37,52 @@ from chatedit.agent.store import ImageStore
 from chatedit.agent.toolbox import EditSettings, Toolbox
 from chatedit.tools.images import load_image
 from chatedit.tools.models import get_models
+
+TURN = build_graph(name="chatedit-turn")
+"""The chatedit graph one chat message runs; it checkpoints into the server's checkpointer."""
+
+
+@dataclass(kw_only=True)
+class StudioContext:
+    """The settings a LangGraph server run may carry as its `context`."""
+
+    models: str = field(default_factory=lambda: os.environ.get("CHATEDIT_MODELS", "default"))
+    """Model profile: `default` (real checkpoints), `tiny` or `random-full`."""
+    device: str = field(default_factory=lambda: os.environ.get("CHATEDIT_DEVICE", "auto"))
+    """Where the models run: `auto`, `cpu` or `cuda`."""
+    data_dir: str = field(default_factory=lambda: str(default_data_dir()))
+    """Folder of the image store the thread's ids refer to."""
+    max_attempts: int = field(default_factory=lambda: int(os.environ.get("CHATEDIT_MAX_ATTEMPTS", "3")))
+    """Tries per step before the best failed one is kept."""
+    seed: int = field(default_factory=lambda: int(os.environ.get("CHATEDIT_SEED", "0")))
+    """Base seed of every generation."""
+
+
+@lru_cache(maxsize=4)
+def _toolbox(models: str, device: str) -> Toolbox:
+    """Gives back the tools on the named models, loaded once per process."""
+    return Toolbox(get_models(models, device), EditSettings())
+
+
+@lru_cache(maxsize=4)
+def _image_store(data_dir: str) -> ImageStore:
+    """Gives back the image store in `data_dir`, opened once per process."""
+    return ImageStore(os.path.join(data_dir, "images"))
+
+
+@lru_cache(maxsize=1)
+def _llm():
+    """Gives back the vision LLM the environment configures, or None."""
+    from chatedit.agent.llm import LLMSettings, make_chat_model
+
+    settings = LLMSettings()
+    return make_chat_model(settings) if settings.configured else None
+
+
+def _settings(runtime: Runtime[StudioContext]) -> StudioContext:
+    """Gives back the run's settings; a run without a context takes the environment's."""
+    return runtime.context or StudioContext()
+
 
 def _parts(message: HumanMessage) -> tuple[str, list[str]]:
     """Gives back a message's text and its images (data URLs), in the formats LangChain UIs send."""
@@ -48,47 +105,56 @@ def _parts(message: HumanMessage) -> tuple[str, list[str]]:
     return "\n".join(texts), [url for url in images if url]
 
 
+def read_message(state: ChatState, runtime: Runtime[StudioContext]) -> dict:
+    """Takes this turn's instruction and picture from the newest human message.
+
+    The message is replaced by the turn's own text-only copy (added by `start`), so the thread keeps
+    no pixels: the picture goes to the image store and only its id moves on.
+    """
+    messages = state.get("messages") or []
+    if not messages or not isinstance(messages[-1], HumanMessage):
+        # Called with {"instruction", "upload"} directly (the chatedit graph's own input).
+        return {}
+    text, images = _parts(messages[-1])
+    upload = _image_store(_settings(runtime).data_dir).put(load_image(images[-1])) if images else None
+    return {"instruction": text.strip(), "upload": upload, "messages": [RemoveMessage(id=messages[-1].id)]}
+
+
+def turn(state: ChatState, runtime: Runtime[StudioContext]) -> dict:
+    """Runs the chatedit graph on this turn, with the models and store the settings name."""
+    settings = _settings(runtime)
+    context = Context(
+        toolbox=_toolbox(settings.models, settings.device),
+        images=_image_store(settings.data_dir),
+        llm=_llm(),
+        max_attempts=settings.max_attempts,
+        seed=settings.seed,
+    )
+    return TURN.invoke(state, context=context)
+
+
+def show(state: ChatState, runtime: Runtime[StudioContext]) -> dict:
+    """Points the answer at the current picture's file in the image store."""
+    messages = state.get("messages") or []
+    image_id: Optional[str] = (state.get("report") or {}).get("image")
+    if not (image_id and messages and isinstance(messages[-1], AIMessage)):
+        return {}
+    answer = messages[-1]
+    path = _image_store(_settings(runtime).data_dir).path(image_id)
+    return {"messages": [AIMessage(id=answer.id, content=f"{answer.content}\n\nImage: {path}")]}
+
+
 def make_graph():
-    """Gives back the compiled chatedit graph wrapped for chat UIs, with models from the environment."""
-    store = ImageStore(default_data_dir() / "images")
-    models = get_models(os.environ.get("CHATEDIT_MODELS", "default"), os.environ.get("CHATEDIT_DEVICE", "auto"))
-    llm = None
-    from chatedit.agent.llm import LLMSettings, make_chat_model
-
-    if LLMSettings().configured:
-        llm = make_chat_model(LLMSettings())
-    turn = build_graph(Toolbox(models, EditSettings()), store, llm=llm, name="chatedit-turn")
-
-    def read_message(state: ChatState) -> dict:
-        """Takes this turn's instruction and picture from the newest human message.
-
-        The message is replaced by the turn's own text-only copy (added by `start`), so the thread
-        keeps no pixels: the picture goes to the image store and only its id moves on.
-        """
-        messages = state.get("messages") or []
-        if not messages or not isinstance(messages[-1], HumanMessage):
-            # Called with {"instruction", "upload"} directly (the graph's own input).
-            return {}
-        text, images = _parts(messages[-1])
-        upload = store.put(load_image(images[-1])) if images else None
-        return {"instruction": text.strip(), "upload": upload, "messages": [RemoveMessage(id=messages[-1].id)]}
-
-    def show(state: ChatState) -> dict:
-        """Points the answer at the current picture's file in the image store."""
-        messages = state.get("messages") or []
-        image_id = (state.get("report") or {}).get("image")
-        if not (image_id and messages and isinstance(messages[-1], AIMessage)):
-            return {}
-        answer = messages[-1]
-        return {"messages": [AIMessage(id=answer.id, content=f"{answer.content}\n\nImage: {store.path(image_id)}")]}
-
-    builder = StateGraph(ChatState)
-    builder.add_node("read_message", read_message)
-    builder.add_node("turn", turn)
-    builder.add_node("show", show)
-    # A chat UI's message becomes the turn's input; the turn runs; its answer gets the picture.
+    """Gives back the chatedit graph wrapped for chat UIs; settings come with each run's context."""
+    builder = StateGraph(ChatState, context_schema=StudioContext)
+    for node in (read_message, turn, show):
+        builder.add_node(node)
+    # A chat UI's message becomes the turn's input.
     builder.add_edge(START, "read_message")
+    # The chatedit graph runs the turn.
     builder.add_edge("read_message", "turn")
+    # Its answer gets the picture's path.
     builder.add_edge("turn", "show")
+    # One message, one run.
     builder.add_edge("show", END)
     return builder.compile(name="chatedit")

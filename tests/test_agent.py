@@ -291,3 +291,89 @@ def test_a_step_that_cannot_be_placed_is_skipped_and_the_others_run(tmp_path, ph
     assert add["status"] == "skipped" and add["attempts"] == []
     assert remove["passed"]
     assert "Skipped:" in turn.message
+
+
+# ---- masks the user drew -------------------------------------------------------------------------
+
+from chatedit.tools.errors import InputError  # noqa: E402
+from chatedit.tools.masks import dilate  # noqa: E402
+
+DRAWN = (20, 30, 70, 80)
+"""Where the test's user draws: it overlaps the cup but is not its box."""
+
+
+def drawn_mask(photo) -> np.ndarray:
+    return box_mask((photo.height, photo.width), DRAWN)
+
+
+def seam_bound(mask: np.ndarray) -> np.ndarray:
+    """Gives back where a feathered paste through `mask` may reach: the inpainter's seam, 5% of the mask's box."""
+    ys, xs = np.nonzero(mask)
+    feather = max(3, round(0.05 * max(xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min())))
+    return dilate(mask, feather + 1)
+
+
+def test_user_mask_is_every_steps_region_without_detection(tmp_path, photo):
+    """A drawn mask places each step (even one whose target is not in the picture) and bounds every change."""
+    toolbox = ScriptedToolbox(photo, {"cup": [CUP]})
+    mask = drawn_mask(photo)
+    turn = make_editor(tmp_path, toolbox).session().send(
+        "remove the giraffe and make it sunset", image=photo, mask=Image.fromarray(mask.astype(np.uint8) * 255)
+    )
+    steps = turn.report["steps"]
+    assert [s["category"] for s in steps] == ["remove", "global"]
+    # There is no giraffe to detect: without the mask this step would be "not found".
+    assert steps[0]["status"] != "not_found"
+    assert all(s["region_source"] == "user mask" for s in steps)
+    assert all(np.array_equal(np.asarray(Image.open(s["region"])) > 0, mask) for s in steps)
+    assert all(s["mask"] and s["attempts"] for s in steps), steps
+    before, after = np.asarray(photo), np.asarray(turn.image)
+    reach = seam_bound(mask)
+    assert np.array_equal(before[~reach], after[~reach])
+    assert not np.array_equal(before[mask], after[mask])
+    for step in steps:
+        alpha = np.asarray(Image.open(step["mask"])) > 0
+        assert mask[alpha].any() and not (alpha & ~reach).any()
+
+
+def test_transparent_mask_and_array_mask_mark_the_region(tmp_path, photo):
+    """An RGBA mask's transparent pixels are the region (OpenAI's convention); a bool array is taken as is."""
+    toolbox = ScriptedToolbox(photo, {"cup": [CUP]}, new_objects={"bird"})
+    mask = drawn_mask(photo)
+    rgba = np.dstack([np.asarray(photo), np.where(mask, 0, 255).astype(np.uint8)])
+    session = make_editor(tmp_path, toolbox).session()
+    first = session.send("add a bird", image=photo, mask=Image.fromarray(rgba, "RGBA"))
+    second = session.send("make the table red", mask=mask)
+    for turn in (first, second):
+        step = turn.report["steps"][0]
+        assert step["region_source"] == "user mask"
+        assert np.array_equal(np.asarray(Image.open(step["region"])) > 0, mask)
+    reach = seam_bound(mask)
+    before, after = np.asarray(photo), np.asarray(second.image)
+    assert np.array_equal(before[~reach], after[~reach])
+
+
+def test_user_mask_lasts_one_turn(tmp_path, photo):
+    """The next message without a mask finds its target again."""
+    toolbox = ScriptedToolbox(photo, {"cup": [CUP], "spoon": [SPOON]})
+    session = make_editor(tmp_path, toolbox).session()
+    session.send("make it sunset", image=photo, mask=drawn_mask(photo))
+    turn = session.send("remove the spoon")
+    step = turn.report["steps"][0]
+    assert step["region_source"] == "located"
+    assert np.array_equal(np.asarray(Image.open(step["region"])) > 0, box_mask((photo.height, photo.width), SPOON))
+
+
+def test_a_mask_of_the_wrong_size_is_refused_before_anything_changes(tmp_path, photo):
+    toolbox = ScriptedToolbox(photo, {"cup": [CUP]})
+    session = make_editor(tmp_path, toolbox).session()
+    with pytest.raises(InputError, match="mask is 100x150 but the picture is 150x100"):
+        session.send("remove the cup", image=photo, mask=np.ones((150, 100), bool))
+    with pytest.raises(InputError, match="needs a picture"):
+        session.send("remove the cup", mask=np.ones((100, 150), bool))
+    session.send("remove the cup", image=photo)
+    with pytest.raises(InputError, match="marks no pixels"):
+        session.send("make it sunset", mask=np.zeros((100, 150), bool))
+    with pytest.raises(InputError, match="mask is 10x10"):
+        session.send("make it sunset", mask=Image.new("L", (10, 10), 255))
+    assert [v.instruction for v in session.history()] == ["uploaded", "remove the cup"]

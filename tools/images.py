@@ -25,6 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from chatedit.tools.errors import InputError, TooLargeError
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image]
+MaskSource = Union[ImageSource, np.ndarray]
 
 MAX_SIDE = 4096
 """Default largest side (pixels) accepted after loading."""
@@ -130,19 +131,11 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image
 
 
-def load_image(
-    source: ImageSource,
-    *,
-    max_side: int = MAX_SIDE,
-    downscale: bool = False,
-    max_bytes: int = MAX_BYTES,
-) -> Image.Image:
-    """Gives back an RGB PIL image from a path, bytes, data URL or PIL image, or raises InputError.
+def decode_image(source: ImageSource, *, max_bytes: int = MAX_BYTES) -> Image.Image:
+    """Gives back the decoded picture in its own mode (first frame, EXIF rotation applied), or raises InputError.
 
     Args:
         source: a file path, raw bytes, a `data:image/...;base64,` URL, or a PIL image.
-        max_side: the largest width or height accepted after loading.
-        downscale: shrink images over `max_side` (keeping the aspect) instead of refusing them.
         max_bytes: the largest encoded size accepted.
     """
     if isinstance(source, Image.Image):
@@ -179,7 +172,25 @@ def load_image(
         image = ImageOps.exif_transpose(image)
     except Exception:  # a broken EXIF block must not lose the picture; keep it as stored
         pass
-    image = to_rgb(image)
+    return image
+
+
+def load_image(
+    source: ImageSource,
+    *,
+    max_side: int = MAX_SIDE,
+    downscale: bool = False,
+    max_bytes: int = MAX_BYTES,
+) -> Image.Image:
+    """Gives back an RGB PIL image from a path, bytes, data URL or PIL image, or raises InputError.
+
+    Args:
+        source: a file path, raw bytes, a `data:image/...;base64,` URL, or a PIL image.
+        max_side: the largest width or height accepted after loading.
+        downscale: shrink images over `max_side` (keeping the aspect) instead of refusing them.
+        max_bytes: the largest encoded size accepted.
+    """
+    image = to_rgb(decode_image(source, max_bytes=max_bytes))
     if max(image.size) > max_side:
         if not downscale:
             raise TooLargeError(
@@ -189,6 +200,48 @@ def load_image(
         image = image.copy()
         image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return image
+
+
+def load_mask(source: MaskSource, size: tuple[int, int]) -> np.ndarray:
+    """Gives back the region a user drew as a bool (height, width) mask, or raises InputError.
+
+    White marks the region; in a mask with transparency, the fully transparent pixels do (the OpenAI
+    Images API's convention, where the mask is often the picture itself with a hole cut out). An
+    array is read as is: True, or at least half its range (0.5 for floats, 128 for integers).
+
+    Args:
+        source: a file path, raw bytes, a data URL, a PIL image, or a 2-D array.
+        size: (width, height) of the picture the mask is drawn on; any other size is refused.
+    """
+    if isinstance(source, np.ndarray) and source.ndim == 2:
+        if source.dtype == np.bool_:
+            region = source.copy()
+        else:
+            region = source >= (0.5 if np.issubdtype(source.dtype, np.floating) else 128)
+    else:
+        if isinstance(source, np.ndarray) and (source.ndim != 3 or source.dtype != np.uint8):
+            raise InputError(
+                f"A mask array must be 2-D (height, width), or 3-D uint8 (height, width, channels); got "
+                f"{source.dtype} of shape {source.shape}."
+            )
+        image = Image.fromarray(source) if isinstance(source, np.ndarray) else decode_image(source)
+        if image.mode == "P":
+            image = image.convert("RGBA")
+        alpha = np.asarray(image.getchannel("A")) if "A" in image.getbands() else None
+        if alpha is not None and (alpha < 255).any():
+            region = alpha == 0
+        else:
+            region = np.asarray(to_rgb(image).convert("L")) >= 128
+    if region.shape != (size[1], size[0]):
+        raise InputError(
+            f"The mask is {region.shape[1]}x{region.shape[0]} but the picture is {size[0]}x{size[1]}; "
+            "draw the mask at the picture's own size."
+        )
+    if not region.any():
+        raise InputError(
+            "The mask marks no pixels: paint the region to change white (or leave it transparent) and the rest black."
+        )
+    return region
 
 
 def png_bytes(image: Image.Image) -> bytes:
