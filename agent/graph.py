@@ -1,13 +1,16 @@
 """The LangGraph state machine of one chat turn.
 
-    start ─┬─ command ─────────────────────────────────────────────┐
-           ├─ answer ──────────────────────────────────────────────┤
-           └─ plan ── next_step ─┬─ locate ─┬─ edit ── verify ─┐    │
-                  ▲              │          ├─ next_step       │    │
-                  │              │          └─ respond (ask)   │    │
-                  │              └─ judge ─┬─ next_step (retry)│    ├─ respond ── END
-                  │                        └─ respond          │    │
-                  └────────────────────────────────────────────┘    │
+    start ─┬─ command ──┬─ finish ── END
+           ├─ answer ───┘
+           ├─ respond ── END                     (no picture yet, or a picture without words)
+           └─ plan ─┬─ respond ── END            (nothing to edit)
+                    └─ next_step ◄─────────────────────────────┐
+                          ├─ locate ─┬─ edit ── verify ────────┤
+                          │          ├─ next_step (not found) ─┤
+                          │          └─ respond (a question)   │
+                          ├─ edit ── verify ───────────────────┤  (a retry in the same place)
+                          └─ judge ─┬─ next_step (retries) ────┘
+                                    └─ respond ── END
 
 `start` stores an uploaded image and picks the path. `plan` asks the planner for the steps. Each
 round, `next_step` takes the next step of the queue: `locate` finds where it acts (or takes the mask

@@ -377,3 +377,24 @@ def test_a_mask_of_the_wrong_size_is_refused_before_anything_changes(tmp_path, p
     with pytest.raises(InputError, match="mask is 10x10"):
         session.send("make it sunset", mask=Image.new("L", (10, 10), 255))
     assert [v.instruction for v in session.history()] == ["uploaded", "remove the cup"]
+
+
+def test_studio_graph_takes_its_settings_from_the_run_context(tmp_path, photo):
+    """A LangGraph server hands the run's JSON `context` to the graph: it names the models, the store, the tries."""
+    from langchain_core.messages import HumanMessage
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from chatedit.agent.studio import make_graph
+    from chatedit.tools.images import to_data_url
+
+    graph = make_graph()
+    graph.checkpointer = InMemorySaver()  # the LangGraph server brings its own
+    message = HumanMessage(
+        content=[{"type": "text", "text": "make it sunset"}, {"type": "image_url", "image_url": {"url": to_data_url(photo)}}]
+    )
+    context = {"models": "tiny", "device": "cpu", "data_dir": str(tmp_path), "max_attempts": 1, "seed": 5}
+    state = graph.invoke({"messages": [message]}, {"configurable": {"thread_id": "t"}}, context=context)
+    path = state["messages"][-1].content.rsplit("Image: ", 1)[1].strip()
+    assert path.startswith(str(tmp_path)) and Image.open(path).size == photo.size
+    steps = state["report"]["steps"]
+    assert steps and all(len(s["attempts"]) == 1 for s in steps)
