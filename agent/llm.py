@@ -1,11 +1,14 @@
 """The vision LLM that plans a turn, judges its result and answers questions about the image.
 
-Any OpenAI-compatible chat model with vision and tool calling works (OpenAI, vLLM, Ollama). Each
-function below is ONE logical call. Transport failures (timeout, refused connection, HTTP 429 and
-5xx) are retried with bounded exponential backoff; an answer that cannot be used (malformed tool
-arguments, a refusal, a plan that fails validation) gets one more try, told what was wrong. When
-that fails too, the result holds no value and says why, and the caller falls back (rules planner,
-model checks). Every HTTP request is counted, retries included.
+Any OpenAI-compatible chat model with vision works (OpenAI, vLLM, Ollama). Plans and verdicts come
+back through a tool call; a model that answers it cannot call tools (Ollama's HTTP 400 "MODEL does
+not support tools") is asked for the same JSON in its reply instead, validated against the same
+schema, and remembered, so later calls go straight to JSON. Each function below is ONE logical call.
+Transport failures (timeout, refused connection, HTTP 429 and 5xx) are retried with bounded
+exponential backoff (tenacity); an answer that cannot be used (malformed arguments, a refusal, a
+plan that fails validation) gets one more try, told what was wrong. When that fails too, the result
+holds no value and says why, and the caller falls back (rules planner, model checks). Every HTTP
+request is counted, retries included.
 
 The model only ever receives pixels and text: images go as JPEG data URLs, and file paths are
 blanked out of the history and evidence it is shown.
@@ -19,7 +22,6 @@ import json
 import logging
 import math
 import re
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -31,6 +33,7 @@ from PIL import Image
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic.dataclasses import dataclass as schema_dataclass
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from chatedit import prompts
 from chatedit.agent.plan import CATEGORIES, Plan
@@ -157,6 +160,16 @@ class LLMResult:
     """HTTP requests made, retries included."""
     error: Optional[str] = None
     """Why the call failed (for the turn report); None when it succeeded."""
+    mode: Optional[str] = None
+    """How a Plan or Verdicts were asked for: "tools" (a tool call) or "json" (JSON in the reply)."""
+    tools_refused: bool = False
+    """The server answered that the model cannot call tools."""
+
+
+_JSON_MODELS: set[tuple[str, str]] = set()
+"""(base URL, model) of the models that cannot call tools: they are asked for JSON in the reply."""
+
+_NO_TOOLS = re.compile(r"does not support tools|tools? (?:are|is) not supported|not support(?:ed)? tool", re.I)
 
 
 @schema_dataclass
@@ -218,12 +231,7 @@ def plan_with_llm(
         SystemMessage(prompts.load("plan")),
         HumanMessage([{"type": "text", "text": text}, image_part(image)]),
     ]
-    chat = llm.bind_tools([Plan], tool_choice="Plan")
-
-    def parse(reply: AIMessage) -> Plan:
-        return _plan_from(_tool_arguments(reply, "Plan"), shown, image_size)
-
-    return _ask(llm, chat, messages, parse, tool="Plan")
+    return _ask_for(llm, messages, Plan, lambda args: _plan_from(args, shown, image_size))
 
 
 def judge_with_llm(
@@ -268,12 +276,7 @@ def judge_with_llm(
         image_part(after),
     ]
     messages = [SystemMessage(prompts.load("judge")), HumanMessage(content)]
-    chat = llm.bind_tools([Verdicts], tool_choice="Verdicts")
-
-    def parse(reply: AIMessage) -> list[Verdict]:
-        return _verdicts_from(_tool_arguments(reply, "Verdicts"), steps)
-
-    return _ask(llm, chat, messages, parse, tool="Verdicts")
+    return _ask_for(llm, messages, Verdicts, lambda args: _verdicts_from(args, steps))
 
 
 def answer_with_llm(llm: BaseChatModel, image: Image.Image, question: str, history: list[str]) -> LLMResult:
@@ -316,12 +319,49 @@ class _Unusable(ValueError):
     """The model answered, but with nothing usable; the message says why, for the model and the report."""
 
 
+def _model_key(llm: BaseChatModel) -> tuple[str, str]:
+    """Gives back what names a model for remembering its abilities: its server and its name."""
+    server = getattr(llm, "openai_api_base", None) or ""
+    return str(server), str(getattr(llm, "model_name", None) or getattr(llm, "model", "") or type(llm).__name__)
+
+
+def _ask_for(
+    llm: BaseChatModel, messages: list[BaseMessage], schema: type[BaseModel], parse_args: Callable[[dict], Any]
+) -> LLMResult:
+    """Gives back the parsed `schema` object the model gives: by a tool call, else as JSON in its reply.
+
+    A model whose server answers that it cannot call tools is remembered (per server and model name)
+    and asked for the JSON straight away from then on; the result's `mode` says which way was used.
+    """
+    name = schema.__name__
+    key = _model_key(llm)
+    calls = 0
+    if key not in _JSON_MODELS:
+        chat = llm.bind_tools([schema], tool_choice=name)
+        result = _ask(llm, chat, messages, lambda reply: parse_args(_tool_arguments(reply, name)), tool=name)
+        if not result.tools_refused:
+            result.mode = "tools"
+            return result
+        logger.warning("The LLM %s cannot call tools; asking it for JSON instead.", key[1])
+        _JSON_MODELS.add(key)
+        calls = result.calls
+    schema_text = json.dumps(schema.model_json_schema())
+    response_format = {"type": "json_schema", "json_schema": {"name": name, "schema": schema.model_json_schema()}}
+    chat = llm.bind(response_format=response_format)
+    asked = [*messages, HumanMessage(prompts.load("json_reply").format(name=name, schema=schema_text))]
+    result = _ask(llm, chat, asked, lambda reply: parse_args(_json_arguments(reply, name)), tool=None, json_of=name)
+    result.calls += calls
+    result.mode = "json"
+    return result
+
+
 def _ask(
     llm: BaseChatModel,
     chat,
     messages: list[BaseMessage],
     parse: Callable[[AIMessage], Any],
     tool: Optional[str],
+    json_of: Optional[str] = None,
 ) -> LLMResult:
     """Gives back the parsed answer of `chat` to `messages`: one call, plus retries, all counted."""
     # Chat models not made by make_chat_model get the default policy.
@@ -331,22 +371,11 @@ def _ask(
     problem = ""
     # The answer, and one more try, told what was wrong, when the answer is unusable.
     for _ in range(2):
-        for retry in range(retries + 1):
-            calls += 1
-            try:
-                reply = chat.invoke(messages)
-            except openai.APIError as exc:
-                if _transient(exc) and retry < retries:
-                    wait = min(MAX_BACKOFF, backoff * 2**retry)
-                    logger.warning("LLM request failed (%s); retrying in %.2f s", _describe(exc), wait)
-                    time.sleep(wait)
-                    continue
-                return LLMResult(None, calls, f"{_describe(exc)} (after {calls} request(s))")
-            # The client could not even turn the reply into a message (tool arguments that are JSON
-            # but not an object, a body of the wrong shape): a malformed answer, not a crash.
-            except Exception as exc:
-                reply = exc
-            break
+        reply, made = _send(chat, messages, retries, backoff)
+        calls += made
+        if isinstance(reply, openai.APIError):
+            refused = isinstance(reply, openai.BadRequestError) and bool(_NO_TOOLS.search(_describe(reply)))
+            return LLMResult(None, calls, f"{_describe(reply)} (after {calls} request(s))", tools_refused=refused)
         try:
             if isinstance(reply, Exception):
                 raise _Unusable(f"the reply could not be read ({type(reply).__name__}: {_clip(str(reply))}).")
@@ -355,9 +384,42 @@ def _ask(
             problem = str(exc)
             logger.warning("LLM answer unusable: %s", problem)
         again = f"Your previous reply could not be used: {problem} Answer again"
-        again += f" by calling the {tool} tool." if tool else "."
+        again += f" by calling the {tool} tool." if tool else f" with the {json_of} JSON object only." if json_of else "."
         messages = [*messages, HumanMessage(again)]
     return LLMResult(None, calls, f"the LLM's answer was unusable twice: {problem}")
+
+
+def _send(chat, messages: list[BaseMessage], retries: int, backoff: float) -> tuple[Any, int]:
+    """Gives back the reply to `messages`, or the exception that ended the tries, and the requests made.
+
+    Transient failures are tried again up to `retries` times, `backoff` seconds before the first
+    retry, doubling each time up to MAX_BACKOFF.
+    """
+    calls = 0
+
+    def request():
+        nonlocal calls
+        calls += 1
+        return chat.invoke(messages)
+
+    attempts = Retrying(
+        stop=stop_after_attempt(retries + 1),
+        wait=wait_exponential(multiplier=backoff, max=MAX_BACKOFF),
+        retry=retry_if_exception(_transient),
+        before_sleep=_log_retry,
+        reraise=True,
+    )
+    try:
+        return attempts(request), calls
+    # The client could not even turn the reply into a message (tool arguments that are JSON but not
+    # an object, a body of the wrong shape): a malformed answer, not a crash.
+    except Exception as exc:
+        return exc, calls
+
+
+def _log_retry(state: RetryCallState) -> None:
+    wait = state.next_action.sleep if state.next_action else 0.0
+    logger.warning("LLM request failed (%s); retrying in %.2f s", _describe(state.outcome.exception()), wait)
 
 
 def _transient(exc: Exception) -> bool:
@@ -401,6 +463,19 @@ def _tool_arguments(reply: AIMessage, tool: str) -> dict:
     raise _Unusable(f"the reply was text instead of a call to the {tool} tool: {_clip(said)!r}.")
 
 
+def _json_arguments(reply: AIMessage, name: str) -> dict:
+    """Gives back the JSON object a reply holds (bare or in a code fence), or raises _Unusable."""
+    said = reply.additional_kwargs.get("refusal") or reply.text
+    start, end = said.find("{"), said.rfind("}")
+    try:
+        value = json.loads(said[start : end + 1]) if 0 <= start < end else None
+    except json.JSONDecodeError as exc:
+        raise _Unusable(f"the reply is not valid JSON ({exc.msg}): {_clip(said)!r}.") from None
+    if not isinstance(value, dict):
+        raise _Unusable(f"the reply holds no JSON object for {name}: {_clip(said)!r}.")
+    return value
+
+
 def _plan_from(args: dict, shown: tuple[int, int], image_size: tuple[int, int]) -> Plan:
     """Gives back the validated Plan in `args`, boxes mapped to `image_size`, or raises _Unusable."""
     args = dict(args)
@@ -425,7 +500,7 @@ def _plan_from(args: dict, shown: tuple[int, int], image_size: tuple[int, int]) 
             "the plan has neither steps nor a message; give the edit steps, or a message that answers or asks."
         )
     for number, step in enumerate(plan.steps, 1):
-        if step.category in ("remove", "replace", "local") and not step.target:
+        if step.category in ("remove", "replace", "local", "move") and not step.target:
             raise _Unusable(f"step {number} ({step.category}) has no target; name the object to find.")
         if step.box is not None:
             step.box = _fit_box(step.box, shown, image_size)

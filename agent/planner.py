@@ -25,6 +25,8 @@ class Planned:
     calls: int
     note: Optional[str] = None
     """Why the rules planner was used when an LLM was asked for."""
+    mode: Optional[str] = None
+    """How the LLM was asked: "tools" (a Plan tool call) or "json" (a model that cannot call tools)."""
 
 
 def resolve_references(plan: Plan, previous_targets: list[str]) -> Plan:
@@ -53,7 +55,8 @@ def make_plan(
 
         result = plan_with_llm(llm, image, instruction, history, image_size=image.size)
         if result.value is not None:
-            return Planned(resolve_references(result.value, previous_targets), "llm", result.calls)
+            return Planned(resolve_references(result.value, previous_targets), "llm", result.calls, mode=result.mode)
         plan = resolve_references(plan_rules(instruction), previous_targets)
-        return Planned(plan, "rules", result.calls, f"LLM planner failed ({result.error}); used the rules planner")
+        note = f"LLM planner failed ({result.error}); used the rules planner"
+        return Planned(plan, "rules", result.calls, note, mode=result.mode)
     return Planned(resolve_references(plan_rules(instruction), previous_targets), "rules", 0)

@@ -22,7 +22,8 @@ from chatedit.agent.llm import (
     make_chat_model,
     plan_with_llm,
 )
-from chatedit.agent.plan import Plan, Step
+from chatedit.agent.plan import CATEGORIES, Plan, Step
+from chatedit.agent.planner import make_plan
 from conftest import random_image
 from tests.fake_llm import delay, drop, error, llm_settings, text, tool_call
 from chatedit.tools.errors import InputError
@@ -125,9 +126,7 @@ def test_plan_request_carries_the_image_and_offers_the_plan_tool(fake_llm, llm, 
     assert "remove the dog" in user_text and "make it sunset" in user_text and "601x403" in user_text
     (tool,) = request["tools"]
     assert tool["function"]["name"] == "Plan"
-    assert tool["function"]["parameters"]["properties"]["steps"]["items"]["properties"]["category"]["enum"] == [
-        "remove", "replace", "local", "add", "background", "global"
-    ]
+    assert tool["function"]["parameters"]["properties"]["steps"]["items"]["properties"]["category"]["enum"] == list(CATEGORIES)
     assert request["tool_choice"] == {"type": "function", "function": {"name": "Plan"}}
 
 
@@ -359,3 +358,86 @@ def test_no_request_carries_a_file_path(fake_llm, llm, tmp_path, photo):
         assert str(tmp_path) not in body and str(tmp_path).replace("/", "\\/") not in body
         assert "input.png" not in body and "mask.png" not in body
     assert "removed the cat (mask [file])" in bodies[0]
+
+
+NO_TOOLS = "registry.ollama.ai/library/llava:latest does not support tools"
+
+
+def test_tool_calls_are_the_first_way_and_the_result_says_so(fake_llm, llm, photo):
+    fake_llm.script([tool_call("Plan", REMOVE_DOG)])
+    result = plan_with_llm(llm, photo, "remove the dog", [], image_size=photo.size)
+    assert result.mode == "tools" and result.value.steps[0].target == "dog"
+    assert "response_format" not in fake_llm.requests[0]
+
+
+def test_a_model_without_tools_is_asked_for_json_once_and_remembered(fake_llm, photo):
+    llm = make_chat_model(llm_settings(fake_llm, model="llava-json-plan"))
+    fenced = "Here is the plan:\n```json\n" + json.dumps(REMOVE_DOG) + "\n```"
+    fake_llm.script([error(400, NO_TOOLS), text(json.dumps(REMOVE_DOG)), text(fenced)])
+
+    first = plan_with_llm(llm, photo, "remove the dog", [], image_size=photo.size)
+    assert (first.mode, first.calls, first.error) == ("json", 2, None)
+    assert first.value == Plan.model_validate(REMOVE_DOG)
+    asked = fake_llm.requests[1]
+    assert "tools" not in asked and asked["response_format"]["json_schema"]["name"] == "Plan"
+    assert "Do not call a tool" in asked["messages"][-1]["content"] and '"steps"' in asked["messages"][-1]["content"]
+    assert len(_images(asked)) == 1
+
+    second = plan_with_llm(llm, photo, "remove the dog", [], image_size=photo.size)
+    assert (second.mode, second.calls) == ("json", 1) and second.value.steps[0].category == "remove"
+    assert "tools" not in fake_llm.requests[2] and fake_llm.remaining == 0
+
+
+def test_json_plans_are_validated_against_the_same_schema(fake_llm, photo):
+    llm = make_chat_model(llm_settings(fake_llm, model="llava-json-check"))
+    bad = {"steps": [{"category": "explode", "prompt": "x", "instruction": "x"}]}
+    fake_llm.script([error(400, NO_TOOLS), text(json.dumps(bad)), text("no idea")])
+    result = plan_with_llm(llm, photo, "remove the dog", [], image_size=photo.size)
+    assert result.value is None and result.calls == 3 and result.mode == "json"
+    retry = fake_llm.requests[2]["messages"][-1]["content"]
+    assert "unknown category 'explode'" in retry and "Plan JSON object only" in retry
+    assert "holds no JSON object" in result.error
+
+
+def test_a_judge_without_tools_gives_verdicts_as_json(fake_llm, photo):
+    llm = make_chat_model(llm_settings(fake_llm, model="llava-json-judge"))
+    plan = Plan(steps=[Step(category="remove", target="dog", prompt="grass", instruction="remove the dog")])
+    fail = {"verdicts": [{"step": 1, "passed": False, "reason": "still there", "new_prompt": "empty lawn"}]}
+    fake_llm.script([error(400, NO_TOOLS), text('{"verdicts": []}'), text(json.dumps(fail))])
+    result = judge_with_llm(llm, photo, photo, plan, [{"step": 1, "changed_inside": 0.01}])
+    assert result.mode == "json" and result.calls == 3
+    assert result.value == [Verdict(step=1, passed=False, reason="still there", new_prompt="empty lawn")]
+    assert fake_llm.requests[1]["response_format"]["json_schema"]["name"] == "Verdicts"
+    assert "no verdict for step(s) 1" in fake_llm.requests[2]["messages"][-1]["content"]
+
+
+def test_other_bad_requests_do_not_switch_to_json(fake_llm, photo):
+    llm = make_chat_model(llm_settings(fake_llm, model="vlm-bad-request"))
+    fake_llm.script([error(400, "image too large"), tool_call("Plan", REMOVE_DOG)])
+    first = plan_with_llm(llm, photo, "remove the dog", [], image_size=photo.size)
+    assert first.value is None and first.calls == 1 and first.mode == "tools" and "image too large" in first.error
+    second = plan_with_llm(llm, photo, "remove the dog", [], image_size=photo.size)
+    assert second.mode == "tools" and second.value.steps[0].target == "dog"
+    assert fake_llm.requests[1]["tools"][0]["function"]["name"] == "Plan"
+
+
+def test_the_planner_reports_which_way_the_llm_was_asked(fake_llm, photo):
+    llm = make_chat_model(llm_settings(fake_llm, model="llava-json-planner"))
+    fake_llm.script([error(400, NO_TOOLS), text(json.dumps(REMOVE_DOG))])
+    planned = make_plan("remove the dog", photo, [], [], llm=llm)
+    assert (planned.planner, planned.mode, planned.calls) == ("llm", "json", 2)
+
+
+def test_the_plan_prompt_teaches_coordination_and_the_plan_keeps_each_value(fake_llm, llm, photo):
+    both = {
+        "steps": [
+            {"category": "local", "target": "door", "prompt": "a red door", "instruction": "paint the door red"},
+            {"category": "local", "target": "fence", "prompt": "a green fence", "instruction": "the fence green"},
+        ]
+    }
+    fake_llm.script([tool_call("Plan", both)])
+    result = plan_with_llm(llm, photo, "paint the door red and the fence green", [], image_size=photo.size)
+    system = fake_llm.requests[0]["messages"][0]["content"]
+    assert "# Coordination" in system and "paint the door red and the fence green" in system
+    assert '"her" is the woman, not the earrings' in system
+    assert [(s.target, s.prompt) for s in result.value.steps] == [("door", "a red door"), ("fence", "a green fence")]
