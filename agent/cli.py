@@ -161,7 +161,11 @@ def save_image(image, path: Path) -> Path:
 
 
 class ProgressView:
-    """Shows a turn's events on stderr as they happen: the plan, each step, a denoising bar, the checks."""
+    """Shows a turn's events on stderr as they happen: the plan, each step, a denoising bar, the checks.
+
+    While it shows them, the libraries underneath load models without bars of their own
+    (`tools.loading.quiet_loading`): the terminal carries chatedit's progress only.
+    """
 
     def __init__(self, console: Console = stderr):
         self.console = console
@@ -175,14 +179,19 @@ class ProgressView:
         )
         self.task = None
         self.steps = StepTracker()
+        self.quiet = contextlib.ExitStack()
 
     def __enter__(self) -> "ProgressView":
+        from chatedit.tools.loading import quiet_loading
+
+        self.quiet.enter_context(quiet_loading())
         self.bar.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._end_bar()
         self.bar.stop()
+        self.quiet.close()
 
     def _end_bar(self) -> None:
         if self.task is not None:
@@ -532,7 +541,7 @@ def serve(
 
     Add it to Open WebUI or any OpenAI-compatible client as base URL http://HOST:PORT/v1, model
     `chatedit`. More settings (size limits, image links, remote images) come from CHATEDIT_*
-    variables; see agent/server.py.
+    variables; see agent/server/settings.py. The MCP tools of `chatedit mcp` are served at /mcp too.
     """
     with _exit_codes():
         import uvicorn
@@ -549,6 +558,23 @@ def serve(
             f"chatedit serving at http://{host}:{port}/v1 (model id: {settings.model_id}); data in {editor.data_dir}"
         )
         uvicorn.run(create_app(editor, settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def mcp(
+    models: ModelsOption = Models.default,
+    planner: PlannerOption = Planner.auto,
+    device: DeviceOption = Device.auto,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Serve chatedit's tools over MCP on stdio (Claude Desktop, code editors, any MCP client).
+
+    Tools: edit_image, undo, redo, history and plan; the models load on the first edit.
+    """
+    with _exit_codes():
+        from chatedit.agent.server.mcp_tools import run_stdio
+
+        run_stdio(lambda: make_editor(models=models.value, planner=planner.value, device=device.value, data_dir=data_dir))
 
 
 @app.command()

@@ -101,10 +101,11 @@ class Toolbox:
 
     def global_edit(self, image, instruction, *, seed=0, guidance=None, on_step: StepCallback = None) -> EditResult:
         """Gives back the whole image edited by the instruction editor."""
+        editor = self.models.global_editor
         return global_edit.global_edit(
-            self.models.global_editor,
+            editor,
             image,
-            instruction,
+            inpaint.fit_prompt(editor, instruction),
             steps=self.settings.global_steps,
             guidance=guidance or self.settings.guidance,
             image_guidance=self.settings.image_guidance,

@@ -288,3 +288,40 @@ def test_bench_prints_stage_timings_as_json(runner, monkeypatch):
 def test_bench_refuses_a_bad_size(runner):
     result = runner.invoke(cli.app, ["bench", "--size", "big"])
     assert result.exit_code == 2 and "768x512" in result.stderr
+
+
+LIBRARY_NOISE = (
+    "it/s]",
+    "Loading weights",
+    "Loading pipeline components",
+    "Writing model shards",
+    "Fetching",
+    "[transformers]",
+    "falling back to",
+    "Token indices sequence length",
+    "truncated because CLIP",
+    "Warning",
+    "warn(",
+)
+LONG_INSTRUCTION = (
+    "replace the cup with a golden teapot with pink flowers, warm light, long shadows, glowing rim and steam "
+    "rising, then make it a golden sunset over a calm sea with pink clouds, warm light, long shadows, a glowing "
+    "horizon, reflections on the water and birds in the sky"
+)
+
+
+def test_edit_and_chat_show_chatedit_progress_and_nothing_from_the_libraries(photo_path, tmp_path):
+    # A fresh model cache: the first run also writes the tiny weights, the noisiest part of loading.
+    env = {
+        "CHATEDIT_CACHE_DIR": str(tmp_path / "cache"),
+        "CHATEDIT_DATA_DIR": str(tmp_path / "data"),
+        "CHATEDIT_INPAINT_STEPS": "2",
+        "CHATEDIT_GLOBAL_STEPS": "2",
+    }
+    edited = run_module("edit", str(photo_path), LONG_INSTRUCTION, "-o", str(tmp_path / "out.png"), *TINY, env=env)
+    chatted = run_module("chat", str(photo_path), *TINY, stdin="remove the cup\n", env=env)
+    for result in (edited, chatted):
+        assert result.returncode == 0, result.stderr
+        assert "Plan (rules)" in result.stderr and "Step 1/" in result.stderr
+        output = result.stdout + result.stderr
+        assert [noise for noise in LIBRARY_NOISE if noise in output] == [], output
