@@ -273,7 +273,7 @@ def build_tiny_qwen() -> QwenImageEditPlusPipeline:
             num_attention_heads=2, joint_attention_dim=16, axes_dims_rope=(8, 4, 4),
         )
         vae = AutoencoderKLQwenImage(
-            base_dim=8, z_dim=4, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True],
+            base_dim=4, z_dim=4, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True],
             latents_mean=[0.0] * 4, latents_std=[1.0] * 4,
         )
     return QwenImageEditPlusPipeline(
