@@ -21,13 +21,17 @@ resolve against the previous turn.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Optional
 
 from chatedit.agent.plan import Plan, Step
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 
 def _words_of(text: str) -> frozenset[str]:
@@ -1143,9 +1147,6 @@ def _add(instruction: str, rest: str, verb: str) -> list[_Draft]:
         if anchor and not _is_image(anchor) and not _is_background(anchor):
             return _local(instruction, anchor, "{} with " + _strip_determiners(_noun_phrase(new, keep_with=False)[0]))
         return _global(instruction)
-    moved = _moved_to_a_place(instruction, rest, verb, new, relation, anchor)
-    if moved:
-        return moved
     if not new or (_is_image(new) and not _COUNTED.match(new)):
         return []
     if _is_background(new) or (_head(new) in _PLACES and relation in ("behind", "around", "near")):
@@ -1162,47 +1163,6 @@ def _add(instruction: str, rest: str, verb: str) -> list[_Draft]:
             takes_previous_place=takes_place,
         )
         for item in _split_list(new)
-    ]
-
-
-def _moved_to_a_place(
-    instruction: str, rest: str, verb: str, new: str, relation: Optional[str], anchor: Optional[str]
-) -> list[_Draft]:
-    """Frames "put the dog on a beach", "move the couple to Paris": the subject stays, the setting changes."""
-    moved = _words(new)[:1] and _words(new)[0] in (
-        "the",
-        "this",
-        "that",
-        "my",
-        "his",
-        "her",
-        "their",
-        "it",
-        "him",
-        "them",
-    )
-    if verb not in ("set", "put", "place", "move", "bring", "take", "transport") or not moved or not anchor:
-        return []
-    named_place = re.search(
-        r"\s(?:to|in|into)\s+(?!(?:the|a|an|his|her|their|its|my|this|that|left|right|top|bottom|front|back|middle|"
-        r"center)\b)[a-z]",
-        rest,
-        re.IGNORECASE,
-    )
-    if not (
-        _head(anchor) in _PLACES
-        or _is_background(anchor)
-        or (_is_image(new) and relation in ("in", "on", "near"))
-        or (named_place and verb in ("move", "bring", "take", "transport"))
-    ):
-        return []
-    subject = _noun_phrase(new)[0]
-    place = re.search(
-        r"(?:a|an|the|some)\s+(?:[\w'-]+\s+){0,3}?" + re.escape(_head(anchor)) + r"\b.*$", rest, re.IGNORECASE
-    )
-    keep = None if _is_image(subject) else _target(subject)
-    return [
-        _Draft("background", instruction, target=keep, prompt=_strip_determiners(place.group(0) if place else anchor))
     ]
 
 
@@ -2045,12 +2005,13 @@ def _moved(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
     definite = re.match(
         r"^(?:the|this|that|these|those|his|her|their|its|my|him|her|them|it|us|me)\b", rest, re.IGNORECASE
     )
-    if verb not in _MOVE_VERBS and not (verb in ("put", "bring", "shift", "push", "pull", "set") and definite):
+    carried = ("put", "place", "set", "bring", "take", "transport", "shift", "push", "pull")
+    if verb not in _MOVE_VERBS and not (verb in carried and definite):
         return None
     phrase, tail = _noun_phrase(rest, keep_with=False)
     tail = re.sub(r"^(?:in|at|on)\s+the\s+(?:back|front|middle|corner)\s+", "", tail, flags=re.IGNORECASE)
-    place = re.match(r"^(?:to|into|onto|in|on)\s+(?P<place>.+)$", tail, re.IGNORECASE)
-    if place and _head(place["place"]) in _PLACES | _BACKGROUND_WORDS:
+    place = re.match(r"^(?:to|into|onto|in|on|at)\s+(?P<place>.+)$", tail, re.IGNORECASE)
+    if place and (_head(place["place"]) in _PLACES or _is_background(place["place"])):
         return _background(said, place["place"], keep=None if phrase.lower() in ("us", "me") else _target(phrase))
     direction = _MOVE_TO.search(rest)
     if verb in _MOVE_VERBS or direction:
