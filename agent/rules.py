@@ -1242,10 +1242,6 @@ _POSSESSED_ATTRIBUTE = re.compile(
     r"^(?P<np>.+?)(?:'s|s')\s+(?:new\s+)?(?P<attr>(?:[\w-]+\s+){0,1}?(?:" + _ATTRIBUTE_ALTERNATIVES + r"))$",
     re.IGNORECASE,
 )
-_WRITTEN_ON = re.compile(
-    r"^(?:the\s+)?(?:text|word|words|writing|letters|lettering|label|sign|number)\s+[\"'][^\"']*[\"']\s+(?:on|of)\s+(?P<np>.+)$",
-    re.IGNORECASE,
-)
 _BACKGROUND_OF = re.compile(
     r"^(?:the\s+)?(?:background|backdrop|setting|surroundings|environment|scenery)\s+(?:of|behind|around)\s+(?P<np>.+)$",
     re.IGNORECASE,
@@ -1264,13 +1260,6 @@ def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
         return _global(instruction)
     if attribute and _head(attribute["attr"]) not in _BACKGROUND_WORDS:
         return _local(instruction, _noun_phrase(attribute["np"])[0], _attribute_look(attribute["attr"], new))
-    quoted = re.fullmatch(r"[\"'](?P<text>[^\"']+)[\"']|(?:say|says|read|reads|spell|spells)\s+(?P<said>.+)", new)
-    if quoted:
-        # 'change the text "HOT" on the oven to "ABC"': new words on the same thing.
-        written_on = _WRITTEN_ON.match(old_text.strip())
-        target = _noun_phrase(written_on["np"] if written_on else old_text)[0]
-        words = (quoted["text"] or quoted["said"]).strip("\"' ")
-        return _local(instruction, target, '{} with the text "' + words + '"')
     old_words = [w for w in _words(old_text) if w not in _ARTICLES]
     if " ".join(old_words) in _ASPECTS or (
         len(old_words) == 1 and old_words[0] in _TIMES | _SEASONS | _WEATHER | {"day"}
@@ -1953,7 +1942,8 @@ _WRITE_ON = re.compile(
     r"\s+(?:on|across|onto)\s+(?P<np>.+)$",
 )
 _WRITING_OF = re.compile(
-    r"\b(?:text|writing|words?|letters|lettering|caption|slogan)\s+(?:on|of)\s+(?P<np>.+?)(?=\s+(?:to|with|into)\b|,|$)",
+    r"\b(?:text|writing|words?|letters|lettering|caption|slogan|label)(?:\s+\"[^\"]*\"|\s+'[^']*')?\s+(?:on|of)\s+"
+    r"(?P<np>.+?)(?=\s+(?:to|with|into)\b|,|$)",
     re.IGNORECASE,
 )
 _ITS_TEXT = re.compile(
