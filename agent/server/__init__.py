@@ -6,6 +6,7 @@
     GET  /v1/images/{id}         an image of the store, when answers link images instead of inlining them
     POST /v1/images/edits        OpenAI's Images API: edit the first image as the prompt says (see images_api)
     POST /v1/images/generations  a clear 400: the loaded models edit, they do not draw from text
+    /mcp                         the MCP tools (streamable HTTP; see mcp_tools)
 
 Frontends are stateless: every request carries the whole conversation. The picture to edit is the
 LAST image in it, whether the user attached it (an `image_url` part) or an earlier answer showed it
@@ -22,7 +23,7 @@ never called.
 
 Modules: `settings` (settings, errors), `auth` (the API key dependency), `conversation` (reading a
 chat request), `side` (side requests), `backend` (the editor and its queue), `streaming` (SSE),
-`chat`, `images` and `images_api` (the routes), `remote` (fetching allowed image URLs).
+`chat`, `images` and `images_api` (the routes), `mcp_tools` (the MCP server), `remote` (fetching allowed image URLs).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chatedit.agent.server import chat, images, images_api
+from chatedit.agent.server.mcp_tools import MCPEndpoint, http_sessions
 from chatedit.agent.server.auth import Keys
 from chatedit.agent.server.backend import Backend
 from chatedit.agent.server.conversation import read_conversation
@@ -103,8 +105,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        backend.close()
+        try:
+            async with http_sessions(app, backend, settings):
+                yield
+        finally:
+            backend.close()
 
     app = FastAPI(
         title="chatedit",
@@ -122,4 +127,5 @@ def create_app(
     app.include_router(chat.router)
     app.include_router(images_api.router)
     app.include_router(images.router)
+    app.add_route("/mcp", MCPEndpoint(), methods=["GET", "POST", "DELETE"])
     return app

@@ -1,0 +1,218 @@
+"""An MCP server (official `mcp` SDK, MCPServer, formerly FastMCP): chatedit's edits as tools for any MCP client.
+
+Tools: `edit_image(instruction, image?, mask?, session?)`, `undo(session)`, `redo(session)`,
+`history(session)` and `plan(instruction)`. Pictures and masks come as a data URL or base64, as
+a local file path over stdio only (a remote client's paths mean nothing here), or as an http(s)
+URL where the server allows remote images. An edit answers with the picture (PNG), a text of what
+was done and what failed, and structured content `{session, version, steps}`; long edits send
+progress notifications. Bad input is a tool error the model can read, never a crash.
+
+Transports: `chatedit mcp` (stdio) and `chatedit serve` at `/mcp` (streamable HTTP, behind the
+API key when one is set). Both run turns on the server's one worker queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import re
+from typing import Any, AsyncIterator, Callable, Optional, Union
+
+from fastapi import FastAPI, Request
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types import CallToolResult, ImageContent, TextContent
+from starlette.types import Receive, Scope, Send
+
+from chatedit.agent.events import step_name
+from chatedit.agent.rules import plan_rules
+from chatedit.agent.server.backend import Backend, Outcome, public_report
+from chatedit.agent.server.remote import fetch_remote
+from chatedit.agent.server.settings import APIError, ServerSettings
+from chatedit.agent.server.streaming import ProgressLines
+from chatedit.agent.session import Editor
+from chatedit.tools.errors import InputError, ModelUnavailableError
+from chatedit.tools.images import png_bytes
+
+_BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]+$")
+
+
+def picture_source(value: str, settings: ServerSettings, local_files: bool) -> Union[str, bytes]:
+    """Gives back what `load_image` or `load_mask` reads for a tool's picture argument, or raises ToolError."""
+    text = value.strip()
+    if text.lower().startswith("data:"):
+        return text
+    if text.lower().startswith(("http://", "https://")):
+        if not settings.allow_remote_images:
+            raise ToolError("Image URLs are not accepted by this server; send the picture as a data URL or base64.")
+        return fetch_remote(text, settings)
+    if len(text) > 256 and _BASE64.match(text):
+        try:
+            return base64.b64decode(text, validate=False)
+        except binascii.Error:
+            raise ToolError("The picture is not valid base64; send a data URL or base64 of a PNG, JPEG or WebP.") from None
+    if local_files:
+        return text
+    raise ToolError("Over HTTP, send the picture as a data URL or base64: this server cannot read the client's files.")
+
+
+def _steps_text(outcome: Outcome) -> str:
+    lines = []
+    for step in outcome.report.get("steps") or []:
+        status = "done" if step.get("passed") else f"failed ({step.get('status') or 'not applied'})"
+        lines.append(f"- {step_name(step)}: {status}")
+    return "\n".join([outcome.message, *lines])
+
+
+def _result(backend: Backend, outcome: Outcome) -> CallToolResult:
+    """Gives back a turn's tool result: the picture when it changed, what was done, and {session, version, steps}."""
+    report = public_report(outcome.report)
+    content: list = []
+    if outcome.image_id is not None:
+        data = png_bytes(backend.editor().store.get(outcome.image_id))
+        content.append(ImageContent(data=base64.b64encode(data).decode("ascii"), mime_type="image/png"))
+    content.append(TextContent(text=_steps_text(outcome)))
+    structured = {"session": outcome.session, "version": report.get("version"), "steps": report.get("steps") or []}
+    return CallToolResult(content=content, structured_content=structured)
+
+
+async def _run(backend: Backend, ctx: Optional[Context], work: Callable[[Callable], Outcome]) -> Outcome:
+    """Gives back the outcome of a turn run on the worker queue, sending its progress lines as notifications."""
+    loop = asyncio.get_running_loop()
+    events: asyncio.Queue = asyncio.Queue()
+    future = backend.queue.submit(lambda: work(lambda event: loop.call_soon_threadsafe(events.put_nowait, event)))
+    future.add_done_callback(lambda _: loop.call_soon_threadsafe(events.put_nowait, None))
+    describe = ProgressLines()
+    sent = 0
+    while (event := await events.get()) is not None:
+        line = describe(event)
+        if line and ctx is not None:
+            sent += 1
+            await ctx.report_progress(sent, message=line)
+    try:
+        return future.result()
+    except (InputError, ModelUnavailableError) as exc:
+        raise ToolError(str(exc)) from None
+
+
+def build_mcp(backend: Backend, settings: ServerSettings, *, local_files: bool) -> MCPServer:
+    """Gives back the MCP server whose tools edit pictures through `backend`.
+
+    Args:
+        backend: the editor and the queue turns run on.
+        settings: size limits and whether remote image URLs are fetched.
+        local_files: read pictures given as file paths (stdio only: the client runs on this machine).
+    """
+    server = MCPServer(
+        "chatedit",
+        instructions="Edits pictures from plain-language instructions; sessions keep every version for undo.",
+    )
+
+    def source(value: str):
+        return picture_source(value, settings, local_files)
+
+    @server.tool()
+    async def edit_image(
+        instruction: str,
+        image: Optional[str] = None,
+        mask: Optional[str] = None,
+        session: Optional[str] = None,
+        ctx: Optional[Context] = None,
+    ) -> CallToolResult:
+        """Edits a picture as the instruction says ("remove the cup and make it look like winter").
+
+        Args:
+            instruction: what to change, in plain words; several edits may be asked at once.
+            image: the picture: a data URL, base64, or (stdio only) a local file path. Optional when
+                `session` names a session whose current picture is to be edited.
+            mask: the region to change, drawn at the picture's size: white, or fully transparent, marks it.
+            session: a session id from an earlier call, to continue editing its latest version.
+        """
+        picture = source(image) if image else None
+        region = source(mask) if mask else None
+        if picture is None and session is None:
+            raise ToolError("Give the picture to edit (`image`), or a `session` from an earlier edit.")
+        outcome = await _run(
+            backend, ctx, lambda forward: backend.run_turn(session, instruction, picture, forward, mask=region)
+        )
+        return _result(backend, outcome)
+
+    async def command(name: str, session: str) -> CallToolResult:
+        def work(forward) -> Outcome:
+            backend.editor().session(session)  # an unknown id is an error, not a new session
+            return backend.run_turn(session, name, None, forward)
+
+        return _result(backend, await _run(backend, None, work))
+
+    @server.tool()
+    async def undo(session: str) -> CallToolResult:
+        """Steps a session back to its previous version and gives back that picture."""
+        return await command("undo", session)
+
+    @server.tool()
+    async def redo(session: str) -> CallToolResult:
+        """Steps a session forward again after an undo and gives back that picture."""
+        return await command("redo", session)
+
+    @server.tool(structured_output=True)
+    async def history(session: str) -> dict[str, Any]:
+        """Gives back every version of a session, oldest first: index, instruction, and which is current."""
+
+        def versions() -> list[dict]:
+            found = backend.editor().session(session).history()
+            return [{"index": v.index, "instruction": v.instruction, "current": v.current} for v in found]
+
+        try:
+            listed = await asyncio.wrap_future(backend.queue.submit(versions))
+        except InputError as exc:
+            raise ToolError(str(exc)) from None
+        return {"session": session, "versions": listed}
+
+    @server.tool(structured_output=True)
+    def plan(instruction: str) -> dict[str, Any]:
+        """Gives back how an instruction reads as edit steps (the rules planner's reading), without editing."""
+        return plan_rules(instruction).model_dump(exclude_none=True)
+
+    return server
+
+
+@contextlib.asynccontextmanager
+async def http_sessions(app: FastAPI, backend: Backend, settings: ServerSettings) -> AsyncIterator[None]:
+    """Runs the MCP sessions of `/mcp` for as long as the app runs (enter it in the app's lifespan)."""
+    server = build_mcp(backend, settings, local_files=False)
+    # The API key guards /mcp; clients reach the server under any host name, as they do the OpenAI routes.
+    server.streamable_http_app(
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        max_request_body_size=settings.max_request_bytes,
+    )
+    async with server.session_manager.run():
+        app.state.mcp_sessions = server.session_manager
+        yield
+
+
+class MCPEndpoint:
+    """The `/mcp` route: checks the API key, then hands the request to the running MCP sessions."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope)
+        try:
+            request.app.state.keys.check(request.headers.get("authorization", ""))
+            manager = getattr(request.app.state, "mcp_sessions", None)
+            if manager is None:
+                raise APIError(503, "MCP starts with the server; run the app with its lifespan.", "mcp_unavailable")
+        except APIError as exc:
+            await exc.response()(scope, receive, send)
+            return
+        await manager.asgi_app(scope, receive, send)
+
+
+def run_stdio(editor: Union[Editor, Callable[[], Editor]], settings: Optional[ServerSettings] = None) -> None:
+    """Serves the MCP tools on stdin and stdout until the client closes them (a factory's editor is built on first use)."""
+    backend = Backend(editor)
+    try:
+        build_mcp(backend, settings or ServerSettings(), local_files=True).run("stdio")
+    finally:
+        backend.close()

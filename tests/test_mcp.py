@@ -1,0 +1,163 @@
+"""The MCP server, through the official `mcp` client: `chatedit mcp` over stdio and `/mcp` on `chatedit serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import os
+import sys
+
+import httpx
+import httpx2
+import numpy as np
+import pytest
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from PIL import Image
+
+from chatedit.agent.server import ServerSettings, create_app
+from chatedit.agent.session import Editor
+from chatedit.agent.toolbox import EditSettings
+from tests.helpers import serve
+
+FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
+KEY = "sk-mcp"
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def photo(coffee) -> Image.Image:
+    return coffee.resize((96, 64), Image.Resampling.BICUBIC)
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def picture_of(result) -> Image.Image:
+    """Gives back the PNG a tool result carries (fails when there is none)."""
+    images = [block for block in result.content if block.type == "image"]
+    assert images and images[0].mime_type == "image/png", result.content
+    return Image.open(io.BytesIO(base64.b64decode(images[0].data))).convert("RGB")
+
+
+def text_of(result) -> str:
+    return "\n".join(block.text for block in result.content if block.type == "text")
+
+
+async def stdio_calls(photo_path: str, not_an_image: str, data_dir: str) -> dict:
+    env = {**os.environ, "CHATEDIT_INPAINT_STEPS": "2", "CHATEDIT_GLOBAL_STEPS": "2", "CHATEDIT_GLOBAL_MAX_SIDE": "64"}
+    command = [
+        "-m", "chatedit.agent.cli", "mcp", "--models", "tiny", "--planner", "rules", "--device", "cpu",
+        "--data-dir", data_dir,
+    ]
+    params = StdioServerParameters(command=sys.executable, args=command, env=env)
+    progress: list[str] = []
+
+    async def on_progress(value, total, message):
+        progress.append(message)
+
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        tools = [tool.name for tool in (await session.list_tools()).tools]
+        edit = await session.call_tool(
+            "edit_image", {"instruction": "make it look like winter", "image": photo_path}, progress_callback=on_progress
+        )
+        name = edit.structured_content["session"]
+        return {
+            "tools": tools,
+            "edit": edit,
+            "progress": progress,
+            "history": await session.call_tool("history", {"session": name}),
+            "undo": await session.call_tool("undo", {"session": name}),
+            "plan": await session.call_tool("plan", {"instruction": "remove the dog and make it look like winter"}),
+            "missing": await session.call_tool("edit_image", {"instruction": "make it red", "image": "/no/such.png"}),
+            "not_an_image": await session.call_tool("edit_image", {"instruction": "make it red", "image": not_an_image}),
+            "unknown": await session.call_tool("undo", {"session": "no-such-session"}),
+        }
+
+
+def test_stdio_tools_edit_report_undo_and_refuse_bad_input(photo, tmp_path):
+    photo_path = tmp_path / "photo.png"
+    photo.save(photo_path)
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("not a picture")
+    calls = asyncio.run(asyncio.wait_for(stdio_calls(str(photo_path), str(text_file), str(tmp_path / "data")), 600))
+
+    assert set(calls["tools"]) == {"edit_image", "undo", "redo", "history", "plan"}
+    edit = calls["edit"]
+    assert not edit.is_error
+    edited = picture_of(edit)
+    assert edited.size == photo.size and not np.array_equal(np.asarray(edited), np.asarray(photo))
+    assert edit.structured_content["version"] == 1 and edit.structured_content["steps"][0]["category"] == "global"
+    assert "winter" in text_of(edit)
+    # Long edits tell the client how they go.
+    assert any(line.startswith("Plan:") for line in calls["progress"])
+    versions = calls["history"].structured_content["versions"]
+    assert [v["current"] for v in versions] == [False, True]
+    assert np.array_equal(np.asarray(picture_of(calls["undo"])), np.asarray(photo))
+    assert [s["category"] for s in calls["plan"].structured_content["steps"]] == ["remove", "global"]
+    # Bad input is a tool error the model can read, and the server goes on answering.
+    assert calls["missing"].is_error and "No file" in text_of(calls["missing"])
+    assert calls["not_an_image"].is_error and "image" in text_of(calls["not_an_image"]).lower()
+    assert calls["unknown"].is_error and "no-such-session" in text_of(calls["unknown"])
+
+
+@pytest.fixture(scope="module")
+def editor(tmp_path_factory):
+    editor = Editor(
+        models="tiny", planner="rules", data_dir=tmp_path_factory.mktemp("mcp-data"), settings=FAST, max_attempts=1
+    )
+    yield editor
+    editor.close()
+
+
+async def http_calls(url: str, photo: Image.Image, photo_path: str) -> dict:
+    data_url = "data:image/png;base64," + base64.b64encode(png(photo)).decode("ascii")
+    mask = Image.new("L", photo.size, 0)
+    mask.paste(255, (8, 8, 40, 40))
+    client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {KEY}"}, timeout=300)
+    async with client, streamable_http_client(url, http_client=client) as (read, write), ClientSession(
+        read, write
+    ) as session:
+        await session.initialize()
+        edit = await session.call_tool("edit_image", {"instruction": "make it brighter", "image": data_url})
+        follow = await session.call_tool(
+            "edit_image", {"instruction": "make it look like winter", "session": edit.structured_content["session"]}
+        )
+        masked = await session.call_tool(
+            "edit_image",
+            {
+                "instruction": "make it red",
+                "image": base64.b64encode(png(photo)).decode("ascii"),
+                "mask": "data:image/png;base64," + base64.b64encode(png(mask)).decode("ascii"),
+            },
+        )
+        path = await session.call_tool("edit_image", {"instruction": "make it brighter", "image": photo_path})
+        return {"edit": edit, "follow": follow, "masked": masked, "path": path}
+
+
+def test_http_tools_behind_the_key(editor, photo, tmp_path):
+    photo.save(tmp_path / "photo.png")
+    with serve(create_app(editor, ServerSettings(api_key=KEY))) as base:
+        refused = httpx.post(f"{base}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+        calls = asyncio.run(asyncio.wait_for(http_calls(f"{base}/mcp", photo, str(tmp_path / "photo.png")), 600))
+
+    edit, follow = calls["edit"], calls["follow"]
+    assert not edit.is_error and picture_of(edit).size == photo.size
+    # Naming the session continues from its latest version.
+    assert follow.structured_content["session"] == edit.structured_content["session"]
+    assert follow.structured_content["version"] == 2
+    # A drawn mask is the step's region; outside it (and its feathered seam) every pixel is the original's.
+    masked = calls["masked"]
+    assert masked.structured_content["steps"][0]["region_source"] == "user mask"
+    edited, original = np.asarray(picture_of(masked)).astype(int), np.asarray(photo).astype(int)
+    assert np.array_equal(edited[:, 60:], original[:, 60:])
+    # The server cannot read an HTTP client's files.
+    assert calls["path"].is_error and "data URL or base64" in text_of(calls["path"])
