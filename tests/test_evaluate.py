@@ -179,3 +179,33 @@ def test_example_script_measures_through_the_cli(tmp_path):
     assert set(via_cli) == set(direct) and "compound.jsonl" in via_cli
     for name in direct:
         assert via_cli[name]["confusion"] == direct[name]["confusion"]
+
+
+CHAT = Path(__file__).parent / "data" / "chat"
+
+
+def test_finer_labels_are_scored_exactly_and_local_also_accepts_text():
+    records = [
+        {"instruction": "a", "category": "move", "object": "cat"},
+        {"instruction": "b", "category": "replace", "object": "cat"},
+        {"instruction": "c", "category": "local", "object": "cat"},
+    ]
+    result = evaluate_items(records, _always("text", "cat"))
+    assert result["correct"] == 1 and result["confusion"]["move"]["text"] == 1
+    assert set(result["per_category"]) == {*LABELS, "move", "replace"}
+    assert evaluate_items(records, _always("local", "cat"))["correct"] == 1
+
+
+def test_any_labelled_file_in_a_folder_is_evaluated_by_its_shape():
+    results = evaluate_dir(CHAT)
+    assert set(results) == {"items.jsonl", "compound.jsonl"}
+    assert "exact_steps" in results["compound.jsonl"] and "scored" in results["items.jsonl"]
+    assert {"text", "move", "count", "pose"} <= set(results["items.jsonl"]["per_category"])
+    assert "items.jsonl" in format_report(results) and "pose" in format_report(results)
+
+
+def test_the_everyday_chat_sets_are_planned_well():
+    results = evaluate_dir(CHAT)
+    assert results["items.jsonl"]["items"] >= 150 and results["compound.jsonl"]["items"] >= 40
+    assert results["items.jsonl"]["category_accuracy"] >= 0.9
+    assert results["compound.jsonl"]["exact_sequence"] >= 0.85

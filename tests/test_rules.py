@@ -464,3 +464,142 @@ def test_every_plan_is_a_valid_plan():
         assert plan.steps or plan.message
         for step in plan.steps:
             assert step.prompt and step.instruction
+
+
+# Coordination: a verb shared by several objects, each with its own value.
+
+
+@pytest.mark.parametrize(
+    "instruction, expected",
+    [
+        ("paint the shed blue and the gate yellow", [("local", "shed", "blue"), ("local", "gate", "yellow")]),
+        ("dye the scarf pink, the gloves grey and the hat black",
+         [("local", "scarf", "pink"), ("local", "gloves", "grey"), ("local", "hat", "black")]),
+        ("turn the lemons into limes and the plums into peaches",
+         [("replace", "lemons", "limes"), ("replace", "plums", "peaches")]),
+        ("swap the kettle for a teapot and the toaster for a radio",
+         [("replace", "kettle", "teapot"), ("replace", "toaster", "radio")]),
+        ("give the horse a saddle and the rider a helmet", [("add", None, "saddle"), ("add", None, "helmet")]),
+        ("move the vase to the left and the clock to the right", [("move", "vase", None), ("move", "clock", None)]),
+    ],
+)
+def test_a_shared_verb_gives_one_step_per_object_with_its_own_value(instruction, expected):
+    steps = plan_rules(instruction).steps
+    assert [(s.category, s.target) for s in steps] == [(c, t) for c, t, _ in expected]
+    for step, (_, _, value) in zip(steps, expected):
+        assert value is None or value in step.prompt, (step, value)
+
+
+def test_black_and_white_and_other_pairs_stay_one_thing():
+    assert categories("make the dress black and white") == ["local"]
+    assert categories("remove the salt and pepper shakers") == ["remove"]
+
+
+def test_a_person_pronoun_after_a_possessive_means_the_owner():
+    steps = plan_rules("remove the man's watch and make him wave").steps
+    assert [(s.category, s.target) for s in steps] == [("remove", "man's watch"), ("pose", "man")]
+    steps = plan_rules("make the boy's jacket green and his boots brown").steps
+    assert [s.target for s in steps] == ["boy's jacket", "boy's boots"]
+
+
+def test_a_possessed_noun_is_never_read_as_a_verb():
+    step = one_step("make the bride's dress ivory")
+    assert (step.category, step.target) == ("local", "bride's dress")
+
+
+# Everyday wording: slang, shorthand, misspellings, statements of the result.
+
+
+@pytest.mark.parametrize(
+    "instruction, target",
+    [
+        ("junk the cardboard boxes", "cardboard boxes"),
+        ("yank the flag", "flag"),
+        ("ditch the traffic cones", "traffic cones"),
+        ("nuke the billboard", "billboard"),
+        ("pls remvoe teh lamp", "lamp"),
+        ("the stroller shouldn't be there", "stroller"),
+    ],
+)
+def test_casual_removals(instruction, target):
+    step = one_step(instruction)
+    assert (step.category, step.target) == ("remove", target)
+
+
+def test_slang_removal_verbs_still_add_before_a_new_object():
+    assert categories("toss a frisbee into the air") == ["add"]
+    assert categories("drop a puppy next to the kid") == ["add"]
+
+
+def test_shorthand_is_written_out():
+    step = one_step("change bg to a snowy forest")
+    assert (step.category, step.prompt) == ("background", "snowy forest")
+    assert one_step("can u make the van orange").prompt == "an orange van"
+
+
+# Kinds an instruction-following editor does: text, move, count, pose.
+
+
+@pytest.mark.parametrize(
+    "instruction, target",
+    [
+        ("make the banner say WELCOME", "banner"),
+        ("write 'fresh bread' on the chalkboard", "chalkboard"),
+        ("change the text on the label to 'organic'", "label"),
+        ("the mug should read 'BOSS'", "mug"),
+        ("add a caption that says 'day one'", None),
+    ],
+)
+def test_text_on_a_thing(instruction, target):
+    step = one_step(instruction)
+    assert (step.category, step.target) == ("text", target)
+    assert step.prompt == instruction
+
+
+@pytest.mark.parametrize(
+    "instruction, target",
+    [
+        ("move the bench to the right", "bench"),
+        ("slide the lamp a little to the left", "lamp"),
+        ("put the chair closer to the table", "chair"),
+        ("nudge the logo down", "logo"),
+    ],
+)
+def test_moving_an_object_within_the_picture(instruction, target):
+    assert (one_step(instruction).category, one_step(instruction).target) == ("move", target)
+
+
+def test_moving_a_subject_to_a_place_changes_the_background():
+    step = one_step("move the family to a beach")
+    assert (step.category, step.target, step.prompt) == ("background", "family", "beach")
+
+
+@pytest.mark.parametrize(
+    "instruction, target",
+    [
+        ("make it four candles instead of two", "candles"),
+        ("double the number of balloons", "balloons"),
+        ("I want twice as many sheep", "sheep"),
+        ("cut the chairs down to one", "chairs"),
+    ],
+)
+def test_how_many(instruction, target):
+    assert (one_step(instruction).category, one_step(instruction).target) == ("count", target)
+
+
+def test_adding_a_number_of_things_stays_an_add():
+    assert one_step("add three apples").category == "add"
+
+
+def test_the_word_lists_are_data_files_with_no_benchmark_only_words():
+    import tomllib
+    from pathlib import Path
+
+    import chatedit.agent.rules as rules
+
+    folder = Path(rules.__file__).with_name("words")
+    verbs = tomllib.loads((folder / "verbs.toml").read_text())
+    assert "junk" in verbs["slang_remove"].split() and "remove" in verbs["remove"].split()
+    every_word = " ".join(v for f in folder.glob("*.toml") for v in tomllib.loads(f.read_text()).values()
+                          if isinstance(v, str)).split()
+    assert not {"devoid", "deveil", "uncloud", "abrogate", "embark"} & set(every_word)
