@@ -1,7 +1,8 @@
 """`chatedit bench`: per-stage latency and memory of one real turn, as numbers.
 
 The turn is "remove the <object> and make it sunset" (two steps: a region inpaint and a global
-edit), planned by the rules planner so no LLM time is counted. After a warm-up turn, each repeat runs
+edit), planned by the rules planner by default so no LLM time is counted; the LLM calls each turn
+made are counted from its report either way. After a warm-up turn, each repeat runs
 the turn on a fresh session and records, per stage, the time spent; model calls are timed with device
 synchronisation (CUDA work is asynchronous, so a wall clock around it would measure the launch only).
 `overhead` is the turn's wall time minus the time inside model calls: everything chatedit itself
@@ -114,8 +115,10 @@ def run_bench(
     repeat: int = 3,
     target: str = "cup",
     settings: Optional[EditSettings] = None,
+    planner: str = "rules",
+    llm=None,
 ) -> dict:
-    """Gives back per-stage timings (ms, median/min/max over `repeat` turns), memory and LLM-call counts.
+    """Gives back per-stage timings (ms, median/min/max over `repeat` turns), memory and the LLM calls made.
 
     Args:
         models: model profile (`tiny`, `random-full` or `default`).
@@ -124,6 +127,8 @@ def run_bench(
         repeat: timed turns after one warm-up turn.
         target: the object the turn removes.
         settings: generation settings (steps, sizes); the defaults otherwise.
+        planner: `rules` (no LLM time in the numbers), `auto` or `llm`, as for `Editor`.
+        llm: a LangChain chat model for the `auto` and `llm` planners (else one from the environment).
     """
     instruction = f"remove the {target} and make it sunset"
     photo = bench_photo(size)
@@ -132,67 +137,84 @@ def run_bench(
     settings.ask_when_ambiguous = False
     with tempfile.TemporaryDirectory() as data_dir:
         started = time.perf_counter()
-        editor = Editor(models=models, planner="rules", device=device, data_dir=data_dir, settings=settings, seed=0)
+        editor = Editor(
+            models=models, planner=planner, device=device, data_dir=data_dir, settings=settings, seed=0, llm=llm
+        )
         models_set = editor.toolbox.models
-        if models_set.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(models_set.device)
-        for role in ("detector", "segmenter", "inpainter", "global_editor"):
-            getattr(models_set, role)
-        if models_set.device.type == "cuda":
-            torch.cuda.synchronize(models_set.device)
+        resident = _load_all(models_set)
         load_ms = (time.perf_counter() - started) * 1000.0
-        resident = torch.cuda.memory_allocated(models_set.device) if models_set.device.type == "cuda" else None
-
         clock = ModelClock(models_set.device)
         _attach(clock, models_set)
-        editor.session().send(instruction, image=photo)  # warm-up: kernels, caches, allocator
-
-        rows: dict[str, list[float]] = defaultdict(list)
-        found = []
-        for _ in range(repeat):
-            clock.reset()
-            session = editor.session()
-            turn_started = time.perf_counter()
-            turn = session.send(instruction, image=photo)
-            wall = (time.perf_counter() - turn_started) * 1000.0
-            stages = turn.report["timings_ms"]
-            model_ms = {role: seconds * 1000.0 for role, seconds in clock.seconds.items()}
-            found.append(turn.report["steps"][0]["status"] != "not_found")
-            rows["plan"].append(stages.get("plan", 0.0))
-            rows["detect"].append(model_ms.get("detector", 0.0))
-            rows["segment"].append(model_ms.get("segmenter", 0.0))
-            rows["inpaint"].append(stages.get("inpaint", 0.0))
-            rows["global_edit"].append(stages.get("global_edit", 0.0))
-            rows["verify"].append(stages.get("verify", 0.0))
-            # Image writes, the answer, and what no node accounts for: checkpoint writes and graph bookkeeping.
-            unaccounted = wall - sum(stages.values())
-            rows["store_checkpoint"].append(stages.get("store", 0.0) + stages.get("respond", 0.0) + unaccounted)
-            rows["model"].append(sum(model_ms.values()))
-            rows["overhead"].append(wall - sum(model_ms.values()))
-            rows["turn"].append(wall)
+        warm_up = editor.session().send(instruction, image=photo)  # kernels, caches, allocator
+        turns = [_timed_turn(editor, clock, instruction, photo) for _ in range(repeat)]
         # Pending image writes must land before the temporary data folder goes.
         editor.store.flush()
         editor.close()
-    peak = torch.cuda.max_memory_allocated(models_set.device) if models_set.device.type == "cuda" else None
+    rows: dict[str, list[float]] = defaultdict(list)
+    for row, _ in turns:
+        for stage, value in row.items():
+            rows[stage].append(value)
+    on_cuda = models_set.device.type == "cuda"
+    peak = torch.cuda.max_memory_allocated(models_set.device) if on_cuda else None
     return {
         "models": models,
         "device": str(models_set.device),
-        "device_name": torch.cuda.get_device_name(models_set.device) if models_set.device.type == "cuda" else "cpu",
+        "device_name": torch.cuda.get_device_name(models_set.device) if on_cuda else "cpu",
         "dtype": str(models_set.dtype).removeprefix("torch."),
         "size": list(size),
         "repeat": repeat,
         "instruction": instruction,
-        "target_found": all(found),
+        "target_found": all(turn.report["steps"][0]["status"] != "not_found" for _, turn in turns),
         "load_ms": round(load_ms, 1),
         "stages_ms": {stage: _summary(values) for stage, values in rows.items()},
         "gpu_memory_resident_gib": round(resident / 2**30, 3) if resident is not None else None,
         "gpu_memory_peak_gib": round(peak / 2**30, 3) if peak is not None else None,
-        "llm_calls_with_llm": 2,
+        "planner": warm_up.report.get("planner", planner),
+        "llm_calls_warm_up": warm_up.report.get("llm_calls", 0),
+        "llm_calls_per_turn": [turn.report.get("llm_calls", 0) for _, turn in turns],
         "steps": {"inpaint": settings.inpaint_steps, "global_edit": settings.global_steps},
         "acceleration": Acceleration().model_dump(),
         "attention": attention_kernels(models_set),
         "versions": {name: _version(name) for name in ("torch", "diffusers", "transformers", "langgraph")},
     }
+
+
+def _load_all(models) -> Optional[int]:
+    """Loads every role and gives back the GPU memory they hold (None off CUDA)."""
+    on_cuda = models.device.type == "cuda"
+    if on_cuda:
+        torch.cuda.reset_peak_memory_stats(models.device)
+    for role in ("detector", "segmenter", "inpainter", "global_editor"):
+        getattr(models, role)
+    if on_cuda:
+        torch.cuda.synchronize(models.device)
+    return torch.cuda.memory_allocated(models.device) if on_cuda else None
+
+
+def _timed_turn(editor: Editor, clock: ModelClock, instruction: str, photo: Image.Image):
+    """Gives back one turn on a fresh session as (ms per stage, the turn)."""
+    clock.reset()
+    session = editor.session()
+    started = time.perf_counter()
+    turn = session.send(instruction, image=photo)
+    wall = (time.perf_counter() - started) * 1000.0
+    stages = turn.report["timings_ms"]
+    model_ms = {role: seconds * 1000.0 for role, seconds in clock.seconds.items()}
+    # Image writes, the answer, and what no node accounts for: checkpoint writes and graph bookkeeping.
+    unaccounted = wall - sum(stages.values())
+    row = {
+        "plan": stages.get("plan", 0.0),
+        "detect": model_ms.get("detector", 0.0),
+        "segment": model_ms.get("segmenter", 0.0),
+        "inpaint": stages.get("inpaint", 0.0),
+        "global_edit": stages.get("global_edit", 0.0),
+        "verify": stages.get("verify", 0.0),
+        "store_checkpoint": stages.get("store", 0.0) + stages.get("respond", 0.0) + unaccounted,
+        "model": sum(model_ms.values()),
+        "overhead": wall - sum(model_ms.values()),
+        "turn": wall,
+    }
+    return row, turn
 
 
 def attention_kernels(models) -> dict[str, str]:

@@ -59,8 +59,18 @@ class Planner(str, Enum):
 
 class Models(str, Enum):
     default = "default"
+    auto = "auto"
+    classic = "classic"
+    modern = "modern"
+    max = "max"
     tiny = "tiny"
     random_full = "random-full"
+
+
+class Weights(str, Enum):
+    real = "real"
+    tiny = "tiny"
+    random = "random"
 
 
 class Device(str, Enum):
@@ -74,7 +84,15 @@ PlannerOption = Annotated[
 ]
 ModelsOption = Annotated[
     Models,
-    typer.Option("--models", help="Model profile: default checkpoints, tiny random models (smoke runs), random-full."),
+    typer.Option(
+        "--models",
+        help="Model family: auto (modern on a big enough GPU, else classic), classic, modern (FLUX.2 klein), "
+        "max (Qwen-Image-Edit); tiny and random-full are classic with those weights.",
+    ),
+]
+WeightsOption = Annotated[
+    Optional[Weights],
+    typer.Option("--weights", help="real checkpoints, tiny random models (smoke runs) or random full-size (benchmarks)."),
 ]
 DeviceOption = Annotated[Device, typer.Option("--device", help="Where the models run.")]
 SeedOption = Annotated[
@@ -133,11 +151,20 @@ def _exit_codes() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def make_editor(**kwargs: Any):
-    """Gives back an `agent.Editor` built with these arguments (the one place the CLI builds one)."""
+def make_editor(weights: Optional[Weights] = None, **kwargs: Any):
+    """Gives back an `agent.Editor` built with these arguments (the one place the CLI builds one).
+
+    `weights` rides on the model choice as `family:weights`; the models that will run are said once on stderr.
+    """
     from chatedit.agent.session import Editor
 
-    return Editor(**kwargs)
+    if weights is not None:
+        kwargs["models"] = f"{kwargs.get('models', 'default')}:{weights.value}"
+    editor = Editor(**kwargs)
+    models = editor.toolbox.models.report()
+    roles = ", ".join(f"{role} {checkpoint}" for role, checkpoint in models["roles"].items())
+    stderr.print(f"Models: {models['profile']} ({models['weights']} weights): {escape(roles)}")
+    return editor
 
 
 def _check_output(path: Path) -> None:
@@ -261,6 +288,7 @@ def edit(
     ] = None,
     planner: PlannerOption = Planner.auto,
     models: ModelsOption = Models.default,
+    weights: WeightsOption = None,
     device: DeviceOption = Device.auto,
     seed: SeedOption = None,
     max_attempts: AttemptsOption = 3,
@@ -278,7 +306,8 @@ def edit(
         # Bad input is refused before the models load.
         picture = load_image(image)
         editor = make_editor(
-            models=models.value, planner=planner.value, device=device.value, max_attempts=max_attempts, seed=seed
+            models=models.value, weights=weights, planner=planner.value, device=device.value,
+            max_attempts=max_attempts, seed=seed,
         )
         with ProgressView() as view:
             turn = editor.session().send(instruction, image=picture, on_event=view, debug_dir=debug_dir)
@@ -325,6 +354,7 @@ def chat(
     ] = None,
     planner: PlannerOption = Planner.auto,
     models: ModelsOption = Models.default,
+    weights: WeightsOption = None,
     device: DeviceOption = Device.auto,
     data_dir: DataDirOption = None,
     seed: SeedOption = None,
@@ -340,6 +370,7 @@ def chat(
     with _exit_codes():
         editor = make_editor(
             models=models.value,
+            weights=weights,
             planner=planner.value,
             device=device.value,
             data_dir=data_dir,
@@ -583,6 +614,9 @@ def bench(
     device: DeviceOption = Device.auto,
     size: Annotated[str, typer.Option("--size", help="Photo size WIDTHxHEIGHT.")] = "768x512",
     repeat: Annotated[int, typer.Option("--repeat", min=1, help="Timed turns after one warm-up turn.")] = 3,
+    planner: Annotated[
+        Planner, typer.Option("--planner", help="rules: no LLM time in the numbers; auto or llm: the configured LLM.")
+    ] = Planner.rules,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as one JSON object.")] = False,
 ) -> None:
     """Time one turn, "remove the cup and make it sunset", per stage: median, min and max in ms.
@@ -598,7 +632,9 @@ def bench(
             raise InputError(f"--size must look like 768x512, not {size!r}.") from None
         from chatedit.agent.bench import run_bench
 
-        result = run_bench(models=models.value, device=device.value, size=(width, height), repeat=repeat)
+        result = run_bench(
+            models=models.value, device=device.value, size=(width, height), repeat=repeat, planner=planner.value
+        )
         if as_json:
             _say(json.dumps(result))
             return
@@ -611,6 +647,8 @@ def bench(
         Console().print(table)
         if result["gpu_memory_peak_gib"] is not None:
             Console().print(f"GPU memory: resident {result['gpu_memory_resident_gib']} GiB, peak {result['gpu_memory_peak_gib']} GiB")
+        calls = ", ".join(str(n) for n in result["llm_calls_per_turn"])
+        Console().print(f"Planner: {result['planner']}; LLM calls per timed turn: {calls}")
 
 
 DIFFUSERS_ROLES = ("inpainter", "global_editor")
@@ -622,7 +660,7 @@ def _files_to_fetch(files: list[str], role: str, fp16: bool) -> list[str]:
     Skipped: .bin / .h5 / .ckpt copies of the same weights, diffusers' root single-file checkpoints,
     the never-loaded safety checker, and the precision the loader will not pick.
     """
-    wanted = [f for f in files if f.endswith((".json", ".txt", ".safetensors"))]
+    wanted = [f for f in files if f.endswith((".json", ".txt", ".jinja", ".safetensors"))]
     if role not in DIFFUSERS_ROLES:
         return wanted
     wanted = [
@@ -639,7 +677,7 @@ def _files_to_fetch(files: list[str], role: str, fp16: bool) -> list[str]:
 
 
 def _no_download_needed(profile: Models) -> bool:
-    if profile == Models.default:
+    if profile not in (Models.tiny, Models.random_full):
         return False
     _say(f"The {profile.value} profile builds its models in code: nothing to download.")
     return True
@@ -656,24 +694,24 @@ def models_list(
         from huggingface_hub import scan_cache_dir
         from huggingface_hub.errors import CacheNotFound
 
-        from chatedit.tools.models import ROLES, Checkpoints
+        from chatedit.tools.models import family_checkpoints
 
         try:
             cached = {repo.repo_id: repo for repo in scan_cache_dir().repos}
         except CacheNotFound:
             cached = {}
-        checkpoints = Checkpoints()
+        wanted = family_checkpoints(_family(profile))
         table = Table("role", "checkpoint", "cached", "size", box=None)
-        for role in ROLES:
-            repo = cached.get(getattr(checkpoints, role))
+        for checkpoint, roles in wanted.items():
+            repo = cached.get(checkpoint)
             table.add_row(
-                role,
-                getattr(checkpoints, role),
+                ", ".join(roles),
+                checkpoint,
                 "[green]yes[/]" if repo else "[red]no[/]",
                 repo.size_on_disk_str if repo else "-",
             )
         Console(highlight=False).print(table)
-        if len([r for r in ROLES if getattr(checkpoints, r) in cached]) < len(ROLES):
+        if any(checkpoint not in cached for checkpoint in wanted):
             _say("Fetch the missing ones with: chatedit models download")
 
 

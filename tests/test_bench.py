@@ -35,10 +35,36 @@ def test_the_run_is_described(result):
     assert isinstance(result["target_found"], bool)
     assert isinstance(result["load_ms"], float) and result["load_ms"] > 0
     assert result["gpu_memory_resident_gib"] is None and result["gpu_memory_peak_gib"] is None
-    assert result["llm_calls_with_llm"] == 2
+    assert result["planner"] == "rules"
+    assert result["llm_calls_warm_up"] == 0 and result["llm_calls_per_turn"] == [0]
     assert result["steps"] == {"inpaint": 2, "global_edit": 2}
     assert result["acceleration"] == {"channels_last": False, "compile_mode": ""}
     assert set(result["attention"]) == {"inpainter", "global_editor", "detector", "segmenter"}
     assert result["attention"]["inpainter"] == result["attention"]["global_editor"] == "sdpa"
     assert set(result["versions"]) == {"torch", "diffusers", "transformers", "langgraph"}
     assert all(isinstance(v, str) for v in result["versions"].values())
+
+
+def test_llm_calls_are_counted_from_the_turns_with_a_scripted_llm(fake_llm):
+    from chatedit.agent.llm import make_chat_model
+    from tests.fake_llm import llm_settings, tool_call
+
+    plan = {
+        "steps": [
+            {"category": "remove", "target": "cup", "prompt": "wooden table", "instruction": "remove the cup"},
+            {"category": "global", "prompt": "make it sunset", "instruction": "make it sunset"},
+        ],
+        "message": None,
+    }
+    verdicts = {"verdicts": [
+        {"step": 1, "passed": True, "reason": "gone", "new_prompt": None},
+        {"step": 2, "passed": True, "reason": "warm", "new_prompt": None},
+    ]}
+    fake_llm.script([tool_call("Plan", plan), tool_call("Verdicts", verdicts)] * 3)
+    llm = make_chat_model(llm_settings(fake_llm))
+    result = run_bench(
+        "tiny", "cpu", (96, 64), 2, settings=EditSettings(inpaint_steps=1, global_steps=1), planner="llm", llm=llm
+    )
+    assert result["planner"] == "llm"
+    assert all(calls >= 1 for calls in result["llm_calls_per_turn"])
+    assert result["llm_calls_warm_up"] + sum(result["llm_calls_per_turn"]) == len(fake_llm.requests)

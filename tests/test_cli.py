@@ -282,7 +282,7 @@ def test_bench_prints_stage_timings_as_json(runner, monkeypatch):
     stages = report["stages_ms"]
     assert {"plan", "detect", "segment", "inpaint", "global_edit", "verify", "store_checkpoint", "overhead"} <= set(stages)
     assert all(row["min"] <= row["median"] <= row["max"] for row in stages.values())
-    assert report["size"] == [96, 64] and report["llm_calls_with_llm"] == 2 and report["load_ms"] > 0
+    assert report["size"] == [96, 64] and report["llm_calls_per_turn"] == [0] and report["load_ms"] > 0
 
 
 def test_bench_refuses_a_bad_size(runner):
