@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from chatedit.agent.bench import run_bench
+from chatedit.agent.llm import make_chat_model
 from chatedit.agent.toolbox import EditSettings
+from tests.fake_llm import llm_settings, tool_call
 
 STAGES = ["plan", "detect", "segment", "inpaint", "global_edit", "verify", "store_checkpoint", "model", "overhead", "turn"]
 
@@ -46,9 +48,6 @@ def test_the_run_is_described(result):
 
 
 def test_llm_calls_are_counted_from_the_turns_with_a_scripted_llm(fake_llm):
-    from chatedit.agent.llm import make_chat_model
-    from tests.fake_llm import llm_settings, tool_call
-
     plan = {
         "steps": [
             {"category": "remove", "target": "cup", "prompt": "wooden table", "instruction": "remove the cup"},
