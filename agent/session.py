@@ -7,6 +7,7 @@ are moves of a cursor, and a new process (or a new Editor) resumes a session by 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -196,6 +197,7 @@ class Session:
         mask: MaskSource | None = None,
         on_event: Optional[EventHandler] = None,
         debug_dir: str | os.PathLike | None = None,
+        seed: Optional[int] = None,
     ) -> Turn:
         """Gives back the result of one message (an edit, a command, a question, or an answer).
 
@@ -207,6 +209,7 @@ class Session:
                 there, without detection, and nothing outside it (and its feathered seam) changes.
             on_event: called with each progress event (plan, step, progress, verdict, done).
             debug_dir: save each step's masks and attempts there as PNGs; report paths point to them.
+            seed: the base seed of this message's generations (default: the editor's), for variants.
         """
         text = (text or "").strip()
         if len(text) > MAX_INSTRUCTION:
@@ -224,10 +227,11 @@ class Session:
         user_mask = self._store_mask(mask, picture) if mask is not None else None
         upload = self.editor.store.put(picture) if picture is not None else None
         payload = {"instruction": text, "upload": upload, "user_mask": user_mask}
+        context = self.editor.context if seed is None else dataclasses.replace(self.editor.context, seed=seed)
         with self.editor.lock:
             final = None
             stream = self.editor.graph.stream(
-                payload, _config(self.id), context=self.editor.context, stream_mode=["custom", "values"]
+                payload, _config(self.id), context=context, stream_mode=["custom", "values"]
             )
             for mode, chunk in stream:
                 if mode == "custom" and on_event is not None:

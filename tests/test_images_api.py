@@ -76,6 +76,13 @@ def test_output_format_and_own_size(client, photo, output_format, pil_format):
     assert decoded(reply.data[0].b64_json).format == pil_format
 
 
+def test_n_pictures_each_from_its_own_seed(client, photo):
+    reply = client.images.edit(image=("photo.png", png(photo), "image/png"), prompt="make it look like winter", n=3)
+    pictures = [np.asarray(decoded(item.b64_json).convert("RGB")) for item in reply.data]
+    assert len(pictures) == 3 and all(p.shape == (64, 96, 3) for p in pictures)
+    assert not np.array_equal(pictures[0], pictures[1]) and not np.array_equal(pictures[1], pictures[2])
+
+
 def test_a_url_answer_links_the_stored_picture(client, server, photo):
     reply = client.images.edit(
         image=("photo.png", png(photo), "image/png"), prompt="make it look like a sunset", response_format="url"
@@ -121,7 +128,7 @@ def test_bad_requests_are_400_in_openai_error_shape(client, photo):
     image = ("photo.png", png(photo), "image/png")
     wrong_size = bad(client, image=image, prompt="make it brighter", size="1024x1024")
     assert wrong_size.body["param"] == "size" and "96x64" in wrong_size.body["message"]
-    assert bad(client, image=image, prompt="make it brighter", n=2).body["param"] == "n"
+    assert bad(client, image=image, prompt="make it brighter", n=5).body["param"] == "n"
     not_an_image = bad(client, image=("x.txt", b"not an image", "text/plain"), prompt="make it brighter")
     assert not_an_image.body["code"] == "invalid_request" and "image" in not_an_image.body["message"].lower()
     assert bad(client, image=image, prompt="make it brighter", output_format="gif").body["param"] == "output_format"

@@ -122,9 +122,24 @@ class Backend:
         return load_image(ref.value, max_bytes=settings.max_image_bytes)
 
     def run_turn(
-        self, session_id: Optional[str], text: str, image, on_event: Callable[[dict], None], mask=None
+        self,
+        session_id: Optional[str],
+        text: str,
+        image,
+        on_event: Callable[[dict], None],
+        mask=None,
+        seed: Optional[int] = None,
     ) -> Outcome:
-        """Runs one turn (on the worker thread) and gives back its outcome; `mask`, when given, is the region."""
+        """Runs one turn (on the worker thread) and gives back its outcome.
+
+        Args:
+            session_id: the session to continue (made on first use); None: a new one.
+            text: the instruction.
+            image: a new picture, or None to edit the session's current one.
+            on_event: called with each progress event.
+            mask: the region the user drew, when given.
+            seed: the base seed of the turn's generations (default: the editor's).
+        """
         editor = self.editor()
         # A named session is created on first use and continued afterwards.
         session = editor.session(session_id, create=True)
@@ -134,17 +149,30 @@ class Backend:
             # A frontend resent the picture this session already shows: continue from it.
             image = None
         start = len(versions) if image is not None else (current.index if current else None)
-        turn = session.send(text, image=image, mask=mask, on_event=on_event)
+        turn = session.send(text, image=image, mask=mask, on_event=on_event, seed=seed)
         version = turn.report.get("version")
         changed = version is not None and version != start
         image_id = Path(turn.report["output"]).stem if changed and turn.report.get("output") else None
         return Outcome(turn.message, session.id, image_id, turn.report)
+
+    def run_variants(self, session_id: Optional[str], text: str, image, mask, n: int) -> list[Outcome]:
+        """Runs one turn and n-1 more from the same picture, each with its own seed; the first continues the session."""
+        start = image if image is not None or session_id is None else self.editor().session(session_id).image
+        first = self.run_turn(session_id, text, image, _ignore, mask=mask)
+        seed = self.editor().context.seed
+        # The others start new sessions from the same picture: they are alternatives, not later versions.
+        others = [self.run_turn(None, text, start, _ignore, mask=mask, seed=seed + 7919 * i) for i in range(1, n)]
+        return [first, *others]
 
     def close(self) -> None:
         self.queue.close()
         # An editor passed in belongs to the caller; only one built here is closed here.
         if self._factory is not None and self._editor is not None:
             self._editor.close()
+
+
+def _ignore(event: dict) -> None:
+    """Drops a progress event nobody streams."""
 
 
 def public_report(report: dict) -> dict:

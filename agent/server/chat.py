@@ -74,8 +74,8 @@ def _check_instruction(conversation: Conversation) -> None:
         )
 
 
-async def wait_for_turn(future) -> Outcome:
-    """Gives back a queued turn's outcome, its failures turned into HTTP errors (400/413, 503, 500)."""
+async def wait_for_turn(future):
+    """Gives back what a queued turn gave back (its outcome), its failures turned into HTTP errors (400/413, 503, 500)."""
     try:
         return await asyncio.wrap_future(future)
     except InputError as exc:

@@ -36,8 +36,8 @@ from chatedit.tools.images import load_image
 
 router = APIRouter()
 FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
-MAX_N = 1
-"""Pictures one request may ask for."""
+MAX_N = 4
+"""Pictures one request may ask for, each from its own seed."""
 
 
 @dataclass
@@ -45,6 +45,7 @@ class EditRequest:
     """An images/edits request, checked."""
 
     prompt: str
+    n: int
     image: Optional[bytes]
     mask: Optional[bytes]
     size: str
@@ -87,12 +88,13 @@ async def read_edit_request(request: Request, settings: ServerSettings) -> EditR
     if len(prompt) > MAX_INSTRUCTION:
         raise _bad(f"The prompt is {len(prompt)} characters; keep it under {MAX_INSTRUCTION}.", "prompt")
     n = str(form.get("n") or "1").strip()
-    if n != str(MAX_N) and not (n.isdigit() and int(n) == MAX_N):
-        raise _bad(f"`n` must be {MAX_N}: chatedit gives back one picture per request.", "n")
+    if not (n.isdigit() and 1 <= int(n) <= MAX_N):
+        raise _bad(f"`n` must be a whole number from 1 to {MAX_N}; got {n!r}.", "n")
     mask = await _file(form["mask"], "mask") if form.get("mask") is not None else None
     user = form.get("user")
     return EditRequest(
         prompt=prompt,
+        n=int(n),
         image=await _file(images[0], "image") if images else None,
         mask=mask,
         size=str(form.get("size") or "auto").strip().lower(),
@@ -143,23 +145,30 @@ async def edit_images(request: Request, key: ApiKey):
     if picture is not None:
         _check_size(asked.size, picture)
     future = backend.queue.submit(
-        lambda: backend.run_turn(session_id, asked.prompt, picture, lambda event: None, mask=asked.mask)
+        lambda: backend.run_variants(session_id, asked.prompt, picture, asked.mask, asked.n)
     )
-    outcome = await wait_for_turn(future)
-    if outcome.image_id is None:
-        raise APIError(400, outcome.message, "edit_failed")
+    outcomes = await wait_for_turn(future)
+    if outcomes[0].image_id is None:
+        raise APIError(400, outcomes[0].message, "edit_failed")
+    data = [await _item(request, asked, outcome) for outcome in outcomes if outcome.image_id is not None]
+    first = outcomes[0]
+    return {
+        "created": int(time.time()),
+        "data": data,
+        "output_format": asked.output_format,
+        "chatedit": {"session": first.session, "version": first.report.get("version")},
+    }
+
+
+async def _item(request: Request, asked: EditRequest, outcome: Outcome) -> dict:
+    """Gives back one picture of the answer: base64 in the asked-for format, or a link, and what was done."""
     item = {"revised_prompt": revised_prompt(outcome, asked.prompt)}
     if asked.response_format == "url":
         item["url"] = await run_in_threadpool(image_link, request, outcome.image_id, "url")
     else:
         data = await run_in_threadpool(_encoded, request, outcome.image_id, asked.output_format)
         item["b64_json"] = base64.b64encode(data).decode("ascii")
-    return {
-        "created": int(time.time()),
-        "data": [item],
-        "output_format": asked.output_format,
-        "chatedit": {"session": outcome.session, "version": outcome.report.get("version")},
-    }
+    return item
 
 
 @router.post("/v1/images/generations")
