@@ -1777,16 +1777,22 @@ _FUNCTION_WORDS = _words_of(
 _NEGATION = re.compile(r"^(?:don't|dont|do\s+not|never|not|nothing)\b", re.IGNORECASE)
 
 
+_LABELLED = re.compile(r"^(?:new\s+)?(?P<what>background|backdrop|style|look|weather|season)\s*[:=]\s*", re.I)
+
+
 def _parse_clause(clause: str) -> list[_Draft]:
     """Gives back the steps of one clause, in order (several for "remove the cat and the dog")."""
-    said = _POLITE_END.sub("", _POLITE_START.sub("", clause.strip())).strip() or clause.strip()
+    # "new background: a forest" names the edit like a form field.
+    clause = _LABELLED.sub(lambda m: f"change the {m['what'].lower()} to ", clause.strip())
+    said = _POLITE_END.sub("", _POLITE_START.sub("", clause)).strip() or clause
     text = _imperative(clause)
     words = _words(text)
     if not words or _NEGATION.match(text):
         return []
     verb = _lemma(words[0])
     rest = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
-    gapped = _gapped(text.split(None, 1)[0], rest)
+    # A wish or a statement lists objects and their looks with no verb: "the door green and the fence red".
+    gapped = _gapped(text.split(None, 1)[0], rest) or (None if _starts_with_verb(text) else _gapped("make", text))
     if gapped:
         return [draft for part in gapped for draft in _parse_clause(part)]
     instructed = _instruction_kind(said, text, verb, rest)
@@ -2012,6 +2018,29 @@ def _moved(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
     return None
 
 
+_POSED = re.compile(
+    r"^(?:(?:make|have|let|get|can|could|will|would)\s+)?(?P<np>(?:the|this|that|these|those|his|her|their|my)\s+"
+    r"(?:[\w'’-]+\s+){0,3}?[\w'’-]+|him|her|them|he|she|it)\s+(?:(?:should|must|will|would|can|could)\s+)?"
+    r"(?:to\s+)?(?:be\s+|start\s+)?(?P<verb>[a-z]+)\b\s*(?P<after>.*)$"
+    r"|^(?:turn|tilt|rotate)\s+(?P<owner>.+?)['’]s\s+(?P<part>head|face|body|gaze)\b",
+    re.IGNORECASE,
+)
+
+
+def _is_pose(verb: Optional[str], after: Optional[str]) -> bool:
+    """Gives back whether a verb after a person or an animal asks for a new pose ("sit", "look at", "do a split")."""
+    word = (verb or "").lower()
+    base = word[:-3] if word.endswith("ing") and word[:-3] in _POSE_VERBS else _lemma(word)
+    if word.endswith("ing") and base not in _POSE_VERBS:
+        base = word[:-4] if word[-4:-3] == word[-5:-4] else word[:-3] + "e"
+    following = (after or "").lower().split()[:1]
+    if base == "look":
+        return following in (["at"], ["up"], ["down"], ["away"], ["back"], ["toward"], ["towards"], ["into"])
+    if base == "do":
+        return following in (["a"], ["an"])
+    return base in _POSE_VERBS
+
+
 def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[list[_Draft]]:
     """Gives back the step of a text, move or count edit, or None when the clause is another kind."""
     for candidate in (said, text) if verb not in _REMOVE_VERBS else ():
@@ -2021,6 +2050,10 @@ def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[li
     counted = _COUNT.search(said) or _COUNT.search(text)
     if counted:
         return [_Draft("count", said, target=_target(next(g for g in counted.groups() if g)), prompt=said)]
+    posed = _POSED.match(text) or _POSED.match(said)
+    owned = posed and posed["np"] and posed["np"].lower().endswith(("'s", "’s"))
+    if posed and not owned and (posed["owner"] or _is_pose(posed["verb"], posed["after"])):
+        return [_Draft("pose", said, target=_target(_noun_phrase(posed["np"] or posed["owner"])[0]), prompt=said)]
     return _moved(said, verb, rest)
 
 
