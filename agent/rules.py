@@ -1620,11 +1620,8 @@ def _global_verb(instruction: str, rest: str, verb: str) -> list[_Draft]:
         re.IGNORECASE,
     )
     if immersed and verb not in _LIGHT_VERBS:
-        # "infuse the image with the essence of two ripe apples" adds apples; "... with watercolours" is a style.
-        what = immersed["what"]
-        if _is_global_look(what) or not _COUNTED.match(_ABSTRACT_OF.sub("", what)):
-            return _global(instruction)
-        return _add(instruction, what, "add")
+        # "infuse the image with watercolours": a mood or a style of the whole picture.
+        return _global(instruction)
     if verb in _MOOD_VERBS and _is_style_or_time(rest):
         return _global(instruction)
     phrase, _ = _noun_phrase(rest, keep_with=False)
