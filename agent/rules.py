@@ -141,7 +141,6 @@ _CLAUSE_VERBS = (
     | _words_of("make give have let get take dress clothe wrap ensure apply choose opt pick light photoshop airbrush")
 )
 
-_REMOVE_PROMPT = "background, empty scene, seamless"
 _CAPABILITIES = (
     'I can remove things ("remove the dog"), replace them ("replace the cat with a fox"), change how they look '
     '("make the car red"), add things ("add a hat on the dog"), change the background ("put it on a beach") or '
@@ -1053,6 +1052,15 @@ def _background(instruction: str, new: str, keep: Optional[str] = None) -> list[
 _REMOVED_FROM = re.compile(r"^(?:from|on|off|in|inside|out of|at)\s+(?P<np>.+)$", re.IGNORECASE)
 
 
+@lru_cache(maxsize=1)
+def _removal_prompt() -> str:
+    """Gives back the inpainter's own removal prompt, so that a planned removal paints what the tool would."""
+    # Imported on first use: planning from text alone loads no model code until a removal is planned.
+    from chatedit.tools.inpaint import REMOVE_PROMPT
+
+    return REMOVE_PROMPT
+
+
 def _remove(instruction: str, rest: str) -> list[_Draft]:
     """Frames "remove X (from Y)": objects, or weather and lighting ("remove the rain" is global)."""
     rest = re.sub(r"^(?:(?:the|this|my)\s+" + _IMAGE_NOUN + r"|it)\s+(?:of|from)\s+", "", rest, flags=re.IGNORECASE)
@@ -1062,7 +1070,7 @@ def _remove(instruction: str, rest: str) -> list[_Draft]:
     rest = re.sub(r"^(?:all\s+)?traces\s+of\s+", "", rest, flags=re.IGNORECASE)
     phrase, tail = _noun_phrase(rest)
     if _is_pronoun(phrase):
-        return [_Draft("remove", instruction, target=_target(phrase), prompt=_REMOVE_PROMPT)]
+        return [_Draft("remove", instruction, target=_target(phrase), prompt=_removal_prompt())]
     if phrase.lower() in ("everything", "all", "anything") and _REMOVED_FROM.match(tail):
         # "clear everything off the desk": the things on it.
         phrase = "objects " + tail
@@ -1077,7 +1085,8 @@ def _remove(instruction: str, rest: str) -> list[_Draft]:
     # What the object sat on is what the inpainter should paint: "from the table" -> "empty table".
     surface = _REMOVED_FROM.match(tail)
     surface = _noun_phrase(surface["np"])[0] if surface else ""
-    prompt = f"empty {surface}, {_REMOVE_PROMPT}" if surface and not _is_image(surface) else _REMOVE_PROMPT
+    prompt = _removal_prompt()
+    prompt = f"empty {surface}, {prompt}" if surface and not _is_image(surface) else prompt
     return [_Draft("remove", instruction, target=_target(item), prompt=prompt) for item in _split_list(phrase)]
 
 
