@@ -15,11 +15,9 @@ Heavy imports (torch, diffusers) happen inside the commands that need them, so `
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import sys
-import traceback
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Optional
@@ -27,10 +25,12 @@ from typing import Annotated, Any, Iterator, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from chatedit.agent.events import StepTracker
+from chatedit.agent import cli_support as support
+from chatedit.agent.cli_chat import CHAT_HELP, chat_command, chat_turn, open_image, read_lines
+from chatedit.agent.cli_progress import ProgressView
+from chatedit.agent.cli_support import check_output, exit_codes, save_image, say, stderr
 from chatedit.tools.errors import InputError, ModelUnavailableError
 
 app = typer.Typer(
@@ -45,10 +45,6 @@ models_app = typer.Typer(
     help="See which model checkpoints are cached, and download them ahead of time.", no_args_is_help=True
 )
 app.add_typer(models_app, name="models")
-
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-
-OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
 
 class Planner(str, Enum):
@@ -108,15 +104,6 @@ DataDirOption = Annotated[
     ),
 ]
 
-_verbose = False
-
-
-def _say(text: str) -> None:
-    """Writes one line of results to stdout (plain text: no markup, no wrapping)."""
-    sys.stdout.write(f"{text}\n")
-    sys.stdout.flush()
-
-
 @app.callback()
 def main(
     verbose: Annotated[
@@ -124,31 +111,7 @@ def main(
     ] = False,
 ) -> None:
     """A chat agent that edits images: say what to change, get the edited picture back."""
-    global _verbose
-    _verbose = verbose or os.environ.get("CHATEDIT_DEBUG", "") not in ("", "0")
-
-
-@contextlib.contextmanager
-def _exit_codes() -> Iterator[None]:
-    """Turns errors into exit codes: 2 with one sentence for bad input, 1 for anything else."""
-    try:
-        yield
-    except (InputError, ModelUnavailableError) as exc:
-        stderr.print(f"[red]Error:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        stderr.print("Interrupted.")
-        raise typer.Exit(130) from None
-    except (typer.Exit, typer.Abort):
-        raise
-    except Exception as exc:  # the last line of defence: a short message, the traceback on request
-        if _verbose:
-            stderr.print(escape(traceback.format_exc()))
-        stderr.print(
-            f"[red]Internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc)[:300])}"
-            + ("" if _verbose else " (run with --verbose or CHATEDIT_DEBUG=1 for the traceback)")
-        )
-        raise typer.Exit(1) from None
+    support.verbose = verbose or os.environ.get("CHATEDIT_DEBUG", "") not in ("", "0")
 
 
 def make_editor(weights: Optional[Weights] = None, **kwargs: Any):
@@ -165,108 +128,6 @@ def make_editor(weights: Optional[Weights] = None, **kwargs: Any):
     roles = ", ".join(f"{role} {checkpoint}" for role, checkpoint in models["roles"].items())
     stderr.print(f"Models: {models['profile']} ({models['weights']} weights): {escape(roles)}")
     return editor
-
-
-def _check_output(path: Path) -> None:
-    if path.suffix.lower() not in OUTPUT_FORMATS:
-        raise InputError(f"Cannot write {path.name!r}: name the output file .png, .jpg or .webp.")
-    if path.is_dir():
-        raise InputError(f"{path} is a folder; give the output a file name such as {path / 'out.png'}.")
-
-
-def save_image(image, path: Path) -> Path:
-    """Writes the image atomically in the format its extension names (PNG, JPEG or WebP); gives back the path."""
-    from chatedit.tools.images import atomic_write, save_png
-
-    _check_output(path)
-    fmt = OUTPUT_FORMATS[path.suffix.lower()]
-    if fmt == "PNG":
-        return save_png(image, path)
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, quality=95)
-    return atomic_write(path, buffer.getvalue())
-
-
-class ProgressView:
-    """Shows a turn's events on stderr as they happen: the plan, each step, a denoising bar, the checks.
-
-    While it shows them, the libraries underneath load models without bars of their own
-    (`tools.loading.quiet_loading`): the terminal carries chatedit's progress only.
-    """
-
-    def __init__(self, console: Console = stderr):
-        self.console = console
-        self.bar = Progress(
-            TextColumn("  {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
-        self.task = None
-        self.steps = StepTracker()
-        self.quiet = contextlib.ExitStack()
-
-    def __enter__(self) -> "ProgressView":
-        from chatedit.tools.loading import quiet_loading
-
-        self.quiet.enter_context(quiet_loading())
-        self.bar.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._end_bar()
-        self.bar.stop()
-        self.quiet.close()
-
-    def _end_bar(self) -> None:
-        if self.task is not None:
-            self.bar.remove_task(self.task)
-            self.task = None
-
-    def __call__(self, event: dict) -> None:
-        kind = event.get("event")
-        if kind == "progress":
-            if self.task is None or event["step"] <= 1:
-                self._end_bar()
-                self.task = self.bar.add_task(f"step {event['index']} denoising", total=event["total"])
-            self.bar.update(self.task, completed=event["step"], total=event["total"])
-            return
-        self._end_bar()
-        line = self.describe(event)
-        if line:
-            self.console.print(line)
-
-    def describe(self, event: dict) -> Optional[str]:
-        """Gives back the rich-markup line for one event (None: nothing to show)."""
-        kind = event.get("event")
-        if kind == "plan":
-            steps = self.steps.plan(event)
-            lines = [f"[bold]Plan[/] ({escape(str(event.get('planner')))}): {len(steps)} step{'s' * (len(steps) != 1)}"]
-            lines += [
-                f"  {i}. {escape(self.steps.names[i])} [dim]({step['category']})[/]" for i, step in enumerate(steps, 1)
-            ]
-            return "\n".join(lines)
-        if kind == "step":
-            name, again = self.steps.step(event)
-            return f"[bold]Step {event['index']}/{event['total']}{again}[/]: {escape(name)}"
-        if kind == "located":
-            box = event.get("box")
-            where = "[" + ", ".join(str(round(v)) for v in box) + "]" if box else "the whole picture"
-            return f"  located: {where}"
-        if kind == "not_found":
-            return f"  [yellow]not found:[/] {escape(str(event.get('target')))}"
-        if kind == "question":
-            return f"[yellow]Question:[/] {escape(event['text'])}"
-        if kind == "checked":
-            verdict = "[green]passed[/]" if event["passed"] else "[red]failed[/]"
-            return f"  check: {verdict}" + (f" ({escape(event['reason'])})" if event.get("reason") else "")
-        if kind == "verdict":
-            verdict = "[green]passed[/]" if event["passed"] else "[red]failed[/]"
-            reason = f" ({escape(event['reason'])})" if event.get("reason") else ""
-            return f"  step {event['index']} verdict: {verdict}{reason}"
-        return None
 
 
 @app.command()
@@ -299,10 +160,10 @@ def edit(
     even if a step failed (the message says which); 2 for bad input or an instruction with nothing to
     edit; 1 for an internal error.
     """
-    with _exit_codes():
+    with exit_codes():
         from chatedit.tools.images import load_image
 
-        _check_output(output)
+        check_output(output)
         # Bad input is refused before the models load.
         picture = load_image(image)
         editor = make_editor(
@@ -316,7 +177,7 @@ def edit(
             # Nothing was edited: an ambiguous target (the CLI cannot answer back) or no edit in the words.
             report["output"] = None
             if json_report:
-                _say(json.dumps(report, default=str))
+                say(json.dumps(report, default=str))
             hint = " Say which one in the instruction." if report.get("question") else ""
             stderr.print(f"[red]Nothing edited:[/] {escape(turn.message)}{hint}")
             raise typer.Exit(2)
@@ -326,22 +187,7 @@ def edit(
         session = report.get("session")
         stderr.print(f"Wrote {escape(str(output))} (continue with: chatedit chat --session {session})")
         if json_report:
-            _say(json.dumps(report, default=str))
-
-
-def _lines(console: Console) -> Iterator[str]:
-    """Gives back stdin's lines one at a time, with a prompt only when a person is typing."""
-    interactive = sys.stdin.isatty()
-    while True:
-        if interactive:
-            console.print("[bold]you>[/] ", end="")
-        line = sys.stdin.readline()
-        if not line:
-            return
-        yield line.strip()
-
-
-CHAT_HELP = "Commands: /undo, /redo, /history, /save PATH, /open PATH, /quit. Anything else is sent to the editor."
+            say(json.dumps(report, default=str))
 
 
 @app.command()
@@ -367,7 +213,7 @@ def chat(
     Commands: /undo, /redo, /history, /save PATH, /open PATH, /quit. Each new version is saved in the
     data dir; its path is printed.
     """
-    with _exit_codes():
+    with exit_codes():
         editor = make_editor(
             models=models.value,
             weights=weights,
@@ -381,89 +227,17 @@ def chat(
         started = "Resumed" if session_id else "Started"
         stderr.print(f"{started} session [bold]{session.id}[/] (resume with --session {session.id}). {CHAT_HELP}")
         if image is not None:
-            _open(session, image)
-        for line in _lines(stderr):
+            open_image(session, image)
+        for line in read_lines(stderr):
             if not line:
                 continue
             if line.startswith("/"):
                 verb, _, argument = line[1:].partition(" ")
                 if verb in ("quit", "exit", "q"):
                     break
-                _chat_command(session, verb, argument.strip())
+                chat_command(session, verb, argument.strip())
                 continue
-            _chat_turn(session, line)
-
-
-def _chat_turn(session, text: str) -> None:
-    before = _current_index(session)
-    try:
-        with ProgressView() as view:
-            turn = session.send(text, on_event=view)
-    except (InputError, ModelUnavailableError) as exc:
-        stderr.print(f"[red]Error:[/] {escape(str(exc))}")
-        return
-    except Exception as exc:  # one failed turn must not end the conversation
-        if _verbose:
-            stderr.print(escape(traceback.format_exc()))
-        stderr.print(f"[red]Internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc)[:300])}")
-        return
-    _say(turn.message)
-    version = turn.report.get("version")
-    if version is not None and version != before:
-        _say(f"Saved version {version}: {turn.report.get('output')}")
-
-
-def _current_index(session) -> Optional[int]:
-    return next((v.index for v in session.history() if v.current), None)
-
-
-def _open(session, path: Path) -> None:
-    from chatedit.tools.images import load_image
-
-    try:
-        image = load_image(path, max_side=session.editor.max_side)
-        session.send("", image=image)
-    except InputError as exc:
-        stderr.print(f"[red]Error:[/] {escape(str(exc))}")
-        return
-    current = next(v for v in session.history() if v.current)
-    _say(f"Opened {path} ({image.width}x{image.height}) as version {current.index}: {current.path}")
-
-
-def _chat_command(session, verb: str, argument: str) -> None:
-    """Runs one slash command of `chatedit chat`."""
-    if verb in ("undo", "redo"):
-        before = _current_index(session)
-        session.undo() if verb == "undo" else session.redo()
-        now = next((v for v in session.history() if v.current), None)
-        if now is None or now.index == before:
-            _say(f"Nothing to {verb}.")
-        else:
-            _say(f"Now at version {now.index} ({now.instruction}): {now.path}")
-    elif verb == "history":
-        versions = session.history()
-        if not versions:
-            _say("No image yet: /open PATH first.")
-        for v in versions:
-            marker = "*" if v.current else " "
-            _say(f"{marker} {v.index}. {v.instruction}  {v.path}")
-    elif verb == "save":
-        if not argument:
-            stderr.print("Usage: /save PATH (.png, .jpg or .webp)")
-        elif session.image is None:
-            stderr.print("No image yet: /open PATH first.")
-        else:
-            try:
-                _say(f"Saved {save_image(session.image, Path(argument).expanduser())}")
-            except InputError as exc:
-                stderr.print(f"[red]Error:[/] {escape(str(exc))}")
-    elif verb == "open":
-        if argument:
-            _open(session, Path(argument).expanduser())
-        else:
-            stderr.print("Usage: /open PATH")
-    else:
-        stderr.print(f"Unknown command /{escape(verb)}. {CHAT_HELP}")
+            chat_turn(session, line)
 
 
 @app.command()
@@ -486,12 +260,12 @@ def plan(
 
     With --input, prints one line per input line, in order (thousands per second with the rules planner).
     """
-    with _exit_codes():
+    with exit_codes():
         if (instruction is None) == (input_file is None):
             raise InputError('Give either an INSTRUCTION or --input FILE.jsonl, e.g. chatedit plan "remove the cup".')
         make = _planner(planner, image)
         if instruction is not None:
-            _say(make(instruction).model_dump_json(exclude_none=True))
+            say(make(instruction).model_dump_json(exclude_none=True))
             return
         out = sys.stdout
         with _open_text(input_file) as lines:
@@ -574,7 +348,7 @@ def serve(
     `chatedit`. More settings (size limits, image links, remote images) come from CHATEDIT_*
     variables; see agent/server/settings.py. The MCP tools of `chatedit mcp` are served at /mcp too.
     """
-    with _exit_codes():
+    with exit_codes():
         import uvicorn
 
         from chatedit.agent.server import ServerSettings, create_app
@@ -602,7 +376,7 @@ def mcp(
 
     Tools: edit_image, undo, redo, history and plan; the models load on the first edit.
     """
-    with _exit_codes():
+    with exit_codes():
         from chatedit.agent.server.mcp_tools import run_stdio
 
         run_stdio(lambda: make_editor(models=models.value, planner=planner.value, device=device.value, data_dir=data_dir))
@@ -625,7 +399,7 @@ def bench(
     (the turn's wall time minus time inside model calls), plus GPU memory. Model calls are timed with
     device synchronisation. `--models random-full` times the full-size architectures without downloads.
     """
-    with _exit_codes():
+    with exit_codes():
         try:
             width, height = (int(v) for v in size.lower().split("x"))
         except ValueError:
@@ -636,7 +410,7 @@ def bench(
             models=models.value, device=device.value, size=(width, height), repeat=repeat, planner=planner.value
         )
         if as_json:
-            _say(json.dumps(result))
+            say(json.dumps(result))
             return
         table = Table(title=f"chatedit bench: {result['models']} on {result['device_name']}, {width}x{height}")
         for column in ("stage", "median ms", "min ms", "max ms"):
@@ -679,7 +453,7 @@ def _files_to_fetch(files: list[str], role: str, fp16: bool) -> list[str]:
 def _no_download_needed(profile: Models) -> bool:
     if profile not in (Models.tiny, Models.random_full):
         return False
-    _say(f"The {profile.value} profile builds its models in code: nothing to download.")
+    say(f"The {profile.value} profile builds its models in code: nothing to download.")
     return True
 
 
@@ -688,7 +462,7 @@ def models_list(
     profile: Annotated[Models, typer.Option("--profile", help="Model profile to check.")] = Models.default,
 ) -> None:
     """Show which checkpoints of the profile are in the Hugging Face cache, and their size."""
-    with _exit_codes():
+    with exit_codes():
         if _no_download_needed(profile):
             return
         from huggingface_hub import scan_cache_dir
@@ -712,7 +486,7 @@ def models_list(
             )
         Console(highlight=False).print(table)
         if any(checkpoint not in cached for checkpoint in wanted):
-            _say("Fetch the missing ones with: chatedit models download")
+            say("Fetch the missing ones with: chatedit models download")
 
 
 @models_app.command("download")
@@ -730,7 +504,7 @@ def models_download(
 
     Afterwards chatedit runs offline: set HF_HUB_OFFLINE=1.
     """
-    with _exit_codes():
+    with exit_codes():
         if _no_download_needed(profile):
             return
         from huggingface_hub import HfApi, snapshot_download
@@ -753,7 +527,7 @@ def models_download(
                     f"Could not download {repo}: {type(exc).__name__}: {str(exc)[:200]}. Check the network "
                     "(and HF_TOKEN for gated checkpoints), or unset HF_HUB_OFFLINE."
                 ) from None
-            _say(f"{role}: {repo} -> {folder}")
+            say(f"{role}: {repo} -> {folder}")
 
 
 if __name__ == "__main__":

@@ -24,11 +24,10 @@ TINY = ["--models", "tiny", "--planner", "rules", "--max-attempts", "1"]
 
 @pytest.fixture
 def runner(tmp_path, monkeypatch):
-    from chatedit.agent.session import Editor
-
     monkeypatch.setenv("CHATEDIT_DATA_DIR", str(tmp_path / "data"))
     # Few denoising steps at a small working size: the commands are the subject here, not the pictures.
-    monkeypatch.setattr(cli, "make_editor", lambda **kwargs: Editor(settings=FAST, **kwargs))
+    make_editor = cli.make_editor
+    monkeypatch.setattr(cli, "make_editor", lambda **kwargs: make_editor(settings=FAST, **kwargs))
     return CliRunner()
 
 

@@ -1,0 +1,105 @@
+"""`chatedit chat`: one instruction or slash command per line, with undo, history, save and open."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Iterator, Optional
+
+from rich.console import Console
+from rich.markup import escape
+
+from chatedit.agent import cli_support as support
+from chatedit.agent.cli_progress import ProgressView
+from chatedit.agent.cli_support import save_image, say, stderr
+from chatedit.tools.errors import InputError, ModelUnavailableError
+
+def read_lines(console: Console) -> Iterator[str]:
+    """Gives back stdin's lines one at a time, with a prompt only when a person is typing."""
+    interactive = sys.stdin.isatty()
+    while True:
+        if interactive:
+            console.print("[bold]you>[/] ", end="")
+        line = sys.stdin.readline()
+        if not line:
+            return
+        yield line.strip()
+
+
+CHAT_HELP = "Commands: /undo, /redo, /history, /save PATH, /open PATH, /quit. Anything else is sent to the editor."
+
+
+def chat_turn(session, text: str) -> None:
+    """Sends one line to the editor with a live view, and prints its answer and the version it saved."""
+    before = current_index(session)
+    try:
+        with ProgressView() as view:
+            turn = session.send(text, on_event=view)
+    except (InputError, ModelUnavailableError) as exc:
+        stderr.print(f"[red]Error:[/] {escape(str(exc))}")
+        return
+    except Exception as exc:  # one failed turn must not end the conversation
+        if support.verbose:
+            stderr.print(escape(traceback.format_exc()))
+        stderr.print(f"[red]Internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc)[:300])}")
+        return
+    say(turn.message)
+    version = turn.report.get("version")
+    if version is not None and version != before:
+        say(f"Saved version {version}: {turn.report.get('output')}")
+
+
+def current_index(session) -> Optional[int]:
+    """Gives back the index of the session's current version (None before the first picture)."""
+    return next((v.index for v in session.history() if v.current), None)
+
+
+def open_image(session, path: Path) -> None:
+    """Loads the picture at `path` into the session as a new version, or says why not."""
+    from chatedit.tools.images import load_image
+
+    try:
+        image = load_image(path, max_side=session.editor.max_side)
+        session.send("", image=image)
+    except InputError as exc:
+        stderr.print(f"[red]Error:[/] {escape(str(exc))}")
+        return
+    current = next(v for v in session.history() if v.current)
+    say(f"Opened {path} ({image.width}x{image.height}) as version {current.index}: {current.path}")
+
+
+def chat_command(session, verb: str, argument: str) -> None:
+    """Runs one slash command of `chatedit chat`."""
+    if verb in ("undo", "redo"):
+        before = current_index(session)
+        session.undo() if verb == "undo" else session.redo()
+        now = next((v for v in session.history() if v.current), None)
+        if now is None or now.index == before:
+            say(f"Nothing to {verb}.")
+        else:
+            say(f"Now at version {now.index} ({now.instruction}): {now.path}")
+    elif verb == "history":
+        versions = session.history()
+        if not versions:
+            say("No image yet: /open PATH first.")
+        for v in versions:
+            marker = "*" if v.current else " "
+            say(f"{marker} {v.index}. {v.instruction}  {v.path}")
+    elif verb == "save":
+        if not argument:
+            stderr.print("Usage: /save PATH (.png, .jpg or .webp)")
+        elif session.image is None:
+            stderr.print("No image yet: /open PATH first.")
+        else:
+            try:
+                say(f"Saved {save_image(session.image, Path(argument).expanduser())}")
+            except InputError as exc:
+                stderr.print(f"[red]Error:[/] {escape(str(exc))}")
+    elif verb == "open":
+        if argument:
+            open_image(session, Path(argument).expanduser())
+        else:
+            stderr.print("Usage: /open PATH")
+    else:
+        stderr.print(f"Unknown command /{escape(verb)}. {CHAT_HELP}")

@@ -1,0 +1,73 @@
+"""What every `chatedit` command shares: the stderr console, plain stdout lines, exit codes, saving pictures."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+import traceback
+from pathlib import Path
+from typing import Iterator
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from chatedit.tools.errors import InputError, ModelUnavailableError
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+verbose = False
+"""Show tracebacks of internal errors (`--verbose`, CHATEDIT_DEBUG=1)."""
+
+
+def say(text: str) -> None:
+    """Writes one line of results to stdout (plain text: no markup, no wrapping)."""
+    sys.stdout.write(f"{text}\n")
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def exit_codes() -> Iterator[None]:
+    """Turns errors into exit codes: 2 with one sentence for bad input, 1 for anything else."""
+    try:
+        yield
+    except (InputError, ModelUnavailableError) as exc:
+        stderr.print(f"[red]Error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        stderr.print("Interrupted.")
+        raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:  # the last line of defence: a short message, the traceback on request
+        if verbose:
+            stderr.print(escape(traceback.format_exc()))
+        stderr.print(
+            f"[red]Internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc)[:300])}"
+            + ("" if verbose else " (run with --verbose or CHATEDIT_DEBUG=1 for the traceback)")
+        )
+        raise typer.Exit(1) from None
+
+
+def check_output(path: Path) -> None:
+    """Raises InputError unless `path` names a file chatedit can write a picture to."""
+    if path.suffix.lower() not in OUTPUT_FORMATS:
+        raise InputError(f"Cannot write {path.name!r}: name the output file .png, .jpg or .webp.")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; give the output a file name such as {path / 'out.png'}.")
+
+
+def save_image(image, path: Path) -> Path:
+    """Writes the image atomically in the format its extension names (PNG, JPEG or WebP); gives back the path."""
+    from chatedit.tools.images import atomic_write, save_png
+
+    check_output(path)
+    fmt = OUTPUT_FORMATS[path.suffix.lower()]
+    if fmt == "PNG":
+        return save_png(image, path)
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, quality=95)
+    return atomic_write(path, buffer.getvalue())
