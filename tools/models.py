@@ -77,7 +77,16 @@ class Checkpoints(BaseSettings):
 
 
 def resolve_family(models: str, weights: str | None, device: torch.device) -> tuple[str, str]:
-    """Gives back (family, weights) for a model choice (`auto`, a family, or a shorthand) and a weights choice."""
+    """Gives back (family, weights) for a model choice (`auto`, a family, a shorthand, or `family:weights`) and weights.
+
+    The `family:weights` spelling (`modern:tiny`) carries both choices through one setting, such as
+    CHATEDIT_MODELS or an Editor's `models` argument.
+    """
+    if ":" in models:
+        models, spelled = models.split(":", 1)
+        if weights not in (None, spelled):
+            raise InputError(f"The model choice names {spelled} weights but {weights} weights were asked for; pick one.")
+        weights = spelled
     if models not in PROFILES:
         raise InputError(f"Unknown model choice {models!r}; use one of {', '.join(PROFILES)}.")
     if weights is not None and weights not in WEIGHTS:
@@ -92,6 +101,19 @@ def resolve_family(models: str, weights: str | None, device: torch.device) -> tu
     if family == "auto":
         family = "modern" if _gpu_fits_modern(device) else "classic"
     return family, weights or "real"
+
+
+def family_checkpoints(family: str, checkpoints: Checkpoints | None = None) -> dict[str, list[str]]:
+    """Gives back each checkpoint id of `family` (auto: every family's) with the roles it plays, in role order."""
+    checkpoints = checkpoints or Checkpoints()
+    families = FAMILIES if family == "auto" else (family,)
+    found: dict[str, list[str]] = {}
+    for name in families:
+        for role in ROLES:
+            roles = found.setdefault(checkpoints.for_role(name, role), [])
+            if role not in roles:
+                roles.append(role)
+    return found
 
 
 def _gpu_fits_modern(device: torch.device) -> bool:
