@@ -87,7 +87,7 @@ def inpaint(
         The edited image, the paste alpha it used, and `info` with the crop box, working size, seed, ...
     """
     image = image.convert("RGB")
-    mask = _check_mask(mask, image)
+    mask = check_mask(mask, image)
     if steps < 1:
         raise InputError(f"The number of steps must be 1 or more; got {steps}.")
     if not 0.0 < strength <= 1.0:
@@ -243,7 +243,8 @@ def paste(image: Image.Image, patch: Image.Image, alpha: np.ndarray, box: Box) -
     return result
 
 
-def _check_mask(mask, image: Image.Image) -> np.ndarray:
+def check_mask(mask, image: Image.Image) -> np.ndarray:
+    """Gives back `mask` as a bool array, or raises InputError unless it is the image's size and not empty."""
     mask = masks.as_mask(mask)
     if mask.shape != (image.height, image.width):
         raise InputError(

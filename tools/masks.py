@@ -79,12 +79,17 @@ def _within(seeds: np.ndarray, radius: int) -> np.ndarray:
     return np.cumsum(paint.reshape(height, width + 1), axis=1)[:, :width] > 0
 
 
+def _unchanged_by(mask: np.ndarray, radius: int, operation: str) -> bool:
+    """Gives back whether growing or shrinking `mask` by `radius` leaves it as it is; a negative radius raises."""
+    if radius < 0:
+        raise InputError(f"The {operation} radius must be 0 or more pixels; got {radius}.")
+    return radius == 0 or not mask.any() or mask.all()
+
+
 def dilate(mask, radius: int) -> np.ndarray:
     """Gives back the mask grown by a disk of `radius` pixels (radius 0: a copy)."""
     mask = as_mask(mask)
-    if radius < 0:
-        raise InputError(f"The dilation radius must be 0 or more pixels; got {radius}.")
-    if radius == 0 or not mask.any() or mask.all():
+    if _unchanged_by(mask, radius, "dilation"):
         return mask.copy()
     window = _window(mask, radius)
     grown = np.zeros_like(mask)
@@ -95,9 +100,7 @@ def dilate(mask, radius: int) -> np.ndarray:
 def erode(mask, radius: int) -> np.ndarray:
     """Gives back the mask shrunk by a disk of `radius` pixels (radius 0: a copy)."""
     mask = as_mask(mask)
-    if radius < 0:
-        raise InputError(f"The erosion radius must be 0 or more pixels; got {radius}.")
-    if radius == 0 or not mask.any() or mask.all():
+    if _unchanged_by(mask, radius, "erosion"):
         return mask.copy()
     # A one-pixel ring around the box holds the outside pixels nearest to every mask pixel (where the
     # image border cuts the ring off, the border does not erode, as in the whole picture).
