@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import os
 import sys
 
@@ -157,6 +158,8 @@ def test_http_tools_behind_the_key(editor, photo, tmp_path):
     # A drawn mask is the step's region; outside it (and its feathered seam) every pixel is the original's.
     masked = calls["masked"]
     assert masked.structured_content["steps"][0]["region_source"] == "user mask"
+    # The report names stored images by id: no path of the server reaches the client.
+    assert "/" not in json.dumps(masked.structured_content)
     edited, original = np.asarray(picture_of(masked)).astype(int), np.asarray(photo).astype(int)
     assert np.array_equal(edited[:, 60:], original[:, 60:])
     # The server cannot read an HTTP client's files.

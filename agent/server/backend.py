@@ -185,8 +185,9 @@ def public_report(report: dict) -> dict:
     public["image"] = image_id(report.get("output"))
     public["steps"] = [
         {
-            **{k: v for k, v in step.items() if k not in ("mask", "attempts")},
+            **{k: v for k, v in step.items() if k not in ("mask", "region", "attempts")},
             "mask": image_id(step.get("mask")),
+            "region": image_id(step.get("region")),
             "attempts": [{**a, "mask": image_id(a.get("mask"))} for a in step.get("attempts") or []],
         }
         for step in report.get("steps") or []

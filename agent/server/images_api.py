@@ -121,9 +121,24 @@ def _encoded(request: Request, image_id: str, output_format: str) -> bytes:
     return buffer.getvalue()
 
 
+def _step_words(step: dict) -> str:
+    target = step.get("target")
+    if step["category"] == "remove" and target:
+        return f"remove the {target}"
+    if step["category"] == "replace" and target:
+        return f"replace the {target} with {step['prompt']}"
+    if step["category"] == "add":
+        return f"add {step['prompt']}"
+    if step["category"] == "background":
+        return f"a new background: {step['prompt']}"
+    if step["category"] in ("local", "global") or not target:
+        return step["prompt"]
+    return step_name(step)
+
+
 def revised_prompt(outcome: Outcome, prompt: str) -> str:
     """Gives back what was done, step by step, as the planner read the prompt."""
-    steps = [step_name(step) for step in outcome.report.get("steps") or []]
+    steps = [_step_words(step) for step in outcome.report.get("steps") or []]
     return "; ".join(steps) or prompt
 
 

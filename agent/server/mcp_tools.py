@@ -62,8 +62,7 @@ def picture_source(value: str, settings: ServerSettings, local_files: bool) -> U
 def _steps_text(outcome: Outcome) -> str:
     lines = []
     for step in outcome.report.get("steps") or []:
-        status = "done" if step.get("passed") else f"failed ({step.get('status') or 'not applied'})"
-        lines.append(f"- {step_name(step)}: {status}")
+        lines.append(f"- {step_name(step)}: {'done' if step.get('passed') else step.get('status') or 'not applied'}")
     return "\n".join([outcome.message, *lines])
 
 
@@ -109,6 +108,8 @@ def build_mcp(backend: Backend, settings: ServerSettings, *, local_files: bool) 
     server = MCPServer(
         "chatedit",
         instructions="Edits pictures from plain-language instructions; sessions keep every version for undo.",
+        # A tool error is answered to the client; the server's own log keeps warnings only.
+        log_level="WARNING",
     )
 
     def source(value: str):
