@@ -65,3 +65,37 @@ def test_an_edit_at_the_photos_own_size_is_the_answer(astronaut):
     result, info = carry_to_full_size(astronaut, edited)
     assert info["full_resolution"] == "native" and result is not None
     assert np.array_equal(np.asarray(result), np.asarray(edited))
+
+
+def test_an_8192_px_photo_is_accepted_and_edited_at_the_working_size(tmp_path, monkeypatch, one_torch_thread):
+    from chatedit.tools import region_edit
+    from chatedit.tools.images import load_image
+    from chatedit.tools.models import ModelSet
+
+    path = tmp_path / "camera.jpg"
+    Image.new("RGB", (8192, 5464), (90, 120, 160)).save(path, quality=80)
+    photo = load_image(path)
+    models = ModelSet("modern", "cpu", cache_dir=tmp_path / "models", weights="tiny")
+    seen = []
+    editor = models.global_editor
+    original_call = type(editor).__call__
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs["image"].size)
+        return original_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(editor), "__call__", spy)
+    result = region_edit.edit_whole(editor, photo, "make it warmer", steps=2, seed=0, area=models.editor_area)
+    # The model sees the working size only; the answer has the photo's size.
+    assert seen == [region_edit.editor_size(8192, 5464, area=models.editor_area)]
+    assert result.image.size == (8192, 5464)
+
+
+def test_the_decompression_bomb_guard_stays(tmp_path):
+    from chatedit.tools.errors import TooLargeError
+    from chatedit.tools.images import load_image
+
+    path = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(path)
+    with pytest.raises(TooLargeError):
+        load_image(path)

@@ -1,7 +1,9 @@
 """Whole-image edits from an instruction ("make it winter"), with InstructPix2Pix.
 
 Style, season, time of day, weather and lighting change every pixel, so there is no mask: the whole
-picture goes through the model at its own aspect ratio and comes back at its own size.
+picture goes through the model at its own aspect ratio and comes back at its own size; a photo larger
+than the working size gets the change carried onto its own pixels when the edit kept its structure
+(`tools/full_resolution.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from chatedit.tools.diffusion_utils import (
     working_size,
 )
 from chatedit.tools.errors import InputError
+from chatedit.tools.full_resolution import carry_to_full_size
 from chatedit.tools.inpaint import EditResult
 
 
@@ -75,5 +78,6 @@ def global_edit(
             callback_on_step_end=step_callback(on_step),
         ).images[0]
 
-    edited = retry_smaller_on_oom(run, info).resize(image.size, Image.Resampling.LANCZOS)
+    edited, carried = carry_to_full_size(image, retry_smaller_on_oom(run, info))
+    info.update(carried)
     return EditResult(image=edited, mask=None, info=info)
