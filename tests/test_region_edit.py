@@ -124,3 +124,35 @@ def test_an_empty_mask_is_refused_with_what_to_do(families, scene):
     image, _ = scene
     with pytest.raises(Exception, match="nothing to edit"):
         region_edit.edit_region(families["modern"].global_editor, image, np.zeros((200, 300), bool), "red")
+
+
+def test_toolbox_routes_every_kind_of_step_to_the_modern_editors(families, scene):
+    from chatedit.agent.toolbox import EditSettings, Toolbox
+
+    image, mask = scene
+    toolbox = Toolbox(families["modern"], EditSettings(editor_steps=2))
+    assert toolbox.edits_by_instruction and toolbox.cannot("move") is None
+    results = {
+        "local": toolbox.edit_object(image, mask, "make the cup red", seed=1),
+        "remove": toolbox.remove(image, mask, "cup", prompt="table", dilation=4, seed=1),
+        "add": toolbox.inpaint(image, mask, "a croissant", seed=1),
+        "move": toolbox.edit_changed(image, "move the cup to the left", mask, seed=1),
+    }
+    for kind, result in results.items():
+        assert result.image.size == image.size, kind
+        assert _outside_is_exact(result, image), kind
+    assert results["local"].info["mode"] == "instruction" and results["move"].info["mode"] == "zone"
+    assert results["remove"].info["steps"] == 2
+    whole = toolbox.global_edit(image, "make it winter", seed=1)
+    assert whole.image.size == image.size and whole.info["working_size"] == editor_size(300, 200, area=128 * 128)
+
+
+def test_classic_toolbox_says_which_edits_need_the_modern_models(tmp_path):
+    from chatedit.agent.toolbox import Toolbox
+
+    toolbox = Toolbox(ModelSet("tiny", "cpu", cache_dir=tmp_path))
+    assert not toolbox.edits_by_instruction
+    for category in ("text", "move", "count", "pose"):
+        assert "--models modern" in toolbox.cannot(category)
+    assert toolbox.cannot("local") is None
+    assert toolbox.models.report()["profile"] == "classic"
