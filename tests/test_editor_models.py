@@ -14,7 +14,7 @@ from diffusers import (
     QwenImageEditPlusPipeline,
 )
 
-from chatedit.tools.editor_models import QwenPictureProcessor, small_qwen_tokenizer
+from chatedit.tools.editor_models import QwenPictureProcessor, load_max_editor, load_modern_editor, small_qwen_tokenizer
 from chatedit.tools.errors import InputError, ModelUnavailableError
 from chatedit.tools.models import Checkpoints, ModelSet, resolve_family
 
@@ -117,3 +117,22 @@ def test_checkpoints_are_overridable_and_missing_ones_say_so(monkeypatch, tmp_pa
     assert models.roles()["global_editor"] == "chatedit-tests/no-such-editor" == models.roles()["inpainter"]
     with pytest.raises(ModelUnavailableError, match="no-such-editor.*--models tiny"):
         models.inpainter
+
+
+@pytest.mark.parametrize(
+    "loader, transformer_b, text_encoder_b",
+    # FLUX.2 klein 4B: a 3.9 B transformer beside Qwen3-4B (4.0 B); Qwen-Image-Edit: 20.4 B beside Qwen2.5-VL-7B (8.3 B).
+    [(load_modern_editor, 3.88, 4.02), (load_max_editor, 20.43, 8.29)],
+)
+def test_random_full_builds_the_published_sizes_in_bf16_on_the_device(tmp_path, loader, transformer_b, text_encoder_b):
+    pipe = loader(profile="random-full", checkpoint="unused", device=torch.device("meta"), dtype=torch.float16,
+                  cache_dir=tmp_path)
+
+    def billions(module) -> float:
+        return sum(p.numel() for p in module.parameters()) / 1e9
+
+    assert billions(pipe.transformer) == pytest.approx(transformer_b, abs=0.01)
+    assert billions(pipe.text_encoder) == pytest.approx(text_encoder_b, abs=0.01)
+    assert pipe.transformer.dtype == torch.bfloat16 == pipe.text_encoder.dtype
+    assert torch.get_default_dtype() == torch.float32
+    assert not any(tmp_path.iterdir())

@@ -51,6 +51,7 @@ from transformers import (
 from transformers.processing_utils import ProcessorMixin
 
 from chatedit.tools.diffusion_models import TINY_SEED, _saved_once
+from chatedit.tools.loading import quiet_loading
 from chatedit.tools.models import unavailable
 
 QWEN_SPECIAL_TOKENS = (
@@ -108,6 +109,17 @@ def region_editor(instruction_editor: DiffusionPipeline) -> DiffusionPipeline:
 
 
 @contextlib.contextmanager
+def _default_dtype(dtype: torch.dtype):
+    """Makes new parameters `dtype` for the duration."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)
+
+
+@contextlib.contextmanager
 def _quiet_casts():
     """Silences diffusers' warning, on every dtype cast, that no module needs keeping in float32."""
     verbosity = diffusers_logging.get_verbosity()
@@ -123,15 +135,15 @@ def _load(role, pipeline_cls, build_tiny, build_full, *, profile, checkpoint, de
     if dtype == torch.float16:
         dtype = torch.bfloat16
     if profile == "random-full":
-        with torch.device(device):
+        # Built in the working dtype on the device: Qwen-Image-Edit in float32 would take 112 GB first.
+        with torch.device(device), _default_dtype(dtype):
             pipe = build_full()
-        with _quiet_casts():
-            pipe.to(dtype=dtype)
     else:
         source = str(_saved_once(cache_dir, role, build_tiny)) if profile == "tiny" else checkpoint
         try:
             DiffusionPipeline.load_config(source)
-            pipe = pipeline_cls.from_pretrained(source, dtype=dtype, **_own_components(pipeline_cls, source))
+            with quiet_loading():
+                pipe = pipeline_cls.from_pretrained(source, dtype=dtype, **_own_components(pipeline_cls, source))
         except OSError as err:
             raise unavailable(source, role) from err
     pipe.set_progress_bar_config(disable=True)
@@ -204,7 +216,7 @@ def build_full_flux2() -> Flux2KleinPipeline:
     text_encoder = Qwen3ForCausalLM(Qwen3Config(
         vocab_size=151936, hidden_size=2560, intermediate_size=9728, num_hidden_layers=36,
         num_attention_heads=32, num_key_value_heads=8, head_dim=128, max_position_embeddings=40960,
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
     ))
     transformer = Flux2Transformer2DModel(
         in_channels=128, num_layers=5, num_single_layers=20, attention_head_dim=128, num_attention_heads=24,
