@@ -1,4 +1,4 @@
-"""The image store: PNG files on disk, named by the sha256 of their pixels.
+"""The image stores: PNG files on disk, or rows of a PostgreSQL table, named by the sha256 of their pixels.
 
 Graph state and session history hold image ids, never pixels. An id names exactly one picture (its
 mode, size and pixel bytes), so a file is written once and never changes: writes are atomic renames
@@ -12,7 +12,9 @@ read from memory. `flush()` waits until everything put so far is on disk and rai
 write that failed; whatever durably records an id (a session checkpoint) must flush first, so that a
 crash can never leave a committed reference to a file that was not written.
 
-Layout: `root/ab/abcdef....png`, sharded by the first two hex characters of the id.
+Layout on disk: `root/ab/abcdef....png`, sharded by the first two hex characters of the id.
+`PostgresImageStore` keeps the same PNG bytes in one table keyed by id (pictures and masks alike), so
+that every replica of a server reads what any of them wrote; see `agent.database`.
 """
 
 from __future__ import annotations
@@ -30,10 +32,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import psycopg
 from PIL import Image
+from psycopg.rows import tuple_row
+from psycopg_pool import ConnectionPool
 
 from chatedit.tools.errors import DamagedImageError, InputError
-from chatedit.tools.images import atomic_write, content_id, to_rgb
+from chatedit.tools.images import atomic_write, to_rgb
 
 _ID = re.compile(r"[0-9a-f]{64}")
 
@@ -152,17 +157,46 @@ class ImageStore:
         with self._lock:
             if image_id in self._pending:
                 return True
-        return self._file(image_id).is_file()
+        return self._exists(image_id)
 
     def _file(self, image_id: str) -> Path:
         return self.root / image_id[:2] / f"{image_id}.png"
+
+    # Where the PNG bytes live: a file per id here; `PostgresImageStore` overrides these three.
+
+    def _exists(self, image_id: str) -> bool:
+        """Gives back whether the PNG of this id is stored (not checked against the id)."""
+        return self._file(image_id).is_file()
+
+    def _fetch(self, image_id: str) -> Image.Image:
+        """Gives back the stored picture, checked against its id; raises FileNotFoundError when absent."""
+        path = self._file(image_id)
+        image = _decode(path.read_bytes(), image_id)
+        if image is None:
+            raise DamagedImageError(
+                f"The stored file {path} is damaged: its content no longer matches its id. "
+                "Send the image again, or restore the file from a backup."
+            )
+        return image
+
+    def _save(self, image_id: str, data: bytes) -> None:
+        """Stores the PNG bytes of this id, replacing whatever was there (atomically)."""
+        atomic_write(self._file(image_id), data)
+
+    def _intact(self, image_id: str) -> bool:
+        """Gives back whether the store holds the picture of `image_id`, whole and matching its id."""
+        try:
+            self._fetch(image_id)
+        except (FileNotFoundError, DamagedImageError):
+            return False
+        return True
 
     def _put(self, image: Image.Image, pixels: bytes) -> str:
         image_id = pixel_id(image.mode, image.size, pixels)
         with self._lock:
             queued = image_id in self._pending
             known = image_id in self._on_disk
-        if not queued and not (known and self._file(image_id).is_file()):
+        if not queued and not (known and self._exists(image_id)):
             with self._lock:
                 if image_id not in self._pending:
                     self._pending[image_id] = (image, self._writer.submit(self._write, image_id, image))
@@ -170,12 +204,11 @@ class ImageStore:
         return image_id
 
     def _write(self, image_id: str, image: Image.Image) -> None:
-        """Writes the picture's file unless an intact one is there (runs on the writer thread)."""
+        """Stores the picture's PNG unless an intact one is there (runs on the writer thread)."""
         try:
-            path = self._file(image_id)
-            # Same id, same pixels: an intact file needs no second write, a damaged one is replaced.
-            if not _holds(path, image_id):
-                atomic_write(path, encode_png(image))
+            # Same id, same pixels: an intact copy needs no second write, a damaged one is replaced.
+            if not self._intact(image_id):
+                self._save(image_id, encode_png(image))
             with self._lock:
                 self._on_disk.add(image_id)
         except BaseException as error:  # handed to the caller of flush(), on its own thread
@@ -195,9 +228,8 @@ class ImageStore:
             if cached is not None:
                 self._cache.move_to_end(image_id)
                 return cached
-        path = self._file(image_id)
         try:
-            image = _load(path, image_id)
+            image = self._fetch(image_id)
         except FileNotFoundError:
             raise InputError(
                 f"There is no image with id {image_id} in this session's store; send the image again."
@@ -218,6 +250,90 @@ class ImageStore:
             while self._cached_bytes > self.cache_bytes:
                 _, old = self._cache.popitem(last=False)
                 self._cached_bytes -= old.width * old.height * len(old.getbands())
+
+
+IMAGES_TABLE = "chatedit_images"
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {IMAGES_TABLE} (
+    id text PRIMARY KEY CHECK (id ~ '^[0-9a-f]{{64}}$'),
+    png bytea NOT NULL,
+    stored_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+class PostgresImageStore(ImageStore):
+    """Images and masks as PNG bytes in one PostgreSQL table keyed by id, shared by every replica.
+
+    It behaves as ImageStore: `put` answers at once while one background thread inserts the row
+    (`flush` waits for it), and reads check the pixels against the id. `path` gives a local copy of
+    the file under `root`, written from the database on first use, for what needs a file (turn
+    reports, HTTP responses); that folder is only a cache and may be deleted at any time.
+
+    Args:
+        pool: a psycopg_pool ConnectionPool on the database, whose table `setup` has made.
+        root: the folder of local copies; created when missing.
+        cache_bytes: how many bytes of decoded pixels to keep in memory, as ImageStore's.
+    """
+
+    def __init__(self, pool: ConnectionPool, root: str | os.PathLike, *, cache_bytes: int = CACHE_BYTES):
+        super().__init__(root, cache_bytes=cache_bytes)
+        self.pool = pool
+
+    @staticmethod
+    def setup(conn: psycopg.Connection) -> None:
+        """Creates the images table when missing; concurrent callers must hold one lock around it."""
+        conn.execute(_SCHEMA)
+
+    def path(self, image_id: str) -> Path:
+        """Gives back a local file holding this picture, copied from the database unless already there.
+
+        The path is given back even when the database has no such picture (and no file is there).
+        """
+        path = super().path(image_id)
+        if not path.is_file():
+            data = self._row(image_id)
+            if data is not None:
+                self._check(data, image_id)
+                atomic_write(path, data)
+        return path
+
+    def _row(self, image_id: str) -> bytes | None:
+        with self.pool.connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(f"SELECT png FROM {IMAGES_TABLE} WHERE id = %s", (image_id,))
+            row = cursor.fetchone()
+        return None if row is None else bytes(row[0])
+
+    def _exists(self, image_id: str) -> bool:
+        with self.pool.connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(f"SELECT 1 FROM {IMAGES_TABLE} WHERE id = %s", (image_id,))
+            return cursor.fetchone() is not None
+
+    def _fetch(self, image_id: str) -> Image.Image:
+        data = self._row(image_id)
+        if data is None:
+            raise FileNotFoundError(image_id)
+        return self._check(data, image_id)
+
+    def _save(self, image_id: str, data: bytes) -> None:
+        # Two replicas may store the same picture at once: the second finds the row and rewrites it whole.
+        with self.pool.connection() as conn:
+            conn.execute(
+                f"INSERT INTO {IMAGES_TABLE} (id, png) VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET png = EXCLUDED.png",
+                (image_id, data),
+            )
+
+    @staticmethod
+    def _check(data: bytes, image_id: str) -> Image.Image:
+        """Gives back the decoded picture of a row's PNG; raises DamagedImageError when it does not match its id."""
+        image = _decode(data, image_id)
+        if image is None:
+            raise DamagedImageError(
+                f"The stored picture {image_id} in the database is damaged: its content no longer matches "
+                "its id. Send the image again, or restore the database from a backup."
+            )
+        return image
 
 
 def _yield_to_other_threads() -> None:
@@ -272,33 +388,17 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def _load(path: Path, image_id: str) -> Image.Image:
-    """Gives back the decoded picture at `path` after checking it against its id; raises FileNotFoundError."""
-    data = path.read_bytes()
-    image = None
+def _decode(data: bytes, image_id: str) -> Image.Image | None:
+    """Gives back the decoded picture of a stored PNG, or None when it does not match its id."""
     # A cut-short file can still decode to the right pixels, but must not be served as a file.
-    if data.endswith(_PNG_END):
-        try:
-            image = Image.open(io.BytesIO(data))
-            image.load()
-        except (OSError, SyntaxError, ValueError, EOFError, zlib.error):
-            image = None
-    # Files written before ids named pixels are named by the sha256 of their bytes.
-    if image is None or (pixel_id(image.mode, image.size, image.tobytes()) != image_id and content_id(data) != image_id):
-        raise DamagedImageError(
-            f"The stored file {path} is damaged: its content no longer matches its id. "
-            "Send the image again, or restore the file from a backup."
-        )
-    return image
-
-
-def _holds(path: Path, image_id: str) -> bool:
-    """Gives back whether the file at `path` exists and holds the picture of `image_id`."""
+    if not data.endswith(_PNG_END):
+        return None
     try:
-        _load(path, image_id)
-    except (FileNotFoundError, DamagedImageError):
-        return False
-    return True
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (OSError, SyntaxError, ValueError, EOFError, zlib.error):
+        return None
+    return image if pixel_id(image.mode, image.size, image.tobytes()) == image_id else None
 
 
 def _check_id(image_id: str) -> None:
