@@ -1060,8 +1060,7 @@ _REMOVED_FROM = re.compile(r"^(?:from|on|off|in|inside|out of|at)\s+(?P<np>.+)$"
 @lru_cache(maxsize=1)
 def _removal_prompt() -> str:
     """Gives back the inpainter's own removal prompt, so that a planned removal paints what the tool would."""
-    # Imported on first use: planning from text alone loads no model code until a removal is planned.
-    from chatedit.tools.inpaint import REMOVE_PROMPT
+    from chatedit.tools.removal import REMOVE_PROMPT
 
     return REMOVE_PROMPT
 

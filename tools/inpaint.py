@@ -29,13 +29,12 @@ from chatedit.tools.diffusion_utils import (
     working_size,
 )
 from chatedit.tools.errors import InputError
+from chatedit.tools.removal import REMOVE_NEGATIVE_PROMPT, REMOVE_PROMPT
 
 Box = tuple[int, int, int, int]
 
-REMOVE_PROMPT = "background, empty scene, seamless, natural continuation"
 MAX_CUT_TOKENS = 1024
 """Prompts are cut to the text encoder's limit only when it is at most this (CLIP's 77, not an LLM's 100k)."""
-REMOVE_NEGATIVE_PROMPT = "object, person, people, animal, text, watermark, logo, signature, duplicate, artifacts"
 
 
 @dataclass
