@@ -114,15 +114,18 @@ def main(
     support.verbose = verbose or os.environ.get("CHATEDIT_DEBUG", "") not in ("", "0")
 
 
-def make_editor(weights: Optional[Weights] = None, **kwargs: Any):
+def model_choice(models: Models, weights: Optional[Weights]) -> str:
+    """Gives back the `Editor` model choice: the family, with `:weights` when --weights was given."""
+    return models.value if weights is None else f"{models.value}:{weights.value}"
+
+
+def make_editor(**kwargs: Any):
     """Gives back an `agent.Editor` built with these arguments (the one place the CLI builds one).
 
-    `weights` rides on the model choice as `family:weights`; the models that will run are said once on stderr.
+    The models that will run are said once on stderr.
     """
     from chatedit.agent.session import Editor
 
-    if weights is not None:
-        kwargs["models"] = f"{kwargs.get('models', 'default')}:{weights.value}"
     editor = Editor(**kwargs)
     models = editor.toolbox.models.report()
     roles = ", ".join(f"{role} {checkpoint}" for role, checkpoint in models["roles"].items())
@@ -167,7 +170,7 @@ def edit(
         # Bad input is refused before the models load.
         picture = load_image(image)
         editor = make_editor(
-            models=models.value, weights=weights, planner=planner.value, device=device.value,
+            models=model_choice(models, weights), planner=planner.value, device=device.value,
             max_attempts=max_attempts, seed=seed,
         )
         with ProgressView() as view:
@@ -215,8 +218,7 @@ def chat(
     """
     with exit_codes():
         editor = make_editor(
-            models=models.value,
-            weights=weights,
+            models=model_choice(models, weights),
             planner=planner.value,
             device=device.value,
             data_dir=data_dir,
