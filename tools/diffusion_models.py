@@ -30,21 +30,26 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from diffusers import (
-    AutoencoderKL,
-    AutoPipelineForInpainting,
-    DiffusionPipeline,
-    DPMSolverMultistepScheduler,
-    StableDiffusionInpaintPipeline,
-    StableDiffusionInstructPix2PixPipeline,
-    UNet2DConditionModel,
-)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from tokenizers import pre_tokenizers
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from chatedit.tools.errors import InputError
+from chatedit.tools.loading import quiet_loading
 from chatedit.tools.models import unavailable
+
+# Importing diffusers' pipelines makes transformers say, per image processor, that it falls back to
+# PIL without torchvision; PIL is the intended path here (see tools/loading.py).
+with quiet_loading():
+    from diffusers import (
+        AutoencoderKL,
+        AutoPipelineForInpainting,
+        DiffusionPipeline,
+        DPMSolverMultistepScheduler,
+        StableDiffusionInpaintPipeline,
+        StableDiffusionInstructPix2PixPipeline,
+        UNet2DConditionModel,
+    )
 
 INPAINT_IN_CHANNELS = 9
 """Inpainting UNet input: noisy latents (4), the mask (1) and the masked image's latents (4)."""
@@ -114,9 +119,11 @@ def _load_pipeline(role, pipeline_cls, loader_cls, in_channels, *, profile, chec
         pipe = build_random_full(pipeline_cls, in_channels, device).to(dtype=dtype)
     else:
         source = checkpoint
-        if profile == "tiny":
-            source = _saved_once(cache_dir, role, lambda: build_tiny(pipeline_cls, in_channels))
-        pipe = _from_pretrained(loader_cls, source, role, dtype)
+        # chatedit reports its own progress: the libraries' saving and loading bars stay off.
+        with quiet_loading():
+            if profile == "tiny":
+                source = _saved_once(cache_dir, role, lambda: build_tiny(pipeline_cls, in_channels))
+            pipe = _from_pretrained(loader_cls, source, role, dtype)
     return _ready(pipe, device)
 
 

@@ -24,18 +24,6 @@ import os
 from typing import Any
 
 import torch
-from diffusers import (
-    AutoencoderKLFlux2,
-    AutoencoderKLQwenImage,
-    DiffusionPipeline,
-    FlowMatchEulerDiscreteScheduler,
-    Flux2KleinInpaintPipeline,
-    Flux2KleinPipeline,
-    Flux2Transformer2DModel,
-    QwenImageEditInpaintPipeline,
-    QwenImageEditPlusPipeline,
-    QwenImageTransformer2DModel,
-)
 from diffusers.utils import logging as diffusers_logging
 from tokenizers import pre_tokenizers
 from transformers import (
@@ -47,12 +35,27 @@ from transformers import (
     Qwen3Config,
     Qwen3ForCausalLM,
 )
-
 from transformers.processing_utils import ProcessorMixin
 
 from chatedit.tools.diffusion_models import TINY_SEED, _saved_once
 from chatedit.tools.loading import quiet_loading
 from chatedit.tools.models import unavailable
+
+# Importing diffusers' pipelines makes transformers say, per image processor, that it falls back to
+# PIL without torchvision; PIL is the intended path here (see tools/loading.py).
+with quiet_loading():
+    from diffusers import (
+        AutoencoderKLFlux2,
+        AutoencoderKLQwenImage,
+        DiffusionPipeline,
+        FlowMatchEulerDiscreteScheduler,
+        Flux2KleinInpaintPipeline,
+        Flux2KleinPipeline,
+        Flux2Transformer2DModel,
+        QwenImageEditInpaintPipeline,
+        QwenImageEditPlusPipeline,
+        QwenImageTransformer2DModel,
+    )
 
 QWEN_SPECIAL_TOKENS = (
     "<|endoftext|>", "<|im_start|>", "<|im_end|>",
@@ -139,13 +142,13 @@ def _load(role, pipeline_cls, build_tiny, build_full, *, profile, checkpoint, de
         with torch.device(device), _default_dtype(dtype):
             pipe = build_full()
     else:
-        source = str(_saved_once(cache_dir, role, build_tiny)) if profile == "tiny" else checkpoint
-        try:
-            DiffusionPipeline.load_config(source)
-            with quiet_loading():
+        with quiet_loading():
+            source = str(_saved_once(cache_dir, role, build_tiny)) if profile == "tiny" else checkpoint
+            try:
+                DiffusionPipeline.load_config(source)
                 pipe = pipeline_cls.from_pretrained(source, dtype=dtype, **_own_components(pipeline_cls, source))
-        except OSError as err:
-            raise unavailable(source, role) from err
+            except OSError as err:
+                raise unavailable(source, role) from err
     pipe.set_progress_bar_config(disable=True)
     pipe.to(device)
     for component in pipe.components.values():
