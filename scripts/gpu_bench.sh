@@ -5,16 +5,22 @@
 #   scripts/gpu_bench.sh fetch   on a machine with PyPI: downloads into .whl/ the wheels (Python 3.12,
 #                                x86-64 Linux) of what the GPU image lacks: diffusers, langgraph,
 #                                langchain-core, pydantic(-settings) and their own needs.
-#   scripts/gpu_bench.sh         on the GPU machine, from any folder: installs .whl/ when
+#   scripts/gpu_bench.sh [families|speed]
+#                                on the GPU machine, from any folder: installs .whl/ when
 #                                diffusers or langgraph is missing, prints the versions, then runs the
-#                                turn "remove the cup and make it sunset" (random-full models, 768x512,
-#                                one warm-up and 5 timed turns) once per configuration, each in a fresh
-#                                process, and writes $OUT/results.jsonl, $OUT/versions.txt, $OUT/log.txt.
+#                                turn "remove the cup and make it sunset" (one warm-up turn, then timed
+#                                ones), each run in a fresh process, and writes $OUT/results.jsonl,
+#                                $OUT/versions.txt, $OUT/log.txt.
+#   families (the default)       every model family with full-size random weights (classic, modern:
+#                                FLUX.2 klein 4B, max: Qwen-Image-Edit-2511) on a 1024x768 photo,
+#                                REPEAT=1 timed turn each, with peak GPU memory.
+#   speed                        the classic family under each speed setting below (768x512, 5 turns).
 # The .whl/ folder is ignored by git (.git/info/exclude); with the device tool, carry it:
 #   run(command="bash scripts/gpu_bench.sh", carry=[".whl"], timeout_s=570)
-# SIZE, REPEAT, MODELS and DEVICE override 768x512, 5, random-full and cuda (MODELS=tiny DEVICE=cpu
-# SIZE=160x120 REPEAT=1 is a smoke test without a GPU).
-# Configurations, in order, each started only while BUDGET_S (default 480 s) has time for it:
+# SIZE, REPEAT, MODELS, WEIGHTS and DEVICE override the sizes and turns above, random-full (speed),
+# random (families) and cuda (WEIGHTS=tiny MODELS=tiny DEVICE=cpu SIZE=160x120 is a smoke test without a GPU).
+# Runs start only while BUDGET_S (default 480 s) has the time each needs.
+# Speed configurations, in order:
 #   eager          the defaults: fp16, SDPA, DPM-Solver++ with 25 inpaint / 20 global steps
 #   channels_last  eager + UNet and VAE weights channels-last
 #   fewer_steps    channels_last + 15 inpaint / 12 global steps
@@ -24,9 +30,16 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 WHEELS=.whl
-SIZE=${SIZE:-768x512}
-REPEAT=${REPEAT:-5}
+MODE=${1:-families}
+if [[ $MODE == families ]]; then
+  SIZE=${SIZE:-1024x768}
+  REPEAT=${REPEAT:-1}
+else
+  SIZE=${SIZE:-768x512}
+  REPEAT=${REPEAT:-5}
+fi
 MODELS=${MODELS:-random-full}
+WEIGHTS=${WEIGHTS:-random}
 DEVICE=${DEVICE:-cuda}
 BUDGET_S=${BUDGET_S:-480}
 OUT=${OUT:-out/gpu_bench}
@@ -54,9 +67,13 @@ fetch() {
     "${platforms[@]}" -d "$WHEELS" "${PACKAGES[@]}"
 }
 
-if [[ "${1:-}" == "fetch" ]]; then
+if [[ $MODE == fetch ]]; then
   fetch
   exit $?
+fi
+if [[ $MODE != families && $MODE != speed ]]; then
+  echo "Unknown mode '$MODE'; use families (the default), speed or fetch." >&2
+  exit 2
 fi
 
 mkdir -p "$OUT"
@@ -90,6 +107,39 @@ if torch.cuda.is_available():
 EOF
 } 2>&1 | tee "$OUT/versions.txt"
 
+# A run's JSON line, tagged with its configuration name, appended to results.jsonl.
+record() {
+  CONFIG=$1 python3 -c 'import json, os, sys; print(json.dumps({"config": os.environ["CONFIG"], **json.loads(sys.stdin.read())}))' \
+    <<<"$2" >>"$OUT/results.jsonl"
+}
+
+# family, seconds it needs to be started (building the random weights, the warm-up and timed turns)
+FAMILIES=("classic 90" "modern 150" "max 330")
+[[ $MODE == families ]] || FAMILIES=()
+export SIZE REPEAT DEVICE
+for entry in "${FAMILIES[@]}"; do
+  read -r family needs <<<"$entry"
+  left=$((BUDGET_S - (SECONDS - started)))
+  if ((left < needs)); then
+    echo "skipped $family: ${left}s of the budget left, it needs about ${needs}s" | tee -a "$OUT/log.txt"
+    continue
+  fi
+  echo "== $family ($WEIGHTS weights), ${left}s left" | tee -a "$OUT/log.txt"
+  result=$(timeout "$left" python3 - "$family:$WEIGHTS" 2>>"$OUT/log.txt" <<'EOF' | tail -n 1
+import json, os, sys
+
+from chatedit.agent.bench import run_bench
+
+width, height = (int(side) for side in os.environ["SIZE"].split("x"))
+result = run_bench(models=sys.argv[1], device=os.environ["DEVICE"], size=(width, height), repeat=int(os.environ["REPEAT"]))
+print(json.dumps(result))
+EOF
+  )
+  status=$?
+  [[ $status == 0 ]] && record "$family" "$result"
+  echo "   exit $status after $((SECONDS - started))s" | tee -a "$OUT/log.txt"
+done
+
 # config name, seconds it needs to be started, then the environment that selects it
 CONFIGS=(
   "eager 60"
@@ -98,6 +148,7 @@ CONFIGS=(
   "compiled 150 CHATEDIT_CHANNELS_LAST=1 CHATEDIT_COMPILE_MODE=reduce-overhead"
   "autotuned 240 CHATEDIT_CHANNELS_LAST=1 CHATEDIT_COMPILE_MODE=max-autotune-no-cudagraphs"
 )
+[[ $MODE == speed ]] || CONFIGS=()
 for entry in "${CONFIGS[@]}"; do
   read -r name needs settings <<<"$entry"
   left=$((BUDGET_S - (SECONDS - started)))
@@ -109,21 +160,21 @@ for entry in "${CONFIGS[@]}"; do
   result=$(env $settings timeout "$left" python3 -m chatedit.agent.cli bench --models "$MODELS" --device "$DEVICE" \
     --size "$SIZE" --repeat "$REPEAT" --json 2>>"$OUT/log.txt" | tail -n 1)
   status=$?
-  if [[ $status == 0 ]]; then
-    CONFIG=$name python3 -c 'import json, os, sys; print(json.dumps({"config": os.environ["CONFIG"], **json.loads(sys.stdin.read())}))' \
-      <<<"$result" >>"$OUT/results.jsonl"
-  fi
+  [[ $status == 0 ]] && record "$name" "$result"
   echo "   exit $status after $((SECONDS - started))s" | tee -a "$OUT/log.txt"
 done
 
 python3 - "$OUT/results.jsonl" <<'EOF'
 import json, sys
 
-rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+try:
+    rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+except FileNotFoundError:
+    rows = []
 stages = ["turn", "model", "overhead", "inpaint", "global_edit", "detect", "segment", "verify", "store_checkpoint"]
 print(f"{'config':14s}" + "".join(f"{s[:11]:>12s}" for s in stages) + f"{'peak GiB':>10s}{'load s':>8s}")
 for row in rows:
-    cells = "".join(f"{row['stages_ms'][s]['median']:12.1f}" for s in stages)
+    cells = "".join(f"{row['stages_ms'].get(s, {'median': float('nan')})['median']:12.1f}" for s in stages)
     peak = row["gpu_memory_peak_gib"]
     print(f"{row['config']:14s}{cells}{peak if peak is not None else float('nan'):10.2f}{row['load_ms'] / 1000:8.1f}")
 print("medians in ms over", rows[0]["repeat"] if rows else 0, "turns;", rows[0]["device_name"] if rows else "no results")
