@@ -30,10 +30,10 @@ from chatedit.tools.diffusion_models import Acceleration
 MODEL_METHODS = {
     "detector": [("model", "forward")],
     "segmenter": [("model", "forward"), ("model", "get_image_embeddings")],
-    "inpainter": [("unet", "forward"), ("vae", "encode"), ("vae", "decode"), ("text_encoder", "forward")],
-    "global_editor": [("unet", "forward"), ("vae", "encode"), ("vae", "decode"), ("text_encoder", "forward")],
+    "inpainter": [("unet", "forward"), ("transformer", "forward"), ("vae", "encode"), ("vae", "decode"), ("text_encoder", "forward")],
+    "global_editor": [("unet", "forward"), ("transformer", "forward"), ("vae", "encode"), ("vae", "decode"), ("text_encoder", "forward")],
 }
-"""The calls into model weights, per role, that count as model time."""
+"""The calls into model weights, per role, that count as model time (a pipeline has a UNet or a transformer)."""
 
 
 class ModelClock:
@@ -76,7 +76,9 @@ def _attach(clock: ModelClock, models) -> None:
     for role, methods in MODEL_METHODS.items():
         bundle = getattr(models, role)
         for attribute, method in methods:
-            clock.wrap(getattr(bundle, attribute), method, role)
+            owner = getattr(bundle, attribute, None)
+            if owner is not None:
+                clock.wrap(owner, method, role)
 
 
 def bench_photo(size: tuple[int, int]) -> Image.Image:
@@ -158,6 +160,7 @@ def run_bench(
     peak = torch.cuda.max_memory_allocated(models_set.device) if on_cuda else None
     return {
         "models": models,
+        "models_run": models_set.report(),
         "device": str(models_set.device),
         "device_name": torch.cuda.get_device_name(models_set.device) if on_cuda else "cpu",
         "dtype": str(models_set.dtype).removeprefix("torch."),
@@ -221,7 +224,9 @@ def attention_kernels(models) -> dict[str, str]:
     """Gives back, per loaded role, which attention implementation its model runs ("sdpa" is PyTorch's fused one)."""
     kernels = {}
     for role in ("inpainter", "global_editor"):
-        processors = {type(p).__name__ for p in getattr(models, role).unet.attn_processors.values()}
+        pipe = getattr(models, role)
+        denoiser = getattr(pipe, "unet", None) or pipe.transformer
+        processors = {type(p).__name__ for p in denoiser.attn_processors.values()}
         # diffusers' AttnProcessor2_0 calls torch's scaled_dot_product_attention.
         kernels[role] = "sdpa" if processors == {"AttnProcessor2_0"} else "+".join(sorted(processors))
     for role in ("detector", "segmenter"):

@@ -452,6 +452,13 @@ def _files_to_fetch(files: list[str], role: str, fp16: bool) -> list[str]:
     return [f for f in wanted if not f.endswith(".safetensors") or f.endswith(".fp16.safetensors") == half]
 
 
+def _family(profile: Models) -> str:
+    """Gives back the family whose checkpoints `models list|download` handle: auto resolves as a run would here."""
+    from chatedit.tools.models import resolve_device, resolve_family
+
+    return resolve_family(profile.value, None, resolve_device("auto"))[0]
+
+
 def _no_download_needed(profile: Models) -> bool:
     if profile not in (Models.tiny, Models.random_full):
         return False
@@ -461,7 +468,7 @@ def _no_download_needed(profile: Models) -> bool:
 
 @models_app.command("list")
 def models_list(
-    profile: Annotated[Models, typer.Option("--profile", help="Model profile to check.")] = Models.default,
+    profile: Annotated[Models, typer.Option("--profile", help="Model family to check (auto: the one a run here picks).")] = Models.default,
 ) -> None:
     """Show which checkpoints of the profile are in the Hugging Face cache, and their size."""
     with exit_codes():
@@ -488,12 +495,12 @@ def models_list(
             )
         Console(highlight=False).print(table)
         if any(checkpoint not in cached for checkpoint in wanted):
-            say("Fetch the missing ones with: chatedit models download")
+            say(f"Fetch the missing ones with: chatedit models download --profile {profile.value}")
 
 
 @models_app.command("download")
 def models_download(
-    profile: Annotated[Models, typer.Option("--profile", help="Model profile to download.")] = Models.default,
+    profile: Annotated[Models, typer.Option("--profile", help="Model family to download (auto: the one a run here picks).")] = Models.default,
     fp16: Annotated[
         Optional[bool],
         typer.Option(
@@ -511,15 +518,14 @@ def models_download(
             return
         from huggingface_hub import HfApi, snapshot_download
 
-        from chatedit.tools.models import ROLES, Checkpoints
+        from chatedit.tools.models import family_checkpoints
 
         if fp16 is None:
             import torch
 
             fp16 = torch.cuda.is_available()
-        checkpoints = Checkpoints()
-        for role in ROLES:
-            repo = getattr(checkpoints, role)
+        for repo, roles in family_checkpoints(_family(profile)).items():
+            role = roles[0]
             stderr.print(f"Downloading {role}: {repo} ...")
             try:
                 files = _files_to_fetch(HfApi().list_repo_files(repo), role, fp16)

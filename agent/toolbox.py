@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from chatedit.tools import blend, detect, global_edit, inpaint, segment
+from chatedit.tools import blend, detect, global_edit, inpaint, region_edit, segment
 from chatedit.tools.masks import dilate
 from chatedit.tools.detect import Detection
 from chatedit.tools.inpaint import EditResult
@@ -39,6 +39,8 @@ class EditSettings(BaseSettings):
     """How `local` steps edit: `inpaint` repaints the object from a prompt (may change its shape);
     `zone` runs the instruction editor on the whole image and keeps only the edited region (keeps
     structure, weaker for big changes)."""
+    editor_steps: Optional[int] = None
+    """Steps of the modern and max editors; None: what each model is made for (4 for klein, 40 for Qwen)."""
     ask_when_ambiguous: bool = True
     """Ask which one when a few equally likely objects match the target; False takes the likeliest."""
     box_threshold: float = 0.3
@@ -70,8 +72,22 @@ class Toolbox:
         """Gives back SAM segments of the whole image, for ZONE's Region-IoU."""
         return segment.segment_candidates(self.models.segmenter, image)
 
+    @property
+    def edits_by_instruction(self) -> bool:
+        """Whether the family edits objects with its instruction editor (modern, max): see `edit_object`."""
+        return self.models.family != "classic"
+
+    def _editor_kwargs(self, guidance) -> dict:
+        """Gives back the modern and max editors' settings; the graph's guidance is on SD's scale (7.5)."""
+        scale = (guidance or self.settings.guidance) / self.settings.guidance
+        return {"steps": self.settings.editor_steps, "area": self.models.editor_area,
+                "guidance": region_edit.DEFAULT_TRUE_CFG * scale}
+
     def inpaint(self, image, mask, prompt, *, negative_prompt="", seed=0, guidance=None, on_step: StepCallback = None) -> EditResult:
         """Gives back the image with `mask` repainted from `prompt`, and the paste mask used."""
+        if self.edits_by_instruction:
+            return region_edit.inpaint_region(self.models.inpainter, image, mask, prompt, negative_prompt=negative_prompt,
+                                              seed=seed, on_step=on_step, **self._editor_kwargs(guidance))
         return inpaint.inpaint(
             self.models.inpainter,
             image,
@@ -86,6 +102,9 @@ class Toolbox:
 
     def remove(self, image, mask, target, *, prompt, dilation, seed=0, on_step: StepCallback = None) -> EditResult:
         """Gives back the image with the object under `mask` replaced by what is behind it."""
+        if self.edits_by_instruction:
+            return region_edit.remove_region(self.models.inpainter, image, mask, target, prompt=prompt, dilation=dilation,
+                                             seed=seed, on_step=on_step, **self._editor_kwargs(None))
         return inpaint.remove(
             self.models.inpainter,
             image,
@@ -100,7 +119,10 @@ class Toolbox:
         )
 
     def global_edit(self, image, instruction, *, seed=0, guidance=None, on_step: StepCallback = None) -> EditResult:
-        """Gives back the whole image edited by the instruction editor."""
+        """Gives back the whole image edited by the instruction editor, at the input's size and detail."""
+        if self.edits_by_instruction:
+            return region_edit.edit_whole(self.models.global_editor, image, instruction, seed=seed, on_step=on_step,
+                                          **self._editor_kwargs(guidance))
         editor = self.models.global_editor
         return global_edit.global_edit(
             editor,
@@ -125,3 +147,24 @@ class Toolbox:
         edited, alpha = blend.composite(image, canvas, layer)
         return EditResult(image=edited, mask=alpha, info={"mode": "zone"})
 
+
+    def edit_object(self, image, mask, instruction, *, seed=0, guidance=None, on_step: StepCallback = None) -> EditResult:
+        """Gives back the object under `mask` changed by the instruction editor on its crop (modern, max: local, replace)."""
+        return region_edit.edit_region(self.models.global_editor, image, mask, instruction, seed=seed, on_step=on_step,
+                                       **self._editor_kwargs(guidance))
+
+    def edit_changed(self, image, instruction, region=None, *, seed=0, guidance=None, on_step: StepCallback = None) -> EditResult:
+        """Gives back an instruction edit kept only where it changed the picture (text, move, count, pose), near `region`."""
+        return region_edit.edit_changed_region(self.models.global_editor, image, instruction, candidates=self.candidates,
+                                               region=region, seed=seed, on_step=on_step, **self._editor_kwargs(guidance))
+
+    def cannot(self, category: str) -> Optional[str]:
+        """Gives back why this family cannot make a step of `category` (a sentence for the answer), or None."""
+        if category in CHANGED_REGION_CATEGORIES and not self.edits_by_instruction:
+            return (f"This {category} edit needs the modern or max models (run with --models modern or max); "
+                    "the classic models cannot make it without repainting the object at random.")
+        return None
+
+
+CHANGED_REGION_CATEGORIES = ("text", "move", "count", "pose")
+"""Categories the instruction editor makes on the whole picture, kept where it changed (`Toolbox.edit_changed`)."""

@@ -27,8 +27,9 @@ from chatedit.tools.errors import InputError, TooLargeError
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image]
 MaskSource = Union[ImageSource, np.ndarray]
 
-MAX_SIDE = 4096
-"""Default largest side (pixels) accepted after loading."""
+MAX_SIDE = 12288
+"""Default largest side (pixels) accepted after loading: 61 MP cameras (9504 px) and panoramas. The editors'
+memory depends on their working size, not the photo's (tools/region_edit.py, tools/full_resolution.py)."""
 
 MAX_PIXELS = 64_000_000
 """Images claiming more pixels than this in their header are refused before decoding."""
