@@ -1,7 +1,8 @@
 """Sessions and the Python API: `Editor` owns models, store and checkpointer; `Session` is one chat.
 
-A session is a LangGraph thread in a SQLite checkpointer in the data dir; its images live in the
-content-addressed store next to it. Every edit is a version with a parent, so undo, redo and history
+A session is a LangGraph thread in a checkpointer (SQLite in the data dir, or PostgreSQL shared by
+replicas: see agent/database.py); its images live in the content-addressed store next to it. A turn
+holds its session's writer lock, so concurrent turns on one session run one after the other. Every edit is a version with a parent, so undo, redo and history
 are moves of a cursor, and a new process (or a new Editor) resumes a session by its id.
 """
 
@@ -11,17 +12,16 @@ import dataclasses
 import os
 import re
 import shutil
-import sqlite3
 import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from langgraph.checkpoint.sqlite import SqliteSaver
 from PIL import Image
 
 from chatedit.agent.context import Context
+from chatedit.agent.database import SESSION_WAIT, database_url, open_database
 from chatedit.agent.graph import build_graph
 from chatedit.agent.store import ImageStore
 from chatedit.agent.toolbox import EditSettings, Toolbox
@@ -73,26 +73,6 @@ class VersionInfo:
         return self._store.get(self.image_id)
 
 
-class StoreFirstSaver(SqliteSaver):
-    """The SQLite checkpointer, saving only once the image store has written every picture put so far.
-
-    Checkpoints name pictures by id while the store writes files in the background; a checkpoint saved
-    first could outlive a crash that the file did not, leaving a session that points at nothing.
-    """
-
-    def __init__(self, conn: sqlite3.Connection, store: ImageStore):
-        super().__init__(conn)
-        self.store = store
-
-    def put(self, config, checkpoint, metadata, new_versions):
-        self.store.flush()
-        return super().put(config, checkpoint, metadata, new_versions)
-
-    def put_writes(self, config, writes, task_id, task_path=""):
-        self.store.flush()
-        return super().put_writes(config, writes, task_id, task_path)
-
-
 class Editor:
     """The chat image editor: models, planner, image store and sessions.
 
@@ -106,6 +86,9 @@ class Editor:
         settings: generation settings (steps, guidance, local edit mode).
         llm: a LangChain chat model to use instead of one built from the environment.
         toolbox: the tools to use instead of ones built from `models` (tests, custom deployments).
+        database: where sessions and pictures are kept: a `postgresql://` URL shared by replicas, or
+            None for CHATEDIT_DATABASE_URL, else SQLite and an image folder in the data dir.
+        session_wait: seconds a turn waits for another turn on its session before SessionBusyError.
     """
 
     def __init__(
@@ -120,6 +103,8 @@ class Editor:
         llm=None,
         toolbox: Optional[Toolbox] = None,
         max_side: int = MAX_SIDE,
+        database: Optional[str] = None,
+        session_wait: float = SESSION_WAIT,
     ):
         if planner not in ("auto", "llm", "rules"):
             raise InputError(f"Unknown planner {planner!r}; use auto, llm or rules.")
@@ -127,7 +112,9 @@ class Editor:
             raise InputError("max_attempts must be at least 1.")
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = ImageStore(self.data_dir / "images")
+        # Before any model loads: a database that cannot be reached stops the start at once.
+        self.database = open_database(database_url(database), self.data_dir, session_wait=session_wait)
+        self.store = self.database.store
         self.toolbox = toolbox or Toolbox(get_models(models, device), settings or EditSettings())
         self.llm = llm if planner != "rules" else None
         if self.llm is None and planner != "rules":
@@ -142,8 +129,7 @@ class Editor:
                     "(or OPENAI_API_KEY), or use --planner rules."
                 )
         self.max_side = max_side
-        self._db = sqlite3.connect(self.data_dir / "sessions.sqlite", check_same_thread=False)
-        self.checkpointer = StoreFirstSaver(self._db, self.store)
+        self.checkpointer = self.database.checkpointer
         self.context = Context(
             toolbox=self.toolbox, images=self.store, llm=self.llm, max_attempts=max_attempts, seed=seed or 0
         )
@@ -159,13 +145,12 @@ class Editor:
         if not SESSION_ID.match(session_id):
             raise InputError("A session id is 1-64 letters, digits, '-' or '_'.")
         if not create and self.graph.get_state(_config(session_id)).values.get("versions") is None:
-            raise InputError(f"No session {session_id!r} in {self.data_dir}; start a new one without an id.")
+            raise InputError(f"No session {session_id!r} in {self.database.where}; start a new one without an id.")
         return Session(self, session_id)
 
     def close(self) -> None:
         """Finishes pending image writes (raising a failed write's error) and closes the session database."""
-        self.store.flush()
-        self._db.close()
+        self.database.close()
 
 
 def _config(session_id: str) -> dict:
@@ -228,7 +213,8 @@ class Session:
         upload = self.editor.store.put(picture) if picture is not None else None
         payload = {"instruction": text, "upload": upload, "user_mask": user_mask}
         context = self.editor.context if seed is None else dataclasses.replace(self.editor.context, seed=seed)
-        with self.editor.lock:
+        # The session's lock first: waiting for another replica's turn must not hold this one's device.
+        with self.editor.database.session_lock(self.id), self.editor.lock:
             final = None
             stream = self.editor.graph.stream(
                 payload, _config(self.id), context=context, stream_mode=["custom", "values"]
