@@ -61,18 +61,22 @@ SALIENT_PHRASES = ["person", "animal", "main object"]
 
 
 def _emit(event: str, **data: Any) -> None:
+    """Sends a progress event to whoever streams the run in "custom" mode."""
     get_stream_writer()({"event": event, **data})
 
 
 def _progress(index: int, i: int, total: int) -> None:
+    """Reports denoising step `i` of `total` of plan step `index` (the editors' step callback)."""
     _emit("progress", index=index, step=i + 1, total=total)
 
 
 def _timed(stage: str, timings: dict, started: float) -> None:
+    """Adds the milliseconds since `started` to the stage's total."""
     timings[stage] = timings.get(stage, 0.0) + (time.perf_counter() - started) * 1000.0
 
 
 def _current_image_id(state: ChatState) -> Optional[str]:
+    """Gives back the id of the current version's image, or None before any upload."""
     versions = state.get("versions") or []
     return versions[state["cursor"]]["image"] if versions else None
 
@@ -88,16 +92,18 @@ def _compose(state: ChatState, upto: int, images: ImageStore) -> str:
             image_id = attempt["image"]
             continue
         # The step was made on an older base (an earlier step was retried): paste only its region.
-        mixed = blend.alpha_composite(images.get(image_id), images.get(attempt["image"]), images.get_mask(attempt["mask"]))
-        image_id = images.put(mixed)
+        alpha = images.get_mask(attempt["mask"])
+        image_id = images.put(blend.alpha_composite(images.get(image_id), images.get(attempt["image"]), alpha))
     return image_id
 
 
 def _history_lines(state: ChatState) -> list[str]:
+    """Gives back the instructions of the latest edits, for the planner's sense of "it" and "again"."""
     return [v["instruction"] for v in (state.get("versions") or [])[1:]][-6:]
 
 
 def _previous_targets(state: ChatState) -> list[str]:
+    """Gives back what the turn that made the current version acted on."""
     versions = state.get("versions") or []
     return versions[state["cursor"]]["targets"] if versions else []
 
@@ -385,10 +391,12 @@ def _target_region(state: ChatState, item: dict, image: Image.Image, toolbox: To
     else:
         candidates = choose.contenders(toolbox.detect(image, [target]).get(target, []))
         if not candidates:
-            item.update(status="not_found", message=f"I could not find {_the(target)} in the picture, so I left that part unchanged.")
+            message = f"I could not find {_the(target)} in the picture, so I left that part unchanged."
+            item.update(status="not_found", message=message)
             _emit("not_found", index=state["current"] + 1, target=target)
             return {}
-        picked = _pick(f"{item['step'].get('instruction', '')} {state.get('instruction', '')}", target, candidates, toolbox)
+        text = f"{item['step'].get('instruction', '')} {state.get('instruction', '')}"
+        picked = _pick(text, target, candidates, toolbox)
         if picked is None:
             return _question(state, target, candidates, image.size)
         boxes = [list(candidates[i].box) for i in picked]
@@ -447,7 +455,16 @@ def route_located(state: ChatState) -> Literal["edit", "next_step", "respond"]:
 
 
 def _run_editor(
-    toolbox: Toolbox, step: dict, image: Image.Image, region, *, prompt: str, tries: int, seed: int, drawn: bool, on_step
+    toolbox: Toolbox,
+    step: dict,
+    image: Image.Image,
+    region: Optional[np.ndarray],
+    *,
+    prompt: str,
+    tries: int,
+    seed: int,
+    drawn: bool,
+    on_step,
 ) -> tuple[str, EditResult]:
     """Gives back the timing stage and the result of one attempt with the editor the step's category calls for."""
     category = step["category"]
@@ -469,7 +486,8 @@ def _run_editor(
             image, region, step.get("target") or "", prompt=prompt, dilation=dilation, seed=seed, on_step=on_step
         )
     if zone:
-        return "global_edit", toolbox.zone_edit(image, step.get("instruction") or prompt, region, seed=seed, on_step=on_step)
+        text = step.get("instruction") or prompt
+        return "global_edit", toolbox.zone_edit(image, text, region, seed=seed, on_step=on_step)
     negative = step.get("target") if category == "replace" else ""
     return "inpaint", toolbox.inpaint(image, region, prompt, negative_prompt=negative or "", seed=seed, on_step=on_step)
 
@@ -527,9 +545,8 @@ def verify(state: ChatState, runtime: Runtime[Context]) -> dict:
     attempt = dict(item["attempts"][-1])
     mask = images.get_mask(attempt["mask"]) if attempt["mask"] else None
     region = images.get_mask(item["region"]) > 0.5 if item.get("region") else None
-    check = check_attempt(
-        runtime.context.toolbox, item["step"], images.get(item["base"]), images.get(attempt["image"]), mask, region, item.get("box")
-    )
+    before, after = images.get(item["base"]), images.get(attempt["image"])
+    check = check_attempt(runtime.context.toolbox, item["step"], before, after, mask, region, item.get("box"))
     attempt.update(passed=check.passed, reason=check.reason, score=check.score, evidence=check.evidence)
     item["attempts"] = item["attempts"][:-1] + [attempt]
     item["kept"] = len(item["attempts"]) - 1
@@ -541,7 +558,9 @@ def verify(state: ChatState, runtime: Runtime[Context]) -> dict:
 # ---- judge ---------------------------------------------------------------------------------------
 
 
-def _llm_verdicts(state: ChatState, work: list[dict], tried: list[int], context: Context) -> tuple[dict[int, dict], int, Optional[str]]:
+def _llm_verdicts(
+    state: ChatState, work: list[dict], tried: list[int], context: Context
+) -> tuple[dict[int, dict], int, Optional[str]]:
     """Gives back the LLM's verdict per step index, the calls it took, and its error (if it failed)."""
     from chatedit.agent.llm import judge_with_llm
 
@@ -619,7 +638,8 @@ def judge(state: ChatState, runtime: Runtime[Context]) -> dict:
         _emit("verdict", index=i + 1, passed=last["passed"], reason=last["reason"])
     retry = _with_replays(work, retry)
     _timed("verify", timings, started)
-    return {"work": work, "queue": retry, "round": state.get("round", 1) + (1 if retry else 0), "llm_calls": calls, "timings": timings}
+    next_round = state.get("round", 1) + (1 if retry else 0)
+    return {"work": work, "queue": retry, "round": next_round, "llm_calls": calls, "timings": timings}
 
 
 def route_judged(state: ChatState) -> Literal["next_step", "respond"]:
@@ -674,6 +694,7 @@ def respond(state: ChatState, runtime: Runtime[Context]) -> dict:
         "planner_note": state.get("planner_note"),
         "planner_mode": state.get("planner_mode"),
         "llm_calls": state.get("llm_calls", 0),
+        "models": runtime.context.toolbox.models.report(),
         "message": reply,
         "question": bool(state.get("pending")),
         "steps": [_step_report(w, drawn) for w in work],
