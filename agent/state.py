@@ -66,7 +66,7 @@ class StepWork(TypedDict, total=False):
 
 class ChatState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
-    """Conversation: the user's texts and the agent's answers. Written by `start` and `respond`."""
+    """Conversation: the user's texts and the agent's answers. Written by `start`, `respond` and `finish`."""
 
     versions: list[Version]
     """All images of the session, oldest first. Appended by `start` (uploads) and `respond` (edits)."""
@@ -76,7 +76,8 @@ class ChatState(TypedDict, total=False):
     """Versions undone, most recent last; cleared when a new edit is made. Written by `command`."""
     pending: Optional[dict]
     """A question waiting for the user's answer (ambiguous target): the plan, step index and candidate
-    boxes. Written by `locate`, read and cleared by `start` on the next turn."""
+    boxes. Written by `locate`; read by `route_turn` and `plan` on the next turn, and cleared by `plan`
+    (or by a new upload or an undo)."""
 
     instruction: str
     """This turn's text. Written by the caller, read by `start` and `plan`."""
@@ -106,7 +107,8 @@ class ChatState(TypedDict, total=False):
     llm_calls: int
     """LLM requests made this turn (plan, judge, answers, retries included)."""
     reply: Optional[str]
-    """The answer text for this turn. Written by `respond`, `command`, `answer`."""
+    """The answer text for this turn. Written by `command`, `answer`, `plan` (nothing to edit), `locate`
+    (a question) and `respond`; read by `finish` and `respond`."""
     timings: dict[str, float]
     """Milliseconds per stage this turn (plan, locate, inpaint, global_edit, verify, store, respond)."""
     report: dict[str, Any]
