@@ -46,9 +46,9 @@ SHORTHANDS = {"default": ("auto", "real"), "tiny": ("classic", "tiny"), "random-
 LOADER_WEIGHTS = {"real": "default", "tiny": "tiny", "random": "random-full"}
 """How the role loaders name each kind of weights."""
 
-MODERN_MIN_GPU_BYTES = 20 * 2**30
-"""`auto` picks `modern` on a GPU with at least this much memory: FLUX.2 klein 4B takes about 13 GB in
-bf16, GroundingDINO and SAM about 1 GB, and a 1 MP edit's activations a few more."""
+MODERN_MIN_GPU_BYTES = 24 * 2**30
+"""`auto` picks `modern` on a GPU with at least this much memory: FLUX.2 klein 4B's transformer and its
+Qwen3-4B text encoder hold 16 GB in bf16, GroundingDINO and SAM about 1 GB, a 1 MP edit a few more."""
 
 EDITOR_AREA = {"real": 1024 * 1024, "random": 1024 * 1024, "tiny": 128 * 128}
 """Working area, in pixels, of the modern and max editors (both are trained at about 1 MP); the tiny
