@@ -1,7 +1,9 @@
-"""chatedit inside Open WebUI with its default settings, driven in Debian's chromium: attach a photo, edit, follow up.
+"""chatedit inside Open WebUI, driven in Debian's chromium: as the chat model (attach a photo, edit,
+follow up), and as Open WebUI's image-edit engine behind another chat model.
 
-Runs only when asked: `bash .ci/webui && python -m pytest -m webui`. Screenshots, both servers' logs
-and result.json go to out/webui/; the screenshot of the first answer also to docs/openwebui.png.
+Runs only when asked: `bash .ci/webui && python -m pytest -m webui`. Screenshots, the servers' logs
+and result.json go to out/webui/; the screenshots of the answers also to docs/openwebui.png and
+docs/openwebui-image-edit.png.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from tests.webui.run import INSTRUCTIONS, PHOTO, ROOT, missing_prerequisites, run
+from tests.webui.run import EDIT_INSTRUCTIONS, INSTRUCTIONS, PHOTO, ROOT, missing_prerequisites, run, run_image_edit
 
 pytestmark = pytest.mark.webui
 
@@ -29,3 +31,19 @@ def test_an_edit_and_a_follow_up_render_in_open_webui():
     assert result["chatedit"]["side_requests"] >= 3
     assert "remove the cup" in result["title"].lower()
     assert "Image Editing" in result["tags"]
+
+
+def test_open_webui_edits_pictures_through_chatedit_while_another_model_chats():
+    missing = missing_prerequisites()
+    if missing:
+        pytest.fail(" ".join(missing))
+    result = run_image_edit(ROOT / "out" / "webui", screenshot=ROOT / "docs" / "openwebui-image-edit.png")
+
+    # Each edit shows chatedit's picture at the photo's own size.
+    width, height = Image.open(PHOTO).size
+    shown = [(answer["naturalWidth"], answer["naturalHeight"]) for answer in result["answers"]]
+    assert shown == [(width, height)] * len(EDIT_INSTRUCTIONS)
+    assert result["chatedit"]["turns"] == len(EDIT_INSTRUCTIONS)
+    # The follow-up edited the latest picture: one session starts from the picture the other made.
+    made = {versions[-1] for versions in result["sessions"]}
+    assert any(versions[0] in made for versions in result["sessions"])

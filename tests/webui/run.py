@@ -6,6 +6,8 @@ Starts `chatedit serve --models tiny --planner rules` and Open WebUI, with Open 
 features left on (chat title, tags, follow-up suggestions, built-in tools), each on a free port with a
 fresh data folder; then drive.js attaches a photo in Debian's chromium, asks for an edit and a
 follow-up; then both servers stop. Their logs, the screenshots and result.json go to the out folder.
+`run_image_edit` does the same with Open WebUI's own image editing: a scripted OpenAI-compatible
+server chats and chatedit is the image-edit engine (drive_edit.js turns on Image before each message).
 `.ci/webui` installs what it needs: chromium, playwright-core and Open WebUI's own venv.
 """
 
@@ -30,8 +32,10 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("drive.js")
+EDIT_DRIVER = Path(__file__).with_name("drive_edit.js")
 PHOTO = ROOT / "examples" / "images" / "coffee.jpg"
 INSTRUCTIONS = ("remove the cup", "make it sunset")
+EDIT_INSTRUCTIONS = ("remove the cup", "make it look like winter")
 CHROMIUM = Path("/usr/bin/chromium")
 START_TIMEOUT_S = 240.0
 DRIVE_TIMEOUT_S = 900.0
@@ -121,9 +125,44 @@ def chatedit_command(port: int, data_dir: Path, api_key: str) -> list[str]:
     ]  # fmt: skip
 
 
-def drive(webui_url: str, out_dir: Path) -> subprocess.CompletedProcess:
-    """Gives back the finished browser run of drive.js against Open WebUI at `webui_url`."""
-    command = ["node", str(DRIVER), webui_url, str(PHOTO), str(out_dir), *INSTRUCTIONS]
+def image_edit_env(data_dir: Path, chat_url: str, chatedit_url: str, api_key: str) -> dict:
+    """Gives back Open WebUI's environment for its own image editing: a scripted model chats, chatedit edits."""
+    return {
+        **open_webui_env(data_dir, chatedit_url, api_key),
+        "OPENAI_API_BASE_URL": chat_url,
+        "OPENAI_API_KEY": "sk-chat",
+        "ENABLE_IMAGE_GENERATION": "True",
+        "ENABLE_IMAGE_EDIT": "True",
+        "IMAGE_EDIT_ENGINE": "openai",
+        "IMAGE_EDIT_MODEL": "chatedit",
+        "IMAGES_EDIT_OPENAI_API_BASE_URL": f"{chatedit_url}/v1",
+        "IMAGES_EDIT_OPENAI_API_KEY": api_key,
+        "IMAGES_OPENAI_API_BASE_URL": f"{chatedit_url}/v1",
+        "IMAGES_OPENAI_API_KEY": api_key,
+        # Open WebUI edits before the model answers (rather than offering the model an edit tool to call),
+        # so the scripted model needs no tool call naming the uploaded files.
+        "DEFAULT_MODEL_PARAMS": json.dumps({"function_calling": "legacy"}),
+    }
+
+
+def chatedit_sessions(data_dir: Path) -> list[list[str]]:
+    """Gives back the image ids of each chatedit session's versions, oldest first, read from its checkpoints."""
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    with contextlib.closing(sqlite3.connect(data_dir / "sessions.sqlite")) as connection:
+        saver = SqliteSaver(connection)
+        threads = [row[0] for row in connection.execute("SELECT DISTINCT thread_id FROM checkpoints")]
+        states = [saver.get({"configurable": {"thread_id": thread}}) or {} for thread in threads]
+    return [[v["image"] for v in state.get("channel_values", {}).get("versions") or []] for state in states]
+
+
+def drive(
+    webui_url: str, out_dir: Path, driver: Path = DRIVER, instructions: tuple[str, ...] = INSTRUCTIONS
+) -> subprocess.CompletedProcess:
+    """Gives back the finished browser run of `driver` against Open WebUI at `webui_url`."""
+    command = ["node", str(driver), webui_url, str(PHOTO), str(out_dir), *instructions]
     env = {**os.environ, "NODE_PATH": str(webui_home() / "node/node_modules")}
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
@@ -184,6 +223,53 @@ def run(out_dir: Path, screenshot: Optional[Path] = None) -> dict:
     if screenshot is not None:
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out_dir / "02-answer.png", screenshot)
+    return result
+
+
+def run_image_edit(out_dir: Path, screenshot: Optional[Path] = None) -> dict:
+    """Gives back what the browser saw of Open WebUI's own image editing with chatedit as its engine.
+
+    A scripted OpenAI-compatible server is the chat model; chatedit serves /v1/images/edits.
+
+    Args:
+        out_dir: where the screenshots, both servers' logs and result-edit.json go.
+        screenshot: where to copy the screenshot of the follow-up's answer (e.g. docs/openwebui-image-edit.png).
+    """
+    from tests.fake_llm import FakeLLM, text
+
+    missing = missing_prerequisites()
+    if missing:
+        raise RuntimeError(" ".join(missing))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    api_key = "sk-" + secrets.token_hex(16)
+    chatedit_port, webui_port = free_port(), free_port()
+    chatedit_url, webui_url = f"http://127.0.0.1:{chatedit_port}", f"http://127.0.0.1:{webui_port}"
+    chat_model = FakeLLM()
+    # Every request of Open WebUI's (answers, titles, tags, follow-ups) gets a short plain answer.
+    chat_model.script([text("Here is the edited picture.")] * 64)
+    webui = [str(webui_home() / "venv/bin/open-webui"), "serve", "--host", "127.0.0.1", "--port", str(webui_port)]
+    chatedit_env = {**os.environ, "CHATEDIT_INPAINT_STEPS": "4", "CHATEDIT_GLOBAL_STEPS": "4"}
+    with tempfile.TemporaryDirectory(prefix="chatedit-webui-") as scratch, contextlib.closing(chat_model):
+        data = Path(scratch) / "chatedit"
+        webui_env = image_edit_env(Path(scratch) / "open-webui", chat_model.base_url, chatedit_url, api_key)
+        launched = time.monotonic()
+        with (
+            started(chatedit_command(chatedit_port, data, api_key), out_dir / "chatedit-edit.log", chatedit_env) as ce,
+            started(webui, out_dir / "open-webui-edit.log", webui_env) as ow,
+        ):
+            wait_until_up(chatedit_url + "/health", ce, out_dir / "chatedit-edit.log", launched)
+            wait_until_up(webui_url + "/health", ow, out_dir / "open-webui-edit.log", launched)
+            browser = drive(webui_url, out_dir, EDIT_DRIVER, EDIT_INSTRUCTIONS)
+            (out_dir / "drive-edit.log").write_text(browser.stderr)
+            if browser.returncode != 0:
+                tail = "\n".join(browser.stderr.strip().splitlines()[-15:])
+                raise RuntimeError(f"The browser run failed (screenshot: {out_dir / 'failure.png'}):\n{tail}")
+            health = httpx.get(chatedit_url + "/health", timeout=10).json()
+        sessions = chatedit_sessions(data)
+    result = {**json.loads(browser.stdout), "chatedit": health, "sessions": sessions}
+    (out_dir / "result-edit.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    if screenshot is not None:
+        shutil.copyfile(out_dir / f"edit-0{len(EDIT_INSTRUCTIONS)}.png", screenshot)
     return result
 
 
