@@ -103,6 +103,14 @@ DataDirOption = Annotated[
         "--data-dir", help="Where sessions and images are kept [default: CHATEDIT_DATA_DIR or ~/.local/share/chatedit]."
     ),
 ]
+DatabaseOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--database",
+        help="postgresql://USER:PASSWORD@HOST:PORT/DB to share sessions and pictures between replicas "
+        "[default: CHATEDIT_DATABASE_URL, else SQLite in the data dir].",
+    ),
+]
 
 @app.callback()
 def main(
@@ -156,6 +164,7 @@ def edit(
     device: DeviceOption = Device.auto,
     seed: SeedOption = None,
     max_attempts: AttemptsOption = 3,
+    database: DatabaseOption = None,
 ) -> None:
     """Edit one picture with one instruction and write the result.
 
@@ -171,7 +180,7 @@ def edit(
         picture = load_image(image)
         editor = make_editor(
             models=model_choice(models, weights), planner=planner.value, device=device.value,
-            max_attempts=max_attempts, seed=seed,
+            max_attempts=max_attempts, seed=seed, database=database,
         )
         with ProgressView() as view:
             turn = editor.session().send(instruction, image=picture, on_event=view, debug_dir=debug_dir)
@@ -208,6 +217,7 @@ def chat(
     data_dir: DataDirOption = None,
     seed: SeedOption = None,
     max_attempts: AttemptsOption = 3,
+    database: DatabaseOption = None,
 ) -> None:
     """Chat with the editor in the terminal: one instruction per line, with undo and history.
 
@@ -224,6 +234,7 @@ def chat(
             data_dir=data_dir,
             max_attempts=max_attempts,
             seed=seed,
+            database=database,
         )
         session = editor.session(session_id)
         started = "Resumed" if session_id else "Started"
@@ -340,6 +351,7 @@ def serve(
     planner: PlannerOption = Planner.auto,
     device: DeviceOption = Device.auto,
     data_dir: DataDirOption = None,
+    database: DatabaseOption = None,
     api_key: Annotated[
         Optional[str], typer.Option("--api-key", help="Require `Authorization: Bearer KEY` (also CHATEDIT_API_KEY(S)).")
     ] = None,
@@ -360,9 +372,12 @@ def serve(
             settings.api_keys = [*settings.api_keys, api_key]
         if host not in ("127.0.0.1", "localhost", "::1") and not settings.keys:
             stderr.print("[yellow]Warning:[/] no API key: anyone who can reach this address can use the server.")
-        editor = make_editor(models=models.value, planner=planner.value, device=device.value, data_dir=data_dir)
+        editor = make_editor(
+            models=models.value, planner=planner.value, device=device.value, data_dir=data_dir, database=database
+        )
         stderr.print(
-            f"chatedit serving at http://{host}:{port}/v1 (model id: {settings.model_id}); data in {editor.data_dir}"
+            f"chatedit serving at http://{host}:{port}/v1 (model id: {settings.model_id}); "
+            f"sessions in {editor.database.where}"
         )
         uvicorn.run(create_app(editor, settings), host=host, port=port, log_level="info")
 

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from chatedit.tools.errors import InputError, ModelUnavailableError
+from chatedit.tools.errors import ChatEditError, InputError, ModelUnavailableError
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -37,6 +37,9 @@ def exit_codes() -> Iterator[None]:
     except (InputError, ModelUnavailableError) as exc:
         stderr.print(f"[red]Error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
+    except ChatEditError as exc:  # explained in one sentence, not bad input: an unreachable database
+        stderr.print(f"[red]Error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
     except KeyboardInterrupt:
         stderr.print("Interrupted.")
         raise typer.Exit(130) from None

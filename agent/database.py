@@ -266,10 +266,11 @@ class PostgresDatabase(Database):
         try:
             return psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
         except psycopg.OperationalError as error:
-            reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+            # psycopg's first line names the failure ("... port 5432 failed: Connection refused").
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".")
             raise DatabaseUnavailableError(
-                f"Cannot reach the database {self.where}: {reason}. Start PostgreSQL, or fix --database "
-                f"(or {DATABASE_ENV})."
+                f"Cannot reach the database {self.where} ({_shown(reason)}). Start PostgreSQL, or fix "
+                f"--database (or {DATABASE_ENV})."
             ) from None
 
     def _acquire(self, session_id: str) -> Callable[[], None]:

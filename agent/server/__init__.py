@@ -1,6 +1,6 @@
 """An OpenAI-compatible HTTP API, so chat frontends (Open WebUI, LibreChat, any OpenAI client) can edit images.
 
-    GET  /health                 liveness, queue length, turns run and side requests answered (no key needed)
+    GET  /health                 liveness, database reachable, queue length, turns and side requests (no key needed)
     GET  /v1/models              one model, `chatedit`
     POST /v1/chat/completions    an edit turn, streamed (SSE) or not
     GET  /v1/images/{id}         an image of the store, when answers link images instead of inlining them
@@ -34,7 +34,9 @@ import time
 from typing import AsyncIterator, Callable, Optional, Union
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chatedit.agent.server import chat, images, images_api
@@ -74,12 +76,21 @@ def _install_error_handlers(app: FastAPI) -> None:
         ).response()
 
 
-async def health(request: Request) -> dict:
-    """Gives back liveness and the queue's counts (no key needed)."""
+async def health(request: Request) -> JSONResponse:
+    """Gives back liveness, the database's reachability and the queue's counts (no key needed).
+
+    A replica whose database does not answer says so with 503, so a load balancer sends it no turns.
+    """
     backend: Backend = request.app.state.backend
     queue = backend.queue
-    return {
-        "status": "ok",
+    database = None
+    if backend.loaded:
+        where = backend.editor().database
+        database = {"kind": where.kind, "reachable": await run_in_threadpool(where.reachable)}
+    healthy = database is None or database["reachable"]
+    body = {
+        "status": "ok" if healthy else "database unreachable",
+        "database": database,
         "model": request.app.state.settings.model_id,
         "editor_loaded": backend.loaded,
         "running": queue.running,
@@ -87,6 +98,7 @@ async def health(request: Request) -> dict:
         "turns": queue.finished,
         "side_requests": backend.side_requests,
     }
+    return JSONResponse(body, status_code=200 if healthy else 503)
 
 
 def create_app(

@@ -143,13 +143,15 @@ class Backend:
         editor = self.editor()
         # A named session is created on first use and continued afterwards.
         session = editor.session(session_id, create=True)
-        versions = session.history()
-        current = next((v for v in versions if v.current), None)
-        if image is not None and current is not None and editor.store.put(image) == current.image_id:
-            # A frontend resent the picture this session already shows: continue from it.
-            image = None
-        start = len(versions) if image is not None else (current.index if current else None)
-        turn = session.send(text, image=image, mask=mask, on_event=on_event, seed=seed)
+        # Its writer lock covers reading the current picture too: no other replica's turn slips in between.
+        with editor.database.session_lock(session.id):
+            versions = session.history()
+            current = next((v for v in versions if v.current), None)
+            if image is not None and current is not None and editor.store.put(image) == current.image_id:
+                # A frontend resent the picture this session already shows: continue from it.
+                image = None
+            start = len(versions) if image is not None else (current.index if current else None)
+            turn = session.send(text, image=image, mask=mask, on_event=on_event, seed=seed)
         version = turn.report.get("version")
         changed = version is not None and version != start
         image_id = Path(turn.report["output"]).stem if changed and turn.report.get("output") else None

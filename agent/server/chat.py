@@ -19,6 +19,7 @@ from chatedit.agent.server.settings import APIError, ServerSettings, from_input_
 from chatedit.agent.server.side import side_answer
 from chatedit.agent.server.streaming import completion, stream_text, stream_turn
 from chatedit.agent.session import MAX_INSTRUCTION
+from chatedit.agent.database import SessionBusyError
 from chatedit.tools.errors import InputError, ModelUnavailableError
 
 logger = logging.getLogger("chatedit.server")
@@ -75,13 +76,15 @@ def _check_instruction(conversation: Conversation) -> None:
 
 
 async def wait_for_turn(future):
-    """Gives back what a queued turn gave back (its outcome), its failures turned into HTTP errors (400/413, 503, 500)."""
+    """Gives back what a queued turn gave back (its outcome), its failures turned into HTTP errors (400/413, 409, 503, 500)."""
     try:
         return await asyncio.wrap_future(future)
     except InputError as exc:
         raise from_input_error(exc) from None
     except ModelUnavailableError as exc:
         raise APIError(503, str(exc), "model_unavailable", "server_error") from None
+    except SessionBusyError as exc:
+        raise APIError(409, str(exc), "session_busy") from None
     except Exception:
         logger.exception("turn failed")
         raise APIError(

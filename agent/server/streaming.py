@@ -13,6 +13,7 @@ from sse_starlette import EventSourceResponse
 
 from chatedit.agent.events import StepTracker
 from chatedit.agent.server.backend import Backend, Outcome, public_report
+from chatedit.agent.database import SessionBusyError
 from chatedit.tools.errors import InputError, ModelUnavailableError
 
 logger = logging.getLogger("chatedit.server")
@@ -114,7 +115,7 @@ async def _final_text(future, answer_text: Callable[[Outcome], Awaitable[str]]) 
         # The picture goes in ONE delta: frontends re-render the markdown on every piece.
         final = "\n" + await answer_text(outcome)
         return final, {"chatedit": {"session": outcome.session, "report": public_report(outcome.report)}}
-    except (InputError, ModelUnavailableError) as exc:
+    except (InputError, ModelUnavailableError, SessionBusyError) as exc:
         return f"\n{exc}", {}
     except Exception:
         logger.exception("turn failed")
