@@ -97,26 +97,17 @@ async def _run(backend: Backend, ctx: Optional[Context], work: Callable[[Callabl
         raise ToolError(str(exc)) from None
 
 
-def build_mcp(backend: Backend, settings: ServerSettings, *, local_files: bool) -> MCPServer:
-    """Gives back the MCP server whose tools edit pictures through `backend`.
+class Tools:
+    """The MCP tools, working through one backend: its editor and the queue turns run on."""
 
-    Args:
-        backend: the editor and the queue turns run on.
-        settings: size limits and whether remote image URLs are fetched.
-        local_files: read pictures given as file paths (stdio only: the client runs on this machine).
-    """
-    server = MCPServer(
-        "chatedit",
-        instructions="Edits pictures from plain-language instructions; sessions keep every version for undo.",
-        # A tool error is answered to the client; the server's own log keeps warnings only.
-        log_level="WARNING",
-    )
+    def __init__(self, backend: Backend, settings: ServerSettings, local_files: bool):
+        self.backend, self.settings, self.local_files = backend, settings, local_files
 
-    def source(value: str):
-        return picture_source(value, settings, local_files)
+    def _source(self, value: str) -> Union[str, bytes]:
+        return picture_source(value, self.settings, self.local_files)
 
-    @server.tool()
     async def edit_image(
+        self,
         instruction: str,
         image: Optional[str] = None,
         mask: Optional[str] = None,
@@ -132,51 +123,70 @@ def build_mcp(backend: Backend, settings: ServerSettings, *, local_files: bool) 
             mask: the region to change, drawn at the picture's size: white, or fully transparent, marks it.
             session: a session id from an earlier call, to continue editing its latest version.
         """
-        picture = source(image) if image else None
-        region = source(mask) if mask else None
+        picture = self._source(image) if image else None
+        region = self._source(mask) if mask else None
         if picture is None and session is None:
             raise ToolError("Give the picture to edit (`image`), or a `session` from an earlier edit.")
+        backend = self.backend
         outcome = await _run(
             backend, ctx, lambda forward: backend.run_turn(session, instruction, picture, forward, mask=region)
         )
         return _result(backend, outcome)
 
-    async def command(name: str, session: str) -> CallToolResult:
+    async def _command(self, name: str, session: str) -> CallToolResult:
+        backend = self.backend
+
         def work(forward) -> Outcome:
             backend.editor().session(session)  # an unknown id is an error, not a new session
             return backend.run_turn(session, name, None, forward)
 
         return _result(backend, await _run(backend, None, work))
 
-    @server.tool()
-    async def undo(session: str) -> CallToolResult:
+    async def undo(self, session: str) -> CallToolResult:
         """Steps a session back to its previous version and gives back that picture."""
-        return await command("undo", session)
+        return await self._command("undo", session)
 
-    @server.tool()
-    async def redo(session: str) -> CallToolResult:
+    async def redo(self, session: str) -> CallToolResult:
         """Steps a session forward again after an undo and gives back that picture."""
-        return await command("redo", session)
+        return await self._command("redo", session)
 
-    @server.tool(structured_output=True)
-    async def history(session: str) -> dict[str, Any]:
+    async def history(self, session: str) -> dict[str, Any]:
         """Gives back every version of a session, oldest first: index, instruction, and which is current."""
 
         def versions() -> list[dict]:
-            found = backend.editor().session(session).history()
+            found = self.backend.editor().session(session).history()
             return [{"index": v.index, "instruction": v.instruction, "current": v.current} for v in found]
 
         try:
-            listed = await asyncio.wrap_future(backend.queue.submit(versions))
+            listed = await asyncio.wrap_future(self.backend.queue.submit(versions))
         except InputError as exc:
             raise ToolError(str(exc)) from None
         return {"session": session, "versions": listed}
 
-    @server.tool(structured_output=True)
-    def plan(instruction: str) -> dict[str, Any]:
+    def plan(self, instruction: str) -> dict[str, Any]:
         """Gives back how an instruction reads as edit steps (the rules planner's reading), without editing."""
         return plan_rules(instruction).model_dump(exclude_none=True)
 
+
+def build_mcp(backend: Backend, settings: ServerSettings, *, local_files: bool) -> MCPServer:
+    """Gives back the MCP server whose tools edit pictures through `backend`.
+
+    Args:
+        backend: the editor and the queue turns run on.
+        settings: size limits and whether remote image URLs are fetched.
+        local_files: read pictures given as file paths (stdio only: the client runs on this machine).
+    """
+    server = MCPServer(
+        "chatedit",
+        instructions="Edits pictures from plain-language instructions; sessions keep every version for undo.",
+        # A tool error is answered to the client; the server's own log keeps warnings only.
+        log_level="WARNING",
+    )
+    tools = Tools(backend, settings, local_files)
+    for tool in (tools.edit_image, tools.undo, tools.redo):
+        server.add_tool(tool)
+    for tool in (tools.history, tools.plan):
+        server.add_tool(tool, structured_output=True)
     return server
 
 
