@@ -158,6 +158,15 @@ def edit(
         Optional[Path],
         typer.Option("--debug-dir", help="Save each step's masks as PNGs here; the report points to them."),
     ] = None,
+    mask: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--mask",
+            help="A picture of the image's size marking the region to edit: white (or, with transparency, "
+            "fully transparent) pixels. No detection then: every step acts inside it.",
+            show_default=False,
+        ),
+    ] = None,
     planner: PlannerOption = Planner.auto,
     models: ModelsOption = Models.default,
     weights: WeightsOption = None,
@@ -173,17 +182,20 @@ def edit(
     edit; 1 for an internal error.
     """
     with exit_codes():
-        from chatedit.tools.images import load_image
+        from chatedit.tools.images import load_image, load_mask
 
         check_output(output)
         # Bad input is refused before the models load.
         picture = load_image(image)
+        region = load_mask(mask, picture.size) if mask is not None else None
         editor = make_editor(
             models=model_choice(models, weights), planner=planner.value, device=device.value,
             max_attempts=max_attempts, seed=seed, database=database,
         )
         with ProgressView() as view:
-            turn = editor.session().send(instruction, image=picture, on_event=view, debug_dir=debug_dir)
+            turn = editor.session().send(
+                instruction, image=picture, mask=region, on_event=view, debug_dir=debug_dir
+            )
         report = dict(turn.report)
         if report.get("question") or not report.get("steps"):
             # Nothing was edited: an ambiguous target (the CLI cannot answer back) or no edit in the words.

@@ -85,6 +85,40 @@ def test_edit_writes_the_image_and_prints_the_report(runner, photo_path, tmp_pat
     assert "Plan (rules)" in result.stderr and "Step 1/2" in result.stderr
 
 
+def test_edit_with_a_drawn_mask_changes_only_that_region(runner, photo_path, tmp_path):
+    """--mask is the region of every step: no detection, and outside the mask's seam the pixels are the photo's."""
+    region = np.zeros((64, 96), bool)
+    region[10:40, 20:60] = True
+    mask_path = tmp_path / "mask.png"
+    # The OpenAI convention: the picture itself with the region cut out as fully transparent pixels.
+    cut = Image.open(photo_path).convert("RGBA")
+    alpha = np.full((64, 96), 255, np.uint8)
+    alpha[region] = 0
+    cut.putalpha(Image.fromarray(alpha))
+    cut.save(mask_path)
+    out = tmp_path / "out.png"
+    result = runner.invoke(
+        cli.app, ["edit", str(photo_path), "remove the giraffe", "-o", str(out), "--mask", str(mask_path), "--json", *TINY]
+    )
+    assert result.exit_code == 0, result.stderr
+    step = json.loads(result.stdout)["steps"][0]
+    assert step["region_source"] == "user mask" and step["status"] != "not_found"
+    before, after = np.asarray(Image.open(photo_path).convert("RGB")), np.asarray(Image.open(out))
+    seam = np.zeros_like(region)
+    seam[6:44, 16:64] = True
+    assert np.array_equal(before[~seam], after[~seam])
+    assert not np.array_equal(before[region], after[region])
+
+
+def test_edit_refuses_a_mask_of_another_size(runner, photo_path, tmp_path):
+    mask_path = tmp_path / "mask.png"
+    Image.new("L", (40, 40), 255).save(mask_path)
+    out = tmp_path / "out.png"
+    result = runner.invoke(cli.app, ["edit", str(photo_path), "make it blue", "-o", str(out), "--mask", str(mask_path), *TINY])
+    assert result.exit_code == 2
+    assert "mask" in result.stderr.lower() and not out.exists()
+
+
 def test_edit_writes_jpeg_by_extension(runner, photo_path, tmp_path):
     out = tmp_path / "out.jpg"
     result = runner.invoke(cli.app, ["edit", str(photo_path), "make it look like a sunset", "-o", str(out), *TINY])
