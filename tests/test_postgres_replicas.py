@@ -1,0 +1,232 @@
+"""Two `chatedit serve` replicas over one PostgreSQL database, each with its own data dir.
+
+The replicas run as subprocesses on tiny models (the launcher of tests/test_crash.py: fast settings,
+whole-image edits that wait while a `hold` file exists). Any replica continues any session and
+serves any picture; turns on one session never fork its history, even when sent to both replicas
+at once; a replica killed in the middle of a turn loses nothing, and the other one takes the turn.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from conftest import random_image
+from fastapi.testclient import TestClient
+from PIL import Image
+from test_crash import FAST, LAUNCHER, answered_image, request
+
+from chatedit.agent.database import open_database
+from chatedit.agent.server import ServerSettings, create_app
+from chatedit.agent.session import Editor
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+class Replica:
+    """One `chatedit serve --database URL` process on a free port, with its own data dir."""
+
+    def __init__(self, folder: Path, database: str):
+        folder.mkdir(parents=True)
+        launcher = folder / "launch_chatedit.py"
+        launcher.write_text(LAUNCHER)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.hold, self.inside = folder / "hold", folder / "inside"
+        self.log_path = folder / "server.log"
+        self.log = open(self.log_path, "wb")
+        args = ["serve", "--port", str(self.port), "--models", "tiny", "--planner", "rules"]
+        args += ["--data-dir", str(folder / "data"), "--database", database]
+        self.process = subprocess.Popen(
+            [sys.executable, str(launcher), str(self.hold), *args],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log_path.read_text()
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise AssertionError(f"chatedit serve did not start: {self.log_path.read_text()}")
+
+    def turn(self, session: str, text: str, picture: Image.Image | None = None) -> httpx.Response:
+        return httpx.post(f"{self.url}/v1/chat/completions", **request(session, text, picture), timeout=300)
+
+    def kill(self) -> None:
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def shared_database(postgres_cluster) -> str:
+    return postgres_cluster.new_database()
+
+
+@pytest.fixture(scope="module")
+def pair(shared_database, tmp_path_factory):
+    """Two replicas on one database, started together (the schema is made by whichever comes first)."""
+    folder = tmp_path_factory.mktemp("replicas")
+    replicas = [Replica(folder / name, shared_database) for name in ("a", "b")]
+    try:
+        for replica in replicas:
+            replica.wait_ready()
+        yield replicas
+    finally:
+        for replica in replicas:
+            replica.stop()
+
+
+def history(url: str, session: str, folder: Path) -> list[tuple[str, int | None, bool, str]]:
+    """Gives back (instruction, parent, current, image id) of every version, read through the Python API."""
+    database = open_database(url, folder)
+    try:
+        checkpoint = database.checkpointer.get_tuple({"configurable": {"thread_id": session}})
+        state = checkpoint.checkpoint["channel_values"]
+        versions = state.get("versions") or []
+        for version in versions:  # every named picture is stored, whole (checked against its id on read)
+            database.store.get(version["image"])
+        return [(v["instruction"], v["parent"], i == state["cursor"], v["image"]) for i, v in enumerate(versions)]
+    finally:
+        database.close()
+
+
+def test_turns_alternate_between_replicas(pair, shared_database, tmp_path):
+    a, b = pair
+    photo = random_image(96, 64, seed=21)
+    first = answered_image(a.turn("alt", "add a red balloon", photo))
+    second = answered_image(b.turn("alt", "make it look like a watercolor painting"))
+    undone = b.turn("alt", "undo")
+    assert undone.status_code == 200
+    redone = a.turn("alt", "redo")
+    assert redone.status_code == 200 and answered_image(redone) == second
+    versions = history(shared_database, "alt", tmp_path / "reader")
+    assert [(name, parent, current) for name, parent, current, _ in versions] == [
+        ("uploaded", None, False),
+        ("add a red balloon", 0, False),
+        ("make it look like a watercolor painting", 1, True),
+    ]
+    assert [image for *_, image in versions[1:]] == [first, second]
+    # A picture one replica made is served by the other, byte for byte the same PNG.
+    for image_id in (first, second):
+        served = [httpx.get(f"{replica.url}/v1/images/{image_id}.png", timeout=30) for replica in pair]
+        assert [reply.status_code for reply in served] == [200, 200]
+        assert served[0].content == served[1].content
+        assert Image.open(io.BytesIO(served[0].content)).size == (96, 64)
+    for replica in pair:
+        health = httpx.get(f"{replica.url}/health", timeout=10).json()
+        assert health["database"] == {"kind": "postgresql", "reachable": True}
+
+
+def test_concurrent_turns_on_one_session_make_one_line_of_versions(pair, shared_database, tmp_path):
+    a, b = pair
+    answered_image(a.turn("race", "add a red balloon", random_image(96, 64, seed=22)))
+    sent = [(a, "make it look like a watercolor painting"), (b, "make it look like a sunset"),
+            (a, "make it look like winter"), (b, "make it look like a pencil sketch")]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        replies = list(pool.map(lambda job: job[0].turn("race", job[1]), sent))
+    answered = [answered_image(reply) for reply in replies]
+    versions = history(shared_database, "race", tmp_path / "reader")
+    # Every turn made its version (no lost update), each on the one before it (no fork).
+    assert len(versions) == 2 + len(sent)
+    assert [parent for _, parent, _, _ in versions] == [None, 0, 1, 2, 3, 4]
+    assert sorted(name for name, *_ in versions[2:]) == sorted(text for _, text in sent)
+    assert sorted(image for *_, image in versions[2:]) == sorted(answered)
+    assert versions[-1][2]
+
+
+def test_a_busy_session_answers_409_and_an_unreachable_database_fails_health(postgres_cluster, tmp_path):
+    url = postgres_cluster.new_database()
+    editor = Editor(models="tiny", planner="rules", data_dir=tmp_path / "data", database=url, settings=FAST,
+                    max_attempts=1, session_wait=0.2)
+    other = open_database(url, tmp_path / "other")
+    try:
+        http = TestClient(create_app(editor, ServerSettings()))
+        assert answered_image(http.post("/v1/chat/completions", **request("s", "add a red balloon", random_image(96, 64))))
+        with other.session_lock("s"):
+            busy = http.post("/v1/chat/completions", **request("s", "make it look like a sunset", None))
+        assert busy.status_code == 409 and busy.json()["error"]["code"] == "session_busy"
+        assert "busy with another turn" in busy.json()["error"]["message"]
+        assert [name for name, *_ in history(url, "s", tmp_path / "reader")] == ["uploaded", "add a red balloon"]
+        assert http.get("/health").json()["database"] == {"kind": "postgresql", "reachable": True}
+        with psycopg.connect(postgres_cluster.url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {url.rsplit('/', 1)[1]} WITH (FORCE)")
+        down = http.get("/health")
+        assert down.status_code == 503 and down.json()["status"] == "database unreachable"
+        assert down.json()["database"] == {"kind": "postgresql", "reachable": False}
+    finally:
+        other.close()
+        editor.close()
+
+
+def test_a_replica_killed_mid_turn_loses_nothing_and_the_other_takes_the_turn(pair, shared_database, tmp_path):
+    a, b = pair
+    photo = random_image(96, 64, seed=23)
+    before = [answered_image(a.turn("crash", "add a red balloon", photo))]
+    before.append(answered_image(b.turn("crash", "make it look like a watercolor painting")))
+    interrupted = ("add a red balloon and make it look like a sunset", random_image(96, 64, seed=24))
+    a.hold.touch()
+    (a.hold.parent / "slow-writes").touch()  # each picture takes a second to reach the database
+    failures: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            a.turn("crash", *interrupted)
+        except httpx.TransportError as error:  # the replica dies under it
+            failures.append(error)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    deadline = time.monotonic() + 120
+    while not a.inside.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert a.inside.exists()
+    a.kill()
+    sender.join(timeout=60)
+    assert len(failures) == 1
+
+    # Earlier versions stay; the interrupted turn kept at most its upload, whole like the rest.
+    versions = history(shared_database, "crash", tmp_path / "reader")
+    assert [image for *_, image in versions[1:3]] == before
+    assert [name for name, *_ in versions[3:]] in ([], ["uploaded"])
+    # The same request to the other replica completes at once: the dead replica's lock went with it.
+    reply = b.turn("crash", *interrupted)
+    answered_image(reply)
+    versions = history(shared_database, "crash", tmp_path / "reader")
+    assert [(name, parent) for name, parent, _, _ in versions[:3]] == [
+        ("uploaded", None), ("add a red balloon", 0), ("make it look like a watercolor painting", 1)
+    ]
+    assert [(name, parent) for name, parent, _, _ in versions[-2:]] == [
+        ("uploaded", None), ("add a red balloon and make it look like a sunset", len(versions) - 2)
+    ]
+    assert versions[-1][2]
