@@ -4,11 +4,13 @@ The replicas run as subprocesses on tiny models (the launcher of tests/test_cras
 whole-image edits that wait while a `hold` file exists). Any replica continues any session and
 serves any picture; turns on one session never fork its history, even when sent to both replicas
 at once; a replica killed in the middle of a turn loses nothing, and the other one takes the turn.
+`chatedit edit` and `chat` keep their sessions in the database given by `--database` too.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import socket
@@ -24,9 +26,11 @@ import psycopg
 import pytest
 from conftest import random_image
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 from PIL import Image
 from test_crash import FAST, LAUNCHER, answered_image, request
 
+from chatedit.agent import cli
 from chatedit.agent.database import open_database
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
@@ -230,3 +234,44 @@ def test_a_replica_killed_mid_turn_loses_nothing_and_the_other_takes_the_turn(pa
         ("uploaded", None), ("add a red balloon and make it look like a sunset", len(versions) - 2)
     ]
     assert versions[-1][2]
+
+
+# ---- the command line ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def runner(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHATEDIT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CHATEDIT_DATABASE_URL", raising=False)
+    make_editor = cli.make_editor
+    monkeypatch.setattr(cli, "make_editor", lambda **kwargs: make_editor(settings=FAST, **kwargs))
+    return CliRunner()
+
+
+def test_edit_and_chat_keep_the_session_in_the_database(runner, database_url, tmp_path):
+    photo = tmp_path / "photo.png"
+    random_image(96, 64, seed=25).save(photo)
+    tiny = ["--models", "tiny", "--planner", "rules", "--max-attempts", "1", "--database", database_url]
+    edited = runner.invoke(cli.app, ["edit", str(photo), "add a red balloon", "-o", str(tmp_path / "out.png"), "--json", *tiny])
+    assert edited.exit_code == 0, edited.stderr
+    session = json.loads(edited.stdout.strip().splitlines()[-1])["session"]
+    assert [name for name, *_ in history(database_url, session, tmp_path / "reader")] == ["uploaded", "add a red balloon"]
+    # Another data dir, the same database: the chat resumes the session and undoes the edit.
+    chatted = runner.invoke(
+        cli.app, ["chat", "--session", session, "--data-dir", str(tmp_path / "other"), *tiny], input="/undo\n/quit\n"
+    )
+    assert chatted.exit_code == 0, chatted.stderr
+    assert [current for _, _, current, _ in history(database_url, session, tmp_path / "reader")] == [True, False]
+    assert not (tmp_path / "data" / "sessions.sqlite").exists() and not (tmp_path / "other" / "sessions.sqlite").exists()
+
+
+def test_serve_exits_with_a_clear_message_when_the_database_is_unreachable(runner):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://chatedit:hunter2@127.0.0.1:{port}/chatedit"
+    result = runner.invoke(cli.app, ["serve", "--models", "tiny", "--planner", "rules", "--database", url])
+    assert result.exit_code == 1
+    message = " ".join(result.stderr.split())
+    assert f"Error: Cannot reach the database postgresql://chatedit:***@127.0.0.1:{port}/chatedit" in message
+    assert "Connection refused" in message and "hunter2" not in message and "Traceback" not in message
