@@ -250,7 +250,13 @@ class PostgresDatabase(Database):
                 open=False,
                 name="chatedit",
             )
-            self.pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+            try:
+                self.pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+            except PoolTimeout:
+                raise DatabaseUnavailableError(
+                    f"The database {self.where} accepted one connection but no more in {CONNECT_TIMEOUT} s; "
+                    "check its max_connections and load."
+                ) from None
             self.store = PostgresImageStore(self.pool, data_dir / "image-copies")
             self.checkpointer = StoreFirstPostgresSaver(self.pool, self.store)
             try:
