@@ -212,6 +212,8 @@ def oom_toolbox(failures: int = 1) -> Toolbox:
         segmenter=real.segmenter,
         inpainter=RunsOutOfMemory(real.inpainter, failures),
         global_editor=RunsOutOfMemory(real.global_editor, failures),
+        family=real.family,
+        report=real.report,
     )
     return Toolbox(models, FAST)
 
