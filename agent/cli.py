@@ -360,6 +360,7 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     models: ModelsOption = Models.default,
+    weights: WeightsOption = None,
     planner: PlannerOption = Planner.auto,
     device: DeviceOption = Device.auto,
     data_dir: DataDirOption = None,
@@ -385,7 +386,8 @@ def serve(
         if host not in ("127.0.0.1", "localhost", "::1") and not settings.keys:
             stderr.print("[yellow]Warning:[/] no API key: anyone who can reach this address can use the server.")
         editor = make_editor(
-            models=models.value, planner=planner.value, device=device.value, data_dir=data_dir, database=database
+            models=models.value, weights=weights, planner=planner.value, device=device.value, data_dir=data_dir,
+            database=database,
         )
         stderr.print(
             f"chatedit serving at http://{host}:{port}/v1 (model id: {settings.model_id}); "
@@ -397,6 +399,7 @@ def serve(
 @app.command()
 def mcp(
     models: ModelsOption = Models.default,
+    weights: WeightsOption = None,
     planner: PlannerOption = Planner.auto,
     device: DeviceOption = Device.auto,
     data_dir: DataDirOption = None,
@@ -408,12 +411,17 @@ def mcp(
     with exit_codes():
         from chatedit.agent.server.mcp_tools import run_stdio
 
-        run_stdio(lambda: make_editor(models=models.value, planner=planner.value, device=device.value, data_dir=data_dir))
+        run_stdio(
+            lambda: make_editor(
+                models=models.value, weights=weights, planner=planner.value, device=device.value, data_dir=data_dir
+            )
+        )
 
 
 @app.command()
 def bench(
-    models: Annotated[Models, typer.Option("--models", help="Model profile to time.")] = Models.tiny,
+    models: Annotated[Models, typer.Option("--models", help="Model family to time.")] = Models.tiny,
+    weights: WeightsOption = None,
     device: DeviceOption = Device.auto,
     size: Annotated[str, typer.Option("--size", help="Photo size WIDTHxHEIGHT.")] = "768x512",
     repeat: Annotated[int, typer.Option("--repeat", min=1, help="Timed turns after one warm-up turn.")] = 3,
@@ -435,8 +443,9 @@ def bench(
             raise InputError(f"--size must look like 768x512, not {size!r}.") from None
         from chatedit.agent.bench import run_bench
 
+        choice = models.value if weights is None else f"{models.value}:{weights.value}"
         result = run_bench(
-            models=models.value, device=device.value, size=(width, height), repeat=repeat, planner=planner.value
+            models=choice, device=device.value, size=(width, height), repeat=repeat, planner=planner.value
         )
         if as_json:
             say(json.dumps(result))
