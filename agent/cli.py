@@ -386,7 +386,7 @@ def serve(
         if host not in ("127.0.0.1", "localhost", "::1") and not settings.keys:
             stderr.print("[yellow]Warning:[/] no API key: anyone who can reach this address can use the server.")
         editor = make_editor(
-            models=models.value, weights=weights, planner=planner.value, device=device.value, data_dir=data_dir,
+            models=model_choice(models, weights), planner=planner.value, device=device.value, data_dir=data_dir,
             database=database,
         )
         stderr.print(
@@ -413,7 +413,7 @@ def mcp(
 
         run_stdio(
             lambda: make_editor(
-                models=models.value, weights=weights, planner=planner.value, device=device.value, data_dir=data_dir
+                models=model_choice(models, weights), planner=planner.value, device=device.value, data_dir=data_dir
             )
         )
 
@@ -443,9 +443,8 @@ def bench(
             raise InputError(f"--size must look like 768x512, not {size!r}.") from None
         from chatedit.agent.bench import run_bench
 
-        choice = models.value if weights is None else f"{models.value}:{weights.value}"
         result = run_bench(
-            models=choice, device=device.value, size=(width, height), repeat=repeat, planner=planner.value
+            models=model_choice(models, weights), device=device.value, size=(width, height), repeat=repeat, planner=planner.value
         )
         if as_json:
             say(json.dumps(result))
