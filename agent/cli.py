@@ -444,7 +444,8 @@ def bench(
         from chatedit.agent.bench import run_bench
 
         result = run_bench(
-            models=model_choice(models, weights), device=device.value, size=(width, height), repeat=repeat, planner=planner.value
+            models=model_choice(models, weights), device=device.value, size=(width, height), repeat=repeat,
+            planner=planner.value,
         )
         if as_json:
             say(json.dumps(result))
