@@ -40,7 +40,7 @@ from PIL import Image
 from chatedit.agent import choose
 from chatedit.agent.context import Context
 from chatedit.agent.events import step_name
-from chatedit.agent.plan import Plan
+from chatedit.agent.plan import INSTRUCTION_CATEGORIES, Plan
 from chatedit.agent.planner import make_plan
 from chatedit.agent.rules import is_question, parse_command
 from chatedit.agent.state import ChatState
@@ -422,6 +422,9 @@ def _find_region(state: ChatState, context: Context) -> dict:
         found = _placement(item, image, context.toolbox)
     elif category == "background":
         found = _background_region(item["step"], image, context.toolbox)
+    elif category in INSTRUCTION_CATEGORIES and not item["step"].get("target"):
+        # Nothing named to find: the instruction editor may act anywhere, and ZONE keeps what changed.
+        found = Region(np.ones((image.height, image.width), bool), None)
     else:
         found = _target_region(state, item, image, context.toolbox)
     update: dict = {"work": work, "timings": timings}
@@ -435,8 +438,11 @@ def _find_region(state: ChatState, context: Context) -> dict:
 
 
 def locate(state: ChatState, runtime: Runtime[Context]) -> dict:
-    """Finds where the step acts; a step that cannot be placed is skipped, the others go on."""
+    """Finds where the step acts; a step that cannot be placed, or made by these models, is skipped."""
+    unable = runtime.context.toolbox.cannot(state["work"][state["current"]]["step"]["category"])
     try:
+        if unable:
+            raise InputError(unable)
         return _find_region(state, runtime.context)
     except InputError as exc:
         work = [dict(w) for w in state["work"]]
@@ -469,9 +475,10 @@ def _run_editor(
     """Gives back the timing stage and the result of one attempt with the editor the step's category calls for."""
     category = step["category"]
     zone = category == "local" and toolbox.settings.local_mode == "zone"
+    instructed = category in INSTRUCTION_CATEGORIES
     # Stronger text guidance on each retry: the usual failure is an edit too weak to see.
     guidance = 7.5 + 2.0 * tries
-    if drawn and (category == "global" or zone):
+    if drawn and (category == "global" or zone or instructed):
         # A drawn mask bounds the instruction editor exactly: its canvas is pasted through that mask alone.
         text = prompt if category == "global" else step.get("instruction") or prompt
         canvas = toolbox.global_edit(image, text, seed=seed, guidance=guidance, on_step=on_step).image
@@ -488,6 +495,15 @@ def _run_editor(
     if zone:
         text = step.get("instruction") or prompt
         return "global_edit", toolbox.zone_edit(image, text, region, seed=seed, on_step=on_step)
+    if instructed:
+        # Text and pose change the object where it is; a move or a count also changes places beside it.
+        near = region if category in ("text", "pose") and region is not None and not region.all() else None
+        text = step.get("instruction") or prompt
+        return "global_edit", toolbox.edit_changed(image, text, near, seed=seed, guidance=guidance, on_step=on_step)
+    if category in ("local", "replace") and toolbox.edits_by_instruction:
+        # The instruction editor sees the object on its crop and keeps its structure; inpainting starts from noise.
+        text = step.get("instruction") or prompt
+        return "global_edit", toolbox.edit_object(image, region, text, seed=seed, guidance=guidance, on_step=on_step)
     negative = step.get("target") if category == "replace" else ""
     return "inpaint", toolbox.inpaint(image, region, prompt, negative_prompt=negative or "", seed=seed, on_step=on_step)
 

@@ -18,6 +18,7 @@ from chatedit.tools.masks import dilate
 from chatedit.tools.detect import Detection
 from chatedit.tools.inpaint import EditResult
 from chatedit.tools.models import ModelSet
+from chatedit.agent.plan import INSTRUCTION_CATEGORIES
 
 StepCallback = Optional[Callable[[int, int], None]]
 
@@ -160,11 +161,8 @@ class Toolbox:
 
     def cannot(self, category: str) -> Optional[str]:
         """Gives back why this family cannot make a step of `category` (a sentence for the answer), or None."""
-        if category in CHANGED_REGION_CATEGORIES and not self.edits_by_instruction:
+        if category in INSTRUCTION_CATEGORIES and not self.edits_by_instruction:
             return (f"This {category} edit needs the modern or max models (run with --models modern or max); "
                     "the classic models cannot make it without repainting the object at random.")
         return None
 
-
-CHANGED_REGION_CATEGORIES = ("text", "move", "count", "pose")
-"""Categories the instruction editor makes on the whole picture, kept where it changed (`Toolbox.edit_changed`)."""

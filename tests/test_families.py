@@ -7,8 +7,10 @@ import pytest
 from typer.testing import CliRunner
 
 from chatedit.agent.session import Editor
-from chatedit.agent.toolbox import EditSettings
-from chatedit.tools.masks import dilate
+from chatedit.agent.toolbox import EditSettings, Toolbox
+from chatedit.tools.detect import Detection
+from chatedit.tools.masks import box_mask, dilate
+from chatedit.tools.models import get_models
 
 
 @pytest.mark.parametrize("family", ["modern", "max"])
@@ -48,3 +50,76 @@ def test_cli_says_once_which_models_run(coffee, tmp_path, monkeypatch):
         "inpainter black-forest-labs/FLUX.2-klein-4B, global_editor black-forest-labs/FLUX.2-klein-4B"
     ]
     assert output.exists()
+
+
+class SeeingToolbox(Toolbox):
+    """A family's tiny models with a detector that sees the listed boxes (random detectors see noise)."""
+
+    def __init__(self, family: str, objects: dict[str, list[tuple]]):
+        super().__init__(get_models(f"{family}:tiny", "cpu"), EditSettings(editor_steps=2))
+        self.objects = objects
+        self.used: list[str] = []
+
+    def detect(self, image, phrases):
+        return {p: [Detection(p, tuple(float(v) for v in box), 0.8) for box in self.objects.get(p, [])] for p in phrases}
+
+    def segment_box(self, image, box):
+        return box_mask((image.height, image.width), box)
+
+    def edit_object(self, *args, **kwargs):
+        self.used.append("edit_object")
+        return super().edit_object(*args, **kwargs)
+
+    def edit_changed(self, *args, **kwargs):
+        self.used.append("edit_changed")
+        return super().edit_changed(*args, **kwargs)
+
+    def inpaint(self, *args, **kwargs):
+        self.used.append("inpaint")
+        return super().inpaint(*args, **kwargs)
+
+
+BOX = (60, 40, 160, 120)
+
+
+def _turn(family: str, instruction: str, target: str, photo, tmp_path):
+    toolbox = SeeingToolbox(family, {target: [BOX]})
+    editor = Editor(models=f"{family}:tiny", planner="rules", data_dir=tmp_path, toolbox=toolbox, max_attempts=1, seed=0)
+    try:
+        return toolbox, editor.session().send(instruction, image=photo)
+    finally:
+        editor.close()
+
+
+def test_modern_local_edit_runs_the_instruction_editor_on_the_object(coffee, tmp_path, one_torch_thread):
+    photo = coffee.resize((240, 160))
+    toolbox, turn = _turn("modern", "make the cup blue", "cup", photo, tmp_path)
+    assert [s["category"] for s in turn.report["steps"]] == ["local"]
+    assert toolbox.used == ["edit_object"]
+    region = box_mask((160, 240), BOX)
+    far = ~dilate(region, 16)
+    after, before = np.asarray(turn.image), np.asarray(photo)
+    assert (after[far] == before[far]).all()
+    assert not np.array_equal(after[region], before[region])
+
+
+def test_modern_text_edit_keeps_only_what_changed_near_the_sign(coffee, tmp_path, one_torch_thread):
+    photo = coffee.resize((240, 160))
+    toolbox, turn = _turn("modern", "make the sign say OPEN", "sign", photo, tmp_path)
+    step = turn.report["steps"][0]
+    assert step["category"] == "text" and step["status"] != "skipped"
+    assert toolbox.used == ["edit_changed"]
+    # The changed layer is kept within reach of the sign (5% of the picture's side, and the seam).
+    far = ~dilate(box_mask((160, 240), BOX), 12 + 4)
+    after, before = np.asarray(turn.image), np.asarray(photo)
+    assert (after[far] == before[far]).all()
+
+
+def test_classic_says_a_pose_edit_needs_the_modern_models_and_changes_nothing(coffee, tmp_path):
+    photo = coffee.resize((240, 160))
+    toolbox, turn = _turn("classic", "make the dog sit", "dog", photo, tmp_path)
+    step = turn.report["steps"][0]
+    assert step["category"] == "pose" and step["status"] == "skipped"
+    assert "--models modern" in turn.message
+    assert toolbox.used == []
+    assert np.array_equal(np.asarray(turn.image), np.asarray(photo))
