@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 from chatedit.agent.plan import Plan, Step
+from chatedit.tools.removal import REMOVE_PROMPT
 
 try:
     import tomllib
@@ -1057,14 +1058,6 @@ def _background(instruction: str, new: str, keep: Optional[str] = None) -> list[
 _REMOVED_FROM = re.compile(r"^(?:from|on|off|in|inside|out of|at)\s+(?P<np>.+)$", re.IGNORECASE)
 
 
-@lru_cache(maxsize=1)
-def _removal_prompt() -> str:
-    """Gives back the inpainter's own removal prompt, so that a planned removal paints what the tool would."""
-    from chatedit.tools.removal import REMOVE_PROMPT
-
-    return REMOVE_PROMPT
-
-
 def _remove(instruction: str, rest: str) -> list[_Draft]:
     """Frames "remove X (from Y)": objects, or weather and lighting ("remove the rain" is global)."""
     rest = re.sub(r"^(?:(?:the|this|my)\s+" + _IMAGE_NOUN + r"|it)\s+(?:of|from)\s+", "", rest, flags=re.IGNORECASE)
@@ -1074,7 +1067,7 @@ def _remove(instruction: str, rest: str) -> list[_Draft]:
     rest = re.sub(r"^(?:all\s+)?traces\s+of\s+", "", rest, flags=re.IGNORECASE)
     phrase, tail = _noun_phrase(rest)
     if _is_pronoun(phrase):
-        return [_Draft("remove", instruction, target=_target(phrase), prompt=_removal_prompt())]
+        return [_Draft("remove", instruction, target=_target(phrase), prompt=REMOVE_PROMPT)]
     if phrase.lower() in ("everything", "all", "anything") and _REMOVED_FROM.match(tail):
         # "clear everything off the desk": the things on it.
         phrase = "objects " + tail
@@ -1089,8 +1082,7 @@ def _remove(instruction: str, rest: str) -> list[_Draft]:
     # What the object sat on is what the inpainter should paint: "from the table" -> "empty table".
     surface = _REMOVED_FROM.match(tail)
     surface = _noun_phrase(surface["np"])[0] if surface else ""
-    prompt = _removal_prompt()
-    prompt = f"empty {surface}, {prompt}" if surface and not _is_image(surface) else prompt
+    prompt = f"empty {surface}, {REMOVE_PROMPT}" if surface and not _is_image(surface) else REMOVE_PROMPT
     return [_Draft("remove", instruction, target=_target(item), prompt=prompt) for item in _split_list(phrase)]
 
 
