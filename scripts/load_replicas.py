@@ -8,6 +8,7 @@ every session holds one unbroken line of versions.
 
     python scripts/load_replicas.py                       # a throw-away PostgreSQL cluster (Debian's package)
     python scripts/load_replicas.py --database postgresql://USER@HOST/DB --sessions 8 --turns 4
+    python scripts/load_replicas.py --sqlite-baseline      # also 1 replica on its own SQLite file, for comparison
 
 Each replica count runs on a fresh database in the throw-away cluster, or on the one given (the
 sessions are named after the run's start time, so runs never share one).
@@ -47,14 +48,15 @@ EDITS = [
 FAST = {"CHATEDIT_INPAINT_STEPS": "2", "CHATEDIT_GLOBAL_STEPS": "2", "CHATEDIT_GLOBAL_MAX_SIDE": "64"}
 
 
-def start_replica(folder: Path, database: str) -> tuple[subprocess.Popen, str]:
-    """Gives back a started `chatedit serve` process and its base URL, once /health answers."""
+def start_replica(folder: Path, database: str | None) -> tuple[subprocess.Popen, str]:
+    """Gives back a started `chatedit serve` process and its base URL, once /health answers (None: SQLite)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     folder.mkdir(parents=True)
     command = [sys.executable, "-m", "chatedit.agent.cli", "serve", "--port", str(port), "--models", "tiny"]
-    command += ["--planner", "rules", "--data-dir", str(folder / "data"), "--database", database]
+    command += ["--planner", "rules", "--data-dir", str(folder / "data")]
+    command += ["--database", database] if database else []
     log = open(folder / "server.log", "wb")
     env = {**os.environ, **FAST, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -93,7 +95,7 @@ def conversation(urls: list[str], session: str, index: int, turns: int, photo: I
     return latencies
 
 
-def unbroken(database: str, sessions: list[str], turns: int, folder: Path) -> bool:
+def unbroken(database: str | None, sessions: list[str], turns: int, folder: Path) -> bool:
     """Gives back whether every session holds the upload and one version per turn, each on the one before."""
     reader = open_database(database, folder)
     try:
@@ -107,8 +109,8 @@ def unbroken(database: str, sessions: list[str], turns: int, folder: Path) -> bo
         reader.close()
 
 
-def run(replicas: int, database: str, sessions: int, turns: int, folder: Path) -> dict:
-    """Gives back the measurements of one load run on `replicas` replicas."""
+def run(replicas: int, database: str | None, sessions: int, turns: int, folder: Path) -> dict:
+    """Gives back the measurements of one load run on `replicas` replicas (database None: one on SQLite)."""
     started = [start_replica(folder / f"replica{k}", database) for k in range(replicas)]
     urls = [url for _, url in started]
     try:
@@ -127,13 +129,15 @@ def run(replicas: int, database: str, sessions: int, turns: int, folder: Path) -
     ordered = sorted(latencies)
     return {
         "replicas": replicas,
+        "database": "postgresql" if database else "sqlite",
         "sessions": sessions,
         "turns": len(latencies),
         "wall_s": round(wall, 1),
         "turns_per_minute": round(60 * len(latencies) / wall, 1),
         "p50_s": round(statistics.median(ordered), 2),
         "p95_s": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
-        "histories_unbroken": unbroken(database, names, turns, folder / "reader"),
+        # Read with SQLite from the only replica's data dir when there is no shared database.
+        "histories_unbroken": unbroken(database, names, turns, folder / ("reader" if database else "replica0/data")),
     }
 
 
@@ -148,6 +152,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=8, help="concurrent sessions")
     parser.add_argument("--turns", type=int, default=4, help="turns per session (the first uploads)")
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2], help="replica counts to run")
+    parser.add_argument("--sqlite-baseline", action="store_true", help="first, 1 replica on SQLite in its data dir")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="chatedit-load-"))
     cluster = None
@@ -160,6 +165,9 @@ def main() -> None:
         cluster = Cluster(binaries)
     try:
         results = []
+        if args.sqlite_baseline:
+            results.append(run(1, None, args.sessions, args.turns, folder / "sqlite"))
+            print(json.dumps(results[-1]), flush=True)
         for count in args.replicas:
             database = cluster.new_database() if cluster else args.database
             results.append(run(count, database, args.sessions, args.turns, folder / f"run{count}"))
@@ -168,11 +176,11 @@ def main() -> None:
         if cluster:
             cluster.stop()
     print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores")
-    print("| replicas | sessions | turns | turns/min | p50 (s) | p95 (s) | histories unbroken |")
-    print("|---:|---:|---:|---:|---:|---:|---|")
+    print("| database | replicas | sessions | turns | turns/min | p50 (s) | p95 (s) | histories unbroken |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for r in results:
         print(
-            f"| {r['replicas']} | {r['sessions']} | {r['turns']} | {r['turns_per_minute']} | {r['p50_s']} | "
+            f"| {r['database']} | {r['replicas']} | {r['sessions']} | {r['turns']} | {r['turns_per_minute']} | {r['p50_s']} | "
             f"{r['p95_s']} | {'yes' if r['histories_unbroken'] else 'NO'} |"
         )
 
