@@ -26,6 +26,7 @@ resolve against the previous turn.
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -60,6 +61,17 @@ def _listed(name: str, key: str) -> frozenset[str]:
     return frozenset(_lexicon(name)[key].split())
 
 
+_PHRASES = _lexicon("phrases")
+
+
+def _pattern(key: str) -> re.Pattern:
+    """Gives back one pattern of agent/words/phrases.toml compiled ("commands.undo" names one in a table)."""
+    table, _, name = key.rpartition(".")
+    text = "".join(line.lstrip() for line in (_PHRASES[table] if table else _PHRASES)[name].splitlines())
+    text = string.Template(text).safe_substitute(_PHRASES["fragments"])
+    return re.compile(text, 0 if key in _PHRASES["exact_case"] else re.IGNORECASE)
+
+
 _DETERMINERS = _listed("grammar", "determiners")
 _ARTICLES = _listed("grammar", "articles")
 _NUMBERS = _listed("grammar", "numbers")
@@ -76,7 +88,7 @@ _ING_FORMS: dict[str, str] = _lexicon("grammar")["ing_forms"]
 _COMPARATIVE_OF: dict[str, str] = _lexicon("grammar")["comparative_of"]
 
 _IMAGE_WORDS = _listed("scene", "image_words")
-_IMAGE_NOUN = r"(?:image|photo|photograph|picture|pic|shot|frame|visual|visual content|visual representation)"
+_IMAGE_NOUN = _PHRASES["fragments"]["image_noun"]
 _BACKGROUND_WORDS = _listed("scene", "background_words")
 _PLACES = _listed("scene", "places")
 _SURFACES = _listed("scene", "surfaces")
@@ -233,12 +245,7 @@ def _is_plural(phrase: str) -> bool:
     )
 
 
-_LEADING_DETERMINERS = re.compile(
-    r"^(?:(?:all|both|each|every|any|some|either)\s+(?:of\s+)?|(?:the|a|an|this|that|these|those|my|your|our|"
-    r"their|its|his|her|another|no|existing|entire|whole|other|same)\s+|(?:a\s+)?(?:couple|pair|bunch|group|few|"
-    r"lot|number)\s+of\s+(?=\w+s\b))+",
-    re.IGNORECASE,
-)
+_LEADING_DETERMINERS = _pattern("leading_determiners")
 _LEADING_NUMBERS = re.compile(r"^(?:(?:\d+|" + "|".join(_NUMBERS) + r")\s+)+", re.IGNORECASE)
 
 
@@ -392,23 +399,7 @@ def _is_a_look(thing: str) -> bool:
 
 # Session commands and questions.
 
-_COMMANDS = {
-    "undo": re.compile(
-        r"^(?:undo|revert|go back|step back|roll ?back|take (?:that|it) back|cancel|put it back|back|"
-        r"restore(?: the)? previous(?: version| image| one)?|go back to the previous(?: version| image| one)?)"
-        r"(?: (?:that|it|this|please|(?:the|my|your|that)? ?(?:last|previous|latest)(?: \w+){0,2}|"
-        r"one step|a step|the change|the edit|that change|that edit))*$"
-    ),
-    "redo": re.compile(
-        r"^(?:redo|re-do|do (?:that|it) again|reapply|re-apply|go forward)"
-        r"(?: (?:that|it|please|the last(?: \w+)?|the undone(?: \w+)?|the edit|the change))*$"
-    ),
-    "history": re.compile(
-        r"^(?:(?:show|list|display|print|give|tell)(?: me)?(?: the| my| our)? (?:edit |session |change )?"
-        r"(?:history|edits|changes|versions|log)(?: so far)?|history|edit history|versions|"
-        r"what (?:have you|did you|have we) (?:done|changed|edited)(?: so far)?)$"
-    ),
-}
+_COMMANDS = {name: _pattern(f"commands.{name}") for name in _PHRASES["commands"]}
 
 
 def parse_command(text: str) -> Optional[Literal["undo", "redo", "history"]]:
@@ -422,26 +413,9 @@ def parse_command(text: str) -> Optional[Literal["undo", "redo", "history"]]:
     return None
 
 
-_ASKING = re.compile(
-    r"^(?:what|what's|whats|which|who|who's|whose|whom|where|where's|when|why|how|how's|is|are|was|were|am|do|"
-    r"does|did|has|have|had|can|could|should|would|will|may|might|shall|describe|tell me|explain|count|identify|"
-    r"name|list the|caption)\b"
-)
-_REQUEST = re.compile(
-    r"^(?:would you mind|do you mind|(?:can|could|would|will|won't|wouldn't)\s+(?:you|we|u)|is it possible to|"
-    r"is there a way to|could i ask you to|can i ask you to|can i get you to|would it be possible to|why not|"
-    r"why don't you|how about|what about|what if|imagine if|imagine|suppose|may i ask you to|shall we|should we|"
-    r"should i|can i|could i|(?:can|could|would|will)\s+there\s+be)\s+"
-    r"(?:please\s+|kindly\s+|maybe\s+|possibly\s+|just\s+|try to\s+)*"
-)
-"""Openings of an edit phrased as a question or a suggestion: "could you ...", "how about ..."."""
-_WISH = re.compile(
-    r"^(?:(?:can|could|would|should)\s+(?P<np>(?:the|this|that|his|her|their|its|my|it)\b.*?)\s+"
-    r"(?:be|become|look|get)|(?:what\s+if|imagine\s+if|imagine|suppose|pretend)\s+(?P<subject>.+?)\s+"
-    r"(?:was|were|is|are|became|could\s+be|would\s+be|had))\s+(?P<look>.+?)\??$",
-    re.IGNORECASE,
-)
-"""A wish phrased as a question: "can the sky be bluer?", "what if the dog was a cat?"."""
+_ASKING = _pattern("asking")
+_REQUEST = _pattern("request")
+_WISH = _pattern("wish")
 _AUXILIARIES = ("has", "have", "had", "can", "could", "should", "would", "will", "may", "might", "shall")
 
 
@@ -479,35 +453,14 @@ def _edit_like(text: str) -> bool:
 
 # Splitting a turn into clauses.
 
-_HARD_BREAK = re.compile(r"\s*(?:[\n;]+|(?<=[a-z0-9)\"'\]][.!?])\s+(?=\S))\s*", re.IGNORECASE)
-_THEN = re.compile(
-    r"\s*,?\s*\b(?:and\s+)?(?:then|after that|afterwards|after which|finally|lastly|subsequently|next\s*,)\b\s*,?\s*"
-    r"|\s*,?\s*\band\s+also\b\s*|\s*\.\s*(?=(?:also|then)\b)",
-    re.IGNORECASE,
-)
-_BUT_FIRST = re.compile(r"\s*,?\s*\b(?:but\s+first|but\s+before\s+that|before\s+that)\b\s*,?\s*", re.IGNORECASE)
-_SOFT_BREAK = re.compile(
-    r"\s*,\s*(?:and\s+|but\s+|plus\s+|while\s+|also\s+)?"
-    r"|\s+(?:and|but|plus|&|while|as well as|and please|and also)\s+",
-    re.IGNORECASE,
-)
-_COPULA_START = re.compile(
-    r"^(?:(?:the|a|an|this|that|these|those|its|his|her|their|my|your|it|they|he|she|there)\b[\w'’ -]{0,40}?)\s+"
-    r"(?:should|must|shall|needs? to|has to|have to|ought to|is to|are to|will|would)\s+"
-    r"(?:be|become|turn|look|appear|get|have|go|disappear|vanish)\b",
-    re.IGNORECASE,
-)
-_LEAD_IN = re.compile(
-    r"^(?:also|then|please|now|just|additionally|next|finally|lastly|kindly|maybe|and|i want you to|"
-    r"i'd like you to|let's|let us|could you|can you|would you)\b[\s,]*",
-    re.IGNORECASE,
-)
+_HARD_BREAK = _pattern("hard_break")
+_THEN = _pattern("then")
+_BUT_FIRST = _pattern("but_first")
+_SOFT_BREAK = _pattern("soft_break")
+_COPULA_START = _pattern("copula_start")
+_LEAD_IN = _pattern("lead_in")
 _CLAUSE_SIGNAL = _DETERMINERS | _PRONOUNS | _NUMBERS | _words_of("away out off up rid everything something")
-_FRONTED_START = re.compile(
-    r"^\s*(?:to|on|at|in|into|onto|atop|above|below|beneath|under|underneath|behind|beside|near|next to|within|"
-    r"inside|in front of|on top of|between|instead of|in place of|over|across|around|along|from|for)\b",
-    re.IGNORECASE,
-)
+_FRONTED_START = _pattern("fronted_start")
 
 
 def _starts_clause(text: str) -> bool:
@@ -559,125 +512,26 @@ def _soft_split(text: str) -> list[str]:
 
 # Putting a clause in the imperative.
 
-_POLITE_START = re.compile(
-    r"^(?:please|pls|plz|kindly|now|ok(?:ay)?|so|also|and|then|next|first(?:ly)?|second(?:ly)?|third(?:ly)?|"
-    r"finally|lastly|just|simply|hey|hi|hello|yes|alright|gently|carefully|subtly|quickly|seamlessly|"
-    r"would you mind|do you mind|(?:can|could|would|will|won't)\s+(?:you|we|i|u)|would it be possible to|"
-    r"is it possible to|is there a way to|"
-    r"(?:i|we)(?:\s+want|\s+need|\s+would\s+like|'d\s+like|\s+wish|\s+would\s+love|'d\s+love)\s+(?:you\s+)?to|"
-    r"let'?s|let us|we should|we need to|we must|you should|you need to|you must|you can|try to|try and|"
-    r"go ahead and|help me|make sure to|be sure to|remember to|don't forget to|it'?s time to|it is time to|"
-    r"feel free to|i'?d appreciate it if you (?:could|would)|it would be (?:nice|great|good|cool) (?:to|if you could)|"
-    r"how about|what about|why not|why don't you|what if you|i think you should|maybe|perhaps|"
-    r"(?:edit|modify|change|alter|adjust|update|fix) (?:the|this|my) " + _IMAGE_NOUN + r" (?:to|so that|so|such that)|"
-    r"(?:in|from|on) (?:the|this|my) " + _IMAGE_NOUN + r")\b[\s,:]*",
-    re.IGNORECASE,
-)
-_WANT = re.compile(
-    r"^(?:i|we)(?:\s+want|\s+need|\s+would\s+like|'d\s+like|\s+wish\s+for|\s+would\s+love|'d\s+love|"
-    r"\s+would\s+prefer|'d\s+prefer|\s+prefer)(?:\s+to\s+(?:have|see))?\s+(?=\S)",
-    re.IGNORECASE,
-)
-_POLITE_END = re.compile(
-    r"[\s,]*(?:[.!?]+|please|thanks|thank you|for me|(?:would|will|could|might)\s+(?:be|look)\s+(?:nice|great|good|"
-    r"cool|better|lovely|awesome|fun|perfect|amazing)|a\s+(?:little|bit|lot|touch|tad)(?:\s+more)?|slightly|"
-    r"somewhat|a\s+little\s+bit|if (?:possible|present|applicable|any|you can|you could|there (?:is|are) (?:one|any))|"
-    r"as well|too|also)$",
-    re.IGNORECASE,
-)
-_IN_IMAGE = re.compile(
-    r"\s+(?:in|of|from|within|on|across|throughout|into|to|onto)\s+(?:the|this|that|my|our|your)\s+"
-    + _IMAGE_NOUN
-    + r"(?:'s\s+(?:composition|scene|scenery|setting|frame))?"
-    r"(?=\s*$|\s*[,.;!?]|\s+(?:to|into|and|so|with|by|for|that|which|if|while|as|in|on|at|from|of|is|are|should|"
-    r"must|has|have|through|using|without)\b)",
-    re.IGNORECASE,
-)
-"""The picture named as a place ("from the image"): it says nothing about the edit."""
-_MAKE_CHANGES = re.compile(
-    r"^(?:make|do|apply)\s+(?:some\s+|any\s+|a\s+few\s+)?"
-    r"(?:adjustments|changes|modifications|alterations|edits|tweaks)\s+to\b",
-    re.IGNORECASE,
-)
-_FRONTED = re.compile(
-    r"^(?P<pp>(?:to|on|at|in|into|onto|atop|above|below|beneath|under|underneath|behind|beside|near|next to|"
-    r"within|inside|in front of|on top of|between|instead of|in place of|over|across|around|along)\b[^,]{1,80}),"
-    r"\s*(?P<rest>.+)$",
-    re.IGNORECASE,
-)
-_OUT_OF_PICTURE = re.compile(
-    r"^\w+\s+(?P<np>.+?)\s+out\s+of\s+(?:the\s+|this\s+)?(?:picture|photo|image|shot|frame|scene)$",
-    re.IGNORECASE,
-)
-"""Whatever the verb ("pop", "kick", "move"), sending something out of the picture removes it."""
-_TO_BE = re.compile(
-    r"^(?P<np>(?:the|this|that|his|her|their|its|my|it|them|him)\b.*?)(?<!\bought)(?<!\bhas)(?<!\bhave)(?<!\bneed)"
-    r"(?<!\bneeds)(?<!\bgoing)(?<!\bis)(?<!\bare)(?<!\bused)\s+to\s+(?:be|look|become|appear|get)\s+(?P<look>.+)$",
-    re.IGNORECASE,
-)
-"""What a wish wants ("I'd like the car to be red" -> "the car to be red")."""
-_BY_DOING = re.compile(r"^.+?\s+(?:by|through|via)\s+(?P<how>\w+ing)\s+(?P<rest>.+)$", re.IGNORECASE)
-_NO_MORE = re.compile(
-    r"^(?:(?:ensure|make\s+sure|check|verify|confirm|see\s+to\s+it)\s+(?:that\s+)?)?(?:there\s+(?:is|are|'s|"
-    r"should\s+be|must\s+be|will\s+be|shall\s+be|would\s+be)\s+no|there's\s+no|no\s+more|"
-    r"no(?!\s*,|\s+(?:wait|thanks|worries|problem|sorry|need|way|idea)\b)|without|the\s+absence\s+of|"
-    r"(?:i|we)\s+(?:don't|do\s+not|no\s+longer|won't)\s+(?:want|need|like)|"
-    r"(?:the\s+)?(?:image|photo|picture|scene)\s+(?:does\s+not|doesn't|should\s+not|shouldn't|must\s+not|won't|"
-    r"will\s+not)\s+(?:feature|contain|include|show|have|display|depict))\s+(?P<np>.+)$",
-    re.IGNORECASE,
-)
-_GONE = re.compile(
-    r"^(?P<np>(?:the|this|that|these|those|all|his|her|their|its|my)\b.+?)(?:\s+(?:is|are|was|were|must|should|"
-    r"shall|will|would|needs?|has|have|ought)(?:\s+to)?(?:\s+be|\s+been)?)?\s+(?:gone|removed|deleted|erased|"
-    r"out\s+of\s+(?:the\s+)?(?:picture|photo|image|shot|frame))$"
-    r"|^(?P<absent>(?:the|this|that|these|those|his|her|their|its|my)\b.+?)\s+(?:shouldn't|should\s+not|mustn't|"
-    r"must\s+not|doesn't|does\s+not|don't|do\s+not|can't|cannot)\s+(?:need\s+to\s+)?(?:be|belong)\s+"
-    r"(?:there|here|in\s+(?:the|this)\s+(?:picture|photo|image|shot|frame))$",
-    re.IGNORECASE,
-)
-_THERE_BE = re.compile(
-    r"^(?:let\s+there\s+be|there\s+(?:should|must|could|will|would|might|shall)\s+be|there\s+(?:is|are)\s+now|"
-    r"(?:can|could|would|will)\s+there\s+be)\s+"
-    r"(?P<rest>.+)$",
-    re.IGNORECASE,
-)
-_ENSURE = re.compile(r"^(?:ensure|make sure|see to it|check)\s+(?:that\s+)?", re.IGNORECASE)
-_COLOUR_FIRST = re.compile(
-    r"^(?P<colour>(?:(?:light|dark|bright|pale|deep)\s+)?[a-z]+)\s+(?:(?:shall|should|will|must|would|is|could)\s+)?"
-    r"(?:be\s+the\s+(?:new\s+)?(?:colou?r|hue|shade)\s+(?:of|for)|be|adorn|cover|grace|colou?r|paint|dominate|fill|"
-    r"is\s+the\s+(?:colou?r|hue|shade)\s+(?:of|for)|for)\s+(?P<np>.+)$",
-    re.IGNORECASE,
-)
-"""A colour as the subject: "blue shall be the bus's new colour", "yellow shall adorn the toilet"."""
-_CHOOSE_COLOUR = re.compile(
-    r"^(?:opt|choose|pick|select|go|use|apply|settle)\s+(?:for\s+|with\s+|on\s+)?(?:a\s+|an\s+|the\s+)?"
-    r"(?P<colour>(?:(?:light|dark|bright|pale|deep)\s+)?[a-z]+)(?:\s+(?:colou?r|hue|shade|tint|tone|paint|pigment))?"
-    r"\s+(?:for|to|on)\s+(?P<np>.+)$",
-    re.IGNORECASE,
-)
-_POSSESSIVE_COLOUR = re.compile(r"'s\s+(?:new\s+)?(?:colou?r|hue|shade|tint)\b", re.IGNORECASE)
-_MADE_OF = re.compile(
-    r"^(?P<np>.+?)\s+(?:is|are|should\s+be|must\s+be|will\s+be)\s+(?:now\s+)?(?P<how>made\s+(?:of|from|out\s+of)\s+.+)$",
-    re.IGNORECASE,
-)
-_DOES = re.compile(
-    r"^(?P<np>(?:the|a|an|his|her|their|its|my)\s.+?)\s+(?P<verb>[a-z]+s)\b(?P<rest>.*)$", re.IGNORECASE
-)
-_PASSIVE = re.compile(
-    r"^(?P<np>.+?)\s+(?:(?:should|must|shall|will|would|could|can|may|might|needs?\s+to|has\s+to|have\s+to|"
-    r"ought\s+to|is\s+to|are\s+to|is\s+going\s+to|are\s+going\s+to)\s+(?:be|get)|has\s+been|have\s+been|had\s+been|"
-    r"is\s+being|are\s+being|is|are|was|were|gets|get|got)\s+(?P<verb>[a-z]+)\b(?P<rest>.*)$",
-    re.IGNORECASE,
-)
-_COPULA = re.compile(
-    r"^(?P<np>.+?)\s+(?:(?:should|must|shall|will|would|could|can|may|might|needs?\s+to|has\s+to|have\s+to|"
-    r"ought\s+to|is\s+to|are\s+to|is\s+going\s+to|are\s+going\s+to)\s+(?P<verb>be|become|turn\s+into|turn|"
-    r"look\s+like|look|appear|seem|get|take\s+on|have|go\s+away|go|disappear|vanish|wear|shine\s+in|shine|adopt|"
-    r"stay|remain)|(?P<now>is\s+now|are\s+now|now\s+is|now\s+are|becomes|become|turns\s+into|turns|"
-    r"(?:has|have)\s+(?:turned|changed)\s+into|(?:has|have)\s+become|"
-    r"now\s+looks\s+like|looks\s+like|is|are))\b\s*(?P<value>.*)$",
-    re.IGNORECASE,
-)
+_POLITE_START = _pattern("polite_start")
+_WANT = _pattern("want")
+_POLITE_END = _pattern("polite_end")
+_IN_IMAGE = _pattern("in_image")
+_MAKE_CHANGES = _pattern("make_changes")
+_FRONTED = _pattern("fronted")
+_OUT_OF_PICTURE = _pattern("out_of_picture")
+_TO_BE = _pattern("to_be")
+_BY_DOING = _pattern("by_doing")
+_NO_MORE = _pattern("no_more")
+_GONE = _pattern("gone")
+_THERE_BE = _pattern("there_be")
+_ENSURE = _pattern("ensure")
+_COLOUR_FIRST = _pattern("colour_first")
+_CHOOSE_COLOUR = _pattern("choose_colour")
+_POSSESSIVE_COLOUR = _pattern("possessive_colour")
+_MADE_OF = _pattern("made_of")
+_DOES = _pattern("does")
+_PASSIVE = _pattern("passive")
+_COPULA = _pattern("copula")
 
 
 @lru_cache(maxsize=4096)
@@ -784,21 +638,8 @@ def _from_description(text: str, np: str, value: str) -> str:
 
 # Noun phrases.
 
-_CUT = re.compile(
-    r"\s*,|\s+(?:from|in|on|off|out|at|near|next|beside|besides|behind|under|underneath|beneath|above|below|over|"
-    r"inside|within|to|into|onto|that|which|who|whose|where|when|while|if|so|because|for|by|as|like|across|around|"
-    r"along|between|among|amongst|amid|amidst|against|through|throughout|toward|towards|instead|except|but|"
-    r"located|placed|positioned|sitting|standing|lying|seen|visible|shown|present|currently|there)\b",
-    re.IGNORECASE,
-)
-"""Where a short noun phrase ends: a preposition, a relative clause, a participle ("the man standing ...")."""
-_POSITION = re.compile(
-    r"^\s*(?:on|in|at|to)\s+(?:the\s+)?(?:very\s+|far\s+)?(?P<where>(?:top|bottom|upper|lower)(?:[\s-](?:left|right))?|"
-    r"left|right|middle|center|centre|front|back|foreground|background)"
-    r"(?:[\s-](?:hand\s+)?(?:side|corner|part|half|edge))?"
-    r"(?=\s*$|\s*,|\s+(?:of\s+(?:the\s+)?(?:image|photo|picture|scene|frame)\b|and\b))",
-    re.IGNORECASE,
-)
+_CUT = _pattern("cut")
+_POSITION = _pattern("position")
 
 
 @lru_cache(maxsize=4096)
@@ -1055,7 +896,7 @@ def _background(instruction: str, new: str, keep: Optional[str] = None) -> list[
 
 # Frames: one per kind of verb. Each gives back the steps of its clause.
 
-_REMOVED_FROM = re.compile(r"^(?:from|on|off|in|inside|out of|at)\s+(?P<np>.+)$", re.IGNORECASE)
+_REMOVED_FROM = _pattern("removed_from")
 
 
 def _remove(instruction: str, rest: str) -> list[_Draft]:
@@ -1086,32 +927,11 @@ def _remove(instruction: str, rest: str) -> list[_Draft]:
     return [_Draft("remove", instruction, target=_target(item), prompt=prompt) for item in _split_list(phrase)]
 
 
-_WHERE_IT_WAS = re.compile(
-    r"\s*(?:\b(?:where|in (?:the )?place)\s+(?:where\s+)?(?:it|they|the \w+)\s+(?:was|were|used to be|stood|sat|"
-    r"had been)|\bin (?:its|their|his|her) place|\binstead(?: of (?:it|them))?|\bthere)\s*$",
-    re.IGNORECASE,
-)
-_INSTEAD_OF = re.compile(
-    r"\s+(?:instead\s+of|in\s+place\s+of|rather\s+than|where\s+(?=(?:the|a|an|that|this|his|her|their)\s.+\s"
-    r"(?:is|are|was|were|stands|sits|used\s+to\s+be)$))\s*(?P<old>.+?)(?:\s+(?:is|are|was|were|stands|sits|"
-    r"used\s+to\s+be))?$",
-    re.IGNORECASE,
-)
-_ABSTRACT_OF = re.compile(
-    r"^(?:the\s+|a\s+)?(?:essence|touch|hint|sense|presence|charm|feeling|vibe|splash|burst|dash|gathering|group|"
-    r"flock|herd|crowd|bunch|pair|couple|number|set|family|collection|company|figure|image|picture)\s+of\s+",
-    re.IGNORECASE,
-)
-"""Words around what is added: "the essence of two apples", "a flock of birds" add apples and birds."""
-_PURPOSE_TAIL = re.compile(
-    r"[,]\s*\w+ing\b.*$|\s+(?:to|in order to|so as to)\s+(?:add|enhance|create|make|give|diversify|bring|enrich|"
-    r"improve|complete|liven|emphasize|show|balance|fill)\b.*$|\s+for\s+(?:added|extra|a|more|some)\b.*$",
-    re.IGNORECASE,
-)
-"""Why something is added ("to enhance the scene", ", adding a burst of colour"): not part of the object."""
-_COUNTED = re.compile(
-    r"^(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|some|several|another|\d+)\s", re.IGNORECASE
-)
+_WHERE_IT_WAS = _pattern("where_it_was")
+_INSTEAD_OF = _pattern("instead_of")
+_ABSTRACT_OF = _pattern("abstract_of")
+_PURPOSE_TAIL = _pattern("purpose_tail")
+_COUNTED = _pattern("counted")
 _PATTERN_NOUNS = _words_of("pattern patterns stripes stripe dots texture colour color colors colours paint hue tint")
 
 
@@ -1171,18 +991,8 @@ def _add(instruction: str, rest: str, verb: str) -> list[_Draft]:
     ]
 
 
-_DESTINATION = re.compile(
-    r"\s+(?:in\s*to|into|to|with|by|for|as|so\s+that\s+it\s+(?:looks?\s+like|is|becomes)|so\s+it\s+(?:looks?\s+like|is)|"
-    r"to\s+(?:look|be|become|appear|seem)(?:\s+like)?|in(?=\s+(?:a|an|the)?\s*[\w-]+\s+(?:style|hue|colou?r|shade|tone)))\s+",
-    re.IGNORECASE,
-)
-_PURPOSE = re.compile(
-    r"^(?:(?:convey|evoke|show|showcase|depict|portray|resemble|reflect|simulate|capture|feature|illustrate|"
-    r"represent|display|create|give|have|become|be|look\s+like|look|appear|seem|match|mimic|suggest|include|"
-    r"present|mirror|echo|emulate|suit|fit)\s+)+",
-    re.IGNORECASE,
-)
-"""How a change is aimed: "alter the backdrop to convey a glacier scene" -> "a glacier scene"."""
+_DESTINATION = _pattern("destination")
+_PURPOSE = _pattern("purpose")
 
 
 def _change(instruction: str, rest: str, verb: str) -> list[_Draft]:
@@ -1247,10 +1057,7 @@ _POSSESSED_ATTRIBUTE = re.compile(
     r"^(?P<np>.+?)(?:'s|s')\s+(?:new\s+)?(?P<attr>(?:[\w-]+\s+){0,1}?(?:" + _ATTRIBUTE_ALTERNATIVES + r"))$",
     re.IGNORECASE,
 )
-_BACKGROUND_OF = re.compile(
-    r"^(?:the\s+)?(?:background|backdrop|setting|surroundings|environment|scenery)\s+(?:of|behind|around)\s+(?P<np>.+)$",
-    re.IGNORECASE,
-)
+_BACKGROUND_OF = _pattern("background_of")
 
 
 def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
@@ -1425,12 +1232,8 @@ def _action(instruction: str, rest: str, anywhere: bool = False) -> list[_Draft]
     return []
 
 
-_GONE_LOOK = re.compile(r"^(?P<np>.+?)\s+(?:disappear|vanish|go\s+away|be\s+gone|gone|invisible)$", re.IGNORECASE)
-_BECOMES = re.compile(
-    r"^(?P<np>(?:(?:the|this|that|his|her|their|its|my)\s+)?(?:[\w'-]+\s+){0,3}?[\w'-]+)\s+"
-    r"(?P<new>(?:a|an|into|some)\s+.+)$",
-    re.IGNORECASE,
-)
+_GONE_LOOK = _pattern("gone_look")
+_BECOMES = _pattern("becomes")
 _NOT_A_LOOK = _words_of("here there now again too also please instead anymore today ok okay better")
 
 
@@ -1563,11 +1366,7 @@ def _give_split(rest: str) -> Optional[tuple[str, str]]:
     return None
 
 
-_GIVEN_LOOK = re.compile(
-    r"^(?:a|an|some|the)?\s*(?P<look>.+?)\s+(?P<kind>hue|colou?r|shade|tint|tone|look|finish|texture|pattern|makeover|"
-    r"paint\s+job|coat\s+of\s+paint|glow|appearance|feel|vibe|style)$",
-    re.IGNORECASE,
-)
+_GIVEN_LOOK = _pattern("given_look")
 
 
 def _give(instruction: str, rest: str) -> list[_Draft]:
@@ -1649,12 +1448,7 @@ def _global_verb(instruction: str, rest: str, verb: str) -> list[_Draft]:
     return _local(instruction, phrase, _past(verb) + " {}")
 
 
-_MEASURE = re.compile(
-    r"\s+(?:by\s+)?(?:\d+|a|one|two|three|ten)\s*(?:degrees?|°|percent|%|times|x|px|pixels|years?)\b.*$|"
-    r"\s+(?:horizontally|vertically|clockwise|counter-?clockwise|anti-?clockwise|upside\s+down|sideways)$",
-    re.IGNORECASE,
-)
-"""How much or which way ("by 90 degrees", "horizontally"): not part of the object."""
+_MEASURE = _pattern("measure")
 
 
 def _size(instruction: str, rest: str, verb: str) -> list[_Draft]:
@@ -1712,7 +1506,7 @@ def _decorate(instruction: str, rest: str, verb: str) -> Optional[list[_Draft]]:
     )
 
 
-_ARROW = re.compile(r"^(?P<old>.+?)\s*(?:->|→|=>)\s*(?P<new>.+)$")
+_ARROW = _pattern("arrow")
 _LOOSE_FILLER = _words_of(
     "as in at more less with like of by a an style look make it into to the and during version time effect"
 )
@@ -1776,10 +1570,10 @@ _FUNCTION_WORDS = _words_of(
     "how why is are was were be been the a an this that these those it they he she we you i more less very there "
     "there's here here's"
 )
-_NEGATION = re.compile(r"^(?:don't|dont|do\s+not|never|not|nothing)\b", re.IGNORECASE)
+_NEGATION = _pattern("negation")
 
 
-_LABELLED = re.compile(r"^(?:new\s+)?(?P<what>background|backdrop|style|look|weather|season)\s*[:=]\s*", re.I)
+_LABELLED = _pattern("labelled")
 
 
 def _parse_clause(clause: str) -> list[_Draft]:
@@ -1905,12 +1699,9 @@ def _particle_frame(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
 
 # Coordination: one verb shared by several objects.
 
-_CONJUNCTS = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+", re.IGNORECASE)
-_GAP_PREPOSITION = re.compile(r"^(?P<x>.+?)\s+(?P<p>into|to|for|with|as)\s+(?P<y>\S.*)$", re.IGNORECASE)
-_DOUBLE_OBJECT = re.compile(
-    r"^(?:the|his|her|their|its|my|your|him|them|it|this|that)\b.*?\s(?:a|an|some|one|two|three|\d+)\s+\S",
-    re.IGNORECASE,
-)
+_CONJUNCTS = _pattern("conjuncts")
+_GAP_PREPOSITION = _pattern("gap_preposition")
+_DOUBLE_OBJECT = _pattern("double_object")
 
 
 def _gapped(verb: str, rest: str) -> Optional[list[str]]:
@@ -1940,24 +1731,11 @@ def _gapped(verb: str, rest: str) -> Optional[list[str]]:
 
 # Edits for an instruction-following editor: text, moves, counts (poses come from `_action`).
 
-_QUOTED_OR_CAPS = r"(?:\"[^\"]+\"|'[^']+'|[A-Z0-9][A-Z0-9 !.,-]*\b)"
-_CAPTION = re.compile(
-    r"^(?:add|put|write|include|insert)\s+(?:a\s+|the\s+|some\s+)?(?:caption|text|title|words|writing|lettering)\b",
-    re.IGNORECASE,
-)
-_WRITE_ON = re.compile(
-    r"^(?:(?:write|print|engrave|spell|letter)\s+.+?|(?:put|add|paint|stick)\s+" + _QUOTED_OR_CAPS + r")"
-    r"\s+(?:on|across|onto)\s+(?P<np>.+)$",
-)
-_WRITING_OF = re.compile(
-    r"\b(?:text|writing|words?|letters|lettering|caption|slogan|label)(?:\s+\"[^\"]*\"|\s+'[^']*')?\s+(?:on|of)\s+"
-    r"(?P<np>.+?)(?=\s+(?:to|with|into)\b|,|$)",
-    re.IGNORECASE,
-)
-_ITS_TEXT = re.compile(
-    r"^(?:change|edit|update|fix|set)\s+(?P<np>.+?)\s+(?:text|writing|lettering|caption)\s+(?:to|into)\b",
-    re.IGNORECASE,
-)
+_QUOTED_OR_CAPS = _PHRASES["fragments"]["quoted_or_caps"]
+_CAPTION = _pattern("caption")
+_WRITE_ON = _pattern("write_on")
+_WRITING_OF = _pattern("writing_of")
+_ITS_TEXT = _pattern("its_text")
 _SAYS = re.compile(
     r"^(?:(?:make|have|let|get|change|turn|can|could)\s+)?(?P<np>.+?)\s+(?:to\s+)?(?:should\s+|will\s+|would\s+)?"
     r"(?P<say>" + "|".join(sorted(_SAY_WORDS)) + r")\s+(?P<what>\S.*)$",
@@ -1980,22 +1758,9 @@ def _written_on(text: str) -> tuple[bool, Optional[str]]:
     return False, None
 
 
-_NUMBER = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|a\s+dozen|\d+)"
-_COUNT = re.compile(
-    rf"\b{_NUMBER}\s+(?P<a>[\w-]+)\s+instead\s+of\s+{_NUMBER}\b"
-    r"|\b(?:number|amount)\s+of\s+(?P<b>[\w-]+s|people|fish|sheep|children|mice|geese)\b"
-    r"|\b(?:twice|three\s+times|half)\s+as\s+many\s+(?P<c>[\w-]+)"
-    rf"|\bonly\s+{_NUMBER}\s+(?P<d>[\w-]+)\b.*\bnot\s+{_NUMBER}\b"
-    rf"|^(?:reduce|cut|bring)\s+(?:the\s+)?(?P<e>[\w-]+)\s+(?:down\s+)?to\s+(?:just\s+|only\s+)?{_NUMBER}$"
-    r"|^(?:double|triple|halve)\s+(?:the\s+)?(?P<f>[\w-]+)$",
-    re.IGNORECASE,
-)
-_MOVE_TO = re.compile(
-    r"(?:^|\s)(?:(?:a\s+)?(?:bit|little|tad)\s+)?(?:(?:to|towards?|over)\s+the\s+)"
-    r"(?:left|right|front|middle|center|centre|other\s+side|top|bottom|corner)\b"
-    r"|(?:^|\s)(?:closer|further|farther|nearer)\b",
-    re.IGNORECASE,
-)
+_NUMBER = _PHRASES["fragments"]["number"]
+_COUNT = _pattern("count")
+_MOVE_TO = _pattern("move_to")
 
 
 def _moved(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
@@ -2020,13 +1785,7 @@ def _moved(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
     return None
 
 
-_POSED = re.compile(
-    r"^(?:(?:make|have|let|get|can|could|will|would)\s+)?(?P<np>(?:the|this|that|these|those|his|her|their|my)\s+"
-    r"(?:[\w'’-]+\s+){0,3}?[\w'’-]+|him|her|them|he|she|it)\s+(?:(?:should|must|will|would|can|could)\s+)?"
-    r"(?:to\s+)?(?:be\s+|start\s+)?(?P<verb>[a-z]+)\b\s*(?P<after>.*)$"
-    r"|^(?:turn|tilt|rotate)\s+(?P<owner>.+?)['’]s\s+(?P<part>head|face|body|gaze)\b",
-    re.IGNORECASE,
-)
+_POSED = _pattern("posed")
 
 
 def _is_pose(verb: Optional[str], after: Optional[str]) -> bool:
@@ -2061,12 +1820,7 @@ def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[li
 
 # The plan of a turn.
 
-_FOCUS = re.compile(
-    r"^(?:(?:find|select|locate|pick|grab|take|look\s+at|focus\s+on|spot|choose|see|there\s+(?:is|are)|there's|"
-    r"you\s+see)\s+(?P<np>.+)|(?P<subject>(?:the|this|that|these|those)\s+.+?)\s+(?:is|are|looks?|seems?|was|were)\b.*)$",
-    re.IGNORECASE,
-)
-"""A clause that edits nothing but names what "it" will mean: "find the kettle", "the boy is photobombing"."""
+_FOCUS = _pattern("focus")
 
 
 def plan_rules(instruction: str) -> Plan:
