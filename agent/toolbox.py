@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from chatedit.tools import blend, detect, global_edit, inpaint, region_edit, segment
 from chatedit.tools.masks import dilate
 from chatedit.tools.detect import Detection
+from chatedit.tools.errors import InputError
 from chatedit.tools.inpaint import EditResult
 from chatedit.tools.models import ModelSet
 from chatedit.agent.plan import INSTRUCTION_CATEGORIES
@@ -158,6 +159,23 @@ class Toolbox:
         """Gives back an instruction edit kept only where it changed the picture (text, move, count, pose), near `region`."""
         return region_edit.edit_changed_region(self.models.global_editor, image, instruction, candidates=self.candidates,
                                                region=region, seed=seed, on_step=on_step, **self._editor_kwargs(guidance))
+
+    @property
+    def can_generate(self) -> bool:
+        """Whether the family draws pictures from text alone: modern (FLUX.2 klein) does; classic and max only edit.
+
+        Qwen-Image-Edit's pipeline reads its reference picture's size first, so it cannot run without one.
+        """
+        return self.models.family == "modern"
+
+    def generate(self, prompt: str, size: Optional[tuple[int, int]] = None, *, seed=0,
+                 on_step: StepCallback = None) -> EditResult:
+        """Gives back a picture drawn from `prompt` at `size` (width, height; None: the model's own), modern only."""
+        if not self.can_generate:
+            raise InputError(f"The {self.models.family} models only edit pictures; drawing one from text alone "
+                             "needs the modern models (run with --models modern).")
+        return region_edit.generate(self.models.global_editor, prompt, size, seed=seed, on_step=on_step,
+                                    steps=self.settings.editor_steps, area=self.models.editor_area)
 
     def cannot(self, category: str) -> Optional[str]:
         """Gives back why this family cannot make a step of `category` (a sentence for the answer), or None."""

@@ -163,7 +163,9 @@ def test_a_mask_is_the_region_and_outside_it_nothing_changes(client, photo):
     assert np.abs(edited[8:40, 8:40] - original[8:40, 8:40]).sum() > 0
 
 
-def test_generation_names_what_can_draw(client):
+def test_generation_with_the_classic_models_names_what_can_draw(client):
     with pytest.raises(openai.BadRequestError) as caught:
         client.images.generate(prompt="a cat on a sofa")
-    assert "/v1/images/edits" in caught.value.body["message"]
+    assert caught.value.body["code"] == "generation_unsupported"
+    message = caught.value.body["message"]
+    assert "--models modern" in message and "(classic)" in message and "/v1/images/edits" in message

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from chatedit.tools import region_edit
+from chatedit.tools.errors import InputError
 from chatedit.tools.models import ModelSet
 from chatedit.tools.region_edit import editor_size
 
@@ -156,3 +157,27 @@ def test_classic_toolbox_says_which_edits_need_the_modern_models(tmp_path):
         assert "--models modern" in toolbox.cannot(category)
     assert toolbox.cannot("local") is None
     assert toolbox.models.report()["profile"] == "classic"
+
+
+def test_klein_draws_from_text_at_any_size_reproducibly_and_qwen_does_not(families):
+    pipe, area = families["modern"].global_editor, families["modern"].editor_area
+    first = region_edit.generate(pipe, "a red bicycle", (100, 60), seed=4, steps=2, area=area)
+    again = region_edit.generate(pipe, "a red bicycle", (100, 60), seed=4, steps=2, area=area)
+    other = region_edit.generate(pipe, "a red bicycle", (100, 60), seed=5, steps=2, area=area)
+    assert first.image.size == (100, 60) and first.mask is None
+    assert first.info["working_size"] == editor_size(100, 60, area=area)
+    assert np.array_equal(np.asarray(first.image), np.asarray(again.image))
+    assert not np.array_equal(np.asarray(first.image), np.asarray(other.image))
+    assert region_edit.generate(pipe, "a red bicycle", seed=4, steps=2, area=area).image.size == editor_size(1, 1, area)
+    with pytest.raises(InputError, match="FLUX.2 klein"):
+        region_edit.generate(families["max"].global_editor, "a red bicycle", seed=4, steps=2, area=area)
+
+
+def test_only_the_modern_toolbox_can_generate(families):
+    from chatedit.agent.toolbox import Toolbox
+
+    assert Toolbox(families["modern"]).can_generate
+    assert not Toolbox(families["max"]).can_generate
+    classic = Toolbox(ModelSet("classic", "cpu", weights="tiny"))
+    with pytest.raises(InputError, match="--models modern"):
+        classic.generate("a red bicycle")

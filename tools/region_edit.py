@@ -300,3 +300,43 @@ def edit_changed_region(pipe, image: Image.Image, instruction: str, *, candidate
     edited, alpha = blend.composite(image, canvas, layer)
     whole.info.update(mode="zone", changed=True)
     return EditResult(image=edited, mask=alpha, info=whole.info)
+
+
+def generate(pipe, prompt: str, size: tuple[int, int] | None = None, *, seed: int | None = None,
+             steps: int | None = None, area: int = MEGAPIXEL, on_step: StepCallback | None = None) -> EditResult:
+    """Gives back a picture drawn from `prompt` alone by FLUX.2 klein, `size` (width, height) or square (`mask` is None).
+
+    klein with no reference picture is a text-to-image model. It draws at about `area` pixels with the
+    asked aspect ratio (sides multiples of 16, as the model needs); the drawing is then scaled to
+    exactly `size`, so any size may be asked for.
+
+    Args:
+        pipe: FLUX.2 klein's instruction editor (`ModelSet.global_editor` of `modern`).
+        prompt: what to draw.
+        size: (width, height) of the answer; None: the model's own square working size.
+        seed: the random seed; None picks one (recorded in `info`).
+        steps: denoising steps; None: what the model is made for (4).
+        area: the working area in pixels (about 1 MP for the real model).
+        on_step: called as on_step(step_index, total_steps) after each denoising step.
+    """
+    if not is_klein(pipe):
+        raise InputError("Drawing from text alone needs FLUX.2 klein (the modern models); this editor only edits.")
+    if not prompt.strip():
+        raise InputError("Say what to draw, e.g. 'a red bicycle against a brick wall'.")
+    steps = default_steps(pipe) if steps is None else steps
+    if steps < 1:
+        raise InputError(f"The number of steps must be 1 or more; got {steps}.")
+    seed = pick_seed(seed)
+    info = {"seed": seed, "steps": steps, "prompt": prompt, "mode": "generate"}
+
+    def run(scale: float) -> Image.Image:
+        working = editor_size(*(size or (1, 1)), round(area * scale * scale))
+        info["working_size"] = working
+        return pipe(prompt=prompt, width=working[0], height=working[1], num_inference_steps=steps,
+                    generator=_generator(pipe, seed), callback_on_step_end=step_callback(on_step),
+                    **_model_settings(pipe, None, "")).images[0]
+
+    drawn = retry_smaller_on_oom(run, info).convert("RGB")
+    if size is not None and drawn.size != tuple(size):
+        drawn = drawn.resize(size, Image.Resampling.LANCZOS)
+    return EditResult(image=drawn, mask=None, info=info)

@@ -5,7 +5,7 @@
     POST /v1/chat/completions    an edit turn, streamed (SSE) or not
     GET  /v1/images/{id}         an image of the store, when answers link images instead of inlining them
     POST /v1/images/edits        OpenAI's Images API: edit the first image as the prompt says (see images_api)
-    POST /v1/images/generations  a clear 400: the loaded models edit, they do not draw from text
+    POST /v1/images/generations  draw from text with the modern models; others answer 400 naming what can
     /mcp                         the MCP tools (streamable HTTP; see mcp_tools)
 
 Frontends are stateless: every request carries the whole conversation. The picture to edit is the

@@ -166,6 +166,21 @@ class Backend:
         others = [self.run_turn(None, text, start, _ignore, mask=mask, seed=seed + 7919 * i) for i in range(1, n)]
         return [first, *others]
 
+    def run_generations(self, session_id: Optional[str], prompt: str, size: Optional[tuple[int, int]],
+                        n: int) -> list[Outcome]:
+        """Draws n pictures from `prompt`, each from its own seed, each the new version of a session (the first: `session_id`)."""
+        editor = self.editor()
+        outcomes = []
+        for i in range(n):
+            with editor.lock:
+                drawn = editor.toolbox.generate(prompt, size, seed=editor.context.seed + 7919 * i).image
+            # The first continues the named session; the others are alternatives, each a new session.
+            session = editor.session(session_id if i == 0 else None, create=True)
+            turn = session.send("", image=drawn)
+            image_id = Path(turn.report["output"]).stem
+            outcomes.append(Outcome(turn.message, session.id, image_id, turn.report))
+        return outcomes
+
     def close(self) -> None:
         self.queue.close()
         # An editor passed in belongs to the caller; only one built here is closed here.

@@ -1,4 +1,4 @@
-"""The OpenAI Images API: POST /v1/images/edits, and /v1/images/generations answered with what can draw.
+"""The OpenAI Images API: POST /v1/images/edits, and /v1/images/generations where the models can draw.
 
 An edit request is multipart, as OpenAI's: `image` or `image[]` (one or more files), `prompt`,
 optional `mask` (a PNG of the first image's size whose fully transparent pixels may change), `n`,
@@ -9,6 +9,12 @@ Which picture is edited: the FIRST image of the request. OpenAI's mask belongs t
 and Open WebUI sends, for a follow-up in a chat, the images of the two latest messages that carry
 any, newest first: the picture its last answer showed, then the one before. Editing the first image
 makes its follow-ups edit the latest picture; the other images are not used.
+
+A generation request is JSON, as OpenAI's: `prompt`, `n`, `size` (`auto` or WIDTHxHEIGHT),
+`response_format`, `output_format`, `user`. Only the modern family draws from text (FLUX.2 klein
+without a reference picture); each drawn picture is the new version of a session, so the answer
+carries the session and an edit with the same `user` (or the session header) continues from it.
+Other families answer 400, naming what can draw.
 """
 
 from __future__ import annotations
@@ -17,17 +23,17 @@ import base64
 import io
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional, Union
 
 from fastapi import APIRouter, Request
 from PIL import Image
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from chatedit.agent.events import step_name
 from chatedit.agent.server.auth import ApiKey, session_for
 from chatedit.agent.server.backend import Backend, Outcome
-from chatedit.agent.server.chat import read_body, wait_for_turn
+from chatedit.agent.server.chat import read_body, read_json, wait_for_turn
 from chatedit.agent.server.images import image_link
 from chatedit.agent.server.settings import APIError, ServerSettings, from_input_error
 from chatedit.agent.session import MAX_INSTRUCTION
@@ -38,6 +44,10 @@ router = APIRouter()
 FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 MAX_N = 4
 """Pictures one request may ask for, each from its own seed."""
+GENERATION_SIDES = (64, 2048)
+"""Smallest and largest side of a drawn picture: the model draws at about 1 MP and scales to the asked size."""
+MAX_ASPECT = 4
+"""Longest side over shortest of a drawn picture; beyond it the model's working size degenerates."""
 
 
 @dataclass
@@ -64,7 +74,7 @@ async def _file(value, param: str) -> bytes:
     return await value.read()
 
 
-def _choice(form: FormData, param: str, choices: tuple[str, ...], default: str) -> str:
+def _choice(form: Mapping, param: str, choices: tuple[str, ...], default: str) -> str:
     value = str(form.get(param) or default).strip().lower()
     if value not in choices:
         raise _bad(f"`{param}` must be one of {', '.join(choices)}; got {value!r}.", param)
@@ -175,7 +185,7 @@ async def edit_images(request: Request, key: ApiKey):
     }
 
 
-async def _item(request: Request, asked: EditRequest, outcome: Outcome) -> dict:
+async def _item(request: Request, asked: Union[EditRequest, GenerationRequest], outcome: Outcome) -> dict:
     """Gives back one picture of the answer: base64 in the asked-for format, or a link, and what was done."""
     item = {"revised_prompt": revised_prompt(outcome, asked.prompt)}
     if asked.response_format == "url":
@@ -186,12 +196,80 @@ async def _item(request: Request, asked: EditRequest, outcome: Outcome) -> dict:
     return item
 
 
+@dataclass
+class GenerationRequest:
+    """An images/generations request, checked."""
+
+    prompt: str
+    n: int
+    size: Optional[tuple[int, int]]
+    """(width, height) of the answer; None (`auto`): the model's own square working size."""
+    response_format: str
+    output_format: str
+    user: Optional[str]
+
+
+def _generation_size(size: object) -> Optional[tuple[int, int]]:
+    """Gives back the asked (width, height), None for `auto`, or raises 400 for a size out of bounds."""
+    text = str(size or "auto").strip().lower()
+    if text == "auto":
+        return None
+    width, _, height = text.partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        raise _bad(f"`size` must be auto or WIDTHxHEIGHT, e.g. 1024x1024; got {text!r}.", "size")
+    width, height = int(width), int(height)
+    if not (GENERATION_SIDES[0] <= min(width, height) and max(width, height) <= GENERATION_SIDES[1]):
+        raise _bad(f"Each side of `size` must be from {GENERATION_SIDES[0]} to {GENERATION_SIDES[1]} pixels; "
+                   f"got {text!r}.", "size")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise _bad(f"`size` may be at most {MAX_ASPECT} times wider than high (or higher than wide); got {text!r}.",
+                   "size")
+    return width, height
+
+
+def read_generation_request(body: dict) -> GenerationRequest:
+    """Gives back the checked fields of a JSON generation request (400 when one is wrong)."""
+    prompt = body.get("prompt")
+    prompt = prompt.strip() if isinstance(prompt, str) else ""
+    if not prompt:
+        raise _bad("`prompt` is missing: say what to draw, e.g. 'a red bicycle against a brick wall'.", "prompt")
+    if len(prompt) > MAX_INSTRUCTION:
+        raise _bad(f"The prompt is {len(prompt)} characters; keep it under {MAX_INSTRUCTION}.", "prompt")
+    n = body.get("n") if body.get("n") is not None else 1
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
+        raise _bad(f"`n` must be a whole number from 1 to {MAX_N}; got {n!r}.", "n")
+    user = body.get("user")
+    return GenerationRequest(
+        prompt=prompt,
+        n=n,
+        size=_generation_size(body.get("size")),
+        response_format=_choice(body, "response_format", ("b64_json", "url"), "b64_json"),
+        output_format=_choice(body, "output_format", tuple(FORMATS), "png"),
+        user=user if isinstance(user, str) else None,
+    )
+
+
 @router.post("/v1/images/generations")
 async def generate_images(request: Request, key: ApiKey):
-    """Answers that the loaded models edit pictures and cannot draw one from text alone."""
-    raise APIError(
-        400,
-        "chatedit's loaded models edit pictures; none of them draws one from text alone. Send a picture to "
-        "POST /v1/images/edits (or to /v1/chat/completions) with what to change.",
-        "generation_unsupported",
-    )
+    """Draws pictures from the prompt when the loaded models can (modern), answering as OpenAI's Images API does."""
+    backend: Backend = request.app.state.backend
+    settings: ServerSettings = request.app.state.settings
+    asked = read_generation_request(await read_json(request, settings.max_request_bytes))
+    editor = await run_in_threadpool(backend.editor)
+    if not editor.toolbox.can_generate:
+        raise APIError(
+            400,
+            f"chatedit's loaded models ({editor.toolbox.models.family}) edit pictures and cannot draw one from text "
+            "alone; only the modern models (FLUX.2 klein) can: start the server with --models modern. Or send a "
+            "picture to POST /v1/images/edits (or to /v1/chat/completions) with what to change.",
+            "generation_unsupported",
+        )
+    session_id = session_for(request, asked.user, key)
+    future = backend.queue.submit(lambda: backend.run_generations(session_id, asked.prompt, asked.size, asked.n))
+    outcomes = await wait_for_turn(future)
+    return {
+        "created": int(time.time()),
+        "data": [await _item(request, asked, outcome) for outcome in outcomes],
+        "output_format": asked.output_format,
+        "chatedit": {"session": outcomes[0].session, "version": outcomes[0].report.get("version")},
+    }
