@@ -143,6 +143,11 @@ _SLANG_REMOVE = _listed("verbs", "slang_remove")
 _MOVE_VERBS = _listed("verbs", "move")
 _POSE_VERBS = _listed("verbs", "pose")
 _SAY_WORDS = _listed("verbs", "say")
+_DRESS_VERBS = _listed("verbs", "dress")
+_CHOOSE_VERBS = _listed("verbs", "choose")
+_DECORATE_VERBS = _listed("verbs", "decorate")
+_CREATE_VERBS = _listed("verbs", "create")
+_CARRIED_VERBS = _listed("verbs", "carried")
 _CLAUSE_VERBS = (
     _REMOVE_VERBS
     | _REVEAL_VERBS
@@ -156,7 +161,9 @@ _CLAUSE_VERBS = (
     | _SLANG_REMOVE
     | _MOVE_VERBS
     | frozenset(_STATE_OF)
-    | _words_of("make give have let get take dress clothe wrap ensure apply choose opt pick light photoshop airbrush")
+    | _DRESS_VERBS
+    | _CHOOSE_VERBS
+    | _listed("verbs", "other")
 )
 
 _CAPABILITIES = (
@@ -897,10 +904,18 @@ def _background(instruction: str, new: str, keep: Optional[str] = None) -> list[
 # Frames: one per kind of verb. Each gives back the steps of its clause.
 
 _REMOVED_FROM = _pattern("removed_from")
+_REVEALED = _words_of("details detail elements features beauty clarity content")
 
 
-def _remove(instruction: str, rest: str) -> list[_Draft]:
-    """Frames "remove X (from Y)": objects, or weather and lighting ("remove the rain" is global)."""
+def _remove(instruction: str, rest: str, verb: str = "remove") -> list[_Draft]:
+    """Frames "remove X (from Y)": objects, or weather and lighting ("remove the rain" is global).
+
+    "reveal the hidden details" and "unveil the sky" clear the picture rather than remove a thing.
+    """
+    if verb in _REVEAL_VERBS and (
+        _mentions(rest, _WEATHER | _LIGHTING | _REVEALED) or _is_image(_noun_phrase(rest)[0])
+    ):
+        return _global(instruction)
     rest = re.sub(r"^(?:(?:the|this|my)\s+" + _IMAGE_NOUN + r"|it)\s+(?:of|from)\s+", "", rest, flags=re.IGNORECASE)
     rest = re.sub(
         r"^(?:away|out|off|up|rid\s+of|of|from|out\s+of)\s+|\s+(?:away|out|off)$", "", rest, flags=re.IGNORECASE
@@ -935,13 +950,30 @@ _COUNTED = _pattern("counted")
 _PATTERN_NOUNS = _words_of("pattern patterns stripes stripe dots texture colour color colors colours paint hue tint")
 
 
-def _add(instruction: str, rest: str, verb: str) -> list[_Draft]:
-    """Frames "add X (on Y)": a new object and where it goes; also a moved subject or a new look."""
+def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
+    """Frames "add X (on Y)": a new object and where it goes; also a moved subject or a new look.
+
+    "decorate the cake with berries" gives the cake a look, "grace the grass with cows" adds cows
+    there; "create an image with the fluidity of watercolour" describes the picture.
+    """
+    decorated = re.match(r"^(?P<np>.+?)\s+(?:with|in)\s+(?P<what>.+)$", rest, re.IGNORECASE)
+    if verb in _DECORATE_VERBS and decorated and not _is_image(_noun_phrase(rest)[0]) and not _is_image(decorated["np"]):
+        what = decorated["what"]
+        if _is_attribute(re.sub(r"\s+(?:hue|colou?r|shade|tint|tone|pigment)$", "", re.sub(r"^(?:a|an)\s+", "", what))):
+            return _colour(instruction, rest, "colour")
+        if verb not in ("grace", "adorn", "populate", "enrich", "enliven") or not (
+            _COUNTED.match(what) or _ABSTRACT_OF.match(what)
+        ):
+            return _local(instruction, _noun_phrase(decorated["np"])[0], "{} with " + _strip_determiners(what, True))
+        rest = f"{what} on {decorated['np']}"
+    made = _noun_phrase(rest, keep_with=False)[0]
+    if verb in _CREATE_VERBS and (_is_image(made) or _head(made) in _ABSTRACT_HEADS or _is_a_look(made)):
+        return _global(instruction) if _is_global_look(rest) else []
     rest = re.sub(r"^(?:in|up|on|down)\s+(?=(?:a|an|some|two|three|the)\b)", "", rest, flags=re.IGNORECASE)
     parts = re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+(?=(?:a|an|some|another|one|two|three|four|five)\s)", rest)
     if len(parts) > 1 and sum(_relation(part)[0] is not None for part in parts) > 1:
         # "a cat on the sofa and a dog on the rug": each object has its own place.
-        return [draft for part in parts for draft in _add(instruction, part, verb)]
+        return [draft for part in parts for draft in _add(instruction, part)]
     takes_place = bool(_WHERE_IT_WAS.search(rest))
     rest = _WHERE_IT_WAS.sub("", rest)
     instead = _INSTEAD_OF.search(rest)
@@ -1237,7 +1269,7 @@ _BECOMES = _pattern("becomes")
 _NOT_A_LOOK = _words_of("here there now again too also please instead anymore today ok okay better")
 
 
-def _make(instruction: str, rest: str) -> list[_Draft]:
+def _make(instruction: str, rest: str, verb: str = "make") -> list[_Draft]:
     """Frames "make X Y": a new look (local), a new object (replace), the picture (global), or removal."""
     rest = re.sub(r"\s+instead$", "", rest.strip(), flags=re.IGNORECASE)
     gone = _GONE_LOOK.match(rest)
@@ -1309,9 +1341,23 @@ def _make(instruction: str, rest: str) -> list[_Draft]:
 
 
 def _colour(instruction: str, rest: str, verb: str) -> list[_Draft]:
-    """Frames "paint the wall blue", "dye the plant in red", "coat the dog in brown", "cover X with snow"."""
+    """Frames "paint the wall blue", "dye the plant in red", "cover X with snow", "dress the girl in yellow"."""
+    dressed = re.match(r"^(?P<np>.+?)\s+(?:in|with|up\s+in|up\s+as|as)\s+(?P<what>.+)$", rest, re.IGNORECASE)
+    if verb in _DRESS_VERBS and dressed:
+        what = re.sub(r"\s+(?:attire|clothes|clothing|outfit)$", "", dressed["what"], flags=re.IGNORECASE)
+        look = "{} dressed in " + what if _is_attribute(what) else "{} wearing " + _indefinite(what)
+        return _local(instruction, _noun_phrase(dressed["np"])[0], look)
+    if verb in _CHOOSE_VERBS:
+        onto = re.match(r"^(?:for\s+)?(?P<look>.+?)\s+(?:to|on|onto|for)\s+(?P<np>.+)$", rest, re.IGNORECASE)
+        if onto and not _is_image(onto["np"]) and not _is_style_or_time(onto["look"]):
+            return _colour(instruction, f"{onto['np']} in {onto['look']}", "colour")
+        return _global(instruction) if verb == "apply" or _is_global_look(rest) else []
+    verb = "cover" if verb in _DRESS_VERBS else verb
+    whole = re.match(r"^(?:the\s+)?(?:" + _IMAGE_NOUN + r"|scene|everything|it)\b", rest, re.IGNORECASE)
+    if verb in ("cover", "coat") and whole and _mentions(rest, _WEATHER):
+        return _global(instruction)
     if verb in ("paint", "draw", "spray") and re.match(r"^(?:a|an|some|two|three|four|five)\s", rest, re.IGNORECASE):
-        return _add(instruction, rest, verb)
+        return _add(instruction, rest)
     rest = re.sub(r"\s+in\s+colou?r$", "", rest, flags=re.IGNORECASE)
     onto = re.match(
         r"^(?P<what>(?!(?:the|this|that|his|her|their|its|my|it|them)\b).+?)\s+(?:on|onto)\s+(?P<np>.+)$",
@@ -1369,7 +1415,7 @@ def _give_split(rest: str) -> Optional[tuple[str, str]]:
 _GIVEN_LOOK = _pattern("given_look")
 
 
-def _give(instruction: str, rest: str) -> list[_Draft]:
+def _give(instruction: str, rest: str, verb: str = "give") -> list[_Draft]:
     """Frames "give the man a hat" (add on him), "give the car a red tint" (local), "give it a vintage look"."""
     given_to = re.match(r"^(?P<what>.+?)\s+to\s+(?P<np>.+)$", rest, re.IGNORECASE)
     holder_and_what = (given_to["np"], given_to["what"]) if given_to else _give_split(rest)
@@ -1399,18 +1445,6 @@ def _give(instruction: str, rest: str) -> list[_Draft]:
             relation="on",
         )
     ]
-
-
-def _dress(instruction: str, rest: str) -> list[_Draft]:
-    """Frames "dress the girl in yellow", "dress him as a pirate"."""
-    match = re.match(r"^(?P<np>.+?)\s+(?:in|with|up\s+in|up\s+as|as)\s+(?P<what>.+)$", rest, re.IGNORECASE)
-    if not match:
-        return []
-    phrase, _ = _noun_phrase(match["np"])
-    what = re.sub(r"\s+(?:attire|clothes|clothing|outfit)$", "", match["what"], flags=re.IGNORECASE)
-    if _is_attribute(what):
-        return _local(instruction, phrase, "{} dressed in " + what)
-    return _local(instruction, phrase, "{} wearing " + _indefinite(what))
 
 
 def _global_verb(instruction: str, rest: str, verb: str) -> list[_Draft]:
@@ -1460,7 +1494,7 @@ def _size(instruction: str, rest: str, verb: str) -> list[_Draft]:
             return [
                 _Draft("background", instruction, target=None if _is_image(phrase) else _target(phrase), prompt=tail)
             ]
-        return _add(instruction, rest, verb)
+        return _add(instruction, rest)
     if not phrase or _is_image(phrase) or _is_weather_thing(phrase):
         return _global(instruction)
     if _is_background(phrase):
@@ -1468,7 +1502,7 @@ def _size(instruction: str, rest: str, verb: str) -> list[_Draft]:
     return _local(instruction, phrase, _past(verb) + " {}")
 
 
-def _have(instruction: str, rest: str) -> list[_Draft]:
+def _have(instruction: str, rest: str, verb: str = "have") -> list[_Draft]:
     """Frames "have the dog wear a hat", "let the bird fly", "let a dog join the scene", "have X turn into Y"."""
     if re.match(r"^(?:a|an|some|two|three|four|five)\s", rest, re.IGNORECASE):
         rest = re.sub(
@@ -1487,23 +1521,6 @@ def _have(instruction: str, rest: str) -> list[_Draft]:
     if becomes:
         return _transform(instruction, becomes["np"], becomes["new"])
     return _make(instruction, rest) or _action(instruction, rest, anywhere=True)
-
-
-def _decorate(instruction: str, rest: str, verb: str) -> Optional[list[_Draft]]:
-    """Frames "decorate the cake with berries", "adorn the parrot with a yellow hue", "grace the grass with cows"."""
-    with_what = re.match(r"^(?P<np>.+?)\s+(?:with|in)\s+(?P<what>.+)$", rest, re.IGNORECASE)
-    if not with_what or _is_image(with_what["np"]):
-        return None
-    what = with_what["what"]
-    if _is_attribute(re.sub(r"\s+(?:hue|colou?r|shade|tint|tone|pigment)$", "", re.sub(r"^(?:a|an)\s+", "", what))):
-        return _colour(instruction, rest, "colour")
-    if verb in ("grace", "adorn", "populate", "enrich", "enliven") and (
-        _COUNTED.match(what) or _ABSTRACT_OF.match(what)
-    ):
-        return _add(instruction, f"{what} on {with_what['np']}", "add")
-    return _local(
-        instruction, _noun_phrase(with_what["np"])[0], "{} with " + _strip_determiners(what, keep_numbers=True)
-    )
 
 
 _ARROW = _pattern("arrow")
@@ -1602,60 +1619,38 @@ def _verb_frame(said: str, text: str, words: list[str], verb: str, rest: str) ->
     particle = _particle_frame(said, verb, rest)
     if particle is not None:
         return particle
-    if verb in _KEEP_VERBS:
-        return []
-    if verb in _STATE_OF:
-        phrase = _noun_phrase(rest)[0]
-        return _local(said, phrase, _STATE_OF[verb] + " {}") if phrase and not _is_image(phrase) else []
-    if verb in _RESTORE_VERBS or verb in _LIGHT_VERBS:
-        return _global_verb(said, rest, verb)
-    if verb in _REVEAL_VERBS:
-        revealed = _mentions(
-            rest, _WEATHER | _LIGHTING | _words_of("details detail elements features beauty clarity content")
-        )
-        return _global(said) if revealed or _is_image(_noun_phrase(rest)[0]) else _remove(said, rest)
-    if verb in _REMOVE_VERBS:
-        return _remove(said, rest)
-    if verb in _SWAP_VERBS or verb in _CHANGE_VERBS:
-        return _change(said, rest, verb)
-    frame = {"make": _make, "give": _give, "have": _have, "let": _have, "get": _have}.get(verb)
+    frame = _FRAME_OF.get(verb)
     if frame:
-        return frame(said, rest)
-    if verb in ("dress", "clothe", "wrap"):
-        return _dress(said, rest) or _colour(said, rest, "cover")
-    if verb in ("apply", "choose", "opt", "pick"):
-        onto = re.match(r"^(?:for\s+)?(?P<look>.+?)\s+(?:to|on|onto|for)\s+(?P<np>.+)$", rest, re.IGNORECASE)
-        if onto and not _is_image(onto["np"]) and not _is_style_or_time(onto["look"]):
-            return _colour(said, f"{onto['np']} in {onto['look']}", "colour")
-        return _global(said) if verb == "apply" or _is_global_look(rest) else []
-    if verb in _COLOUR_VERBS:
-        whole = re.match(r"^(?:the\s+)?(?:" + _IMAGE_NOUN + r"|scene|everything|it)\b", rest, re.IGNORECASE)
-        if verb in ("cover", "coat") and whole and _mentions(rest, _WEATHER):
-            return _global(said)
-        return _colour(said, rest, verb)
-    if verb in ("decorate", "fill", "adorn", "grace", "enrich", "enliven", "populate") and not _is_image(
-        _noun_phrase(rest)[0]
-    ):
-        decorated = _decorate(said, rest, verb)
-        if decorated is not None:
-            return decorated
-    if verb in _ADD_VERBS:
-        made = _noun_phrase(rest, keep_with=False)[0]
-        creates = verb in ("show", "feature", "depict", "create", "generate", "produce", "draw", "sketch", "craft")
-        if creates and (_is_image(made) or _head(made) in _ABSTRACT_HEADS or _is_a_look(made)):
-            # "create an image with the fluidity of watercolour" describes the picture.
-            return _global(said) if _is_global_look(rest) else []
-        return _add(said, rest, verb)
-    if verb in ("blur", "zoom"):
-        return _global_verb(said, rest, verb)
-    if verb in _SIZE_VERBS:
-        return _size(said, rest, verb)
-    if verb in _GLOBAL_VERBS:
-        return _global_verb(said, rest, verb)
+        return frame(said, rest, verb)
     if words[0] not in _FUNCTION_WORDS and _COUNTED.match(rest) and _relation(rest)[0]:
         # "stand a giraffe next to the tree", "fly a kite above the park": something new, somewhere.
-        return _add(said, rest, verb)
+        return _add(said, rest)
     return _loose(said, text)
+
+
+def _state(instruction: str, rest: str, verb: str) -> list[_Draft]:
+    """Frames "open the window", "break the vase": the thing, in the state the verb leaves it in."""
+    phrase = _noun_phrase(rest)[0]
+    return _local(instruction, phrase, _STATE_OF[verb] + " {}") if phrase and not _is_image(phrase) else []
+
+
+# Which frame reads a clause, by the clause's verb: a verb listed in several rows goes to the first.
+_FRAMES = (
+    (_KEEP_VERBS, lambda instruction, rest, verb: []),
+    (frozenset(_STATE_OF), _state),
+    (_RESTORE_VERBS | _LIGHT_VERBS, _global_verb),
+    (_REVEAL_VERBS | _REMOVE_VERBS, _remove),
+    (_SWAP_VERBS | _CHANGE_VERBS, _change),
+    ({"make"}, _make),
+    ({"give"}, _give),
+    ({"have", "let", "get"}, _have),
+    (_DRESS_VERBS | _CHOOSE_VERBS | _COLOUR_VERBS, _colour),
+    (_ADD_VERBS, _add),
+    ({"blur", "zoom"}, _global_verb),
+    (_SIZE_VERBS, _size),
+    (_GLOBAL_VERBS, _global_verb),
+)
+_FRAME_OF = {verb: frame for verbs, frame in reversed(_FRAMES) for verb in verbs}
 
 
 def _particle_frame(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
