@@ -1024,18 +1024,59 @@ def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
 
 
 _DESTINATION = _pattern("destination")
+_SWAP = _pattern("swap")
+_SWAP_PAIRS = _pattern("swap_pairs")
 _PURPOSE = _pattern("purpose")
 
 
 def _change(instruction: str, rest: str, verb: str) -> list[_Draft]:
-    """Frames "change X to Y", "turn X into Y", "replace X with Y" and their kin."""
+    """Frames "change X to Y", "turn X into Y", "replace X with Y" and their kin.
+
+    With no "to": "turn the car red" is a look, "change the background" a new one, "transform it"
+    the picture; "replace the cat" a new cat.
+    """
     rest = re.sub(r"^(?:out|up|around)\s+", "", rest, flags=re.IGNORECASE)
     if verb in _SWAP_VERBS:
-        return _swap(instruction, rest, verb)
+        pairs = _swapped(re.sub(r"^out\s+", "", rest, flags=re.IGNORECASE), verb)
+        return [draft for old, new in pairs for draft in _transform(instruction, old, new)] or _renewed(
+            instruction, rest, "replace"
+        )
     if verb in ("render", "transport", "project") and _is_global_look(rest):
         return _global(instruction)
     split = _split_destination(rest)
-    return _transform(instruction, *split) if split else _change_in_place(instruction, rest)
+    if split:
+        return _transform(instruction, *split)
+    if _split_look(rest):
+        return _make(instruction, rest)
+    return _renewed(instruction, rest, "change")
+
+
+def _renewed(instruction: str, rest: str, verb: str) -> list[_Draft]:
+    """Gives back the steps of "replace the cat" (a new cat) or "change the car" (a new look) with nothing new named."""
+    phrase, _ = _noun_phrase(rest)
+    if _is_background(phrase):
+        return [_Draft("background", instruction, prompt="a new background")]
+    if verb == "replace":
+        return [_Draft("replace", instruction, target=_target(phrase), prompt=_indefinite(phrase))] if phrase else []
+    if not phrase or _is_image(phrase):
+        return _global(instruction)
+    if _is_weather_thing(phrase) or (_is_global_look(phrase) and not re.match(r"^(?:a|an|the)\s", rest, re.I)):
+        return _global(instruction)
+    return _local(instruction, phrase, "new {}")
+
+
+def _swapped(rest: str, verb: str) -> list[tuple[str, str]]:
+    """Gives back the (old, new) pairs of "X with Y", "Y for X" (after "substitute"), "A with B and C with D"."""
+    match = _SWAP.match(rest)
+    if not match:
+        alone = re.match(r"^with\s+(?P<new>.+)$", rest, re.IGNORECASE)
+        return [("it", alone["new"])] if alone else []
+    if verb == "substitute" and re.search(r"\s+for\s+", rest) and not re.search(r"\s+with\s+", rest):
+        return [(match["new"], match["old"])]
+    pairs = _SWAP_PAIRS.match(match["new"])
+    if pairs:
+        return [(match["old"], pairs["new"]), (pairs["old2"], pairs["new2"])]
+    return [(match["old"], match["new"])]
 
 
 def _split_destination(rest: str) -> Optional[tuple[str, str]]:
@@ -1047,37 +1088,6 @@ def _split_destination(rest: str) -> Optional[tuple[str, str]]:
             continue
         return old, _PURPOSE.sub("", new).strip()
     return None
-
-
-def _swap(instruction: str, rest: str, verb: str) -> list[_Draft]:
-    """Frames "replace X with Y", "swap X for Y", "substitute Y for X", "replace A with B and C with D"."""
-    rest = re.sub(r"^out\s+", "", rest, flags=re.IGNORECASE)
-    match = re.match(
-        r"^(?P<old>.+?)\s+(?:with|by|for|to|into|in\s+favou?r\s+of|and\s+put|and\s+use)\s+(?P<new>.+)$",
-        rest,
-        re.IGNORECASE,
-    )
-    if not match:
-        alone = re.match(r"^with\s+(?P<new>.+)$", rest, re.IGNORECASE)
-        if alone:
-            return _transform(instruction, "it", alone["new"])
-        phrase, _ = _noun_phrase(rest)
-        if _is_background(phrase):
-            return [_Draft("background", instruction, prompt="a new background")]
-        return [_Draft("replace", instruction, target=_target(phrase), prompt=_indefinite(phrase))] if phrase else []
-    if verb == "substitute" and re.search(r"\s+for\s+", rest) and not re.search(r"\s+with\s+", rest):
-        return _transform(instruction, match["new"], match["old"])
-    pairs = re.match(
-        r"^(?P<new>.+?)\s*(?:,\s*(?:and\s+)?|\s+and\s+)(?P<old2>(?:the|a|an|his|her|their|its)\s+.+?)\s+"
-        r"(?:with|by|for)\s+(?P<new2>.+)$",
-        match["new"],
-        re.IGNORECASE,
-    )
-    if pairs:
-        return _transform(instruction, match["old"], pairs["new"]) + _transform(
-            instruction, pairs["old2"], pairs["new2"]
-        )
-    return _transform(instruction, match["old"], match["new"])
 
 
 _ATTRIBUTE_ALTERNATIVES = "|".join(sorted(_ATTRIBUTE_NOUNS, key=len, reverse=True))
@@ -1200,22 +1210,6 @@ def _attribute_look(attribute: str, value: str) -> str:
         return "{} " + value
     plain = kind in ("content", "contents", "screen", "display") or kind in _words(value)
     return "{} with " + value + ("" if plain else " " + kind)
-
-
-def _change_in_place(instruction: str, rest: str) -> list[_Draft]:
-    """Frames "turn the car red", "change the background", "transform it": a change with no "to"."""
-    if _split_look(rest):
-        return _make(instruction, rest)
-    phrase, _ = _noun_phrase(rest)
-    if not phrase or _is_image(phrase):
-        return _global(instruction)
-    if _is_background(phrase):
-        return [_Draft("background", instruction, prompt="a new background")]
-    if _is_weather_thing(phrase) or (
-        _is_global_look(phrase) and not re.match(r"^(?:a|an|the)\s", rest, re.IGNORECASE)
-    ):
-        return _global(instruction)
-    return _local(instruction, phrase, "new {}")
 
 
 def _action(instruction: str, rest: str, anywhere: bool = False) -> list[_Draft]:
