@@ -403,6 +403,7 @@ def mcp(
     planner: PlannerOption = Planner.auto,
     device: DeviceOption = Device.auto,
     data_dir: DataDirOption = None,
+    database: DatabaseOption = None,
 ) -> None:
     """Serve chatedit's tools over MCP on stdio (Claude Desktop, code editors, any MCP client).
 
@@ -413,7 +414,8 @@ def mcp(
 
         run_stdio(
             lambda: make_editor(
-                models=model_choice(models, weights), planner=planner.value, device=device.value, data_dir=data_dir
+                models=model_choice(models, weights), planner=planner.value, device=device.value, data_dir=data_dir,
+                database=database,
             )
         )
 

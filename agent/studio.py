@@ -15,7 +15,9 @@ JSON object it turns into the graph's `context_schema`, here `StudioContext`: pl
 as a form in Studio, whose defaults come from the environment (CHATEDIT_MODELS, CHATEDIT_DEVICE,
 CHATEDIT_DATA_DIR, CHATEDIT_MAX_ATTEMPTS, CHATEDIT_SEED; CHATEDIT_LLM_* for the vision LLM). The
 models and the image store they name are loaded once per process and handed to the chatedit graph
-as its `Context`. The server supplies its own checkpointer, so sessions are its threads.
+as its `Context`. The server supplies its own checkpointer, so sessions are its threads; pictures go
+where the Editor keeps them: the database of CHATEDIT_DATABASE_URL (PostgreSQL shared by replicas),
+else the image folder of the data dir.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Optional
 
 from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage
@@ -30,6 +33,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from chatedit.agent.context import Context
+from chatedit.agent.database import Database, database_url, open_database
 from chatedit.agent.graph import build_graph
 from chatedit.agent.session import default_data_dir
 from chatedit.agent.state import ChatState
@@ -64,10 +68,17 @@ def _toolbox(models: str, device: str) -> Toolbox:
     return Toolbox(get_models(models, device), EditSettings())
 
 
-@lru_cache(maxsize=4)
 def _image_store(data_dir: str) -> ImageStore:
-    """Gives back the image store in `data_dir`, opened once per process."""
-    return ImageStore(os.path.join(data_dir, "images"))
+    """Gives back the image store the Editor would use: CHATEDIT_DATABASE_URL's, else the one in `data_dir`."""
+    # The URL comes from the environment only, never from the run context: it may carry a password,
+    # and a LangGraph server stores and shows each run's context.
+    return _database(database_url(), data_dir).store
+
+
+@lru_cache(maxsize=4)
+def _database(url: Optional[str], data_dir: str) -> Database:
+    """Gives back the database a URL names (None: the data dir's), opened once per process."""
+    return open_database(url, Path(data_dir))
 
 
 @lru_cache(maxsize=1)
@@ -116,21 +127,27 @@ def read_message(state: ChatState, runtime: Runtime[StudioContext]) -> dict:
         # Called with {"instruction", "upload"} directly (the chatedit graph's own input).
         return {}
     text, images = _parts(messages[-1])
-    upload = _image_store(_settings(runtime).data_dir).put(load_image(images[-1])) if images else None
+    store = _image_store(_settings(runtime).data_dir)
+    upload = store.put(load_image(images[-1])) if images else None
+    # The server's checkpoint names the picture: it must be stored first (another replica may read it).
+    store.flush()
     return {"instruction": text.strip(), "upload": upload, "messages": [RemoveMessage(id=messages[-1].id)]}
 
 
 def turn(state: ChatState, runtime: Runtime[StudioContext]) -> dict:
     """Runs the chatedit graph on this turn, with the models and store the settings name."""
     settings = _settings(runtime)
+    store = _image_store(settings.data_dir)
     context = Context(
         toolbox=_toolbox(settings.models, settings.device),
-        images=_image_store(settings.data_dir),
+        images=store,
         llm=_llm(),
         max_attempts=settings.max_attempts,
         seed=settings.seed,
     )
-    return TURN.invoke(state, context=context)
+    update = TURN.invoke(state, context=context)
+    store.flush()
+    return update
 
 
 def show(state: ChatState, runtime: Runtime[StudioContext]) -> dict:

@@ -358,3 +358,18 @@ def test_edit_and_chat_show_chatedit_progress_and_nothing_from_the_libraries(pho
         assert "Plan (rules)" in result.stderr and "Step 1/" in result.stderr
         output = result.stdout + result.stderr
         assert [noise for noise in LIBRARY_NOISE if noise in output] == [], output
+
+
+def test_mcp_keeps_sessions_in_the_database_it_is_given(runner, tmp_path, monkeypatch):
+    from chatedit.agent.server import mcp_tools
+
+    served = []
+    monkeypatch.setattr(mcp_tools, "run_stdio", lambda factory: served.append(factory()))
+    sessions = tmp_path / "shared" / "sessions.sqlite"
+    result = runner.invoke(cli.app, ["mcp", "--models", "tiny", "--planner", "rules", "--database", f"sqlite://{sessions}"])
+    assert result.exit_code == 0, result.output
+    editor = served[0]
+    try:
+        assert editor.database.where == str(sessions) and sessions.exists()
+    finally:
+        editor.close()

@@ -1,0 +1,48 @@
+"""The LangGraph Studio graph keeps its pictures where the Editor does: CHATEDIT_DATABASE_URL's database."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.memory import InMemorySaver
+from PIL import Image
+
+from chatedit.agent import studio
+from chatedit.tools.images import to_data_url
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture
+def opened():
+    """Closes the databases the graph opened during the test, and forgets them."""
+    yield
+    for url, data_dir in list(OPENED):
+        studio._database(url, data_dir).close()
+    OPENED.clear()
+    studio._database.cache_clear()
+
+
+OPENED: set = set()
+
+
+def test_studio_pictures_go_to_the_database_of_the_environment(database_url, tmp_path, monkeypatch, coffee, opened):
+    monkeypatch.setenv("CHATEDIT_DATABASE_URL", database_url)
+    photo = coffee.resize((96, 64), Image.Resampling.BICUBIC)
+    graph = studio.make_graph()
+    graph.checkpointer = InMemorySaver()  # the LangGraph server brings its own
+    message = HumanMessage(
+        content=[{"type": "text", "text": "make it sunset"}, {"type": "image_url", "image_url": {"url": to_data_url(photo)}}]
+    )
+    context = {"models": "tiny", "device": "cpu", "data_dir": str(tmp_path), "max_attempts": 1, "seed": 5}
+    OPENED.add((database_url, str(tmp_path)))
+    state = graph.invoke({"messages": [message]}, {"configurable": {"thread_id": "t"}}, context=context)
+    image_id = state["report"]["image"]
+    with psycopg.connect(database_url) as conn:
+        stored = {row[0] for row in conn.execute("SELECT id FROM chatedit_images")}
+    # The upload and the edit are rows of the shared database, not files of this replica's image folder.
+    assert image_id in stored and len(stored) >= 2
+    assert not (tmp_path / "images").exists()
+    path = state["messages"][-1].content.rsplit("Image: ", 1)[1].strip()
+    assert Image.open(path).size == photo.size
