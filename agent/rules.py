@@ -112,6 +112,7 @@ _LOOKS = _listed("looks", "looks")
 _COMPARATIVES = _listed("looks", "comparatives")
 _ATTRIBUTE_NOUNS = _listed("looks", "attribute_nouns")
 _TEXT_NOUNS = _listed("looks", "text_nouns")
+_COLOUR_ATTRIBUTES = _listed("looks", "colour_attributes")
 _BODY_NOUNS = _listed("looks", "body_nouns")
 
 _RELATIONS: dict[str, list[str]] = _lexicon("relations")["relations"]
@@ -148,22 +149,12 @@ _CHOOSE_VERBS = _listed("verbs", "choose")
 _DECORATE_VERBS = _listed("verbs", "decorate")
 _CREATE_VERBS = _listed("verbs", "create")
 _CARRIED_VERBS = _listed("verbs", "carried")
-_CLAUSE_VERBS = (
-    _REMOVE_VERBS
-    | _REVEAL_VERBS
-    | _ADD_VERBS
-    | _SWAP_VERBS
-    | _CHANGE_VERBS
-    | _COLOUR_VERBS
-    | _GLOBAL_VERBS
-    | _SIZE_VERBS
-    | _KEEP_VERBS
-    | _SLANG_REMOVE
-    | _MOVE_VERBS
-    | frozenset(_STATE_OF)
-    | _DRESS_VERBS
-    | _CHOOSE_VERBS
-    | _listed("verbs", "other")
+_CLAUSE_VERBS = frozenset(_STATE_OF).union(
+    *(_listed("verbs", name) for name in "remove reveal add swap change colour size keep slang_remove move".split()),
+    _GLOBAL_VERBS,
+    _DRESS_VERBS,
+    _CHOOSE_VERBS,
+    _listed("verbs", "other"),
 )
 
 _CAPABILITIES = (
@@ -901,6 +892,10 @@ def _background(instruction: str, new: str, keep: Optional[str] = None) -> list[
     return [_Draft("background", instruction, target=keep, prompt=_strip_determiners(new, keep_numbers=True))]
 
 
+def _replace(instruction: str, old: str, new: str) -> list[_Draft]:
+    return [_Draft("replace", instruction, target=_target(old), prompt=_indefinite(_strip_determiners(new, True)))]
+
+
 # Frames: one per kind of verb. Each gives back the steps of its clause.
 
 _REMOVED_FROM = _pattern("removed_from")
@@ -974,12 +969,12 @@ def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
     if len(parts) > 1 and sum(_relation(part)[0] is not None for part in parts) > 1:
         # "a cat on the sofa and a dog on the rug": each object has its own place.
         return [draft for part in parts for draft in _add(instruction, part)]
-    takes_place = bool(_WHERE_IT_WAS.search(rest))
+    place = bool(_WHERE_IT_WAS.search(rest))
     rest = _WHERE_IT_WAS.sub("", rest)
     instead = _INSTEAD_OF.search(rest)
     if instead:
         new, old = _noun_phrase(rest[: instead.start()])[0], _noun_phrase(instead["old"])[0]
-        return [_Draft("replace", instruction, target=_target(old), prompt=_indefinite(new))]
+        return _replace(instruction, old, new)
     into_image = re.match(
         r"^(?:the\s+|this\s+)?(?:" + _IMAGE_NOUN + r"|scene|composition)\s+(?:with|by)\s+"
         r"(?:(?:adding|including|incorporating|introducing|placing)\s+)?(?P<rest>.+)$",
@@ -1011,14 +1006,7 @@ def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
     if anchor and _head(new) in _PATTERN_NOUNS:
         return _local(instruction, anchor, "{} with " + _strip_determiners(new))
     return [
-        _Draft(
-            "add",
-            instruction,
-            prompt=_indefinite(item),
-            anchor=anchor,
-            relation=relation,
-            takes_previous_place=takes_place,
-        )
+        _Draft("add", instruction, prompt=_indefinite(item), anchor=anchor, relation=relation, takes_previous_place=place)
         for item in _split_list(new)
     ]
 
@@ -1057,7 +1045,7 @@ def _renewed(instruction: str, rest: str, verb: str) -> list[_Draft]:
     if _is_background(phrase):
         return [_Draft("background", instruction, prompt="a new background")]
     if verb == "replace":
-        return [_Draft("replace", instruction, target=_target(phrase), prompt=_indefinite(phrase))] if phrase else []
+        return _replace(instruction, phrase, phrase) if phrase else []
     if not phrase or _is_image(phrase):
         return _global(instruction)
     if _is_weather_thing(phrase) or (_is_global_look(phrase) and not re.match(r"^(?:a|an|the)\s", rest, re.I)):
@@ -1172,11 +1160,7 @@ def _new_look_or_object(instruction: str, old: str, new: str) -> list[_Draft]:
     ):
         # "change the sky to a starry night": the sky, at night.
         return _local(instruction, old, _strip_determiners(new) + " {}")
-    return [
-        _Draft(
-            "replace", instruction, target=_target(old), prompt=_indefinite(_strip_determiners(new, keep_numbers=True))
-        )
-    ]
+    return _replace(instruction, old, new)
 
 
 def _attribute_look(attribute: str, value: str) -> str:
@@ -1186,19 +1170,7 @@ def _attribute_look(attribute: str, value: str) -> str:
     if kind in _TEXT_NOUNS or re.fullmatch(r"[\"'][^\"']+[\"']", value):
         text = re.sub(r"^(?:the\s+)?(?:text|word|words|number|letters?)\s+", "", value, flags=re.IGNORECASE)
         return '{} with the text "' + text.strip("\"' ") + '"'
-    if kind in (
-        "color",
-        "colour",
-        "colors",
-        "colours",
-        "hue",
-        "tint",
-        "shade",
-        "material",
-        "finish",
-        "paint",
-        "paintwork",
-    ) or _is_attribute(value):
+    if kind in _COLOUR_ATTRIBUTES or _is_attribute(value):
         value = re.sub(r"\s+(?:colou?r|colou?red|hue)$", "", value, flags=re.IGNORECASE)
         words = attribute.lower().split()
         if len(words) > 1 and words[-1] in ("color", "colour") and words[0] not in _DETERMINERS:
@@ -1305,13 +1277,7 @@ def _make(instruction: str, rest: str, verb: str = "make") -> list[_Draft]:
             return _local(instruction, old, new + " {}")
         return _global(instruction)
     if _is_background(old):
-        return [
-            _Draft(
-                "background",
-                instruction,
-                prompt=_strip_determiners(new) + (" background" if _is_attribute(new) else ""),
-            )
-        ]
+        return _background(instruction, _strip_determiners(new) + (" background" if _is_attribute(new) else ""))
     words = _words(old)
     picture_wide = _GLOBAL_HEADS | _LIGHTING - {"light"} | _TIMES | _SEASONS | _WEATHER
     if words and words[-1] in picture_wide and len(words) <= 2:
@@ -1430,15 +1396,8 @@ def _give(instruction: str, rest: str, verb: str = "give") -> list[_Draft]:
     looks = any(_is_look_word(w) for w in _words(what))
     if _is_attribute(what) or _head(what) in _BODY_NOUNS or (_head(what) in _ATTRIBUTE_NOUNS and looks):
         return _local(instruction, phrase, "{} with " + _strip_determiners(what, keep_numbers=True))
-    return [
-        _Draft(
-            "add",
-            instruction,
-            prompt=_indefinite(_noun_phrase(what)[0] or what),
-            anchor=_target(phrase),
-            relation="on",
-        )
-    ]
+    added = _indefinite(_noun_phrase(what)[0] or what)
+    return [_Draft("add", instruction, prompt=added, anchor=_target(phrase), relation="on")]
 
 
 def _global_verb(instruction: str, rest: str, verb: str) -> list[_Draft]:
