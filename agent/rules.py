@@ -64,12 +64,16 @@ def _listed(name: str, key: str) -> frozenset[str]:
 _PHRASES = _lexicon("phrases")
 
 
+def _compiled(text: str, exact_case: bool = False) -> re.Pattern:
+    """Gives back a pattern written as in agent/words/phrases.toml compiled: lines joined, fragments filled in."""
+    text = "".join(line.lstrip() for line in text.splitlines())
+    return re.compile(string.Template(text).safe_substitute(_PHRASES["fragments"]), 0 if exact_case else re.IGNORECASE)
+
+
 def _pattern(key: str) -> re.Pattern:
     """Gives back one pattern of agent/words/phrases.toml compiled ("commands.undo" names one in a table)."""
     table, _, name = key.rpartition(".")
-    text = "".join(line.lstrip() for line in (_PHRASES[table] if table else _PHRASES)[name].splitlines())
-    text = string.Template(text).safe_substitute(_PHRASES["fragments"])
-    return re.compile(text, 0 if key in _PHRASES["exact_case"] else re.IGNORECASE)
+    return _compiled((_PHRASES[table] if table else _PHRASES)[name], key in _PHRASES["exact_case"])
 
 
 _DETERMINERS = _listed("grammar", "determiners")
@@ -137,13 +141,16 @@ _MOOD_VERBS = _listed("verbs", "mood")
 _SIZE_VERBS = _listed("verbs", "size")
 _KEEP_VERBS = _listed("verbs", "keep")
 _STATE_OF: dict[str, str] = _lexicon("verbs")["state_of"]
-_OUT_VERBS = _listed("verbs", "out")
 _NOUN_LIKE_VERBS = _listed("verbs", "noun_like")
 _ACTIONS = _listed("verbs", "actions")
 _SLANG_REMOVE = _listed("verbs", "slang_remove")
 _MOVE_VERBS = _listed("verbs", "move")
 _POSE_VERBS = _listed("verbs", "pose")
 _SAY_WORDS = _listed("verbs", "say")
+_REMOVAL_PARTICLES = tuple(
+    (frozenset(row["verbs"].split()), _compiled(row["particle"]), _compiled(row["cut"]), row["into"])
+    for row in _lexicon("verbs")["removal_particles"]
+)
 _DRESS_VERBS = _listed("verbs", "dress")
 _CHOOSE_VERBS = _listed("verbs", "choose")
 _DECORATE_VERBS = _listed("verbs", "decorate")
@@ -1612,17 +1619,9 @@ def _particle_frame(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
     if verb in ("turn", "switch", "flick") and switched:
         phrase = _noun_phrase(re.sub(r"^(?:on|off)\s+|\s+(?:on|off)$", "", rest, flags=re.IGNORECASE))[0]
         return _local(said, phrase, "{} switched " + switched.group(0).strip().lower())
-    if (verb in _OUT_VERBS or verb == "leave") and re.search(r"^out\b|\sout$", rest, re.IGNORECASE):
-        return _remove(said, re.sub(r"^out\s+|\s+out$", "", rest, flags=re.IGNORECASE))
-    if verb == "get" and re.match(r"^rid\s+of\s+", rest, re.IGNORECASE):
-        return _remove(said, re.sub(r"^rid\s+of\s+", "", rest, flags=re.IGNORECASE))
-    if verb == "get" and re.search(r"\s(?:off|out\s+of|away\s+from|out)(?:\s|$)", rest, re.IGNORECASE):
-        rest = re.sub(r"\s+(?:off|out|away)(?=\s+(?:of|from)\b|\s+the\b|$)", " from", rest, count=1)
-        return _remove(said, rest.replace("from of", "from"))
-    if verb == "take" and re.search(
-        r"^(?:away|out|off)\b|\s(?:away|out|off)(?:\s+(?:of|from|the)\b|$)", rest, re.IGNORECASE
-    ):
-        return _remove(said, re.sub(r"\s+(?:out|off|away)(?=\s+(?:of|from)\b)", "", rest))
+    for verbs, particle, cut, into in _REMOVAL_PARTICLES:
+        if verb in verbs and particle.search(rest):
+            return _remove(said, cut.sub(into, rest, count=1))
     if verb in ("cut", "crop", "strip", "wipe", "sweep", "clear", "pluck"):
         whole = re.match(
             r"^(?:out|away|off|up)?\s*(?:the\s+)?(?:" + _IMAGE_NOUN + r")\b(?!\s+of)", rest, re.IGNORECASE
