@@ -524,11 +524,8 @@ _IN_IMAGE = _pattern("in_image")
 _MAKE_CHANGES = _pattern("make_changes")
 _FRONTED = _pattern("fronted")
 _OUT_OF_PICTURE = _pattern("out_of_picture")
-_TO_BE = _pattern("to_be")
+_ORDERS = tuple((_pattern(name), order) for name, order in _PHRASES["orders"].items())
 _BY_DOING = _pattern("by_doing")
-_NO_MORE = _pattern("no_more")
-_GONE = _pattern("gone")
-_THERE_BE = _pattern("there_be")
 _ENSURE = _pattern("ensure")
 _COLOUR_FIRST = _pattern("colour_first")
 _CHOOSE_COLOUR = _pattern("choose_colour")
@@ -561,22 +558,14 @@ def _imperative(clause: str) -> str:
         if re.search(r",\s*(?:but\s+)?not\s", text)
         else text
     )
-    wished = _WISH.match(text)
-    if wished:
-        return f"make {wished['np'] or wished['subject']} {wished['look']}"
-    wanted = _TO_BE.match(text)
-    if wanted:
-        return f"make {wanted['np']} {wanted['look']}"
     means = _BY_DOING.match(text)
     if means and _lemma(means["how"]) in _CLAUSE_VERBS:
         # "enhance the image by removing the haze": the means is the edit.
         text = f"{_lemma(means['how'])} {means['rest']}"
-    gone = _NO_MORE.match(text) or _GONE.match(text)
-    if gone:
-        return f"remove {gone['np'] or gone['absent']}"
-    there = _THERE_BE.match(text)
-    if there:
-        return f"add {there['rest']}"
+    for pattern, order in _ORDERS:
+        wording = pattern.match(text)
+        if wording:
+            return order.format_map({part: said or "" for part, said in wording.groupdict().items()})
     text = _ENSURE.sub("", text)
     if _starts_with_verb(text):
         return text
@@ -607,12 +596,8 @@ def _from_statement(text: str) -> str:
         return text
     verb = " ".join((copula["verb"] or "").lower().split())
     np, value, now = copula["np"], copula["value"], (copula["now"] or "").lower()
-    if verb in ("disappear", "vanish", "go away", "go"):
-        return f"remove {np}"
-    if verb == "have":
-        return f"give {np} {value}"
-    if verb == "wear":
-        return f"dress {np} in {value}"
+    if verb in _PHRASES["copula_orders"]:
+        return _PHRASES["copula_orders"][verb].format(np=np, value=value)
     if now in ("is", "are"):
         return _from_description(text, np, value)
     if verb.startswith("turn into") or verb == "look like" or now.endswith(("into", "like")):
