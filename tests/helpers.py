@@ -6,9 +6,16 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import uvicorn
+
+from chatedit.agent.session import Editor
+from chatedit.agent.toolbox import EditSettings
+
+FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
+"""Two diffusion steps on a 64-pixel working size: the tiny models' edits in a fraction of a second."""
 
 
 @contextmanager
@@ -28,3 +35,14 @@ def serve(app) -> Iterator[str]:
         instance.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+@contextmanager
+def tiny_editor(data_dir: Path) -> Iterator[Editor]:
+    """Gives back an Editor on the tiny models and the rules planner, with fast settings and one attempt."""
+    editor = Editor(models="tiny", planner="rules", data_dir=data_dir, settings=FAST, max_attempts=1)
+    try:
+        yield editor
+    finally:
+        editor.close()
+

@@ -15,11 +15,9 @@ from typer.testing import CliRunner
 from chatedit.agent import cli
 from chatedit.agent.server import remote
 from chatedit.agent.server import ServerSettings, create_app
-from chatedit.agent.session import Editor
-from chatedit.agent.toolbox import EditSettings
 from chatedit.tools.images import png_bytes, to_data_url
+from tests.helpers import tiny_editor
 
-FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 KEY = "sk-only-key"
 PHOTO = random_image(96, 64, seed=21)
 EDIT = "make it look like a watercolor painting"
@@ -30,11 +28,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def editor(tmp_path_factory):
-    editor = Editor(
-        models="tiny", planner="rules", data_dir=tmp_path_factory.mktemp("access-data"), settings=FAST, max_attempts=1
-    )
-    yield editor
-    editor.close()
+    with tiny_editor(tmp_path_factory.mktemp("access-data")) as editor:
+        yield editor
 
 
 def chat(text: str, url: str | None = None) -> dict:

@@ -28,11 +28,9 @@ from typer.testing import CliRunner
 from chatedit.agent import cli
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
-from chatedit.agent.toolbox import EditSettings
-from tests.helpers import serve
+from tests.helpers import FAST, serve, tiny_editor
 from chatedit.tools.errors import InputError, TooLargeError
 
-FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 TINY = ["--models", "tiny", "--planner", "rules", "--max-attempts", "1"]
 EDIT = "make it look like a watercolor painting"
 PHOTO = random_image(96, 64, seed=3)
@@ -253,11 +251,8 @@ def test_cli(case: Case, tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def editor(tmp_path_factory):
-    editor = Editor(
-        models="tiny", planner="rules", data_dir=tmp_path_factory.mktemp("corpus-data"), settings=FAST, max_attempts=1
-    )
-    yield editor
-    editor.close()
+    with tiny_editor(tmp_path_factory.mktemp("corpus-data")) as editor:
+        yield editor
 
 
 def api_input(source: Source, tmp_path: Path):

@@ -7,7 +7,6 @@ import io
 import json
 import os
 import re
-import socket
 import threading
 import time
 
@@ -15,17 +14,14 @@ import httpx
 import numpy as np
 import openai
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from chatedit.agent.server import ServerSettings, create_app, read_conversation
-from chatedit.agent.session import Editor
-from chatedit.agent.toolbox import EditSettings
 from tests.fake_llm import error as fake_error
 from tests.fake_llm import text as fake_text
+from tests.helpers import serve, tiny_editor
 
-FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 KEY = "sk-test-key"
 DATA_URL = re.compile(r"!\[edited\]\((data:image/png;base64,[A-Za-z0-9+/=]+)\)")
 
@@ -52,30 +48,15 @@ def user_turn(text: str, image: Image.Image | None = None) -> dict:
 
 @pytest.fixture(scope="module")
 def editor(tmp_path_factory):
-    editor = Editor(
-        models="tiny", planner="rules", data_dir=tmp_path_factory.mktemp("server-data"), settings=FAST, max_attempts=1
-    )
-    yield editor
-    editor.close()
+    with tiny_editor(tmp_path_factory.mktemp("server-data")) as editor:
+        yield editor
 
 
 @pytest.fixture(scope="module")
 def server(editor):
-    """Gives back the base URL of the app served by uvicorn in a thread on a free port."""
     settings = ServerSettings(api_key=KEY, max_request_bytes=1_000_000)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    instance = uvicorn.Server(uvicorn.Config(create_app(editor, settings), log_level="warning"))
-    thread = threading.Thread(target=instance.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not instance.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
+    with serve(create_app(editor, settings)) as url:
+        yield url
 
 
 @pytest.fixture
