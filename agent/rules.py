@@ -1695,28 +1695,6 @@ _COUNT = _pattern("count")
 _MOVE_TO = _pattern("move_to")
 
 
-def _moved(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
-    """Frames "move the cat to the left", "put the dog closer to the kid"; a move to a place is a background."""
-    definite = re.match(
-        r"^(?:the|this|that|these|those|his|her|their|its|my|him|her|them|it|us|me)\b", rest, re.IGNORECASE
-    )
-    carried = ("put", "place", "set", "bring", "take", "transport", "shift", "push", "pull")
-    if verb not in _MOVE_VERBS and not (verb in carried and definite):
-        return None
-    phrase, tail = _noun_phrase(rest, keep_with=False)
-    tail = re.sub(r"^(?:in|at|on)\s+the\s+(?:back|front|middle|corner)\s+", "", tail, flags=re.IGNORECASE)
-    place = re.match(r"^(?:to|into|onto|in|on|at)\s+(?P<place>.+)$", tail, re.IGNORECASE)
-    if place and (_head(place["place"]) in _PLACES or _is_background(place["place"])):
-        return _background(said, place["place"], keep=None if phrase.lower() in ("us", "me") else _target(phrase))
-    direction = _MOVE_TO.search(rest)
-    if verb in _MOVE_VERBS or direction:
-        if direction:
-            phrase = _noun_phrase(re.sub(r"\s+(?:a\s+)?(?:bit|little|tad)$", "", rest[: direction.start()]))[0]
-        phrase = re.sub(r"(?:\s+(?:left|right|up|down|away|back|forward|over|a bit|a little))+$", "", phrase)
-        return [_Draft("move", said, target=_target(phrase), prompt=said)]
-    return None
-
-
 _POSED = _pattern("posed")
 
 
@@ -1735,7 +1713,11 @@ def _is_pose(verb: Optional[str], after: Optional[str]) -> bool:
 
 
 def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[list[_Draft]]:
-    """Gives back the step of a text, move or count edit, or None when the clause is another kind."""
+    """Gives back the step of a text, count, pose or move edit, or None when the clause is another kind.
+
+    "move the cat to the left" and "put the dog closer to the kid" are moves; a move to a place
+    ("move us to the beach") is a new background.
+    """
     for candidate in (said, text) if verb not in _REMOVE_VERBS else ():
         written, carrier = _written_on(candidate)
         if written:
@@ -1747,7 +1729,21 @@ def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[li
     owned = posed and posed["np"] and posed["np"].lower().endswith(("'s", "’s"))
     if posed and not owned and (posed["owner"] or _is_pose(posed["verb"], posed["after"])):
         return [_Draft("pose", said, target=_target(_noun_phrase(posed["np"] or posed["owner"])[0]), prompt=said)]
-    return _moved(said, verb, rest)
+    definite = re.match(r"^(?:the|this|that|these|those|his|her|their|its|my|him|them|it|us|me)\b", rest, re.I)
+    if verb not in _MOVE_VERBS and not (verb in _CARRIED_VERBS and definite):
+        return None
+    phrase, tail = _noun_phrase(rest, keep_with=False)
+    tail = re.sub(r"^(?:in|at|on)\s+the\s+(?:back|front|middle|corner)\s+", "", tail, flags=re.IGNORECASE)
+    place = re.match(r"^(?:to|into|onto|in|on|at)\s+(?P<place>.+)$", tail, re.IGNORECASE)
+    if place and (_head(place["place"]) in _PLACES or _is_background(place["place"])):
+        return _background(said, place["place"], keep=None if phrase.lower() in ("us", "me") else _target(phrase))
+    direction = _MOVE_TO.search(rest)
+    if verb not in _MOVE_VERBS and not direction:
+        return None
+    if direction:
+        phrase = _noun_phrase(re.sub(r"\s+(?:a\s+)?(?:bit|little|tad)$", "", rest[: direction.start()]))[0]
+    phrase = re.sub(r"(?:\s+(?:left|right|up|down|away|back|forward|over|a bit|a little))+$", "", phrase)
+    return [_Draft("move", said, target=_target(phrase), prompt=said)]
 
 
 # The plan of a turn.
