@@ -176,6 +176,24 @@ _QUESTION_MESSAGE = (
 )
 
 
+# Phrasings read inside the frames.
+_SIDE = _pattern("side")
+_REMOVED_PARTICLE = _pattern("removed_particle")
+_INTO_IMAGE = _pattern("into_image")
+_PLACED_HOW = _pattern("placed_how")
+_IT_IS = _pattern("it_is")
+_NAMED_HUE = _pattern("named_hue")
+_DEGREE = _pattern("degree")
+_ONTO = _pattern("onto")
+_COLOUR_NOUN = _pattern("colour_noun")
+_IMMERSED = _pattern("immersed")
+_JOINS = _pattern("joins")
+_TURNS_INTO = _pattern("turns_into")
+_RATHER_THAN = _pattern("rather_than")
+_PLACED = _pattern("placed")
+_WHOLE_IMAGE = _pattern("whole_image")
+
+
 # Words and phrases.
 
 _WORD = re.compile(r"[a-z0-9&]+(?:['’\-][a-z0-9]+)*")
@@ -761,13 +779,7 @@ def _relation(text: str) -> tuple[Optional[str], Optional[str], str]:
         if relation in ("in the sky", "on the ground"):
             return relation, None, before
         anchor, _ = _noun_phrase(re.sub(r"^(?:the\s+)?(?:existing|other)\s+", "", after, flags=re.IGNORECASE))
-        side = re.fullmatch(
-            r"(?:the\s+|(?P<owner>his|her|their|its|[\w-]+'s)\s+)?(?:far\s+)?"
-            r"(?P<side>left|right|top|bottom|middle|center|centre)(?:[\s-](?:left|right))?"
-            r"(?:[\s-](?:hand\s+)?(?:side|corner|part|half|edge))?",
-            after,
-            re.IGNORECASE,
-        )
+        side = _SIDE.fullmatch(after)
         sides = {"left": "left of", "right": "right of", "top": "above", "bottom": "below"}
         if side or not anchor or _is_image(anchor) or anchor.lower() in sides:
             named = sides.get(side["side"].lower() if side else (anchor or "").lower())
@@ -851,7 +863,7 @@ class _Draft:
     """local: how the target should look, a template with {} for the target ("red {}")."""
     anchor: Optional[str] = None
     relation: Optional[str] = None
-    takes_previous_place: bool = False
+    in_place: bool = False
     """add: "... where it was", "instead": the new object goes where the previous step's object was."""
 
     def step(self) -> Step:
@@ -904,9 +916,7 @@ def _remove(instruction: str, rest: str, verb: str = "remove") -> list[_Draft]:
     ):
         return _global(instruction)
     rest = re.sub(r"^(?:(?:the|this|my)\s+" + _IMAGE_NOUN + r"|it)\s+(?:of|from)\s+", "", rest, flags=re.IGNORECASE)
-    rest = re.sub(
-        r"^(?:away|out|off|up|rid\s+of|of|from|out\s+of)\s+|\s+(?:away|out|off)$", "", rest, flags=re.IGNORECASE
-    )
+    rest = _REMOVED_PARTICLE.sub("", rest)
     rest = re.sub(r"^(?:all\s+)?traces\s+of\s+", "", rest, flags=re.IGNORECASE)
     phrase, tail = _noun_phrase(rest)
     if _is_pronoun(phrase):
@@ -944,7 +954,8 @@ def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
     there; "create an image with the fluidity of watercolour" describes the picture.
     """
     decorated = re.match(r"^(?P<np>.+?)\s+(?:with|in)\s+(?P<what>.+)$", rest, re.IGNORECASE)
-    if verb in _DECORATE_VERBS and decorated and not _is_image(_noun_phrase(rest)[0]) and not _is_image(decorated["np"]):
+    whole = _is_image(_noun_phrase(rest)[0]) or (decorated and _is_image(decorated["np"]))
+    if verb in _DECORATE_VERBS and decorated and not whole:
         what = decorated["what"]
         if _is_attribute(re.sub(r"\s+(?:hue|colou?r|shade|tint|tone|pigment)$", "", re.sub(r"^(?:a|an)\s+", "", what))):
             return _colour(instruction, rest, "colour")
@@ -961,26 +972,16 @@ def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
     if len(parts) > 1 and sum(_relation(part)[0] is not None for part in parts) > 1:
         # "a cat on the sofa and a dog on the rug": each object has its own place.
         return [draft for part in parts for draft in _add(instruction, part)]
-    place = bool(_WHERE_IT_WAS.search(rest))
+    in_place = bool(_WHERE_IT_WAS.search(rest))
     rest = _WHERE_IT_WAS.sub("", rest)
     instead = _INSTEAD_OF.search(rest)
     if instead:
         new, old = _noun_phrase(rest[: instead.start()])[0], _noun_phrase(instead["old"])[0]
         return _replace(instruction, old, new)
-    into_image = re.match(
-        r"^(?:the\s+|this\s+)?(?:" + _IMAGE_NOUN + r"|scene|composition)\s+(?:with|by)\s+"
-        r"(?:(?:adding|including|incorporating|introducing|placing)\s+)?(?P<rest>.+)$",
-        rest,
-        re.IGNORECASE,
-    )
+    into_image = _INTO_IMAGE.match(rest)
     rest = _ABSTRACT_OF.sub("", _PURPOSE_TAIL.sub("", into_image["rest"] if into_image else rest))
     relation, anchor, new = _relation(rest)
-    new = re.sub(
-        r"\s+(?:comfortably|gracefully|gently|neatly|carefully|nicely|here|somewhere|anywhere|too)$",
-        "",
-        new,
-        flags=re.IGNORECASE,
-    )
+    new = _PLACED_HOW.sub("", new)
     if _is_attribute(new) and anchor and not re.match(r"^(?:a|an|the|this|that)\s", new, re.IGNORECASE):
         # "add more blue to the lake", "add some snow on the roof": the anchor gets a new look.
         colours = all(w in _COLOURS | _SHADES | {"more", "less", "some", "a", "bit", "little"} for w in _words(new))
@@ -998,7 +999,7 @@ def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
     if anchor and _head(new) in _PATTERN_NOUNS:
         return _local(instruction, anchor, "{} with " + _strip_determiners(new))
     return [
-        _Draft("add", instruction, prompt=_indefinite(item), anchor=anchor, relation=relation, takes_previous_place=place)
+        _Draft("add", instruction, prompt=_indefinite(item), anchor=anchor, relation=relation, in_place=in_place)
         for item in _split_list(new)
     ]
 
@@ -1086,9 +1087,7 @@ def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
     """Decides what "X becomes Y" means: a new object, a new look, a new background or a new picture."""
     new = re.sub(r"\s+(?:instead|please|now)$", "", new_text.strip(" ,."), flags=re.IGNORECASE)
     new = re.sub(r"^(?:look|looking|appear)\s+(?:like\s+)?", "", new, flags=re.IGNORECASE)
-    new = re.sub(
-        r"^(?:it|they|he|she)\s*(?:is|are|was|were|'s|'re)\s+(?:in\s+)?", "", new, flags=re.IGNORECASE
-    ).strip()
+    new = _IT_IS.sub("", new).strip()
     attribute = _ATTRIBUTE_OF.match(old_text.strip()) or _POSSESSED_ATTRIBUTE.match(old_text.strip())
     if attribute and _head(attribute["attr"]) in ("style", "look", "appearance") and _is_image(attribute["np"]):
         return _global(instruction)
@@ -1130,9 +1129,7 @@ def _new_look_or_object(instruction: str, old: str, new: str) -> list[_Draft]:
     one = re.match(r"^(?:a|an|the)?\s*(?P<look>.+?)\s+ones?$", new, re.IGNORECASE)
     if one:
         return _local(instruction, old, one["look"] + " {}")
-    hue = re.match(
-        r"^(?:a|an|the)?\s*(?P<look>.+?)\s+(?:hue|colou?r|shade|tint|tone|pigment|paint)$", new, re.IGNORECASE
-    )
+    hue = _NAMED_HUE.match(new)
     if hue and _is_attribute(hue["look"]):
         return _local(instruction, old, hue["look"] + " {}")
     words = _words(new)
@@ -1277,9 +1274,7 @@ def _make(instruction: str, rest: str, verb: str = "make") -> list[_Draft]:
     describes = (
         _is_attribute(new)
         or _is_global_look(new)
-        or re.match(
-            r"^(?:more|less|very|slightly|much|extra|super|really|so|too|a\s+bit|a\s+little|in)\s", new, re.IGNORECASE
-        )
+        or _DEGREE.match(new)
         or (len(_words(new)) == 1 and _words(new)[0].endswith(_ADJECTIVE_ENDINGS))
     )
     named = re.search(r"\b(?:hue|colou?r|shade|tint|tone|look)$", new, re.IGNORECASE)
@@ -1311,11 +1306,7 @@ def _colour(instruction: str, rest: str, verb: str) -> list[_Draft]:
     if verb in ("paint", "draw", "spray") and re.match(r"^(?:a|an|some|two|three|four|five)\s", rest, re.IGNORECASE):
         return _add(instruction, rest)
     rest = re.sub(r"\s+in\s+colou?r$", "", rest, flags=re.IGNORECASE)
-    onto = re.match(
-        r"^(?P<what>(?!(?:the|this|that|his|her|their|its|my|it|them)\b).+?)\s+(?:on|onto)\s+(?P<np>.+)$",
-        rest,
-        re.IGNORECASE,
-    )
+    onto = _ONTO.match(rest)
     if onto:
         # "paint racing stripes on the car": the car gets them.
         return _local(instruction, _noun_phrase(onto["np"])[0], "{} with " + onto["what"])
@@ -1328,12 +1319,7 @@ def _colour(instruction: str, rest: str, verb: str) -> list[_Draft]:
         return _local(instruction, phrase, "{} covered" if verb in ("cover", "coat") else "painted {}")
     phrase, look = split
     look = re.sub(r"^(?:a|an|the)\s+", "", look.strip(), flags=re.IGNORECASE)
-    look = re.sub(
-        r"\s+(?:colou?r|colou?red|hue|shade|tint|tone|pigment|paint|attire|clothes|clothing)$",
-        "",
-        look,
-        flags=re.IGNORECASE,
-    )
+    look = _COLOUR_NOUN.sub("", look)
     if _is_image(phrase) and not _is_pronoun(phrase):
         return _global(instruction)
     if _is_background(phrase):
@@ -1397,11 +1383,7 @@ def _global_verb(instruction: str, rest: str, verb: str) -> list[_Draft]:
     rest = re.sub(r"^(?:up|down|out)\s+|\s+(?:up|down|out)$", "", rest, flags=re.IGNORECASE)
     if verb in _RESTORE_VERBS or not rest or re.match(r"^(?:with|for|by|through|to|using|in)\b", rest, re.IGNORECASE):
         return _global(instruction)
-    immersed = re.match(
-        r"^(?:the\s+|this\s+)?(?:" + _IMAGE_NOUN + r"|scene|composition|it)\s+(?:with|in|into)\s+(?P<what>.+)$",
-        rest,
-        re.IGNORECASE,
-    )
+    immersed = _IMMERSED.match(rest)
     if immersed and verb not in _LIGHT_VERBS:
         # "infuse the image with watercolours": a mood or a style of the whole picture.
         return _global(instruction)
@@ -1450,19 +1432,9 @@ def _size(instruction: str, rest: str, verb: str) -> list[_Draft]:
 def _have(instruction: str, rest: str, verb: str = "have") -> list[_Draft]:
     """Frames "have the dog wear a hat", "let the bird fly", "let a dog join the scene", "have X turn into Y"."""
     if re.match(r"^(?:a|an|some|two|three|four|five)\s", rest, re.IGNORECASE):
-        rest = re.sub(
-            r"\s+(?:join|enter|appear|be|sit|stand|rest|lie|play)\b(?:\s+(?:in|on|into))?",
-            " in",
-            rest,
-            count=1,
-            flags=re.IGNORECASE,
-        )
+        rest = _JOINS.sub(" in", rest, count=1)
         return _add(instruction, rest, "add")
-    becomes = re.match(
-        r"^(?P<np>.+?)\s+(?:turn|become|change|transform|morph|get)\s+(?:in\s*to|to)?\s*(?P<new>.+)$",
-        rest,
-        re.IGNORECASE,
-    )
+    becomes = _TURNS_INTO.match(rest)
     if becomes:
         return _transform(instruction, becomes["np"], becomes["new"])
     return _make(instruction, rest) or _action(instruction, rest, anywhere=True)
@@ -1477,9 +1449,7 @@ _LOOSE_FILLER = _words_of(
 def _loose(instruction: str, text: str) -> list[_Draft]:
     """Frames a clause with no verb we know: "as a watercolor", "more Renaissance", "a cat on the sofa"."""
     low = text.lower()
-    instead = re.match(
-        r"^(?P<new>.+?)\s+(?:instead\s+of|in\s+place\s+of|rather\s+than)\s+(?P<old>.+)$", text, re.IGNORECASE
-    )
+    instead = _RATHER_THAN.match(text)
     if instead:
         return _transform(instruction, instead["old"], instead["new"])
     arrow = _ARROW.match(text)
@@ -1493,11 +1463,7 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
             return _global(instruction)
     if re.match(r"^(?:as|in the style of|like|more|less|by)\s", low) or _is_style_or_time(text):
         return _global(instruction)
-    placed = re.match(
-        r"^(?:(?:as\s+if\s+(?:it\s+)?(?:is|was|were)\s+)?(?:in|at|into|to|inside|on)|located\s+in|set\s+in)\s+(?P<place>.+)$",
-        text,
-        re.IGNORECASE,
-    )
+    placed = _PLACED.match(text)
     setting = (
         _head(_noun_phrase(placed["place"])[0]) in _PLACES or _is_background(placed["place"]) if placed else False
     )
@@ -1608,9 +1574,7 @@ def _particle_frame(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
         if verb in verbs and particle.search(rest):
             return _remove(said, cut.sub(into, rest, count=1))
     if verb in ("cut", "crop", "strip", "wipe", "sweep", "clear", "pluck"):
-        whole = re.match(
-            r"^(?:out|away|off|up)?\s*(?:the\s+)?(?:" + _IMAGE_NOUN + r")\b(?!\s+of)", rest, re.IGNORECASE
-        )
+        whole = _WHOLE_IMAGE.match(rest)
         if whole and verb == "crop":
             return _global(said)
         if whole:
@@ -1790,7 +1754,7 @@ def _link(draft: _Draft, previous: Optional[_Draft], drafts: list[_Draft]) -> _D
         return draft
     if (
         draft.category == "add"
-        and draft.takes_previous_place
+        and draft.in_place
         and previous.category == "remove"
         and drafts
         and drafts[-1] is previous
