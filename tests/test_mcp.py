@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import os
@@ -21,6 +22,7 @@ from PIL import Image
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
 from chatedit.agent.toolbox import EditSettings
+from chatedit.tools.errors import InputError
 from tests.helpers import serve
 
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
@@ -164,3 +166,58 @@ def test_http_tools_behind_the_key(editor, photo, tmp_path):
     assert np.array_equal(edited[:, 60:], original[:, 60:])
     # The server cannot read an HTTP client's files.
     assert calls["path"].is_error and "data URL or base64" in text_of(calls["path"])
+
+
+OTHER_KEY = "sk-mcp-other"
+
+
+@contextlib.asynccontextmanager
+async def mcp_client(url: str, key: str):
+    """Gives an initialized MCP client session over streamable HTTP with `key`."""
+    client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=300)
+    async with client, streamable_http_client(url, http_client=client) as (read, write), ClientSession(
+        read, write
+    ) as session:
+        await session.initialize()
+        yield session
+
+
+async def two_keys_calls(url: str, photo: Image.Image) -> dict:
+    data_url = "data:image/png;base64," + base64.b64encode(png(photo)).decode("ascii")
+    async with mcp_client(url, KEY) as owner, mcp_client(url, OTHER_KEY) as stranger:
+        named = await owner.call_tool("edit_image", {"instruction": "make it brighter", "image": data_url,
+                                                     "session": "holiday"})
+        unnamed = await owner.call_tool("edit_image", {"instruction": "make it brighter", "image": data_url})
+        minted = unnamed.structured_content["session"]
+        return {
+            "named": named,
+            "minted": minted,
+            "stranger_history": await stranger.call_tool("history", {"session": "holiday"}),
+            "stranger_undo": await stranger.call_tool("undo", {"session": minted}),
+            "stranger_edit": await stranger.call_tool("edit_image", {"instruction": "make it red",
+                                                                      "session": "holiday"}),
+            "owner_history": await owner.call_tool("history", {"session": "holiday"}),
+            "owner_follow": await owner.call_tool("edit_image", {"instruction": "make it look like winter",
+                                                                  "session": minted}),
+        }
+
+
+def test_http_sessions_are_scoped_to_the_key(editor, photo):
+    settings = ServerSettings(api_keys=[KEY, OTHER_KEY])
+    with serve(create_app(editor, settings)) as base:
+        calls = asyncio.run(asyncio.wait_for(two_keys_calls(f"{base}/mcp", photo), 600))
+
+    assert not calls["named"].is_error and calls["named"].structured_content["session"] == "holiday"
+    # Another key names the same session, or the one the server minted, and reaches nothing.
+    assert calls["stranger_history"].is_error and "No session 'holiday'" in text_of(calls["stranger_history"])
+    assert calls["stranger_undo"].is_error and calls["minted"] in text_of(calls["stranger_undo"])
+    stranger_edit = calls["stranger_edit"]
+    assert not [block for block in stranger_edit.content if block.type == "image"]
+    assert stranger_edit.structured_content["version"] is None
+    # The owner's session is untouched, and its minted name continues it.
+    versions = calls["owner_history"].structured_content["versions"]
+    assert [v["instruction"] for v in versions] == ["uploaded", "make it brighter"]
+    assert calls["owner_follow"].structured_content["version"] == 2
+    # The names are the client's; stored sessions are derived from key and name.
+    with pytest.raises(InputError):
+        editor.session("holiday")

@@ -58,6 +58,11 @@ def session_for(request: Request, user: object, key: Optional[str]) -> Optional[
     name = request.headers.get("x-chatedit-session") or user
     if not name or not isinstance(name, str):
         return None
+    return scoped_session(name, key)
+
+
+def scoped_session(name: str, key: Optional[str]) -> str:
+    """Gives back the stored session a client's session name stands for under its key (the name itself without keys)."""
     if key is None and SESSION_ID.match(name):
         return name
     # Each key sees only its own sessions: the id is derived from the key and the name.

@@ -18,6 +18,7 @@ import base64
 import binascii
 import contextlib
 import re
+import uuid
 from typing import Any, AsyncIterator, Callable, Optional, Union
 
 from fastapi import FastAPI, Request
@@ -29,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 
 from chatedit.agent.events import step_name
 from chatedit.agent.rules import plan_rules
+from chatedit.agent.server.auth import api_key, scoped_session
 from chatedit.agent.server.backend import Backend, Outcome, public_report
 from chatedit.agent.server.remote import fetch_remote
 from chatedit.agent.server.settings import APIError, ServerSettings
@@ -66,15 +68,18 @@ def _steps_text(outcome: Outcome) -> str:
     return "\n".join([outcome.message, *lines])
 
 
-def _result(backend: Backend, outcome: Outcome) -> CallToolResult:
-    """Gives back a turn's tool result: the picture when it changed, what was done, and {session, version, steps}."""
+def _result(backend: Backend, outcome: Outcome, session: str) -> CallToolResult:
+    """Gives back a turn's tool result: the picture when it changed, what was done, and {session, version, steps}.
+
+    `session` is the name the client knows the session by (see `Tools._session`).
+    """
     report = public_report(outcome.report)
     content: list = []
     if outcome.image_id is not None:
         data = png_bytes(backend.editor().store.get(outcome.image_id))
         content.append(ImageContent(data=base64.b64encode(data).decode("ascii"), mime_type="image/png"))
     content.append(TextContent(text=_steps_text(outcome)))
-    structured = {"session": outcome.session, "version": report.get("version"), "steps": report.get("steps") or []}
+    structured = {"session": session, "version": report.get("version"), "steps": report.get("steps") or []}
     return CallToolResult(content=content, structured_content=structured)
 
 
@@ -98,10 +103,31 @@ async def _run(backend: Backend, ctx: Optional[Context], work: Callable[[Callabl
 
 
 class Tools:
-    """The MCP tools, working through one backend: its editor and the queue turns run on."""
+    """The MCP tools, working through one backend: its editor and the queue turns run on.
+
+    Sessions are scoped per API key as chat `user` names are: a client names a session, and the
+    stored session is derived from its key and that name (`auth.scoped_session`), so no key reaches
+    another key's sessions. Over stdio, or without keys, the name is the stored session's id.
+    """
 
     def __init__(self, backend: Backend, settings: ServerSettings, local_files: bool):
         self.backend, self.settings, self.local_files = backend, settings, local_files
+
+    @staticmethod
+    def _session(name: str, ctx: Optional[Context]) -> str:
+        """Gives back the stored session the caller's session name stands for under its API key."""
+        request = ctx.request_context.request if ctx is not None else None
+        # Over HTTP the request carries the key (checked again here: /mcp let it through); stdio has none.
+        return scoped_session(name, api_key(request) if isinstance(request, Request) else None)
+
+    def _existing(self, name: str, ctx: Optional[Context]) -> str:
+        """Gives back the stored session of a name the caller used before, or raises ToolError."""
+        stored = self._session(name, ctx)
+        try:
+            self.backend.editor().session(stored)
+        except InputError:
+            raise ToolError(f"No session {name!r}; start one with edit_image and a picture.") from None
+        return stored
 
     def _source(self, value: str) -> Union[str, bytes]:
         return picture_source(value, self.settings, self.local_files)
@@ -127,40 +153,39 @@ class Tools:
         region = self._source(mask) if mask else None
         if picture is None and session is None:
             raise ToolError("Give the picture to edit (`image`), or a `session` from an earlier edit.")
+        name = session or uuid.uuid4().hex
+        stored = self._session(name, ctx)
         backend = self.backend
         outcome = await _run(
-            backend, ctx, lambda forward: backend.run_turn(session, instruction, picture, forward, mask=region)
+            backend, ctx, lambda forward: backend.run_turn(stored, instruction, picture, forward, mask=region)
         )
-        return _result(backend, outcome)
+        return _result(backend, outcome, name)
 
-    async def _command(self, name: str, session: str) -> CallToolResult:
+    async def _command(self, command: str, session: str, ctx: Optional[Context]) -> CallToolResult:
         backend = self.backend
 
         def work(forward) -> Outcome:
-            backend.editor().session(session)  # an unknown id is an error, not a new session
-            return backend.run_turn(session, name, None, forward)
+            # An unknown name is an error, not a new session.
+            return backend.run_turn(self._existing(session, ctx), command, None, forward)
 
-        return _result(backend, await _run(backend, None, work))
+        return _result(backend, await _run(backend, None, work), session)
 
-    async def undo(self, session: str) -> CallToolResult:
+    async def undo(self, session: str, ctx: Optional[Context] = None) -> CallToolResult:
         """Steps a session back to its previous version and gives back that picture."""
-        return await self._command("undo", session)
+        return await self._command("undo", session, ctx)
 
-    async def redo(self, session: str) -> CallToolResult:
+    async def redo(self, session: str, ctx: Optional[Context] = None) -> CallToolResult:
         """Steps a session forward again after an undo and gives back that picture."""
-        return await self._command("redo", session)
+        return await self._command("redo", session, ctx)
 
-    async def history(self, session: str) -> dict[str, Any]:
+    async def history(self, session: str, ctx: Optional[Context] = None) -> dict[str, Any]:
         """Gives back every version of a session, oldest first: index, instruction, and which is current."""
 
         def versions() -> list[dict]:
-            found = self.backend.editor().session(session).history()
+            found = self.backend.editor().session(self._existing(session, ctx)).history()
             return [{"index": v.index, "instruction": v.instruction, "current": v.current} for v in found]
 
-        try:
-            listed = await asyncio.wrap_future(self.backend.queue.submit(versions))
-        except InputError as exc:
-            raise ToolError(str(exc)) from None
+        listed = await asyncio.wrap_future(self.backend.queue.submit(versions))
         return {"session": session, "versions": listed}
 
     def plan(self, instruction: str) -> dict[str, Any]:
