@@ -41,10 +41,6 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 
-def _words_of(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
 # Word lists: what words mean for an edit. The words live in agent/words/*.toml, one file per lexicon.
 
 _WORDS_DIR = Path(__file__).with_name("words")
@@ -334,10 +330,7 @@ def _is_look_word(word: str, following: str = "") -> bool:
     return word.endswith(("ish", "-colored", "-coloured")) or (word in _SHADES and following in _COLOURS)
 
 
-_LOOK_FILLER = _words_of(
-    "and more less very a bit little slightly much too in color colour colored coloured hue shade tint tone one ones "
-    "pigment paint made of look looking with"
-)
+_LOOK_FILLER = _listed("grammar", "look_filler")
 
 
 def _is_attribute(text: str) -> bool:
@@ -482,7 +475,7 @@ _BUT_FIRST = _pattern("but_first")
 _SOFT_BREAK = _pattern("soft_break")
 _COPULA_START = _pattern("copula_start")
 _LEAD_IN = _pattern("lead_in")
-_CLAUSE_SIGNAL = _DETERMINERS | _PRONOUNS | _NUMBERS | _words_of("away out off up rid everything something")
+_CLAUSE_SIGNAL = _DETERMINERS | _PRONOUNS | _NUMBERS | _listed("grammar", "clause_signal")
 _FRONTED_START = _pattern("fronted_start")
 
 
@@ -699,9 +692,7 @@ def _continues_list(text: str) -> bool:
     words = _words(re.sub(r"^(?:and|or)\s+", "", chunk.strip()))
     if not words or len(words) > 5:
         return False
-    stops = _PRONOUNS - _ARTICLES | _words_of(
-        "please thanks from in on at with to into for by which that who where so because if then including is are"
-    )
+    stops = _PRONOUNS - _ARTICLES | _listed("grammar", "list_stops")
     return not any(
         w in stops
         or _lemma(w) in _CLAUSE_VERBS - _NOUN_LIKE_VERBS
@@ -831,9 +822,7 @@ def _split_look(rest: str) -> Optional[tuple[str, str]]:
     return split(i) if i < len(words) else None
 
 
-_LOOK_STARTERS = _words_of(
-    "look looks appear seem into like more less a an slightly much very bit somewhat extra super really so too"
-)
+_LOOK_STARTERS = _listed("grammar", "look_starters")
 
 
 def _several_looks(rest: str) -> Optional[list[str]]:
@@ -903,7 +892,7 @@ def _replace(instruction: str, old: str, new: str) -> list[_Draft]:
 # Frames: one per kind of verb. Each gives back the steps of its clause.
 
 _REMOVED_FROM = _pattern("removed_from")
-_REVEALED = _words_of("details detail elements features beauty clarity content")
+_REVEALED = _listed("scene", "revealed")
 
 
 def _remove(instruction: str, rest: str, verb: str = "remove") -> list[_Draft]:
@@ -944,7 +933,7 @@ _INSTEAD_OF = _pattern("instead_of")
 _ABSTRACT_OF = _pattern("abstract_of")
 _PURPOSE_TAIL = _pattern("purpose_tail")
 _COUNTED = _pattern("counted")
-_PATTERN_NOUNS = _words_of("pattern patterns stripes stripe dots texture colour color colors colours paint hue tint")
+_PATTERN_NOUNS = _listed("looks", "pattern_nouns")
 
 
 def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
@@ -1221,7 +1210,7 @@ def _action(instruction: str, rest: str, anywhere: bool = False) -> list[_Draft]
 
 _GONE_LOOK = _pattern("gone_look")
 _BECOMES = _pattern("becomes")
-_NOT_A_LOOK = _words_of("here there now again too also please instead anymore today ok okay better")
+_NOT_A_LOOK = _listed("grammar", "not_a_look")
 
 
 def _make(instruction: str, rest: str, verb: str = "make") -> list[_Draft]:
@@ -1338,7 +1327,7 @@ def _give_split(rest: str) -> Optional[tuple[str, str]]:
         words[1].lower() not in _NOUN_AFTER_HER
     ):
         return words[0], " ".join(words[1:])
-    prepositions = _words_of("of with on in at from to by near under above behind for")
+    prepositions = _listed("grammar", "give_prepositions")
     for i in range(2, len(words)):
         word, before = words[i].lower(), words[i - 1].lower()
         article = word in ("a", "an", "some", "more", "less") or word in _NUMBERS
@@ -1441,9 +1430,7 @@ def _have(instruction: str, rest: str, verb: str = "have") -> list[_Draft]:
 
 
 _ARROW = _pattern("arrow")
-_LOOSE_FILLER = _words_of(
-    "as in at more less with like of by a an style look make it into to the and during version time effect"
-)
+_LOOSE_FILLER = _listed("grammar", "loose_filler")
 
 
 def _loose(instruction: str, text: str) -> list[_Draft]:
@@ -1493,11 +1480,7 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
 
 # Reading a clause: its verb picks the frame.
 
-_FUNCTION_WORDS = _words_of(
-    "as in at on with like for by from of to into onto than then and or but if so because while when where what who "
-    "how why is are was were be been the a an this that these those it they he she we you i more less very there "
-    "there's here here's"
-)
+_FUNCTION_WORDS = _listed("grammar", "function_words")
 _NEGATION = _pattern("negation")
 
 
