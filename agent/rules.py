@@ -30,6 +30,7 @@ import string
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Literal, Optional
 
 from chatedit.agent.plan import Plan, Step
@@ -70,6 +71,10 @@ def _pattern(key: str) -> re.Pattern:
     """Gives back one pattern of agent/words/phrases.toml compiled ("commands.undo" names one in a table)."""
     table, _, name = key.rpartition(".")
     return _compiled((_PHRASES[table] if table else _PHRASES)[name], key in _PHRASES["exact_case"])
+
+
+_RE = SimpleNamespace(**{name: _pattern(name) for name, text in _PHRASES.items() if isinstance(text, str)})
+"""Every pattern of agent/words/phrases.toml by its name: `_RE.polite_start`."""
 
 
 _DETERMINERS = _listed("grammar", "determiners")
@@ -172,24 +177,6 @@ _QUESTION_MESSAGE = (
 )
 
 
-# Phrasings read inside the frames.
-_SIDE = _pattern("side")
-_REMOVED_PARTICLE = _pattern("removed_particle")
-_INTO_IMAGE = _pattern("into_image")
-_PLACED_HOW = _pattern("placed_how")
-_IT_IS = _pattern("it_is")
-_NAMED_HUE = _pattern("named_hue")
-_DEGREE = _pattern("degree")
-_ONTO = _pattern("onto")
-_COLOUR_NOUN = _pattern("colour_noun")
-_IMMERSED = _pattern("immersed")
-_JOINS = _pattern("joins")
-_TURNS_INTO = _pattern("turns_into")
-_RATHER_THAN = _pattern("rather_than")
-_PLACED = _pattern("placed")
-_WHOLE_IMAGE = _pattern("whole_image")
-
-
 # Words and phrases.
 
 _WORD = re.compile(r"[a-z0-9&]+(?:['’\-][a-z0-9]+)*")
@@ -264,7 +251,6 @@ def _is_plural(phrase: str) -> bool:
     )
 
 
-_LEADING_DETERMINERS = _pattern("leading_determiners")
 _LEADING_NUMBERS = re.compile(r"^(?:(?:\d+|" + "|".join(_NUMBERS) + r")\s+)+", re.IGNORECASE)
 
 
@@ -273,7 +259,7 @@ def _strip_determiners(phrase: str, keep_numbers: bool = False) -> str:
     """Gives back a phrase without its leading articles, quantifiers and possessives ("all the red cars")."""
     phrase = phrase.strip()
     while True:
-        stripped = _LEADING_DETERMINERS.sub("", phrase)
+        stripped = _RE.leading_determiners.sub("", phrase)
         if not keep_numbers:
             stripped = _LEADING_NUMBERS.sub("", stripped)
         if stripped == phrase:
@@ -429,9 +415,6 @@ def parse_command(text: str) -> Optional[Literal["undo", "redo", "history"]]:
     return None
 
 
-_ASKING = _pattern("asking")
-_REQUEST = _pattern("request")
-_WISH = _pattern("wish")
 _AUXILIARIES = ("has", "have", "had", "can", "could", "should", "would", "will", "may", "might", "shall")
 
 
@@ -445,13 +428,13 @@ def is_question(text: str) -> bool:
     low = re.sub(r"^(?:hey|hi|hello|ok|okay|so|and|but|um|hmm|well|please)[,!.]?\s+", "", low)
     if not low or parse_command(low):
         return False
-    request = _REQUEST.match(low)
+    request = _RE.request.match(low)
     if request:
         rest = low[request.end() :]
         return not _starts_clause(rest) and not _edit_like(rest) and not _edit_like(low)
-    if _WISH.match(low) and _edit_like(low):
+    if _RE.wish.match(low) and _edit_like(low):
         return False
-    asking = _ASKING.match(low)
+    asking = _RE.asking.match(low)
     if asking:
         # "have the dog wear a hat" and "have it be night" are orders; "have you seen it?" asks.
         subject = re.match(r"^\S+\s+(?:you|i|we|they|he|she|it|there|this|that|u)\s+(?P<next>\S+)", low)
@@ -469,26 +452,19 @@ def _edit_like(text: str) -> bool:
 
 # Splitting a turn into clauses.
 
-_HARD_BREAK = _pattern("hard_break")
-_THEN = _pattern("then")
-_BUT_FIRST = _pattern("but_first")
-_SOFT_BREAK = _pattern("soft_break")
-_COPULA_START = _pattern("copula_start")
-_LEAD_IN = _pattern("lead_in")
 _CLAUSE_SIGNAL = _DETERMINERS | _PRONOUNS | _NUMBERS | _listed("grammar", "clause_signal")
-_FRONTED_START = _pattern("fronted_start")
 
 
 def _starts_clause(text: str) -> bool:
     """Gives back whether a piece of text starts an edit clause ("make it sunset", "the sky should be pink")."""
-    return bool(_COPULA_START.match(text.strip())) or _starts_with_verb(text)
+    return bool(_RE.copula_start.match(text.strip())) or _starts_with_verb(text)
 
 
 def _starts_with_verb(text: str) -> bool:
     """Gives back whether a piece of text starts with an edit verb ("make it", "remove the"), lead-ins aside."""
     text = text.strip()
     while True:
-        stripped = _LEAD_IN.sub("", text, count=1)
+        stripped = _RE.lead_in.sub("", text, count=1)
         if stripped == text:
             break
         text = stripped
@@ -503,10 +479,10 @@ def _starts_with_verb(text: str) -> bool:
 def _split_clauses(text: str) -> list[str]:
     """Gives back the clauses of a turn, in the order they should be done ("..., but first ..." goes first)."""
     clauses = []
-    for sentence in _HARD_BREAK.split(text.strip()):
-        ordered = [part for part in _BUT_FIRST.split(sentence) if part.strip()]
+    for sentence in _RE.hard_break.split(text.strip()):
+        ordered = [part for part in _RE.but_first.split(sentence) if part.strip()]
         for piece in reversed(ordered):
-            for part in _THEN.split(piece):
+            for part in _RE.then.split(piece):
                 clauses.extend(_soft_split(part))
     return [clause for clause in (c.strip(" ,.!?") for c in clauses) if clause]
 
@@ -514,12 +490,12 @@ def _split_clauses(text: str) -> list[str]:
 def _soft_split(text: str) -> list[str]:
     """Gives back the clauses joined by "and" or "," in a sentence: a new one starts at a new verb."""
     parts, start = [], 0
-    for match in _SOFT_BREAK.finditer(text):
+    for match in _RE.soft_break.finditer(text):
         if match.start() <= start or text[: match.start()].count('"') % 2 == 1:
             continue
         rest = text[match.end() :]
         participle = _words(rest)[:1] and _words(rest)[0].endswith(("ing", "ed"))
-        if _starts_clause(rest) and not participle and not _FRONTED_START.match(text[start : match.start()]):
+        if _starts_clause(rest) and not participle and not _RE.fronted_start.match(text[start : match.start()]):
             parts.append(text[start : match.start()])
             start = match.end()
     parts.append(text[start:])
@@ -528,23 +504,7 @@ def _soft_split(text: str) -> list[str]:
 
 # Putting a clause in the imperative.
 
-_POLITE_START = _pattern("polite_start")
-_WANT = _pattern("want")
-_POLITE_END = _pattern("polite_end")
-_IN_IMAGE = _pattern("in_image")
-_MAKE_CHANGES = _pattern("make_changes")
-_FRONTED = _pattern("fronted")
-_OUT_OF_PICTURE = _pattern("out_of_picture")
 _ORDERS = tuple((_pattern(name), order) for name, order in _PHRASES["orders"].items())
-_BY_DOING = _pattern("by_doing")
-_ENSURE = _pattern("ensure")
-_COLOUR_FIRST = _pattern("colour_first")
-_CHOOSE_COLOUR = _pattern("choose_colour")
-_POSSESSIVE_COLOUR = _pattern("possessive_colour")
-_MADE_OF = _pattern("made_of")
-_DOES = _pattern("does")
-_PASSIVE = _pattern("passive")
-_COPULA = _pattern("copula")
 
 
 @lru_cache(maxsize=4096)
@@ -553,23 +513,23 @@ def _imperative(clause: str) -> str:
     text = " ".join(clause.replace("’", "'").split())
     while True:
         before = text
-        text = _POLITE_START.sub("", text, count=1)
-        text = _WANT.sub("", text, count=1)
-        text = _POLITE_END.sub("", text).strip()
-        text = _OUT_OF_PICTURE.sub(r"remove \g<np>", text)
-        text = _IN_IMAGE.sub("", text).strip(" ,")
-        fronted = _FRONTED.match(text)
+        text = _RE.polite_start.sub("", text, count=1)
+        text = _RE.want.sub("", text, count=1)
+        text = _RE.polite_end.sub("", text).strip()
+        text = _RE.out_of_picture.sub(r"remove \g<np>", text)
+        text = _RE.in_image.sub("", text).strip(" ,")
+        fronted = _RE.fronted.match(text)
         if fronted and not _starts_clause(fronted["pp"]):
             text = f"{fronted['rest']} {fronted['pp']}"
         if text == before:
             break
-    text = _MAKE_CHANGES.sub("change", text)
+    text = _RE.make_changes.sub("change", text)
     text = (
         re.sub(r",?\s+(?:and|but)?\s*not\s+(?:the\s+)?[\w -]+$", "", text)
         if re.search(r",\s*(?:but\s+)?not\s", text)
         else text
     )
-    means = _BY_DOING.match(text)
+    means = _RE.by_doing.match(text)
     if means and _lemma(means["how"]) in _CLAUSE_VERBS:
         # "enhance the image by removing the haze": the means is the edit.
         text = f"{_lemma(means['how'])} {means['rest']}"
@@ -577,7 +537,7 @@ def _imperative(clause: str) -> str:
         wording = pattern.match(text)
         if wording:
             return order.format_map({part: said or "" for part, said in wording.groupdict().items()})
-    text = _ENSURE.sub("", text)
+    text = _RE.ensure.sub("", text)
     if _starts_with_verb(text):
         return text
     return _from_statement(text)
@@ -585,24 +545,24 @@ def _imperative(clause: str) -> str:
 
 def _from_statement(text: str) -> str:
     """Gives back the order a statement gives: "the dog should be removed" -> "remove the dog"."""
-    colour = _COLOUR_FIRST.match(text) or _CHOOSE_COLOUR.match(text)
+    colour = _RE.colour_first.match(text) or _RE.choose_colour.match(text)
     if colour and colour["colour"].split()[-1].lower() in _COLOURS:
-        return f"colour {_POSSESSIVE_COLOUR.sub('', colour['np'])} {colour['colour']}"
-    made = _MADE_OF.match(text)
+        return f"colour {_RE.possessive_colour.sub('', colour['np'])} {colour['colour']}"
+    made = _RE.made_of.match(text)
     if made:
         return f"make {made['np']} {made['how']}"
-    passive = _PASSIVE.match(text)
+    passive = _RE.passive.match(text)
     if passive:
         verb, form = _lemma(passive["verb"]), passive["verb"].lower()
         participle = verb in _CLAUSE_VERBS and not (verb in _NOUN_LIKE_VERBS and form == verb)
         if participle and verb not in _KEEP_VERBS and not _is_look_word(form) and not _starts_clause(passive["np"]):
             return f"{verb} {passive['np']}{passive['rest']}"
-    doing = _DOES.match(text)
+    doing = _RE.does.match(text)
     if doing and (doing["verb"][:-1].lower() in _ACTIONS or doing["verb"][:-2].lower() in _ACTIONS):
         # "the man holds a goat".
         base = doing["verb"][:-1].lower() if doing["verb"][:-1].lower() in _ACTIONS else doing["verb"][:-2].lower()
         return f"have {doing['np']} {base}{doing['rest']}"
-    copula = _COPULA.match(text)
+    copula = _RE.copula.match(text)
     if not copula or _starts_clause(copula["np"]) or _words(copula["np"])[:1] == ["there"]:
         return text
     verb = " ".join((copula["verb"] or "").lower().split())
@@ -639,9 +599,6 @@ def _from_description(text: str, np: str, value: str) -> str:
 
 # Noun phrases.
 
-_CUT = _pattern("cut")
-_POSITION = _pattern("position")
-
 
 @lru_cache(maxsize=4096)
 def _noun_phrase(text: str, keep_with: bool = True) -> tuple[str, str]:
@@ -653,7 +610,7 @@ def _noun_phrase(text: str, keep_with: bool = True) -> tuple[str, str]:
     """
     text = text.strip(" ,.")
     stop = len(text)
-    for match in _CUT.finditer(text):
+    for match in _RE.cut.finditer(text):
         if not [w for w in _words(text[: match.start()]) if w not in _ARTICLES and w not in _NUMBERS]:
             continue
         if match.group(0).strip() == "," and _continues_list(text[match.end() :]):
@@ -669,7 +626,7 @@ def _noun_phrase(text: str, keep_with: bool = True) -> tuple[str, str]:
         cut = re.search(r"\s+with\b", text[:stop], re.IGNORECASE)
         stop = cut.start() if cut else stop
     phrase, rest = _strip_determiners(text[:stop]), text[stop:].strip(" ,")
-    position = _POSITION.match(rest)
+    position = _RE.position.match(rest)
     if position and phrase:
         where = position["where"].lower().replace("-", " ")
         if where not in ("foreground", "background"):
@@ -770,7 +727,7 @@ def _relation(text: str) -> tuple[Optional[str], Optional[str], str]:
         if relation in ("in the sky", "on the ground"):
             return relation, None, before
         anchor, _ = _noun_phrase(re.sub(r"^(?:the\s+)?(?:existing|other)\s+", "", after, flags=re.IGNORECASE))
-        side = _SIDE.fullmatch(after)
+        side = _RE.side.fullmatch(after)
         sides = {"left": "left of", "right": "right of", "top": "above", "bottom": "below"}
         if side or not anchor or _is_image(anchor) or anchor.lower() in sides:
             named = sides.get(side["side"].lower() if side else (anchor or "").lower())
@@ -891,7 +848,6 @@ def _replace(instruction: str, old: str, new: str) -> list[_Draft]:
 
 # Frames: one per kind of verb. Each gives back the steps of its clause.
 
-_REMOVED_FROM = _pattern("removed_from")
 _REVEALED = _listed("scene", "revealed")
 
 
@@ -905,12 +861,12 @@ def _remove(instruction: str, rest: str, verb: str = "remove") -> list[_Draft]:
     ):
         return _global(instruction)
     rest = re.sub(r"^(?:(?:the|this|my)\s+" + _IMAGE_NOUN + r"|it)\s+(?:of|from)\s+", "", rest, flags=re.IGNORECASE)
-    rest = _REMOVED_PARTICLE.sub("", rest)
+    rest = _RE.removed_particle.sub("", rest)
     rest = re.sub(r"^(?:all\s+)?traces\s+of\s+", "", rest, flags=re.IGNORECASE)
     phrase, tail = _noun_phrase(rest)
     if _is_pronoun(phrase):
         return [_Draft("remove", instruction, target=_target(phrase), prompt=REMOVE_PROMPT)]
-    if phrase.lower() in ("everything", "all", "anything") and _REMOVED_FROM.match(tail):
+    if phrase.lower() in ("everything", "all", "anything") and _RE.removed_from.match(tail):
         # "clear everything off the desk": the things on it.
         phrase = "objects " + tail
     # "remove the photo (from the wall)" names a thing in the picture: the picture cannot leave itself.
@@ -922,17 +878,12 @@ def _remove(instruction: str, rest: str, verb: str = "remove") -> list[_Draft]:
     if _is_background(phrase):
         return [_Draft("background", instruction, prompt="plain white background")]
     # What the object sat on is what the inpainter should paint: "from the table" -> "empty table".
-    surface = _REMOVED_FROM.match(tail)
+    surface = _RE.removed_from.match(tail)
     surface = _noun_phrase(surface["np"])[0] if surface else ""
     prompt = f"empty {surface}, {REMOVE_PROMPT}" if surface and not _is_image(surface) else REMOVE_PROMPT
     return [_Draft("remove", instruction, target=_target(item), prompt=prompt) for item in _split_list(phrase)]
 
 
-_WHERE_IT_WAS = _pattern("where_it_was")
-_INSTEAD_OF = _pattern("instead_of")
-_ABSTRACT_OF = _pattern("abstract_of")
-_PURPOSE_TAIL = _pattern("purpose_tail")
-_COUNTED = _pattern("counted")
 _PATTERN_NOUNS = _listed("looks", "pattern_nouns")
 
 
@@ -949,7 +900,7 @@ def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
         if _is_attribute(re.sub(r"\s+(?:hue|colou?r|shade|tint|tone|pigment)$", "", re.sub(r"^(?:a|an)\s+", "", what))):
             return _colour(instruction, rest, "colour")
         if verb not in ("grace", "adorn", "populate", "enrich", "enliven") or not (
-            _COUNTED.match(what) or _ABSTRACT_OF.match(what)
+            _RE.counted.match(what) or _RE.abstract_of.match(what)
         ):
             return _local(instruction, _noun_phrase(decorated["np"])[0], "{} with " + _strip_determiners(what, True))
         rest = f"{what} on {decorated['np']}"
@@ -961,16 +912,16 @@ def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
     if len(parts) > 1 and sum(_relation(part)[0] is not None for part in parts) > 1:
         # "a cat on the sofa and a dog on the rug": each object has its own place.
         return [draft for part in parts for draft in _add(instruction, part)]
-    in_place = bool(_WHERE_IT_WAS.search(rest))
-    rest = _WHERE_IT_WAS.sub("", rest)
-    instead = _INSTEAD_OF.search(rest)
+    in_place = bool(_RE.where_it_was.search(rest))
+    rest = _RE.where_it_was.sub("", rest)
+    instead = _RE.instead_of.search(rest)
     if instead:
         new, old = _noun_phrase(rest[: instead.start()])[0], _noun_phrase(instead["old"])[0]
         return _replace(instruction, old, new)
-    into_image = _INTO_IMAGE.match(rest)
-    rest = _ABSTRACT_OF.sub("", _PURPOSE_TAIL.sub("", into_image["rest"] if into_image else rest))
+    into_image = _RE.into_image.match(rest)
+    rest = _RE.abstract_of.sub("", _RE.purpose_tail.sub("", into_image["rest"] if into_image else rest))
     relation, anchor, new = _relation(rest)
-    new = _PLACED_HOW.sub("", new)
+    new = _RE.placed_how.sub("", new)
     if _is_attribute(new) and anchor and not re.match(r"^(?:a|an|the|this|that)\s", new, re.IGNORECASE):
         # "add more blue to the lake", "add some snow on the roof": the anchor gets a new look.
         colours = all(w in _COLOURS | _SHADES | {"more", "less", "some", "a", "bit", "little"} for w in _words(new))
@@ -981,7 +932,7 @@ def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
         if anchor and not _is_image(anchor) and not _is_background(anchor):
             return _local(instruction, anchor, "{} with " + _strip_determiners(_noun_phrase(new, keep_with=False)[0]))
         return _global(instruction)
-    if not new or (_is_image(new) and not _COUNTED.match(new)):
+    if not new or (_is_image(new) and not _RE.counted.match(new)):
         return []
     if _is_background(new) or (_head(new) in _PLACES and relation in ("behind", "around", "near")):
         return _background(instruction, new, keep=anchor if relation in ("behind", "around", "near") else None)
@@ -991,12 +942,6 @@ def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
         _Draft("add", instruction, prompt=_indefinite(item), anchor=anchor, relation=relation, in_place=in_place)
         for item in _split_list(new)
     ]
-
-
-_DESTINATION = _pattern("destination")
-_SWAP = _pattern("swap")
-_SWAP_PAIRS = _pattern("swap_pairs")
-_PURPOSE = _pattern("purpose")
 
 
 def _change(instruction: str, rest: str, verb: str) -> list[_Draft]:
@@ -1037,13 +982,13 @@ def _renewed(instruction: str, rest: str, verb: str) -> list[_Draft]:
 
 def _swapped(rest: str, verb: str) -> list[tuple[str, str]]:
     """Gives back the (old, new) pairs of "X with Y", "Y for X" (after "substitute"), "A with B and C with D"."""
-    match = _SWAP.match(rest)
+    match = _RE.swap.match(rest)
     if not match:
         alone = re.match(r"^with\s+(?P<new>.+)$", rest, re.IGNORECASE)
         return [("it", alone["new"])] if alone else []
     if verb == "substitute" and re.search(r"\s+for\s+", rest) and not re.search(r"\s+with\s+", rest):
         return [(match["new"], match["old"])]
-    pairs = _SWAP_PAIRS.match(match["new"])
+    pairs = _RE.swap_pairs.match(match["new"])
     if pairs:
         return [(match["old"], pairs["new"]), (pairs["old2"], pairs["new2"])]
     return [(match["old"], match["new"])]
@@ -1052,11 +997,11 @@ def _swapped(rest: str, verb: str) -> list[tuple[str, str]]:
 def _split_destination(rest: str) -> Optional[tuple[str, str]]:
     """Gives back (what changes, what it becomes) from "the car to a truck", "it into a painting"."""
     text = " " + rest
-    for match in _DESTINATION.finditer(text):
+    for match in _RE.destination.finditer(text):
         old, new = text[: match.start()].strip(), text[match.end() :].strip()
         if not new or (match.group(0).strip().lower() in ("by", "for") and not old):
             continue
-        return old, _PURPOSE.sub("", new).strip()
+        return old, _RE.purpose.sub("", new).strip()
     return None
 
 
@@ -1069,14 +1014,13 @@ _POSSESSED_ATTRIBUTE = re.compile(
     r"^(?P<np>.+?)(?:'s|s')\s+(?:new\s+)?(?P<attr>(?:[\w-]+\s+){0,1}?(?:" + _ATTRIBUTE_ALTERNATIVES + r"))$",
     re.IGNORECASE,
 )
-_BACKGROUND_OF = _pattern("background_of")
 
 
 def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
     """Decides what "X becomes Y" means: a new object, a new look, a new background or a new picture."""
     new = re.sub(r"\s+(?:instead|please|now)$", "", new_text.strip(" ,."), flags=re.IGNORECASE)
     new = re.sub(r"^(?:look|looking|appear)\s+(?:like\s+)?", "", new, flags=re.IGNORECASE)
-    new = _IT_IS.sub("", new).strip()
+    new = _RE.it_is.sub("", new).strip()
     attribute = _ATTRIBUTE_OF.match(old_text.strip()) or _POSSESSED_ATTRIBUTE.match(old_text.strip())
     if attribute and _head(attribute["attr"]) in ("style", "look", "appearance") and _is_image(attribute["np"]):
         return _global(instruction)
@@ -1103,7 +1047,7 @@ def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
             return _new_look_or_object(instruction, old, new)
         return _global(instruction)
     if _is_background(old):
-        subject = _BACKGROUND_OF.match(old_text.strip())
+        subject = _RE.background_of.match(old_text.strip())
         keep = _target(_noun_phrase(subject["np"])[0]) if subject and not _is_image(subject["np"]) else None
         return _background(instruction, new, keep=keep)
     new_head = _head(_noun_phrase(new)[0])
@@ -1118,7 +1062,7 @@ def _new_look_or_object(instruction: str, old: str, new: str) -> list[_Draft]:
     one = re.match(r"^(?:a|an|the)?\s*(?P<look>.+?)\s+ones?$", new, re.IGNORECASE)
     if one:
         return _local(instruction, old, one["look"] + " {}")
-    hue = _NAMED_HUE.match(new)
+    hue = _RE.named_hue.match(new)
     if hue and _is_attribute(hue["look"]):
         return _local(instruction, old, hue["look"] + " {}")
     words = _words(new)
@@ -1208,15 +1152,13 @@ def _action(instruction: str, rest: str, anywhere: bool = False) -> list[_Draft]
     return []
 
 
-_GONE_LOOK = _pattern("gone_look")
-_BECOMES = _pattern("becomes")
 _NOT_A_LOOK = _listed("grammar", "not_a_look")
 
 
 def _make(instruction: str, rest: str, verb: str = "make") -> list[_Draft]:
     """Frames "make X Y": a new look (local), a new object (replace), the picture (global), or removal."""
     rest = re.sub(r"\s+instead$", "", rest.strip(), flags=re.IGNORECASE)
-    gone = _GONE_LOOK.match(rest)
+    gone = _RE.gone_look.match(rest)
     if gone and not _is_image(gone["np"]):
         return _remove(instruction, gone["np"])
     if re.search(r"\s(?:in\s*to|into|look\s+like|looks\s+like|to\s+look)\s", f" {rest} ", re.IGNORECASE):
@@ -1231,7 +1173,7 @@ def _make(instruction: str, rest: str, verb: str = "make") -> list[_Draft]:
         return [draft for part in several for draft in _make(instruction, part)]
     look = _split_look(rest)
     if look is None:
-        becomes = _BECOMES.match(rest)
+        becomes = _RE.becomes.match(rest)
         if becomes:
             # "make the man a chef".
             return _transform(instruction, becomes["np"], becomes["new"])
@@ -1263,7 +1205,7 @@ def _make(instruction: str, rest: str, verb: str = "make") -> list[_Draft]:
     describes = (
         _is_attribute(new)
         or _is_global_look(new)
-        or _DEGREE.match(new)
+        or _RE.degree.match(new)
         or (len(_words(new)) == 1 and _words(new)[0].endswith(_ADJECTIVE_ENDINGS))
     )
     named = re.search(r"\b(?:hue|colou?r|shade|tint|tone|look)$", new, re.IGNORECASE)
@@ -1295,7 +1237,7 @@ def _colour(instruction: str, rest: str, verb: str) -> list[_Draft]:
     if verb in ("paint", "draw", "spray") and re.match(r"^(?:a|an|some|two|three|four|five)\s", rest, re.IGNORECASE):
         return _add(instruction, rest)
     rest = re.sub(r"\s+in\s+colou?r$", "", rest, flags=re.IGNORECASE)
-    onto = _ONTO.match(rest)
+    onto = _RE.onto.match(rest)
     if onto:
         # "paint racing stripes on the car": the car gets them.
         return _local(instruction, _noun_phrase(onto["np"])[0], "{} with " + onto["what"])
@@ -1308,7 +1250,7 @@ def _colour(instruction: str, rest: str, verb: str) -> list[_Draft]:
         return _local(instruction, phrase, "{} covered" if verb in ("cover", "coat") else "painted {}")
     phrase, look = split
     look = re.sub(r"^(?:a|an|the)\s+", "", look.strip(), flags=re.IGNORECASE)
-    look = _COLOUR_NOUN.sub("", look)
+    look = _RE.colour_noun.sub("", look)
     if _is_image(phrase) and not _is_pronoun(phrase):
         return _global(instruction)
     if _is_background(phrase):
@@ -1339,9 +1281,6 @@ def _give_split(rest: str) -> Optional[tuple[str, str]]:
     return None
 
 
-_GIVEN_LOOK = _pattern("given_look")
-
-
 def _give(instruction: str, rest: str, verb: str = "give") -> list[_Draft]:
     """Frames "give the man a hat" (add on him), "give the car a red tint" (local), "give it a vintage look"."""
     given_to = re.match(r"^(?P<what>.+?)\s+to\s+(?P<np>.+)$", rest, re.IGNORECASE)
@@ -1354,7 +1293,7 @@ def _give(instruction: str, rest: str, verb: str = "give") -> list[_Draft]:
     if _is_image(holder) or _is_style_or_time(what):
         return _global(instruction)
     phrase, _ = _noun_phrase(holder)
-    look = _GIVEN_LOOK.match(what)
+    look = _RE.given_look.match(what)
     if look:
         template = (
             look["look"] + " {}" if _is_attribute(look["look"]) else "{} with " + look["look"] + " " + look["kind"]
@@ -1372,7 +1311,7 @@ def _global_verb(instruction: str, rest: str, verb: str) -> list[_Draft]:
     rest = re.sub(r"^(?:up|down|out)\s+|\s+(?:up|down|out)$", "", rest, flags=re.IGNORECASE)
     if verb in _RESTORE_VERBS or not rest or re.match(r"^(?:with|for|by|through|to|using|in)\b", rest, re.IGNORECASE):
         return _global(instruction)
-    immersed = _IMMERSED.match(rest)
+    immersed = _RE.immersed.match(rest)
     if immersed and verb not in _LIGHT_VERBS:
         # "infuse the image with watercolours": a mood or a style of the whole picture.
         return _global(instruction)
@@ -1398,12 +1337,9 @@ def _global_verb(instruction: str, rest: str, verb: str) -> list[_Draft]:
     return _local(instruction, phrase, _past(verb) + " {}")
 
 
-_MEASURE = _pattern("measure")
-
-
 def _size(instruction: str, rest: str, verb: str) -> list[_Draft]:
     """Frames "enlarge the moon", "rotate the image", "move the car to the left"."""
-    rest = _MEASURE.sub("", rest)
+    rest = _RE.measure.sub("", rest)
     phrase, tail = _noun_phrase(rest, keep_with=False)
     if verb in ("move", "shift", "relocate"):
         if phrase and re.match(r"^(?:outside|outdoors|indoors|inside)$", tail, re.IGNORECASE):
@@ -1421,25 +1357,24 @@ def _size(instruction: str, rest: str, verb: str) -> list[_Draft]:
 def _have(instruction: str, rest: str, verb: str = "have") -> list[_Draft]:
     """Frames "have the dog wear a hat", "let the bird fly", "let a dog join the scene", "have X turn into Y"."""
     if re.match(r"^(?:a|an|some|two|three|four|five)\s", rest, re.IGNORECASE):
-        rest = _JOINS.sub(" in", rest, count=1)
+        rest = _RE.joins.sub(" in", rest, count=1)
         return _add(instruction, rest, "add")
-    becomes = _TURNS_INTO.match(rest)
+    becomes = _RE.turns_into.match(rest)
     if becomes:
         return _transform(instruction, becomes["np"], becomes["new"])
     return _make(instruction, rest) or _action(instruction, rest, anywhere=True)
 
 
-_ARROW = _pattern("arrow")
 _LOOSE_FILLER = _listed("grammar", "loose_filler")
 
 
 def _loose(instruction: str, text: str) -> list[_Draft]:
     """Frames a clause with no verb we know: "as a watercolor", "more Renaissance", "a cat on the sofa"."""
     low = text.lower()
-    instead = _RATHER_THAN.match(text)
+    instead = _RE.rather_than.match(text)
     if instead:
         return _transform(instruction, instead["old"], instead["new"])
-    arrow = _ARROW.match(text)
+    arrow = _RE.arrow.match(text)
     if arrow:
         return _transform(instruction, arrow["old"], arrow["new"])
     if _is_global_look(text):
@@ -1450,11 +1385,11 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
             return _global(instruction)
     if re.match(r"^(?:as|in the style of|like|more|less|by)\s", low) or _is_style_or_time(text):
         return _global(instruction)
-    placed = _PLACED.match(text)
+    placed = _RE.placed.match(text)
     setting = (
         _head(_noun_phrase(placed["place"])[0]) in _PLACES or _is_background(placed["place"]) if placed else False
     )
-    if placed and (setting or _COUNTED.match(placed["place"])):
+    if placed and (setting or _RE.counted.match(placed["place"])):
         return _background(instruction, placed["place"])
     with_what = re.match(r"^(?:with|plus|and)\s+(?P<what>.+)$", text, re.IGNORECASE)
     if with_what:
@@ -1472,7 +1407,7 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
         phrase, _ = _noun_phrase(
             re.sub(r"^(?:for|to|on|the\s+colou?r\s+(?:for|of))\s+", "", rest, flags=re.IGNORECASE)
         )
-        phrase = _POSSESSIVE_COLOUR.sub("", phrase)
+        phrase = _RE.possessive_colour.sub("", phrase)
         if phrase and not _is_image(phrase):
             return _local(instruction, phrase, colours[0] + " {}")
     return []
@@ -1481,20 +1416,16 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
 # Reading a clause: its verb picks the frame.
 
 _FUNCTION_WORDS = _listed("grammar", "function_words")
-_NEGATION = _pattern("negation")
-
-
-_LABELLED = _pattern("labelled")
 
 
 def _parse_clause(clause: str) -> list[_Draft]:
     """Gives back the steps of one clause, in order (several for "remove the cat and the dog")."""
     # "new background: a forest" names the edit like a form field.
-    clause = _LABELLED.sub(lambda m: f"change the {m['what'].lower()} to ", clause.strip())
-    said = _POLITE_END.sub("", _POLITE_START.sub("", clause)).strip() or clause
+    clause = _RE.labelled.sub(lambda m: f"change the {m['what'].lower()} to ", clause.strip())
+    said = _RE.polite_end.sub("", _RE.polite_start.sub("", clause)).strip() or clause
     text = _imperative(clause)
     words = _words(text)
-    if not words or _NEGATION.match(text):
+    if not words or _RE.negation.match(text):
         return []
     verb = _lemma(words[0])
     rest = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
@@ -1516,7 +1447,7 @@ def _verb_frame(said: str, text: str, words: list[str], verb: str, rest: str) ->
     frame = _FRAME_OF.get(verb)
     if frame:
         return frame(said, rest, verb)
-    if words[0] not in _FUNCTION_WORDS and _COUNTED.match(rest) and _relation(rest)[0]:
+    if words[0] not in _FUNCTION_WORDS and _RE.counted.match(rest) and _relation(rest)[0]:
         # "stand a giraffe next to the tree", "fly a kite above the park": something new, somewhere.
         return _add(said, rest)
     return _loose(said, text)
@@ -1557,7 +1488,7 @@ def _particle_frame(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
         if verb in verbs and particle.search(rest):
             return _remove(said, cut.sub(into, rest, count=1))
     if verb in ("cut", "crop", "strip", "wipe", "sweep", "clear", "pluck"):
-        whole = _WHOLE_IMAGE.match(rest)
+        whole = _RE.whole_image.match(rest)
         if whole and verb == "crop":
             return _global(said)
         if whole:
@@ -1566,10 +1497,10 @@ def _particle_frame(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
             return _size(said, rest, verb)
         return _remove(said, rest)
     if verb == "light" and not re.match(r"^(?:up\b|it\b|the\s+(?:image|photo|picture|scene)\b)", rest, re.IGNORECASE):
-        if _COUNTED.match(rest):
+        if _RE.counted.match(rest):
             return _add(said, rest, "add")
         return _local(said, _noun_phrase(rest)[0], "lit {}")
-    if verb in _SLANG_REMOVE and not _COUNTED.match(rest) and not re.match(r"^(?:in|into)\b", rest, re.IGNORECASE):
+    if verb in _SLANG_REMOVE and not _RE.counted.match(rest) and not re.match(r"^(?:in|into)\b", rest, re.IGNORECASE):
         return _remove(said, rest)
     if verb == "hide" and re.search(r"\s(?:with|behind|under)\s", rest):
         return _local(said, _noun_phrase(rest, keep_with=False)[0], "{} covered")
@@ -1577,10 +1508,6 @@ def _particle_frame(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
 
 
 # Coordination: one verb shared by several objects.
-
-_CONJUNCTS = _pattern("conjuncts")
-_GAP_PREPOSITION = _pattern("gap_preposition")
-_DOUBLE_OBJECT = _pattern("double_object")
 
 
 def _gapped(verb: str, rest: str) -> Optional[list[str]]:
@@ -1592,14 +1519,14 @@ def _gapped(verb: str, rest: str) -> Optional[list[str]]:
     """
     if any(pair in rest.lower() for pair in _BINOMIALS):
         return None
-    parts = [part.strip() for part in _CONJUNCTS.split(rest) if part.strip()]
+    parts = [part.strip() for part in _RE.conjuncts.split(rest) if part.strip()]
     if len(parts) < 2 or any(_starts_clause(part) for part in parts[1:]):
         return None
-    prepositions = {(m["p"].lower() if m else None) for m in map(_GAP_PREPOSITION.match, parts)}
+    prepositions = {(m["p"].lower() if m else None) for m in map(_RE.gap_preposition.match, parts)}
     lemma = _lemma(verb.lower())
     shared = (
         (len(prepositions) == 1 and None not in prepositions)
-        or (lemma in ("give", "make", "get") and all(_DOUBLE_OBJECT.match(part) for part in parts))
+        or (lemma in ("give", "make", "get") and all(_RE.double_object.match(part) for part in parts))
         or (
             lemma in _COLOUR_VERBS | {"make", "turn", "get"}
             and all(len(_words(part)) > 1 and _is_look_word(_words(part)[-1]) for part in parts)
@@ -1608,13 +1535,9 @@ def _gapped(verb: str, rest: str) -> Optional[list[str]]:
     return [f"{verb} {part}" for part in parts] if shared else None
 
 
-# Edits for an instruction-following editor: text, moves, counts (poses come from `_action`).
+# Edits for an instruction-following editor: text, counts, poses and moves.
 
 _QUOTED_OR_CAPS = _PHRASES["fragments"]["quoted_or_caps"]
-_CAPTION = _pattern("caption")
-_WRITE_ON = _pattern("write_on")
-_WRITING_OF = _pattern("writing_of")
-_ITS_TEXT = _pattern("its_text")
 _SAYS = re.compile(
     r"^(?:(?:make|have|let|get|change|turn|can|could)\s+)?(?P<np>.+?)\s+(?:to\s+)?(?:should\s+|will\s+|would\s+)?"
     r"(?P<say>" + "|".join(sorted(_SAY_WORDS)) + r")\s+(?P<what>\S.*)$",
@@ -1624,11 +1547,11 @@ _SAYS = re.compile(
 
 def _written_on(text: str) -> tuple[bool, Optional[str]]:
     """Gives back whether a clause asks for new text, and on what ("make the sign say OPEN" -> sign)."""
-    if _CAPTION.match(text):
+    if _RE.caption.match(text):
         return True, None
     if re.search(r"\b(?:colou?r|font|size|style)\s+of\b", text, re.IGNORECASE):
         return False, None
-    for match in (_WRITE_ON.match(text), _WRITING_OF.search(text), _ITS_TEXT.match(text)):
+    for match in (_RE.write_on.match(text), _RE.writing_of.search(text), _RE.its_text.match(text)):
         if match:
             return True, _target(_noun_phrase(match["np"])[0])
     says = _SAYS.match(text)
@@ -1638,11 +1561,6 @@ def _written_on(text: str) -> tuple[bool, Optional[str]]:
 
 
 _NUMBER = _PHRASES["fragments"]["number"]
-_COUNT = _pattern("count")
-_MOVE_TO = _pattern("move_to")
-
-
-_POSED = _pattern("posed")
 
 
 def _is_pose(verb: Optional[str], after: Optional[str]) -> bool:
@@ -1669,10 +1587,10 @@ def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[li
         written, carrier = _written_on(candidate)
         if written:
             return [_Draft("text", said, target=carrier, prompt=said)]
-    counted = _COUNT.search(said) or _COUNT.search(text)
+    counted = _RE.count.search(said) or _RE.count.search(text)
     if counted:
         return [_Draft("count", said, target=_target(next(g for g in counted.groups() if g)), prompt=said)]
-    posed = _POSED.match(text) or _POSED.match(said)
+    posed = _RE.posed.match(text) or _RE.posed.match(said)
     owned = posed and posed["np"] and posed["np"].lower().endswith(("'s", "’s"))
     if posed and not owned and (posed["owner"] or _is_pose(posed["verb"], posed["after"])):
         return [_Draft("pose", said, target=_target(_noun_phrase(posed["np"] or posed["owner"])[0]), prompt=said)]
@@ -1684,7 +1602,7 @@ def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[li
     place = re.match(r"^(?:to|into|onto|in|on|at)\s+(?P<place>.+)$", tail, re.IGNORECASE)
     if place and (_head(place["place"]) in _PLACES or _is_background(place["place"])):
         return _background(said, place["place"], keep=None if phrase.lower() in ("us", "me") else _target(phrase))
-    direction = _MOVE_TO.search(rest)
+    direction = _RE.move_to.search(rest)
     if verb not in _MOVE_VERBS and not direction:
         return None
     if direction:
@@ -1694,8 +1612,6 @@ def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[li
 
 
 # The plan of a turn.
-
-_FOCUS = _pattern("focus")
 
 
 def plan_rules(instruction: str) -> Plan:
@@ -1720,7 +1636,7 @@ def plan_rules(instruction: str) -> Plan:
     last: Optional[_Draft] = None
     for clause in _split_clauses(text):
         parsed = _parse_clause(clause)
-        focus = _FOCUS.match(_imperative(clause)) if not parsed else None
+        focus = _RE.focus.match(_imperative(clause)) if not parsed else None
         if focus:
             last = _Draft("local", clause, target=_target(_noun_phrase(focus["np"] or focus["subject"])[0]))
         for draft in parsed:
