@@ -79,30 +79,25 @@ LAUNCHER = textwrap.dedent(
 
 
 class Server:
-    """One `chatedit serve` process on a free port, over `data_dir`."""
+    """One `chatedit serve` process on a free port, with its launcher, `hold` file and log in `folder`.
 
-    def __init__(self, tmp_path: Path, data_dir: Path):
-        launcher = tmp_path / "launch_chatedit.py"
+    `options` follow `serve --port N --models tiny --planner rules` (say `--data-dir`); call
+    `wait_ready` before sending turns, so that several servers can start at once.
+    """
+
+    def __init__(self, folder: Path, *options: str):
+        launcher = folder / "launch_chatedit.py"
         launcher.write_text(LAUNCHER)
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.hold = tmp_path / "hold"
-        self.slow_writes = tmp_path / "slow-writes"
-        self.inside = tmp_path / "inside"
-        self.log = open(tmp_path / f"server-{self.port}.log", "wb")
-        args = [
-            "serve",
-            "--port",
-            str(self.port),
-            "--models",
-            "tiny",
-            "--planner",
-            "rules",
-            "--data-dir",
-            str(data_dir),
-        ]
+        self.hold = folder / "hold"
+        self.slow_writes = folder / "slow-writes"
+        self.inside = folder / "inside"
+        self.log_path = folder / f"server-{self.port}.log"
+        self.log = open(self.log_path, "wb")
+        args = ["serve", "--port", str(self.port), "--models", "tiny", "--planner", "rules", *options]
         self.process = subprocess.Popen(
             [sys.executable, str(launcher), str(self.hold), *args],
             cwd=ROOT,
@@ -110,15 +105,18 @@ class Server:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
+
+    def wait_ready(self) -> Server:
+        """Gives back this server once it answers /health (fails with its log when it dies first)."""
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
-            assert self.process.poll() is None, (tmp_path / f"server-{self.port}.log").read_text()
+            assert self.process.poll() is None, self.log_path.read_text()
             try:
                 if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
+                    return self
             except httpx.TransportError:
                 time.sleep(0.2)
-        raise AssertionError("chatedit serve did not start")
+        raise AssertionError(f"chatedit serve did not start: {self.log_path.read_text()}")
 
     def turn(self, session: str, text: str, picture: Image.Image | None = None) -> httpx.Response:
         return httpx.post(f"{self.url}/v1/chat/completions", **request(session, text, picture), timeout=300)
@@ -169,7 +167,7 @@ def store_is_whole(data_dir: Path) -> None:
 
 @pytest.fixture
 def first(tmp_path):
-    server = Server(tmp_path, tmp_path / "data")
+    server = Server(tmp_path, "--data-dir", str(tmp_path / "data")).wait_ready()
     yield server
     server.stop()
 

@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,68 +24,22 @@ from conftest import random_image
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 from PIL import Image
-from test_crash import FAST, LAUNCHER, answered_image, request
+from test_crash import FAST, Server, answered_image, request
 
 from chatedit.agent import cli
 from chatedit.agent.database import open_database
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
 
-ROOT = Path(__file__).resolve().parents[1]
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-class Replica:
+class Replica(Server):
     """One `chatedit serve --database URL` process on a free port, with its own data dir."""
 
     def __init__(self, folder: Path, database: str):
         folder.mkdir(parents=True)
-        launcher = folder / "launch_chatedit.py"
-        launcher.write_text(LAUNCHER)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.hold, self.inside = folder / "hold", folder / "inside"
-        self.log_path = folder / "server.log"
-        self.log = open(self.log_path, "wb")
-        args = ["serve", "--port", str(self.port), "--models", "tiny", "--planner", "rules"]
-        args += ["--data-dir", str(folder / "data"), "--database", database]
-        self.process = subprocess.Popen(
-            [sys.executable, str(launcher), str(self.hold), *args],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log_path.read_text()
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise AssertionError(f"chatedit serve did not start: {self.log_path.read_text()}")
-
-    def turn(self, session: str, text: str, picture: Image.Image | None = None) -> httpx.Response:
-        return httpx.post(f"{self.url}/v1/chat/completions", **request(session, text, picture), timeout=300)
-
-    def kill(self) -> None:
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.log.close()
+        super().__init__(folder, "--data-dir", str(folder / "data"), "--database", database)
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +150,7 @@ def test_a_replica_killed_mid_turn_loses_nothing_and_the_other_takes_the_turn(pa
     before.append(answered_image(b.turn("crash", "make it look like a watercolor painting")))
     interrupted = ("add a red balloon and make it look like a sunset", random_image(96, 64, seed=24))
     a.hold.touch()
-    (a.hold.parent / "slow-writes").touch()  # each picture takes a second to reach the database
+    a.slow_writes.touch()  # each picture takes a second to reach the database
     failures: list[BaseException] = []
 
     def send() -> None:
