@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import torch
 import uvicorn
 
 from chatedit.agent.session import Editor
@@ -46,3 +47,20 @@ def tiny_editor(data_dir: Path) -> Iterator[Editor]:
     finally:
         editor.close()
 
+
+class Spy:
+    """Wraps a pipeline and records the keyword arguments of every call; can run out of memory first."""
+
+    def __init__(self, pipe, out_of_memory_calls: int = 0):
+        self.pipe = pipe
+        self.out_of_memory_calls = out_of_memory_calls
+        self.calls: list[dict] = []
+
+    def __getattr__(self, name):
+        return getattr(self.pipe, name)
+
+    def __call__(self, **kwargs):
+        self.calls.append(kwargs)
+        if len(self.calls) <= self.out_of_memory_calls:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 4.00 GiB")
+        return self.pipe(**kwargs)

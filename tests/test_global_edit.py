@@ -9,6 +9,7 @@ from conftest import random_image
 
 from chatedit.tools.diffusion_models import load_global_editor
 from chatedit.tools.global_edit import global_edit
+from tests.helpers import Spy
 
 
 @pytest.fixture(scope="module")
@@ -16,24 +17,6 @@ def pipe(tmp_path_factory):
     cache_dir = tmp_path_factory.mktemp("models")
     cpu = torch.device("cpu")
     return load_global_editor(profile="tiny", checkpoint="unused", device=cpu, dtype=torch.float32, cache_dir=cache_dir)
-
-
-class Spy:
-    """Wraps a pipeline and records the keyword arguments of every call; can run out of memory first."""
-
-    def __init__(self, pipe, out_of_memory_calls: int = 0):
-        self.pipe = pipe
-        self.out_of_memory_calls = out_of_memory_calls
-        self.calls: list[dict] = []
-
-    def __getattr__(self, name):
-        return getattr(self.pipe, name)
-
-    def __call__(self, **kwargs):
-        self.calls.append(kwargs)
-        if len(self.calls) <= self.out_of_memory_calls:
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 4.00 GiB")
-        return self.pipe(**kwargs)
 
 
 @pytest.mark.parametrize("size", [(601, 403), (1000, 300), (77, 129)])

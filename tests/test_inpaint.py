@@ -13,6 +13,7 @@ from chatedit.tools import masks
 from chatedit.tools.diffusion_models import load_inpainter
 from chatedit.tools.errors import ChatEditError, InputError
 from chatedit.tools.inpaint import crop_box, fit_prompt, inpaint, paste, remove
+from tests.helpers import Spy
 
 STEPS = 3
 
@@ -22,31 +23,6 @@ def pipe(tmp_path_factory):
     cache_dir = tmp_path_factory.mktemp("models")
     cpu = torch.device("cpu")
     return load_inpainter(profile="tiny", checkpoint="unused", device=cpu, dtype=torch.float32, cache_dir=cache_dir)
-
-
-class Spy:
-    """Wraps a pipeline and records the keyword arguments of every call."""
-
-    def __init__(self, pipe):
-        self.pipe = pipe
-        self.calls: list[dict] = []
-
-    def __getattr__(self, name):
-        return getattr(self.pipe, name)
-
-    def __call__(self, **kwargs):
-        self.calls.append(kwargs)
-        return self.pipe(**kwargs)
-
-
-class OutOfMemoryOnce(Spy):
-    """Runs out of GPU memory on the first call, as a too-large working size would."""
-
-    def __call__(self, **kwargs):
-        self.calls.append(kwargs)
-        if len(self.calls) == 1:
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return self.pipe(**kwargs)
 
 
 def box(shape, x0, y0, x1, y1):
@@ -145,7 +121,7 @@ def test_a_missing_seed_is_picked_and_recorded(pipe, odd_photo):
 
 
 def test_running_out_of_gpu_memory_retries_once_at_a_smaller_size(pipe, odd_photo):
-    spy = OutOfMemoryOnce(pipe)
+    spy = Spy(pipe, out_of_memory_calls=1)
     mask = box((403, 601), 100, 100, 300, 200)
     result = inpaint(spy, odd_photo, mask, "a boat", steps=2, seed=0)
     first, retry = spy.calls
