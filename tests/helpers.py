@@ -7,7 +7,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 import uvicorn
@@ -64,3 +64,22 @@ class Spy:
         if len(self.calls) <= self.out_of_memory_calls:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 4.00 GiB")
         return self.pipe(**kwargs)
+
+
+def run_in_threads(work: Callable[[], object], count: int) -> tuple[list, list[Exception]]:
+    """Gives back (results, errors) of `work` run on `count` threads started together."""
+    results: list = []
+    errors: list[Exception] = []
+
+    def run():
+        try:
+            results.append(work())
+        except Exception as exc:  # collected to fail the test in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, errors

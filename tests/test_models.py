@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from transformers import GroundingDinoForObjectDetection, SamModel
 import chatedit.tools.vision_models as vision_models
 from chatedit.tools.errors import ModelUnavailableError
 from chatedit.tools.models import Checkpoints, ModelSet
+from tests.helpers import run_in_threads
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
@@ -93,24 +93,12 @@ def test_tiny_models_are_deterministic(tmp_path):
 
 
 def test_concurrent_first_builds_leave_one_complete_folder(tmp_path):
-    bundles, errors = [], []
-
     def load():
-        try:
-            bundles.append(
-                vision_models.load_segmenter(
-                    profile="tiny", checkpoint="unused", device=CPU, dtype=torch.float32, cache_dir=tmp_path
-                )
-            )
-        except Exception as exc:  # collected to fail the test in the main thread
-            errors.append(exc)
+        return vision_models.load_segmenter(
+            profile="tiny", checkpoint="unused", device=CPU, dtype=torch.float32, cache_dir=tmp_path
+        )
 
-    threads = [threading.Thread(target=load) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    bundles, errors = run_in_threads(load, 4)
     assert errors == [] and len(bundles) == 4
     assert [path.name for path in (tmp_path / "tiny").iterdir()] == ["segmenter"]
 
@@ -126,15 +114,10 @@ def test_model_set_loads_a_role_once_when_threads_ask_together(monkeypatch, tiny
 
     monkeypatch.setattr(vision_models, "load_segmenter", slow_loader)
     models = ModelSet("tiny", "cpu", cache_dir=cache_dir)
-    results = []
-    threads = [threading.Thread(target=lambda: results.append(models.segmenter)) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, errors = run_in_threads(lambda: models.segmenter, 6)
 
     assert len(calls) == 1
-    assert len(results) == 6 and all(result is results[0] for result in results)
+    assert errors == [] and len(results) == 6 and all(result is results[0] for result in results)
     assert models.loaded() == ["segmenter"]
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 import torch
@@ -13,6 +11,7 @@ from chatedit.tools.errors import InputError
 from chatedit.tools.models import ModelSet
 from chatedit.tools.segment import DUPLICATE_IOU, segment, segment_candidates
 from chatedit.tools.vision_models import SegmenterBundle
+from tests.helpers import run_in_threads
 
 
 @pytest.fixture(scope="module")
@@ -112,19 +111,7 @@ def test_only_the_last_few_images_stay_encoded(segmenter, encoder_calls, astrona
 
 def test_threads_on_a_new_image_share_one_encoding(segmenter, encoder_calls, chelsea):
     image = shifted(chelsea, 3)
-    results, errors = [], []
-
-    def run():
-        try:
-            results.append(segment(segmenter, image, points=[(100, 100)]))
-        except Exception as exc:  # collected to fail the test in the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, errors = run_in_threads(lambda: segment(segmenter, image, points=[(100, 100)]), 4)
 
     assert errors == [] and len(results) == 4
     assert len(encoder_calls) == 1
