@@ -83,3 +83,16 @@ def run_in_threads(work: Callable[[], object], count: int) -> tuple[list, list[E
     for thread in threads:
         thread.join()
     return results, errors
+
+
+def record_calls(pipe, monkeypatch) -> list[dict]:
+    """Gives back the list that each later call of `pipe` (any pipeline of its class) adds its keyword arguments to."""
+    calls: list[dict] = []
+    original_call = type(pipe).__call__
+
+    def spy(self, *args, **kwargs):
+        calls.append(kwargs)
+        return original_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(pipe), "__call__", spy)
+    return calls

@@ -8,6 +8,7 @@ from PIL import Image
 from scipy.ndimage import gaussian_filter, uniform_filter
 
 from chatedit.tools.full_resolution import carry_to_full_size
+from tests.helpers import record_calls
 
 
 @pytest.fixture(scope="module")
@@ -76,18 +77,11 @@ def test_an_8192_px_photo_is_accepted_and_edited_at_the_working_size(tmp_path, m
     Image.new("RGB", (8192, 5464), (90, 120, 160)).save(path, quality=80)
     photo = load_image(path)
     models = ModelSet("modern", "cpu", cache_dir=tmp_path / "models", weights="tiny")
-    seen = []
     editor = models.global_editor
-    original_call = type(editor).__call__
-
-    def spy(self, *args, **kwargs):
-        seen.append(kwargs["image"].size)
-        return original_call(self, *args, **kwargs)
-
-    monkeypatch.setattr(type(editor), "__call__", spy)
+    calls = record_calls(editor, monkeypatch)
     result = region_edit.edit_whole(editor, photo, "make it warmer", steps=2, seed=0, area=models.editor_area)
     # The model sees the working size only; the answer has the photo's size.
-    assert seen == [region_edit.editor_size(8192, 5464, area=models.editor_area)]
+    assert [call["image"].size for call in calls] == [region_edit.editor_size(8192, 5464, area=models.editor_area)]
     assert result.image.size == (8192, 5464)
 
 

@@ -10,6 +10,7 @@ from chatedit.tools import region_edit
 from chatedit.tools.errors import InputError
 from chatedit.tools.models import ModelSet
 from chatedit.tools.region_edit import editor_size
+from tests.helpers import record_calls
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +70,9 @@ def test_max_inpaint_honours_true_cfg_and_keeps_the_outside(families, scene, mon
     image, mask = scene
     models = families["max"]
     pipe = models.inpainter
-    seen = {}
-    original_call = type(pipe).__call__
-
-    def spy(self, *args, **kwargs):
-        seen.update(kwargs)
-        return original_call(self, *args, **kwargs)
-
-    monkeypatch.setattr(type(pipe), "__call__", spy)
+    calls = record_calls(pipe, monkeypatch)
     result = region_edit.inpaint_region(pipe, image, mask, "a plate", steps=2, seed=3, area=models.editor_area)
+    (seen,) = calls
     assert seen["true_cfg_scale"] == region_edit.DEFAULT_TRUE_CFG and seen["negative_prompt"].strip() == ""
     assert seen["strength"] == 1.0
     assert _outside_is_exact(result, image)
@@ -85,15 +80,9 @@ def test_max_inpaint_honours_true_cfg_and_keeps_the_outside(families, scene, mon
 
 def test_klein_gets_no_guidance_and_its_distilled_steps(families, scene, monkeypatch):
     pipe = families["modern"].global_editor
-    seen = {}
-    original_call = type(pipe).__call__
-
-    def spy(self, *args, **kwargs):
-        seen.update(kwargs)
-        return original_call(self, *args, **kwargs)
-
-    monkeypatch.setattr(type(pipe), "__call__", spy)
+    calls = record_calls(pipe, monkeypatch)
     result = region_edit.edit_whole(pipe, scene[0], "make it winter", seed=0, area=families["modern"].editor_area)
+    (seen,) = calls
     assert seen["num_inference_steps"] == 4 == result.info["steps"]
     assert seen["guidance_scale"] == 1.0
     assert "true_cfg_scale" not in seen
