@@ -6,15 +6,10 @@
 // seconds until it rendered; the page title (the chat's title) and the chat tags Open WebUI stored.
 // Screenshots go to OUT_DIR. Exits 1 on failure, after a screenshot of the page (OUT_DIR/failure.png).
 const path = require('path');
-const { chromium } = require('playwright-core');
+const { attachPhoto, log, run, send } = require('./common');
 
 const [url, photo, outDir, ...instructions] = process.argv.slice(2);
 const TURN_TIMEOUT_MS = 240_000;
-const UI_TIMEOUT_MS = 30_000;
-
-function log(line) {
-  process.stderr.write(`drive: ${line}\n`);
-}
 
 // Runs in the page: gives back the `count`-th answer once it shows a loaded picture, or once it is
 // complete without one (its follow-up suggestions are there); null before.
@@ -40,85 +35,33 @@ async function chatTags() {
   return tags.length ? tags.map((tag) => tag.name) : null;
 }
 
-async function send(page, text) {
-  const input = page.locator('#chat-input');
-  await input.click();
-  // #chat-input is a contenteditable editor: it takes key presses, not fill().
-  await page.keyboard.type(text);
-  await page.keyboard.press('Enter');
-}
-
-async function main() {
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-  // Tall enough to show the attached photo, the progress lines and the answer's picture at once.
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
-  page.setDefaultTimeout(UI_TIMEOUT_MS);
-  page.on('pageerror', (error) => log(`page error: ${String(error).slice(0, 300)}`));
+run(outDir, async (page) => {
   const result = { answers: [] };
-  try {
-    // socket.io keeps a connection open, so the network never idles: wait for `load` only.
-    await page.goto(url, { waitUntil: 'load' });
-    // A fresh Open WebUI greets a new user with a dialog over the chat; it shows once per user.
-    const welcome = page.getByRole('button', { name: "Okay, Let's Go!" });
-    const greeted = await welcome.waitFor({ timeout: 10_000 }).then(() => true, () => false);
-    if (greeted) {
-      await welcome.click();
-      await welcome.waitFor({ state: 'detached' });
-    }
-    await page.locator('#chat-input').waitFor();
+  await attachPhoto(page, url, photo);
+  await page.screenshot({ path: path.join(outDir, '01-attached.png') });
 
-    await page.locator('#input-menu-button').click();
-    const chooser = page.waitForEvent('filechooser');
-    await page.getByText('Upload Files', { exact: true }).click();
-    await (await chooser).setFiles(photo);
-    // Once uploaded, the photo shows above the input as a thumbnail served by Open WebUI's files API.
-    await page.locator('img[data-cy="image"][src*="/api/v1/files/"]').waitFor();
-    await page.screenshot({ path: path.join(outDir, '01-attached.png') });
-
-    for (const [index, text] of instructions.entries()) {
-      const started = Date.now();
-      await send(page, text);
-      log(`sent "${text}"`);
-      const state = await page.waitForFunction(answerState, index + 1, { timeout: TURN_TIMEOUT_MS, polling: 250 });
-      const answer = await state.jsonValue();
-      const seconds = (Date.now() - started) / 1000;
-      if (answer.text !== undefined) throw new Error(`answer ${index + 1} shows no picture: ${answer.text}`);
-      result.answers.push({ instruction: text, seconds, ...answer });
-      log(`answer ${index + 1} rendered after ${seconds.toFixed(1)} s: ${JSON.stringify(answer)}`);
-      // Open WebUI's own requests after an answer (title, tags, follow-ups) are done once the follow-up
-      // suggestions show and the stop button is gone.
-      await page.getByText('Follow up', { exact: true }).waitFor();
-      await page.locator('button[aria-label="Stop"]').waitFor({ state: 'detached' });
-      // The first answer is shown with the photo above it; later ones at the bottom of the chat.
-      await page
-        .locator('#messages-container')
-        .evaluate((chat, first) => chat.scrollTo(0, first ? 0 : chat.scrollHeight), index === 0);
-      await page.screenshot({ path: path.join(outDir, `0${index + 2}-answer.png`) });
-    }
-    result.title = await page.title();
-    const tags = await page.waitForFunction(chatTags, null, { polling: 500 });
-    result.tags = await tags.jsonValue();
-  } catch (error) {
-    await page.screenshot({ path: path.join(outDir, 'failure.png') }).catch(() => {});
-    throw error;
-  } finally {
-    await browser.close();
+  for (const [index, text] of instructions.entries()) {
+    const started = Date.now();
+    await send(page, text);
+    log(`sent "${text}"`);
+    const state = await page.waitForFunction(answerState, index + 1, { timeout: TURN_TIMEOUT_MS, polling: 250 });
+    const answer = await state.jsonValue();
+    const seconds = (Date.now() - started) / 1000;
+    if (answer.text !== undefined) throw new Error(`answer ${index + 1} shows no picture: ${answer.text}`);
+    result.answers.push({ instruction: text, seconds, ...answer });
+    log(`answer ${index + 1} rendered after ${seconds.toFixed(1)} s: ${JSON.stringify(answer)}`);
+    // Open WebUI's own requests after an answer (title, tags, follow-ups) are done once the follow-up
+    // suggestions show and the stop button is gone.
+    await page.getByText('Follow up', { exact: true }).waitFor();
+    await page.locator('button[aria-label="Stop"]').waitFor({ state: 'detached' });
+    // The first answer is shown with the photo above it; later ones at the bottom of the chat.
+    await page
+      .locator('#messages-container')
+      .evaluate((chat, first) => chat.scrollTo(0, first ? 0 : chat.scrollHeight), index === 0);
+    await page.screenshot({ path: path.join(outDir, `0${index + 2}-answer.png`) });
   }
-  process.stdout.write(JSON.stringify(result) + '\n');
-}
-
-main().catch((error) => {
-  log(String(error && error.stack ? error.stack : error));
-  process.exit(1);
+  result.title = await page.title();
+  const tags = await page.waitForFunction(chatTags, null, { polling: 500 });
+  result.tags = await tags.jsonValue();
+  return result;
 });
