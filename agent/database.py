@@ -185,6 +185,13 @@ class Database:
 
     def close(self) -> None:
         """Finishes pending image writes (raising a failed write's error) and closes the connections."""
+        try:
+            self.store.flush()
+        finally:
+            self._disconnect()
+
+    def _disconnect(self) -> None:
+        """Closes the connections."""
         raise NotImplementedError
 
 
@@ -218,11 +225,8 @@ class LocalDatabase(Database):
             return False
         return True
 
-    def close(self) -> None:
-        try:
-            self.store.flush()
-        finally:
-            self._conn.close()
+    def _disconnect(self) -> None:
+        self._conn.close()
 
 
 class PostgresDatabase(Database):
@@ -315,11 +319,8 @@ class PostgresDatabase(Database):
             return False
         return True
 
-    def close(self) -> None:
-        try:
-            self.store.flush()
-        finally:
-            self.pool.close()
+    def _disconnect(self) -> None:
+        self.pool.close()
 
 
 def _take_setup_lock(conn: psycopg.Connection) -> None:
