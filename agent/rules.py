@@ -54,8 +54,13 @@ def _lexicon(name: str) -> dict:
         return tomllib.load(handle)
 
 
-def _listed(name: str, key: str) -> frozenset[str]:
-    return frozenset(_lexicon(name)[key].split())
+def _word_lists(name: str) -> SimpleNamespace:
+    """Gives back the word lists of one file of agent/words/ as sets, by name: `_VERBS.remove`."""
+    lists = _lexicon(name).items()
+    return SimpleNamespace(**{key: frozenset(words.split()) for key, words in lists if isinstance(words, str)})
+
+
+_GRAMMAR, _SCENE, _LOOKS, _VERBS = (_word_lists(name) for name in ("grammar", "scene", "looks", "verbs"))
 
 
 _PHRASES = _lexicon("phrases")
@@ -77,48 +82,16 @@ _RE = SimpleNamespace(**{name: _pattern(name) for name, text in _PHRASES.items()
 """Every pattern of agent/words/phrases.toml by its name: `_RE.polite_start`."""
 
 
-_DETERMINERS = _listed("grammar", "determiners")
-_ARTICLES = _listed("grammar", "articles")
-_NUMBERS = _listed("grammar", "numbers")
-_PRONOUNS = _listed("grammar", "pronouns")
-_OBJECT_PRONOUNS = _listed("grammar", "object_pronouns")
 _PERSON_PRONOUNS: dict[str, str] = _lexicon("grammar")["person_pronouns"]
-_NOUN_AFTER_HER = _listed("grammar", "noun_after_her")
-_ADJECTIVE_ENDINGS = tuple(_listed("grammar", "adjective_endings"))
-_MASS_NOUNS = _listed("grammar", "mass_nouns")
-_NOUNS_ENDING_IN_ING = _listed("grammar", "nouns_ending_in_ing")
 _BINOMIALS = frozenset(_lexicon("grammar")["binomials"])
 _IRREGULAR: dict[str, str] = _lexicon("grammar")["irregular"]
 _ING_FORMS: dict[str, str] = _lexicon("grammar")["ing_forms"]
 _COMPARATIVE_OF: dict[str, str] = _lexicon("grammar")["comparative_of"]
 
-_IMAGE_WORDS = _listed("scene", "image_words")
 _IMAGE_NOUN = _PHRASES["fragments"]["image_noun"]
-_BACKGROUND_WORDS = _listed("scene", "background_words")
-_PLACES = _listed("scene", "places")
-_SURFACES = _listed("scene", "surfaces")
-_STYLE = _listed("scene", "style")
 _STYLE_PHRASES = tuple(_lexicon("scene")["style_phrases"])
-_STYLE_OBJECTS = _listed("scene", "style_objects")
-_SEASONS = _listed("scene", "seasons")
-_TIMES = _listed("scene", "times")
 _TIME_PHRASES = tuple(_lexicon("scene")["time_phrases"])
-_WEATHER = _listed("scene", "weather")
-_LIGHTING = _listed("scene", "lighting")
-_WEATHER_HEADS = _listed("scene", "weather_heads")
-_GLOBAL_HEADS = _listed("scene", "global_heads")
 _ASPECTS = frozenset(_lexicon("scene")["aspects"])
-_ABSTRACT_HEADS = _listed("scene", "abstract_heads")
-
-_COLOURS = _listed("looks", "colours")
-_SHADES = _listed("looks", "shades")
-_MATERIALS = _listed("looks", "materials")
-_LOOKS = _listed("looks", "looks")
-_COMPARATIVES = _listed("looks", "comparatives")
-_ATTRIBUTE_NOUNS = _listed("looks", "attribute_nouns")
-_TEXT_NOUNS = _listed("looks", "text_nouns")
-_COLOUR_ATTRIBUTES = _listed("looks", "colour_attributes")
-_BODY_NOUNS = _listed("looks", "body_nouns")
 
 _RELATIONS: dict[str, list[str]] = _lexicon("relations")["relations"]
 _RELATION_OF = {phrase: relation for relation, phrases in _RELATIONS.items() for phrase in phrases}
@@ -129,40 +102,18 @@ _RELATION_PATTERN = re.compile(
     re.IGNORECASE,
 )
 
-_REMOVE_VERBS = _listed("verbs", "remove")
-_REVEAL_VERBS = _listed("verbs", "reveal")
-_ADD_VERBS = _listed("verbs", "add")
-_SWAP_VERBS = _listed("verbs", "swap")
-_CHANGE_VERBS = _listed("verbs", "change")
-_COLOUR_VERBS = _listed("verbs", "colour")
-_RESTORE_VERBS = _listed("verbs", "restore")
-_LIGHT_VERBS = _listed("verbs", "light")
-_GLOBAL_VERBS = _listed("verbs", "global") | _RESTORE_VERBS | _LIGHT_VERBS
-_MOOD_VERBS = _listed("verbs", "mood")
-_SIZE_VERBS = _listed("verbs", "size")
-_KEEP_VERBS = _listed("verbs", "keep")
+_GLOBAL_VERBS = _VERBS.picture | _VERBS.restore | _VERBS.light
 _STATE_OF: dict[str, str] = _lexicon("verbs")["state_of"]
-_NOUN_LIKE_VERBS = _listed("verbs", "noun_like")
-_ACTIONS = _listed("verbs", "actions")
-_SLANG_REMOVE = _listed("verbs", "slang_remove")
-_MOVE_VERBS = _listed("verbs", "move")
-_POSE_VERBS = _listed("verbs", "pose")
-_SAY_WORDS = _listed("verbs", "say")
 _REMOVAL_PARTICLES = tuple(
     (frozenset(row["verbs"].split()), _compiled(row["particle"]), _compiled(row["cut"]), row["into"])
     for row in _lexicon("verbs")["removal_particles"]
 )
-_DRESS_VERBS = _listed("verbs", "dress")
-_CHOOSE_VERBS = _listed("verbs", "choose")
-_DECORATE_VERBS = _listed("verbs", "decorate")
-_CREATE_VERBS = _listed("verbs", "create")
-_CARRIED_VERBS = _listed("verbs", "carried")
 _CLAUSE_VERBS = frozenset(_STATE_OF).union(
-    *(_listed("verbs", name) for name in "remove reveal add swap change colour size keep slang_remove move".split()),
+    *(getattr(_VERBS, name) for name in "remove reveal add swap change colour size keep slang_remove move".split()),
     _GLOBAL_VERBS,
-    _DRESS_VERBS,
-    _CHOOSE_VERBS,
-    _listed("verbs", "other"),
+    _VERBS.dress,
+    _VERBS.choose,
+    _VERBS.other,
 )
 
 _CAPABILITIES = (
@@ -251,7 +202,7 @@ def _is_plural(phrase: str) -> bool:
     )
 
 
-_LEADING_NUMBERS = re.compile(r"^(?:(?:\d+|" + "|".join(_NUMBERS) + r")\s+)+", re.IGNORECASE)
+_LEADING_NUMBERS = re.compile(r"^(?:(?:\d+|" + "|".join(_GRAMMAR.numbers) + r")\s+)+", re.IGNORECASE)
 
 
 @lru_cache(maxsize=4096)
@@ -271,16 +222,16 @@ def _indefinite(phrase: str) -> str:
     """Gives back a phrase for a generator prompt: "the pigeon" -> "a pigeon"; "two forks" stays."""
     phrase = re.sub(r"^(?:the|this|that|these|those)\s+", "", phrase.strip(), flags=re.IGNORECASE)
     words = _words(phrase)
-    if not words or words[0] in _DETERMINERS | _NUMBERS or words[0].isdigit() or "'s " in phrase:
+    if not words or words[0] in _GRAMMAR.determiners | _GRAMMAR.numbers or words[0].isdigit() or "'s " in phrase:
         return phrase
-    if _is_plural(phrase) or words[-1] in _MASS_NOUNS or words[0] in _MASS_NOUNS:
+    if _is_plural(phrase) or words[-1] in _GRAMMAR.mass_nouns or words[0] in _GRAMMAR.mass_nouns:
         return phrase
     return ("an " if phrase[0].lower() in "aeiou" else "a ") + phrase
 
 
 def _describe(target: str, look: str) -> str:
     """Gives back a local step's prompt: the target as it should look ("red {}" and "car" -> "a red car")."""
-    for kind in (_COLOURS, _MATERIALS):
+    for kind in (_LOOKS.colours, _LOOKS.materials):
         if any(word in kind for word in _words(look)):
             # The new colour replaces the old one: a red car made blue is "a blue car".
             target = " ".join(word for word in target.split() if word.lower() not in kind) or target
@@ -302,21 +253,19 @@ def _mentions(text: str, words: frozenset[str], phrases: tuple[str, ...] = ()) -
 
 def _is_global_look(text: str) -> bool:
     """Gives back whether a phrase names a style, season, time of day, weather or lighting."""
-    return _mentions(text, _STYLE | _SEASONS | _TIMES | _WEATHER | _LIGHTING, _STYLE_PHRASES + _TIME_PHRASES)
+    looks = _SCENE.style | _SCENE.seasons | _SCENE.times | _SCENE.weather | _SCENE.lighting
+    return _mentions(text, looks, _STYLE_PHRASES + _TIME_PHRASES)
 
 
 def _is_style_or_time(text: str) -> bool:
-    return _mentions(text, _STYLE | _SEASONS | _TIMES, _STYLE_PHRASES + _TIME_PHRASES)
+    return _mentions(text, _SCENE.style | _SCENE.seasons | _SCENE.times, _STYLE_PHRASES + _TIME_PHRASES)
 
 
 def _is_look_word(word: str, following: str = "") -> bool:
     """Gives back whether a word says how something looks ("red", "wooden", "bigger"; "sky" only in "sky blue")."""
-    if word in _COLOURS or word in _MATERIALS or word in _LOOKS or word in _COMPARATIVES:
+    if word in _LOOKS.colours or word in _LOOKS.materials or word in _LOOKS.looks or word in _LOOKS.comparatives:
         return True
-    return word.endswith(("ish", "-colored", "-coloured")) or (word in _SHADES and following in _COLOURS)
-
-
-_LOOK_FILLER = _listed("grammar", "look_filler")
+    return word.endswith(("ish", "-colored", "-coloured")) or (word in _LOOKS.shades and following in _LOOKS.colours)
 
 
 def _is_attribute(text: str) -> bool:
@@ -327,9 +276,9 @@ def _is_attribute(text: str) -> bool:
     if re.match(r"^\s*(?:a|an)\s(?!\s*(?:bit|little|lot|touch|tad)\b)", text, re.IGNORECASE):
         named = re.search(r"\b(?:ones?|colou?r|hue|shade|tint|tone|look|finish)\s*$", text, re.IGNORECASE)
         shade = re.match(r"^\s*(?:a|an)\s+(?:[\w-]+\s+)+(?P<colour>[\w-]+)\s*$", text, re.IGNORECASE)
-        if not named and not (shade and shade["colour"].lower() in _COLOURS):
+        if not named and not (shade and shade["colour"].lower() in _LOOKS.colours):
             return False
-    words = [w for w in _words(text) if w not in _DETERMINERS and w not in _LOOK_FILLER]
+    words = [w for w in _words(text) if w not in _GRAMMAR.determiners and w not in _GRAMMAR.look_filler]
     return bool(words) and all(
         _is_look_word(w, words[i + 1] if i + 1 < len(words) else "") for i, w in enumerate(words)
     )
@@ -342,8 +291,8 @@ def _is_image(phrase: str) -> bool:
     if re.match(r"^\s*(?:his|her|their)\s+\w", phrase, re.IGNORECASE):
         return False
     ignored = {"whole", "entire", "overall", "current", "original", "obscured", "clear", "visual"}
-    words = [w for w in _words(phrase) if w not in _ARTICLES and w not in ignored]
-    return not words or words[-1] in _IMAGE_WORDS or words == ["all"]
+    words = [w for w in _words(phrase) if w not in _GRAMMAR.articles and w not in ignored]
+    return not words or words[-1] in _SCENE.image_words or words == ["all"]
 
 
 def _is_pronoun(phrase: str) -> bool:
@@ -352,11 +301,11 @@ def _is_pronoun(phrase: str) -> bool:
 
 def _is_background(phrase: str) -> bool:
     """Gives back whether a phrase names the background ("the backdrop", "the background of the dog")."""
-    words = [w for w in _words(phrase) if w not in _DETERMINERS]
+    words = [w for w in _words(phrase) if w not in _GRAMMAR.determiners]
     if not words:
         return False
     qualified = len(words) > 1 and words[1] in ("of", "behind", "around")
-    return words[-1] in _BACKGROUND_WORDS or (words[0] in _BACKGROUND_WORDS and qualified)
+    return words[-1] in _SCENE.background_words or (words[0] in _SCENE.background_words and qualified)
 
 
 def _is_weather_thing(phrase: str) -> bool:
@@ -365,10 +314,10 @@ def _is_weather_thing(phrase: str) -> bool:
     "the rain boots" and "the traffic light" are objects: only the head noun, or a vague head noun
     with a weather word before it, counts.
     """
-    words = [w for w in _words(phrase) if w not in _DETERMINERS]
+    words = [w for w in _words(phrase) if w not in _GRAMMAR.determiners]
     if not words:
         return False
-    head, weather = words[-1], _WEATHER | _LIGHTING
+    head, weather = words[-1], _SCENE.weather | _SCENE.lighting
     if head.endswith("iness") and head[:-5] + "y" in weather:
         # "the graininess", "the blurriness": the quality of a grainy, blurry picture.
         return True
@@ -378,7 +327,7 @@ def _is_weather_thing(phrase: str) -> bool:
     if head in ambiguous and len(words) == 1:
         return head in ("storm", "fog", "mist")
     modifiers = weather | {"water", "sunset", "sunlight", "obscured", "hidden", "unclear"}
-    return (head in _WEATHER_HEADS or head in ambiguous) and any(
+    return (head in _SCENE.weather_heads or head in ambiguous) and any(
         w in modifiers or any(p in modifiers for p in w.split("-")) for w in words[:-1]
     )
 
@@ -389,14 +338,13 @@ def _is_a_look(thing: str) -> bool:
     if not words:
         return False
     head = words[-1]
-    objects = {"light", "lights", "shade", "reflection", "reflections", "shadow", "shadows"} | _STYLE_OBJECTS
-    looks = (
-        _GLOBAL_HEADS | _SEASONS | _TIMES | _WEATHER | _LIGHTING | {"sunshine", "sunlight", "moonlight", "lightning"}
-    )
+    objects = {"light", "lights", "shade", "reflection", "reflections", "shadow", "shadows"} | _SCENE.style_objects
+    looks = _SCENE.global_heads | _SCENE.seasons | _SCENE.times | _SCENE.weather | _SCENE.lighting
+    looks |= {"sunshine", "sunlight", "moonlight", "lightning"}
     if head in looks - objects:
         return True
-    counted = words[0] in _NUMBERS or words[0] in ("a", "an", "some", "another")
-    return (head in ("light", "lights") or head in _STYLE - _STYLE_OBJECTS) and not counted
+    counted = words[0] in _GRAMMAR.numbers or words[0] in ("a", "an", "some", "another")
+    return (head in ("light", "lights") or head in _SCENE.style - _SCENE.style_objects) and not counted
 
 
 # Session commands and questions.
@@ -438,7 +386,7 @@ def is_question(text: str) -> bool:
     if asking:
         # "have the dog wear a hat" and "have it be night" are orders; "have you seen it?" asks.
         subject = re.match(r"^\S+\s+(?:you|i|we|they|he|she|it|there|this|that|u)\s+(?P<next>\S+)", low)
-        ordered = subject and asking.group(0) in ("have", "let") and subject["next"] in _ACTIONS | _CLAUSE_VERBS
+        ordered = subject and asking.group(0) in ("have", "let") and subject["next"] in _VERBS.actions | _CLAUSE_VERBS
         return asking.group(0) not in _AUXILIARIES or low.endswith("?") or bool(subject and not ordered)
     if low.endswith("?"):
         return not _edit_like(low)
@@ -452,7 +400,7 @@ def _edit_like(text: str) -> bool:
 
 # Splitting a turn into clauses.
 
-_CLAUSE_SIGNAL = _DETERMINERS | _PRONOUNS | _NUMBERS | _listed("grammar", "clause_signal")
+_CLAUSE_SIGNAL = _GRAMMAR.determiners | _GRAMMAR.pronouns | _GRAMMAR.numbers | _GRAMMAR.clause_signal
 
 
 def _starts_clause(text: str) -> bool:
@@ -471,7 +419,7 @@ def _starts_with_verb(text: str) -> bool:
     words = _words(text[:80])
     if not words or _lemma(words[0]) not in _CLAUSE_VERBS:
         return False
-    if _lemma(words[0]) in _NOUN_LIKE_VERBS:
+    if _lemma(words[0]) in _VERBS.noun_like:
         return len(words) > 1 and words[1] in _CLAUSE_SIGNAL
     return True
 
@@ -546,7 +494,7 @@ def _imperative(clause: str) -> str:
 def _from_statement(text: str) -> str:
     """Gives back the order a statement gives: "the dog should be removed" -> "remove the dog"."""
     colour = _RE.colour_first.match(text) or _RE.choose_colour.match(text)
-    if colour and colour["colour"].split()[-1].lower() in _COLOURS:
+    if colour and colour["colour"].split()[-1].lower() in _LOOKS.colours:
         return f"colour {_RE.possessive_colour.sub('', colour['np'])} {colour['colour']}"
     made = _RE.made_of.match(text)
     if made:
@@ -554,13 +502,14 @@ def _from_statement(text: str) -> str:
     passive = _RE.passive.match(text)
     if passive:
         verb, form = _lemma(passive["verb"]), passive["verb"].lower()
-        participle = verb in _CLAUSE_VERBS and not (verb in _NOUN_LIKE_VERBS and form == verb)
-        if participle and verb not in _KEEP_VERBS and not _is_look_word(form) and not _starts_clause(passive["np"]):
+        participle = verb in _CLAUSE_VERBS and not (verb in _VERBS.noun_like and form == verb)
+        if participle and verb not in _VERBS.keep and not _is_look_word(form) and not _starts_clause(passive["np"]):
             return f"{verb} {passive['np']}{passive['rest']}"
     doing = _RE.does.match(text)
-    if doing and (doing["verb"][:-1].lower() in _ACTIONS or doing["verb"][:-2].lower() in _ACTIONS):
+    if doing and (doing["verb"][:-1].lower() in _VERBS.actions or doing["verb"][:-2].lower() in _VERBS.actions):
         # "the man holds a goat".
-        base = doing["verb"][:-1].lower() if doing["verb"][:-1].lower() in _ACTIONS else doing["verb"][:-2].lower()
+        does = doing["verb"].lower()
+        base = does[:-1] if does[:-1] in _VERBS.actions else does[:-2]
         return f"have {doing['np']} {base}{doing['rest']}"
     copula = _RE.copula.match(text)
     if not copula or _starts_clause(copula["np"]) or _words(copula["np"])[:1] == ["there"]:
@@ -583,7 +532,7 @@ def _from_description(text: str, np: str, value: str) -> str:
     if _is_attribute(value) or _is_global_look(value):
         return f"make {np} {value}"
     doing = re.match(r"^(?P<verb>\w+ing)\b", value, re.IGNORECASE)
-    if doing and (_lemma(doing["verb"]) != doing["verb"].lower() or doing["verb"].lower()[:-3] in _ACTIONS):
+    if doing and (_lemma(doing["verb"]) != doing["verb"].lower() or doing["verb"].lower()[:-3] in _VERBS.actions):
         subject = {"she": "her", "he": "him", "they": "them"}.get(np.lower(), np)
         return f"have {subject} {value}"
     if _words(np)[0] in ("he", "she", "they") and re.match(r"^(?:a|an)\s", value, re.IGNORECASE):
@@ -611,7 +560,7 @@ def _noun_phrase(text: str, keep_with: bool = True) -> tuple[str, str]:
     text = text.strip(" ,.")
     stop = len(text)
     for match in _RE.cut.finditer(text):
-        if not [w for w in _words(text[: match.start()]) if w not in _ARTICLES and w not in _NUMBERS]:
+        if not [w for w in _words(text[: match.start()]) if w not in _GRAMMAR.articles and w not in _GRAMMAR.numbers]:
             continue
         if match.group(0).strip() == "," and _continues_list(text[match.end() :]):
             continue
@@ -619,7 +568,7 @@ def _noun_phrase(text: str, keep_with: bool = True) -> tuple[str, str]:
         break
     for match in re.finditer(r"\s+(\w+ing)\b", text[:stop]):
         word = match.group(1).lower()
-        if word not in _NOUNS_ENDING_IN_ING and _lemma(word) != word and len(_words(text[: match.start()])) > 1:
+        if word not in _GRAMMAR.nouns_ending_in_ing and _lemma(word) != word and len(_words(text[: match.start()])) > 1:
             stop = match.start()
             break
     if not keep_with:
@@ -649,11 +598,11 @@ def _continues_list(text: str) -> bool:
     words = _words(re.sub(r"^(?:and|or)\s+", "", chunk.strip()))
     if not words or len(words) > 5:
         return False
-    stops = _PRONOUNS - _ARTICLES | _listed("grammar", "list_stops")
+    stops = _GRAMMAR.pronouns - _GRAMMAR.articles | _GRAMMAR.list_stops
     return not any(
         w in stops
-        or _lemma(w) in _CLAUSE_VERBS - _NOUN_LIKE_VERBS
-        or (w.endswith("ing") and w not in _NOUNS_ENDING_IN_ING)
+        or _lemma(w) in _CLAUSE_VERBS - _VERBS.noun_like
+        or (w.endswith("ing") and w not in _GRAMMAR.nouns_ending_in_ing)
         for w in words
     )
 
@@ -672,7 +621,7 @@ def _split_list(phrase: str) -> list[str]:
     for part in parts:
         first = _words(part)[:1]
         modifier = bool(first) and (
-            (first[0].endswith("ing") and first[0] not in _NOUNS_ENDING_IN_ING)
+            (first[0].endswith("ing") and first[0] not in _GRAMMAR.nouns_ending_in_ing)
             or first[0] in ("with", "without", "in", "on", "at", "near", "towards", "toward")
         )
         if items and (modifier or _shares_head(items[-1], part)):
@@ -689,15 +638,16 @@ def _shares_head(left: str, right: str) -> bool:
     if not left_words or not right_words:
         return True
     pairs = (f"{left_words[-1]} and {right_words[0]}", f"{' '.join(left_words[-2:])} and {' '.join(right_words[:2])}")
-    if any(pair in _BINOMIALS for pair in pairs) or left_words[-1] in _DETERMINERS:
+    if any(pair in _BINOMIALS for pair in pairs) or left_words[-1] in _GRAMMAR.determiners:
         return True
     if (
-        left_words[-1] in _COLOURS | _SHADES | _MATERIALS | _LOOKS
-        and (len(left_words) == 1 or left_words[0] in _DETERMINERS)
-        and right_words[0] not in _DETERMINERS
+        left_words[-1] in _LOOKS.colours | _LOOKS.shades | _LOOKS.materials | _LOOKS.looks
+        and (len(left_words) == 1 or left_words[0] in _GRAMMAR.determiners)
+        and right_words[0] not in _GRAMMAR.determiners
     ):
         return True
-    return len(left_words) == 1 and len(right_words) > 1 and right_words[0] not in _DETERMINERS | _NUMBERS
+    counted = _GRAMMAR.determiners | _GRAMMAR.numbers
+    return len(left_words) == 1 and len(right_words) > 1 and right_words[0] not in counted
 
 
 def _target(phrase: str) -> Optional[str]:
@@ -743,15 +693,15 @@ def _split_look(rest: str) -> Optional[tuple[str, str]]:
     """Gives back (object, look) for "the red car blue", "it sunset", "the sky more dramatic", or None."""
     words = re.sub(r"\s+in\s+colou?r$", "", rest, flags=re.IGNORECASE).split()
     low = [w.lower().strip(",.") for w in words]
-    if len(low) > 2 and low[0] in ("all", "both", "each") and low[1] in _DETERMINERS:
+    if len(low) > 2 and low[0] in ("all", "both", "each") and low[1] in _GRAMMAR.determiners:
         words, low = words[1:], low[1:]
     if not words:
         return None
-    if low[0] in _OBJECT_PRONOUNS or (
-        low[0] == "her" and (len(low) == 2 or _is_look_word(low[1]) or low[1] in _LOOK_STARTERS)
+    if low[0] in _GRAMMAR.object_pronouns or (
+        low[0] == "her" and (len(low) == 2 or _is_look_word(low[1]) or low[1] in _GRAMMAR.look_starters)
     ):
         return (words[0], " ".join(words[1:])) if len(words) > 1 else None
-    start = 1 if low[0] in _DETERMINERS or low[0] in _NUMBERS else 0
+    start = 1 if low[0] in _GRAMMAR.determiners or low[0] in _GRAMMAR.numbers else 0
 
     def split(i: int) -> tuple[str, str]:
         return " ".join(words[:i]), " ".join(words[i:])
@@ -760,7 +710,7 @@ def _split_look(rest: str) -> Optional[tuple[str, str]]:
     seen_noun = False
     for i in range(start, len(words)):
         word, following = low[i], low[i + 1] if i + 1 < len(low) else ""
-        if seen_noun and (word in _LOOK_STARTERS or (word == "in" and _is_look_word(following))):
+        if seen_noun and (word in _GRAMMAR.look_starters or (word == "in" and _is_look_word(following))):
             return split(i)
         if word in ("of", "with", "on", "in", "at", "from"):
             seen_noun = False
@@ -777,9 +727,6 @@ def _split_look(rest: str) -> Optional[tuple[str, str]]:
     while i < len(words) and low[i] in ("and", "&"):
         i += 1
     return split(i) if i < len(words) else None
-
-
-_LOOK_STARTERS = _listed("grammar", "look_starters")
 
 
 def _several_looks(rest: str) -> Optional[list[str]]:
@@ -848,16 +795,14 @@ def _replace(instruction: str, old: str, new: str) -> list[_Draft]:
 
 # Frames: one per kind of verb. Each gives back the steps of its clause.
 
-_REVEALED = _listed("scene", "revealed")
-
 
 def _remove(instruction: str, rest: str, verb: str = "remove") -> list[_Draft]:
     """Frames "remove X (from Y)": objects, or weather and lighting ("remove the rain" is global).
 
     "reveal the hidden details" and "unveil the sky" clear the picture rather than remove a thing.
     """
-    if verb in _REVEAL_VERBS and (
-        _mentions(rest, _WEATHER | _LIGHTING | _REVEALED) or _is_image(_noun_phrase(rest)[0])
+    if verb in _VERBS.reveal and (
+        _mentions(rest, _SCENE.weather | _SCENE.lighting | _SCENE.revealed) or _is_image(_noun_phrase(rest)[0])
     ):
         return _global(instruction)
     rest = re.sub(r"^(?:(?:the|this|my)\s+" + _IMAGE_NOUN + r"|it)\s+(?:of|from)\s+", "", rest, flags=re.IGNORECASE)
@@ -884,9 +829,6 @@ def _remove(instruction: str, rest: str, verb: str = "remove") -> list[_Draft]:
     return [_Draft("remove", instruction, target=_target(item), prompt=prompt) for item in _split_list(phrase)]
 
 
-_PATTERN_NOUNS = _listed("looks", "pattern_nouns")
-
-
 def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
     """Frames "add X (on Y)": a new object and where it goes; also a moved subject or a new look.
 
@@ -895,7 +837,7 @@ def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
     """
     decorated = re.match(r"^(?P<np>.+?)\s+(?:with|in)\s+(?P<what>.+)$", rest, re.IGNORECASE)
     whole = _is_image(_noun_phrase(rest)[0]) or (decorated and _is_image(decorated["np"]))
-    if verb in _DECORATE_VERBS and decorated and not whole:
+    if verb in _VERBS.decorate and decorated and not whole:
         what = decorated["what"]
         if _is_attribute(re.sub(r"\s+(?:hue|colou?r|shade|tint|tone|pigment)$", "", re.sub(r"^(?:a|an)\s+", "", what))):
             return _colour(instruction, rest, "colour")
@@ -905,7 +847,7 @@ def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
             return _local(instruction, _noun_phrase(decorated["np"])[0], "{} with " + _strip_determiners(what, True))
         rest = f"{what} on {decorated['np']}"
     made = _noun_phrase(rest, keep_with=False)[0]
-    if verb in _CREATE_VERBS and (_is_image(made) or _head(made) in _ABSTRACT_HEADS or _is_a_look(made)):
+    if verb in _VERBS.create and (_is_image(made) or _head(made) in _SCENE.abstract_heads or _is_a_look(made)):
         return _global(instruction) if _is_global_look(rest) else []
     rest = re.sub(r"^(?:in|up|on|down)\s+(?=(?:a|an|some|two|three|the)\b)", "", rest, flags=re.IGNORECASE)
     parts = re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+(?=(?:a|an|some|another|one|two|three|four|five)\s)", rest)
@@ -924,7 +866,8 @@ def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
     new = _RE.placed_how.sub("", new)
     if _is_attribute(new) and anchor and not re.match(r"^(?:a|an|the|this|that)\s", new, re.IGNORECASE):
         # "add more blue to the lake", "add some snow on the roof": the anchor gets a new look.
-        colours = all(w in _COLOURS | _SHADES | {"more", "less", "some", "a", "bit", "little"} for w in _words(new))
+        scale = _LOOKS.colours | _LOOKS.shades | {"more", "less", "some", "a", "bit", "little"}
+        colours = all(w in scale for w in _words(new))
         return _local(
             instruction, anchor, _strip_determiners(new) + " {}" if colours else "{} with " + _strip_determiners(new)
         )
@@ -934,9 +877,9 @@ def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
         return _global(instruction)
     if not new or (_is_image(new) and not _RE.counted.match(new)):
         return []
-    if _is_background(new) or (_head(new) in _PLACES and relation in ("behind", "around", "near")):
+    if _is_background(new) or (_head(new) in _SCENE.places and relation in ("behind", "around", "near")):
         return _background(instruction, new, keep=anchor if relation in ("behind", "around", "near") else None)
-    if anchor and _head(new) in _PATTERN_NOUNS:
+    if anchor and _head(new) in _LOOKS.pattern_nouns:
         return _local(instruction, anchor, "{} with " + _strip_determiners(new))
     return [
         _Draft("add", instruction, prompt=_indefinite(item), anchor=anchor, relation=relation, in_place=in_place)
@@ -951,7 +894,7 @@ def _change(instruction: str, rest: str, verb: str) -> list[_Draft]:
     the picture; "replace the cat" a new cat.
     """
     rest = re.sub(r"^(?:out|up|around)\s+", "", rest, flags=re.IGNORECASE)
-    if verb in _SWAP_VERBS:
+    if verb in _VERBS.swap:
         pairs = _swapped(re.sub(r"^out\s+", "", rest, flags=re.IGNORECASE), verb)
         return [draft for old, new in pairs for draft in _transform(instruction, old, new)] or _renewed(
             instruction, rest, "replace"
@@ -1005,7 +948,7 @@ def _split_destination(rest: str) -> Optional[tuple[str, str]]:
     return None
 
 
-_ATTRIBUTE_ALTERNATIVES = "|".join(sorted(_ATTRIBUTE_NOUNS, key=len, reverse=True))
+_ATTRIBUTE_ALTERNATIVES = "|".join(sorted(_LOOKS.attribute_nouns, key=len, reverse=True))
 _ATTRIBUTE_OF = re.compile(
     r"^(?:the\s+)?(?P<attr>(?:[\w-]+\s+){0,2}?(?:" + _ATTRIBUTE_ALTERNATIVES + r"))\s+(?:of|on|in)\s+(?P<np>.+)$",
     re.IGNORECASE,
@@ -1024,11 +967,11 @@ def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
     attribute = _ATTRIBUTE_OF.match(old_text.strip()) or _POSSESSED_ATTRIBUTE.match(old_text.strip())
     if attribute and _head(attribute["attr"]) in ("style", "look", "appearance") and _is_image(attribute["np"]):
         return _global(instruction)
-    if attribute and _head(attribute["attr"]) not in _BACKGROUND_WORDS:
+    if attribute and _head(attribute["attr"]) not in _SCENE.background_words:
         return _local(instruction, _noun_phrase(attribute["np"])[0], _attribute_look(attribute["attr"], new))
-    old_words = [w for w in _words(old_text) if w not in _ARTICLES]
+    old_words = [w for w in _words(old_text) if w not in _GRAMMAR.articles]
     if " ".join(old_words) in _ASPECTS or (
-        len(old_words) == 1 and old_words[0] in _TIMES | _SEASONS | _WEATHER | {"day"}
+        len(old_words) == 1 and old_words[0] in _SCENE.times | _SCENE.seasons | _SCENE.weather | {"day"}
     ):
         return _global(instruction)
     old, _ = _noun_phrase(old_text)
@@ -1038,10 +981,10 @@ def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
     placed = re.match(r"^(?:in|at|on|inside)\s+(?P<place>.+)$", new, re.IGNORECASE)
     if placed:
         return _background(instruction, placed["place"], keep=None if whole else _target(old))
-    if _is_background(new) or (_head(old) in _SURFACES and not _is_attribute(new)):
+    if _is_background(new) or (_head(old) in _SCENE.surfaces and not _is_attribute(new)):
         return _background(instruction, new)
     if whole:
-        if _head(_noun_phrase(new)[0]) in _PLACES and not _is_global_look(new):
+        if _head(_noun_phrase(new)[0]) in _SCENE.places and not _is_global_look(new):
             return _background(instruction, new)
         if old.lower() in ("it", "them", "this", "that") and not _is_global_look(new):
             return _new_look_or_object(instruction, old, new)
@@ -1051,7 +994,7 @@ def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
         keep = _target(_noun_phrase(subject["np"])[0]) if subject and not _is_image(subject["np"]) else None
         return _background(instruction, new, keep=keep)
     new_head = _head(_noun_phrase(new)[0])
-    if _head(old) in _PLACES and new_head in _PLACES and new_head != _head(old):
+    if _head(old) in _SCENE.places and new_head in _SCENE.places and new_head != _head(old):
         # "change the lake to a desert": one setting for another.
         return _background(instruction, new)
     return _new_look_or_object(instruction, old, new)
@@ -1066,19 +1009,19 @@ def _new_look_or_object(instruction: str, old: str, new: str) -> list[_Draft]:
     if hue and _is_attribute(hue["look"]):
         return _local(instruction, old, hue["look"] + " {}")
     words = _words(new)
-    adjective = len(words) == 1 and words[0].endswith(_ADJECTIVE_ENDINGS) and not _is_plural(new)
+    adjective = len(words) == 1 and words[0].endswith(tuple(_GRAMMAR.adjective_endings)) and not _is_plural(new)
     if _is_attribute(new) or adjective:
         look = re.sub(r"^(?:in|a|an)\s+|\s+(?:in\s+)?(?:colou?r|colou?red|hue)$", "", new, flags=re.IGNORECASE)
         return _local(instruction, old, look + " {}")
-    if len(words) == 1 and words[0] in _MATERIALS:
+    if len(words) == 1 and words[0] in _LOOKS.materials:
         return _local(instruction, old, new + " {}")
     made_of = re.match(r"^(?:made\s+(?:of|out\s+of|from)|of|out\s+of)\s+(?P<stuff>.+)$", new, re.IGNORECASE)
     if made_of:
         return _local(instruction, old, "{} made of " + made_of["stuff"])
-    if _head(new) in _TIMES | _SEASONS | _WEATHER or (
+    if _head(new) in _SCENE.times | _SCENE.seasons | _SCENE.weather or (
         _is_global_look(new)
         and not re.match(r"^(?:a|an)\s", new, re.IGNORECASE)
-        and (_is_style_or_time(new) or _mentions(new, _WEATHER))
+        and (_is_style_or_time(new) or _mentions(new, _SCENE.weather))
     ):
         # "change the sky to a starry night": the sky, at night.
         return _local(instruction, old, _strip_determiners(new) + " {}")
@@ -1089,13 +1032,13 @@ def _attribute_look(attribute: str, value: str) -> str:
     """Gives back the look template for "the <attribute> of X to <value>" ("colour", "red" -> "red {}")."""
     value = value.strip(" .").replace("{", "").replace("}", "")
     kind = _head(attribute)
-    if kind in _TEXT_NOUNS or re.fullmatch(r"[\"'][^\"']+[\"']", value):
+    if kind in _LOOKS.text_nouns or re.fullmatch(r"[\"'][^\"']+[\"']", value):
         text = re.sub(r"^(?:the\s+)?(?:text|word|words|number|letters?)\s+", "", value, flags=re.IGNORECASE)
         return '{} with the text "' + text.strip("\"' ") + '"'
-    if kind in _COLOUR_ATTRIBUTES or _is_attribute(value):
+    if kind in _LOOKS.colour_attributes or _is_attribute(value):
         value = re.sub(r"\s+(?:colou?r|colou?red|hue)$", "", value, flags=re.IGNORECASE)
         words = attribute.lower().split()
-        if len(words) > 1 and words[-1] in ("color", "colour") and words[0] not in _DETERMINERS:
+        if len(words) > 1 and words[-1] in ("color", "colour") and words[0] not in _GRAMMAR.determiners:
             return "{} with " + value + " " + " ".join(words[:-1])
         if len(_words(value)) <= 3:
             return value + " {}"
@@ -1115,10 +1058,10 @@ def _action(instruction: str, rest: str, anywhere: bool = False) -> list[_Draft]
     """
     words = rest.split()
     low = [w.lower() for w in words]
-    her_does = (
-        len(low) > 1 and low[0] == "her" and (_lemma(low[1]) in _ACTIONS | _CLAUSE_VERBS or low[1].endswith("ing"))
+    her_does = len(low) > 1 and low[0] == "her" and (
+        _lemma(low[1]) in _VERBS.actions | _CLAUSE_VERBS or low[1].endswith("ing")
     )
-    determined = low and (low[0] in _ARTICLES or low[0] in _NUMBERS or low[0] in ("his", "her", "its", "this", "that"))
+    determined = low and (low[0] in _GRAMMAR.articles | _GRAMMAR.numbers | {"his", "her", "its", "this", "that"})
     start = 1 if determined and len(low) > 2 and not her_does else 0
     for i in range(start + 1, len(words)):
         word = low[i]
@@ -1127,8 +1070,8 @@ def _action(instruction: str, rest: str, anywhere: bool = False) -> list[_Draft]
             # After an owner comes what is owned: "the girl's dress" is a noun, not a verb.
             continue
         if word.endswith("ing") and base == word:
-            doubled = word[-4:-3] == word[-5:-4] and word[:-4] in _ACTIONS
-            base = word[:-3] if word[:-3] in _ACTIONS else word[:-4] if doubled else word[:-3] + "e"
+            doubled = word[-4:-3] == word[-5:-4] and word[:-4] in _VERBS.actions
+            base = word[:-3] if word[:-3] in _VERBS.actions else word[:-4] if doubled else word[:-3] + "e"
         looking = (
             word == "look"
             and i + 1 < len(low)
@@ -1138,21 +1081,19 @@ def _action(instruction: str, rest: str, anywhere: bool = False) -> list[_Draft]
             if anywhere:
                 return []
             continue
-        if not (base in _ACTIONS or looking) and not (anywhere and i == start + 1 and word not in _DETERMINERS):
+        known = base in _VERBS.actions or looking
+        if not known and not (anywhere and i == start + 1 and word not in _GRAMMAR.determiners):
             continue
         subject, what = " ".join(words[:i]), " ".join(words[i + 1 :])
         if _is_image(subject) and subject.lower() not in ("it", "them", "this", "that"):
             return []
         if base == "be":
             return _transform(instruction, subject, what)
-        verb = base if base in _ACTIONS else word
-        if verb in _POSE_VERBS or looking:
+        verb = base if base in _VERBS.actions else word
+        if verb in _VERBS.pose or looking:
             return [_Draft("pose", instruction, target=_target(_noun_phrase(subject)[0]), prompt=instruction)]
         return _local(instruction, _noun_phrase(subject)[0], ("{} " + _ing(verb) + " " + what).strip())
     return []
-
-
-_NOT_A_LOOK = _listed("grammar", "not_a_look")
 
 
 def _make(instruction: str, rest: str, verb: str = "make") -> list[_Draft]:
@@ -1181,9 +1122,9 @@ def _make(instruction: str, rest: str, verb: str = "make") -> list[_Draft]:
             return _global(instruction)
         # "make the ladies robots", "make the lake radioactive": the last word is what it becomes.
         words = rest.split()
-        if len(words) < 2 or words[-1].lower() in _NOT_A_LOOK:
+        if len(words) < 2 or words[-1].lower() in _GRAMMAR.not_a_look:
             return []
-        subject = [w for w in _words(" ".join(words[:-1])) if w not in _ARTICLES]
+        subject = [w for w in _words(" ".join(words[:-1])) if w not in _GRAMMAR.articles]
         if not subject:
             return []
         look = (" ".join(words[:-1]), words[-1])
@@ -1191,22 +1132,22 @@ def _make(instruction: str, rest: str, verb: str = "make") -> list[_Draft]:
     new = re.sub(r"^(?:look|looks|appear|seem)\s+(?:like\s+)?", "", new, flags=re.IGNORECASE)
     new = re.sub(r"^(?:it|they|he|she)\s*(?:is|are|was|were|'s|'re)\s+", "", new, flags=re.IGNORECASE)
     if _is_image(old):
-        if _is_background(new) or (_head(new) in _PLACES and not _is_global_look(new)):
+        if _is_background(new) or (_head(new) in _SCENE.places and not _is_global_look(new)):
             return _background(instruction, new)
-        if old.lower() in _OBJECT_PRONOUNS - {"everything"} and _is_attribute(new) and not _is_global_look(new):
+        if old.lower() in _GRAMMAR.object_pronouns - {"everything"} and _is_attribute(new) and not _is_global_look(new):
             return _local(instruction, old, new + " {}")
         return _global(instruction)
     if _is_background(old):
         return _background(instruction, _strip_determiners(new) + (" background" if _is_attribute(new) else ""))
     words = _words(old)
-    picture_wide = _GLOBAL_HEADS | _LIGHTING - {"light"} | _TIMES | _SEASONS | _WEATHER
+    picture_wide = _SCENE.global_heads | _SCENE.lighting - {"light"} | _SCENE.times | _SCENE.seasons | _SCENE.weather
     if words and words[-1] in picture_wide and len(words) <= 2:
         return _global(instruction)
     describes = (
         _is_attribute(new)
         or _is_global_look(new)
         or _RE.degree.match(new)
-        or (len(_words(new)) == 1 and _words(new)[0].endswith(_ADJECTIVE_ENDINGS))
+        or (len(_words(new)) == 1 and _words(new)[0].endswith(tuple(_GRAMMAR.adjective_endings)))
     )
     named = re.search(r"\b(?:hue|colou?r|shade|tint|tone|look)$", new, re.IGNORECASE)
     if not describes or (re.match(r"^(?:a|an)\s", new, re.IGNORECASE) and not named):
@@ -1221,18 +1162,18 @@ def _make(instruction: str, rest: str, verb: str = "make") -> list[_Draft]:
 def _colour(instruction: str, rest: str, verb: str) -> list[_Draft]:
     """Frames "paint the wall blue", "dye the plant in red", "cover X with snow", "dress the girl in yellow"."""
     dressed = re.match(r"^(?P<np>.+?)\s+(?:in|with|up\s+in|up\s+as|as)\s+(?P<what>.+)$", rest, re.IGNORECASE)
-    if verb in _DRESS_VERBS and dressed:
+    if verb in _VERBS.dress and dressed:
         what = re.sub(r"\s+(?:attire|clothes|clothing|outfit)$", "", dressed["what"], flags=re.IGNORECASE)
         look = "{} dressed in " + what if _is_attribute(what) else "{} wearing " + _indefinite(what)
         return _local(instruction, _noun_phrase(dressed["np"])[0], look)
-    if verb in _CHOOSE_VERBS:
+    if verb in _VERBS.choose:
         onto = re.match(r"^(?:for\s+)?(?P<look>.+?)\s+(?:to|on|onto|for)\s+(?P<np>.+)$", rest, re.IGNORECASE)
         if onto and not _is_image(onto["np"]) and not _is_style_or_time(onto["look"]):
             return _colour(instruction, f"{onto['np']} in {onto['look']}", "colour")
         return _global(instruction) if verb == "apply" or _is_global_look(rest) else []
-    verb = "cover" if verb in _DRESS_VERBS else verb
+    verb = "cover" if verb in _VERBS.dress else verb
     whole = re.match(r"^(?:the\s+)?(?:" + _IMAGE_NOUN + r"|scene|everything|it)\b", rest, re.IGNORECASE)
-    if verb in ("cover", "coat") and whole and _mentions(rest, _WEATHER):
+    if verb in ("cover", "coat") and whole and _mentions(rest, _SCENE.weather):
         return _global(instruction)
     if verb in ("paint", "draw", "spray") and re.match(r"^(?:a|an|some|two|three|four|five)\s", rest, re.IGNORECASE):
         return _add(instruction, rest)
@@ -1266,17 +1207,17 @@ def _give_split(rest: str) -> Optional[tuple[str, str]]:
     if len(words) < 2:
         return None
     if words[0].lower() in ("it", "them", "him", "her", "me", "us", "everyone", "everything") and (
-        words[1].lower() not in _NOUN_AFTER_HER
+        words[1].lower() not in _GRAMMAR.noun_after_her
     ):
         return words[0], " ".join(words[1:])
-    prepositions = _listed("grammar", "give_prepositions")
+    prepositions = _GRAMMAR.give_prepositions
     for i in range(2, len(words)):
         word, before = words[i].lower(), words[i - 1].lower()
-        article = word in ("a", "an", "some", "more", "less") or word in _NUMBERS
+        article = word in ("a", "an", "some", "more", "less") or word in _GRAMMAR.numbers
         opens = article or (_is_look_word(word) and not _is_look_word(before))
-        if opens and before not in prepositions and before not in _DETERMINERS:
+        if opens and before not in prepositions and before not in _GRAMMAR.determiners:
             return " ".join(words[:i]), " ".join(words[i:])
-    if len(words) >= 3 and words[0].lower() in _DETERMINERS:
+    if len(words) >= 3 and words[0].lower() in _GRAMMAR.determiners:
         return " ".join(words[:-1]), words[-1]
     return None
 
@@ -1300,7 +1241,7 @@ def _give(instruction: str, rest: str, verb: str = "give") -> list[_Draft]:
         )
         return _local(instruction, phrase, template)
     looks = any(_is_look_word(w) for w in _words(what))
-    if _is_attribute(what) or _head(what) in _BODY_NOUNS or (_head(what) in _ATTRIBUTE_NOUNS and looks):
+    if _is_attribute(what) or _head(what) in _LOOKS.body_nouns or (_head(what) in _LOOKS.attribute_nouns and looks):
         return _local(instruction, phrase, "{} with " + _strip_determiners(what, keep_numbers=True))
     added = _indefinite(_noun_phrase(what)[0] or what)
     return [_Draft("add", instruction, prompt=added, anchor=_target(phrase), relation="on")]
@@ -1309,13 +1250,13 @@ def _give(instruction: str, rest: str, verb: str = "give") -> list[_Draft]:
 def _global_verb(instruction: str, rest: str, verb: str) -> list[_Draft]:
     """Frames "brighten the image" (global) against "brighten the sky" (local) or "blur the background"."""
     rest = re.sub(r"^(?:up|down|out)\s+|\s+(?:up|down|out)$", "", rest, flags=re.IGNORECASE)
-    if verb in _RESTORE_VERBS or not rest or re.match(r"^(?:with|for|by|through|to|using|in)\b", rest, re.IGNORECASE):
+    if verb in _VERBS.restore or not rest or re.match(r"^(?:with|for|by|through|to|using|in)\b", rest, re.IGNORECASE):
         return _global(instruction)
     immersed = _RE.immersed.match(rest)
-    if immersed and verb not in _LIGHT_VERBS:
+    if immersed and verb not in _VERBS.light:
         # "infuse the image with watercolours": a mood or a style of the whole picture.
         return _global(instruction)
-    if verb in _MOOD_VERBS and _is_style_or_time(rest):
+    if verb in _VERBS.mood and _is_style_or_time(rest):
         return _global(instruction)
     phrase, _ = _noun_phrase(rest, keep_with=False)
     if _head(phrase) in ("shadows", "highlights", "midtones", "blacks", "whites"):
@@ -1327,12 +1268,12 @@ def _global_verb(instruction: str, rest: str, verb: str) -> list[_Draft]:
         or _is_global_look(phrase)
         or _is_global_look(rest)
     ):
-        if phrase and _is_background(phrase) and not _mentions(phrase, _WEATHER):
+        if phrase and _is_background(phrase) and not _mentions(phrase, _SCENE.weather):
             return [_Draft("background", instruction, prompt=f"{_past(verb)} background")]
         return _global(instruction)
     if _is_background(phrase):
         return [_Draft("background", instruction, prompt=f"{_past(verb)} background")]
-    if verb in _MOOD_VERBS:
+    if verb in _VERBS.mood:
         return _global(instruction) if _is_global_look(instruction) else []
     return _local(instruction, phrase, _past(verb) + " {}")
 
@@ -1365,9 +1306,6 @@ def _have(instruction: str, rest: str, verb: str = "have") -> list[_Draft]:
     return _make(instruction, rest) or _action(instruction, rest, anywhere=True)
 
 
-_LOOSE_FILLER = _listed("grammar", "loose_filler")
-
-
 def _loose(instruction: str, text: str) -> list[_Draft]:
     """Frames a clause with no verb we know: "as a watercolor", "more Renaissance", "a cat on the sofa"."""
     low = text.lower()
@@ -1378,16 +1316,15 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
     if arrow:
         return _transform(instruction, arrow["old"], arrow["new"])
     if _is_global_look(text):
-        concrete = [
-            w for w in _words(low) if w not in _DETERMINERS and w not in _LOOSE_FILLER and not _is_global_look(w)
-        ]
+        ignored = _GRAMMAR.determiners | _GRAMMAR.loose_filler
+        concrete = [w for w in _words(low) if w not in ignored and not _is_global_look(w)]
         if len(concrete) <= 2 or re.match(r"^(?:as|in|at|during|more|less|with|like|by|into|to|make)\b", low):
             return _global(instruction)
     if re.match(r"^(?:as|in the style of|like|more|less|by)\s", low) or _is_style_or_time(text):
         return _global(instruction)
     placed = _RE.placed.match(text)
     setting = (
-        _head(_noun_phrase(placed["place"])[0]) in _PLACES or _is_background(placed["place"]) if placed else False
+        _head(_noun_phrase(placed["place"])[0]) in _SCENE.places or _is_background(placed["place"]) if placed else False
     )
     if placed and (setting or _RE.counted.match(placed["place"])):
         return _background(instruction, placed["place"])
@@ -1400,7 +1337,7 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
         )
     if re.match(r"^(?:a|an|some|two|three|four|five|another)\s", low):
         return _add(instruction, text, "add")
-    colours = [w for w in _words(low) if w in _COLOURS]
+    colours = [w for w in _words(low) if w in _LOOKS.colours]
     if colours and len(_words(low)) <= 8:
         # "red for the horse's hue".
         rest = re.sub(r"\b" + re.escape(colours[0]) + r"\b", "", text, count=1, flags=re.IGNORECASE).strip()
@@ -1414,8 +1351,6 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
 
 
 # Reading a clause: its verb picks the frame.
-
-_FUNCTION_WORDS = _listed("grammar", "function_words")
 
 
 def _parse_clause(clause: str) -> list[_Draft]:
@@ -1447,7 +1382,7 @@ def _verb_frame(said: str, text: str, words: list[str], verb: str, rest: str) ->
     frame = _FRAME_OF.get(verb)
     if frame:
         return frame(said, rest, verb)
-    if words[0] not in _FUNCTION_WORDS and _RE.counted.match(rest) and _relation(rest)[0]:
+    if words[0] not in _GRAMMAR.function_words and _RE.counted.match(rest) and _relation(rest)[0]:
         # "stand a giraffe next to the tree", "fly a kite above the park": something new, somewhere.
         return _add(said, rest)
     return _loose(said, text)
@@ -1461,18 +1396,18 @@ def _state(instruction: str, rest: str, verb: str) -> list[_Draft]:
 
 # Which frame reads a clause, by the clause's verb: a verb listed in several rows goes to the first.
 _FRAMES = (
-    (_KEEP_VERBS, lambda instruction, rest, verb: []),
+    (_VERBS.keep, lambda instruction, rest, verb: []),
     (frozenset(_STATE_OF), _state),
-    (_RESTORE_VERBS | _LIGHT_VERBS, _global_verb),
-    (_REVEAL_VERBS | _REMOVE_VERBS, _remove),
-    (_SWAP_VERBS | _CHANGE_VERBS, _change),
+    (_VERBS.restore | _VERBS.light, _global_verb),
+    (_VERBS.reveal | _VERBS.remove, _remove),
+    (_VERBS.swap | _VERBS.change, _change),
     ({"make"}, _make),
     ({"give"}, _give),
     ({"have", "let", "get"}, _have),
-    (_DRESS_VERBS | _CHOOSE_VERBS | _COLOUR_VERBS, _colour),
-    (_ADD_VERBS, _add),
+    (_VERBS.dress | _VERBS.choose | _VERBS.colour, _colour),
+    (_VERBS.add, _add),
     ({"blur", "zoom"}, _global_verb),
-    (_SIZE_VERBS, _size),
+    (_VERBS.size, _size),
     (_GLOBAL_VERBS, _global_verb),
 )
 _FRAME_OF = {verb: frame for verbs, frame in reversed(_FRAMES) for verb in verbs}
@@ -1500,7 +1435,7 @@ def _particle_frame(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
         if _RE.counted.match(rest):
             return _add(said, rest, "add")
         return _local(said, _noun_phrase(rest)[0], "lit {}")
-    if verb in _SLANG_REMOVE and not _RE.counted.match(rest) and not re.match(r"^(?:in|into)\b", rest, re.IGNORECASE):
+    if verb in _VERBS.slang_remove and not _RE.counted.match(rest) and not re.match(r"^(?:in|into)\b", rest, re.I):
         return _remove(said, rest)
     if verb == "hide" and re.search(r"\s(?:with|behind|under)\s", rest):
         return _local(said, _noun_phrase(rest, keep_with=False)[0], "{} covered")
@@ -1528,7 +1463,7 @@ def _gapped(verb: str, rest: str) -> Optional[list[str]]:
         (len(prepositions) == 1 and None not in prepositions)
         or (lemma in ("give", "make", "get") and all(_RE.double_object.match(part) for part in parts))
         or (
-            lemma in _COLOUR_VERBS | {"make", "turn", "get"}
+            lemma in _VERBS.colour | {"make", "turn", "get"}
             and all(len(_words(part)) > 1 and _is_look_word(_words(part)[-1]) for part in parts)
         )
     )
@@ -1540,7 +1475,7 @@ def _gapped(verb: str, rest: str) -> Optional[list[str]]:
 _QUOTED_OR_CAPS = _PHRASES["fragments"]["quoted_or_caps"]
 _SAYS = re.compile(
     r"^(?:(?:make|have|let|get|change|turn|can|could)\s+)?(?P<np>.+?)\s+(?:to\s+)?(?:should\s+|will\s+|would\s+)?"
-    r"(?P<say>" + "|".join(sorted(_SAY_WORDS)) + r")\s+(?P<what>\S.*)$",
+    r"(?P<say>" + "|".join(sorted(_VERBS.say)) + r")\s+(?P<what>\S.*)$",
     re.IGNORECASE,
 )
 
@@ -1566,15 +1501,15 @@ _NUMBER = _PHRASES["fragments"]["number"]
 def _is_pose(verb: Optional[str], after: Optional[str]) -> bool:
     """Gives back whether a verb after a person or an animal asks for a new pose ("sit", "look at", "do a split")."""
     word = (verb or "").lower()
-    base = word[:-3] if word.endswith("ing") and word[:-3] in _POSE_VERBS else _lemma(word)
-    if word.endswith("ing") and base not in _POSE_VERBS:
+    base = word[:-3] if word.endswith("ing") and word[:-3] in _VERBS.pose else _lemma(word)
+    if word.endswith("ing") and base not in _VERBS.pose:
         base = word[:-4] if word[-4:-3] == word[-5:-4] else word[:-3] + "e"
     following = (after or "").lower().split()[:1]
     if base == "look":
         return following in (["at"], ["up"], ["down"], ["away"], ["back"], ["toward"], ["towards"], ["into"])
     if base == "do":
         return following in (["a"], ["an"])
-    return base in _POSE_VERBS
+    return base in _VERBS.pose
 
 
 def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[list[_Draft]]:
@@ -1583,7 +1518,7 @@ def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[li
     "move the cat to the left" and "put the dog closer to the kid" are moves; a move to a place
     ("move us to the beach") is a new background.
     """
-    for candidate in (said, text) if verb not in _REMOVE_VERBS else ():
+    for candidate in (said, text) if verb not in _VERBS.remove else ():
         written, carrier = _written_on(candidate)
         if written:
             return [_Draft("text", said, target=carrier, prompt=said)]
@@ -1595,15 +1530,15 @@ def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[li
     if posed and not owned and (posed["owner"] or _is_pose(posed["verb"], posed["after"])):
         return [_Draft("pose", said, target=_target(_noun_phrase(posed["np"] or posed["owner"])[0]), prompt=said)]
     definite = re.match(r"^(?:the|this|that|these|those|his|her|their|its|my|him|them|it|us|me)\b", rest, re.I)
-    if verb not in _MOVE_VERBS and not (verb in _CARRIED_VERBS and definite):
+    if verb not in _VERBS.move and not (verb in _VERBS.carried and definite):
         return None
     phrase, tail = _noun_phrase(rest, keep_with=False)
     tail = re.sub(r"^(?:in|at|on)\s+the\s+(?:back|front|middle|corner)\s+", "", tail, flags=re.IGNORECASE)
     place = re.match(r"^(?:to|into|onto|in|on|at)\s+(?P<place>.+)$", tail, re.IGNORECASE)
-    if place and (_head(place["place"]) in _PLACES or _is_background(place["place"])):
+    if place and (_head(place["place"]) in _SCENE.places or _is_background(place["place"])):
         return _background(said, place["place"], keep=None if phrase.lower() in ("us", "me") else _target(phrase))
     direction = _RE.move_to.search(rest)
-    if verb not in _MOVE_VERBS and not direction:
+    if verb not in _VERBS.move and not direction:
         return None
     if direction:
         phrase = _noun_phrase(re.sub(r"\s+(?:a\s+)?(?:bit|little|tad)$", "", rest[: direction.start()]))[0]
