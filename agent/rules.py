@@ -13,14 +13,20 @@ It reads an edit request the way a person skims one:
    green", "give the cat a bow and the dog a collar").
 5. Edits for an instruction-following editor are recognised first (text on a thing, a move, a
    count, a pose); otherwise the clause's verb picks a frame (remove, add, replace or change, make,
-   colour, give, ...); the frame reads the object and what it should become, and the word lists of
-   agent/words/ (verbs, colours, materials, styles, seasons, weather, lighting, places) settle the
-   category.
+   colour, give, ...) through the table `_FRAMES`; the frame reads the object and what it should
+   become, and the word lists of agent/words/ (verbs, colours, materials, styles, seasons, weather,
+   lighting, places) settle the category.
 6. Steps are linked: "it" means the previous step's object, "her" after "the woman's earrings" the
    woman, "put a cat where it was" turns the removal before it into a replacement.
 
 It never sees the image. "it" with nothing before it in the turn stays "it", for the session to
 resolve against the previous turn.
+
+What it knows is data in agent/words/: word lists (`_VERBS.remove` is the `remove` list of
+verbs.toml, `_SCENE.places` the `places` list of scene.toml) and phrasings (`_RE.polite_start` is
+the `polite_start` pattern of phrases.toml, compiled). A new word or wording is a line there; a
+new verb for an existing frame is a word in the verb list of that frame; a new kind of verb is a
+frame function `(instruction, rest, verb) -> steps` and a row of `_FRAMES`.
 """
 
 from __future__ import annotations
@@ -109,11 +115,8 @@ _REMOVAL_PARTICLES = tuple(
     for row in _lexicon("verbs")["removal_particles"]
 )
 _CLAUSE_VERBS = frozenset(_STATE_OF).union(
-    *(getattr(_VERBS, name) for name in "remove reveal add swap change colour size keep slang_remove move".split()),
-    _GLOBAL_VERBS,
-    _VERBS.dress,
-    _VERBS.choose,
-    _VERBS.other,
+    _VERBS.remove, _VERBS.reveal, _VERBS.add, _VERBS.swap, _VERBS.change, _VERBS.colour, _VERBS.size, _VERBS.keep,
+    _VERBS.slang_remove, _VERBS.move, _GLOBAL_VERBS, _VERBS.dress, _VERBS.choose, _VERBS.other,
 )
 
 _CAPABILITIES = (

@@ -603,3 +603,29 @@ def test_the_word_lists_are_data_files_with_no_benchmark_only_words():
     every_word = " ".join(v for f in folder.glob("*.toml") for v in tomllib.loads(f.read_text()).values()
                           if isinstance(v, str)).split()
     assert not {"devoid", "deveil", "uncloud", "abrogate", "embark"} & set(every_word)
+
+
+def test_every_phrasing_and_word_list_of_the_data_files_is_read_by_the_planner():
+    import re
+    import tomllib
+    from pathlib import Path
+
+    import chatedit.agent.rules as rules
+
+    source = Path(rules.__file__).read_text()
+    folder = Path(rules.__file__).with_name("words")
+    phrases = tomllib.loads((folder / "phrases.toml").read_text())
+    unread = [
+        key
+        for key, pattern in phrases.items()
+        if isinstance(pattern, str) and f"_RE.{key}" not in source and key not in phrases["orders"]
+    ]
+    for name in ("grammar", "scene", "looks", "verbs"):
+        lists = tomllib.loads((folder / f"{name}.toml").read_text())
+        unread += [
+            f"{name}.{key}"
+            for key, words in lists.items()
+            if isinstance(words, str) and f"_{name.upper()}.{key}" not in source
+        ]
+    assert unread == []
+    assert rules._RE.write_on.flags & re.IGNORECASE == 0 and rules._RE.polite_start.flags & re.IGNORECASE
