@@ -1250,9 +1250,12 @@ def _give(instruction: str, rest: str, verb: str = "give") -> list[_Draft]:
     return [_Draft("add", instruction, prompt=added, anchor=_target(phrase), relation="on")]
 
 
-def _global_verb(instruction: str, rest: str, verb: str) -> list[_Draft]:
-    """Frames "brighten the image" (global) against "brighten the sky" (local) or "blur the background"."""
-    rest = re.sub(r"^(?:up|down|out)\s+|\s+(?:up|down|out)$", "", rest, flags=re.IGNORECASE)
+def _adjust(instruction: str, rest: str, verb: str) -> list[_Draft]:
+    """Frames verbs that adjust a look or a size: "brighten the image" (global), "brighten the sky" (local).
+
+    Also "blur the background", "enlarge the moon", "rotate the image by 90 degrees".
+    """
+    rest = re.sub(r"^(?:up|down|out)\s+|\s+(?:up|down|out)$", "", _RE.measure.sub("", rest), flags=re.IGNORECASE)
     if verb in _VERBS.restore or not rest or re.match(r"^(?:with|for|by|through|to|using|in)\b", rest, re.IGNORECASE):
         return _global(instruction)
     immersed = _RE.immersed.match(rest)
@@ -1278,23 +1281,6 @@ def _global_verb(instruction: str, rest: str, verb: str) -> list[_Draft]:
         return [_Draft("background", instruction, prompt=f"{_past(verb)} background")]
     if verb in _VERBS.mood:
         return _global(instruction) if _is_global_look(instruction) else []
-    return _local(instruction, phrase, _past(verb) + " {}")
-
-
-def _size(instruction: str, rest: str, verb: str) -> list[_Draft]:
-    """Frames "enlarge the moon", "rotate the image", "move the car to the left"."""
-    rest = _RE.measure.sub("", rest)
-    phrase, tail = _noun_phrase(rest, keep_with=False)
-    if verb in ("move", "shift", "relocate"):
-        if phrase and re.match(r"^(?:outside|outdoors|indoors|inside)$", tail, re.IGNORECASE):
-            return [
-                _Draft("background", instruction, target=None if _is_image(phrase) else _target(phrase), prompt=tail)
-            ]
-        return _add(instruction, rest)
-    if not phrase or _is_image(phrase) or _is_weather_thing(phrase):
-        return _global(instruction)
-    if _is_background(phrase):
-        return [_Draft("background", instruction, prompt=f"{_past(verb)} background")]
     return _local(instruction, phrase, _past(verb) + " {}")
 
 
@@ -1401,7 +1387,7 @@ def _state(instruction: str, rest: str, verb: str) -> list[_Draft]:
 _FRAMES = (
     (_VERBS.keep, lambda instruction, rest, verb: []),
     (frozenset(_STATE_OF), _state),
-    (_VERBS.restore | _VERBS.light, _global_verb),
+    (_VERBS.restore | _VERBS.light, _adjust),
     (_VERBS.reveal | _VERBS.remove, _remove),
     (_VERBS.swap | _VERBS.change, _change),
     ({"make"}, _make),
@@ -1409,9 +1395,7 @@ _FRAMES = (
     ({"have", "let", "get"}, _have),
     (_VERBS.dress | _VERBS.choose | _VERBS.colour, _colour),
     (_VERBS.add, _add),
-    ({"blur", "zoom"}, _global_verb),
-    (_VERBS.size, _size),
-    (_GLOBAL_VERBS, _global_verb),
+    (_VERBS.size | _GLOBAL_VERBS, _adjust),
 )
 _FRAME_OF = {verb: frame for verbs, frame in reversed(_FRAMES) for verb in verbs}
 
@@ -1432,7 +1416,7 @@ def _particle_frame(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
         if whole:
             return _global(said) if _is_global_look(said) else []
         if verb == "crop" and not re.match(r"^(?:out|away)\b", rest, re.IGNORECASE):
-            return _size(said, rest, verb)
+            return _adjust(said, rest, verb)
         return _remove(said, rest)
     if verb == "light" and not re.match(r"^(?:up\b|it\b|the\s+(?:image|photo|picture|scene)\b)", rest, re.IGNORECASE):
         if _RE.counted.match(rest):
