@@ -1100,7 +1100,18 @@ def _action(instruction: str, rest: str, anywhere: bool = False) -> list[_Draft]
 
 
 def _make(instruction: str, rest: str, verb: str = "make") -> list[_Draft]:
-    """Frames "make X Y": a new look (local), a new object (replace), the picture (global), or removal."""
+    """Frames "make X Y": a new look (local), a new object (replace), the picture (global), or removal.
+
+    "have", "let" and "get" also say what X does: "have the dog wear a hat", "let a dog join the
+    scene", "have the man turn into a statue".
+    """
+    if verb != "make":
+        if re.match(r"^(?:a|an|some|two|three|four|five)\s", rest, re.IGNORECASE):
+            return _add(instruction, _RE.joins.sub(" in", rest, count=1))
+        becomes = _RE.turns_into.match(rest)
+        if becomes:
+            return _transform(instruction, becomes["np"], becomes["new"])
+        return _make(instruction, rest) or _action(instruction, rest, anywhere=True)
     rest = re.sub(r"\s+instead$", "", rest.strip(), flags=re.IGNORECASE)
     gone = _RE.gone_look.match(rest)
     if gone and not _is_image(gone["np"]):
@@ -1284,17 +1295,6 @@ def _adjust(instruction: str, rest: str, verb: str) -> list[_Draft]:
     return _local(instruction, phrase, _past(verb) + " {}")
 
 
-def _have(instruction: str, rest: str, verb: str = "have") -> list[_Draft]:
-    """Frames "have the dog wear a hat", "let the bird fly", "let a dog join the scene", "have X turn into Y"."""
-    if re.match(r"^(?:a|an|some|two|three|four|five)\s", rest, re.IGNORECASE):
-        rest = _RE.joins.sub(" in", rest, count=1)
-        return _add(instruction, rest, "add")
-    becomes = _RE.turns_into.match(rest)
-    if becomes:
-        return _transform(instruction, becomes["np"], becomes["new"])
-    return _make(instruction, rest) or _action(instruction, rest, anywhere=True)
-
-
 def _loose(instruction: str, text: str) -> list[_Draft]:
     """Frames a clause with no verb we know: "as a watercolor", "more Renaissance", "a cat on the sofa"."""
     low = text.lower()
@@ -1390,9 +1390,8 @@ _FRAMES = (
     (_VERBS.restore | _VERBS.light, _adjust),
     (_VERBS.reveal | _VERBS.remove, _remove),
     (_VERBS.swap | _VERBS.change, _change),
-    ({"make"}, _make),
+    ({"make", "have", "let", "get"}, _make),
     ({"give"}, _give),
-    ({"have", "let", "get"}, _have),
     (_VERBS.dress | _VERBS.choose | _VERBS.colour, _colour),
     (_VERBS.add, _add),
     (_VERBS.size | _GLOBAL_VERBS, _adjust),
