@@ -1357,20 +1357,13 @@ def _parse_clause(clause: str) -> list[_Draft]:
     gapped = _gapped(text.split(None, 1)[0], rest) or (None if _starts_with_verb(text) else _gapped("make", text))
     if gapped:
         return [draft for part in gapped for draft in _parse_clause(part)]
-    instructed = _instruction_kind(said, text, verb, rest)
-    if instructed is not None:
-        return instructed
-    return _verb_frame(said, text, words, verb, rest)
-
-
-def _verb_frame(said: str, text: str, words: list[str], verb: str, rest: str) -> list[_Draft]:
-    """Gives back the steps of a clause in the imperative, read by the frame its verb opens."""
-    particle = _particle_frame(said, verb, rest)
-    if particle is not None:
-        return particle
-    frame = _FRAME_OF.get(verb)
-    if frame:
-        return frame(said, rest, verb)
+    # An instruction-editor kind first, then a verb with its particle, then the frame the verb opens.
+    steps = _instruction_kind(said, text, verb, rest)
+    steps = _particle_frame(said, rest, verb) if steps is None else steps
+    if steps is not None:
+        return steps
+    if verb in _FRAME_OF:
+        return _FRAME_OF[verb](said, rest, verb)
     if words[0] not in _GRAMMAR.function_words and _RE.counted.match(rest) and _relation(rest)[0]:
         # "stand a giraffe next to the tree", "fly a kite above the park": something new, somewhere.
         return _add(said, rest)
@@ -1399,7 +1392,7 @@ _FRAMES = (
 _FRAME_OF = {verb: frame for verbs, frame in reversed(_FRAMES) for verb in verbs}
 
 
-def _particle_frame(said: str, verb: str, rest: str) -> Optional[list[_Draft]]:
+def _particle_frame(said: str, rest: str, verb: str) -> Optional[list[_Draft]]:
     """Frames verbs whose meaning turns on a particle or an article ("get rid of", "take away", "light a")."""
     switched = re.search(r"^(?:on|off)\b|\s(?:on|off)$", rest, re.IGNORECASE)
     if verb in ("turn", "switch", "flick") and switched:
