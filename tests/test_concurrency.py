@@ -23,13 +23,12 @@ from PIL import Image
 
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
-from chatedit.agent.toolbox import EditSettings, Toolbox
-from tests.helpers import serve
+from chatedit.agent.toolbox import Toolbox
+from tests.helpers import FAST, serve
 from chatedit.tools.images import to_data_url
 from chatedit.tools.models import get_models
 
 SESSIONS = 16
-FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 PICTURE = re.compile(r"!\[edited\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)")
 
 

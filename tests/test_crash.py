@@ -30,11 +30,10 @@ from PIL import Image
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
 from chatedit.agent.store import ImageStore
-from chatedit.agent.toolbox import EditSettings
 from chatedit.tools.images import to_data_url
+from tests.helpers import tiny_editor
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -237,8 +236,7 @@ def test_kill_9_in_the_middle_of_a_turn_loses_nothing(tmp_path, first):
         editor.close()
 
     # The server restarted on the same data dir takes both interrupted turns, sent again as they were.
-    editor = Editor(models="tiny", planner="rules", data_dir=data, settings=FAST, max_attempts=1)
-    try:
+    with tiny_editor(data) as editor:
         http = TestClient(create_app(editor, ServerSettings()))
         for session in ("alice", "bob"):
             answered_image(http.post("/v1/chat/completions", **request(session, *interrupted[session])))
@@ -251,6 +249,4 @@ def test_kill_9_in_the_middle_of_a_turn_loses_nothing(tmp_path, first):
         assert [(v.instruction, v.parent) for v in bob_versions[2:]] == [("make it look like a watercolor painting", 1)]
         assert alice_versions[-1].current and bob_versions[-1].current
         editor.store.flush()
-    finally:
-        editor.close()
     store_is_whole(data)

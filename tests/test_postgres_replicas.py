@@ -24,12 +24,13 @@ from conftest import random_image
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 from PIL import Image
-from test_crash import FAST, Server, answered_image, request
+from test_crash import Server, answered_image, request
 
 from chatedit.agent import cli
 from chatedit.agent.database import open_database
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
+from tests.helpers import FAST
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
