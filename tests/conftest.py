@@ -35,6 +35,12 @@ def chelsea() -> Image.Image:
 
 
 @pytest.fixture(scope="session")
+def small_photo(coffee) -> Image.Image:
+    """The coffee photo at 96x64: small enough for a whole turn of the tiny models in a second."""
+    return coffee.resize((96, 64), Image.Resampling.BICUBIC)
+
+
+@pytest.fixture(scope="session")
 def odd_photo(coffee) -> Image.Image:
     """A real photo at an odd size (601x403), to catch off-by-one and multiple-of-8 assumptions."""
     return coffee.resize((601, 403), Image.Resampling.BICUBIC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 import time
@@ -11,12 +12,20 @@ from typing import Callable, Iterator
 
 import torch
 import uvicorn
+from PIL import Image
 
 from chatedit.agent.session import Editor
 from chatedit.agent.toolbox import EditSettings
 
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 """Two diffusion steps on a 64-pixel working size: the tiny models' edits in a fraction of a second."""
+
+
+def png(image: Image.Image) -> bytes:
+    """Gives back the picture as PNG bytes, the way a client uploads it."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 @contextmanager

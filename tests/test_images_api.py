@@ -13,7 +13,7 @@ from PIL import Image
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
 from chatedit.agent.toolbox import EditSettings
-from tests.helpers import serve
+from tests.helpers import png, serve
 
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 KEY = "sk-images"
@@ -41,62 +41,51 @@ def client(server) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{server}/v1", api_key=KEY, max_retries=0, timeout=120)
 
 
-@pytest.fixture(scope="module")
-def photo(coffee) -> Image.Image:
-    return coffee.resize((96, 64), Image.Resampling.BICUBIC)
-
-
-def png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def decoded(b64: str) -> Image.Image:
     return Image.open(io.BytesIO(base64.b64decode(b64)))
 
 
-def test_an_edit_answers_in_openai_shape_with_the_picture(client, photo):
-    reply = client.images.edit(image=("photo.png", png(photo), "image/png"), prompt="make it look like winter")
+def test_an_edit_answers_in_openai_shape_with_the_picture(client, small_photo):
+    reply = client.images.edit(image=("photo.png", png(small_photo), "image/png"), prompt="make it look like winter")
     assert reply.created > 0 and len(reply.data) == 1
     edited = decoded(reply.data[0].b64_json)
-    assert edited.format == "PNG" and edited.size == photo.size
-    assert not np.array_equal(np.asarray(edited.convert("RGB")), np.asarray(photo))
+    assert edited.format == "PNG" and edited.size == small_photo.size
+    assert not np.array_equal(np.asarray(edited.convert("RGB")), np.asarray(small_photo))
     assert "winter" in reply.data[0].revised_prompt
 
 
 @pytest.mark.parametrize("output_format, pil_format", [("jpeg", "JPEG"), ("webp", "WEBP")])
-def test_output_format_and_own_size(client, photo, output_format, pil_format):
+def test_output_format_and_own_size(client, small_photo, output_format, pil_format):
     reply = client.images.edit(
-        image=("photo.png", png(photo), "image/png"),
+        image=("photo.png", png(small_photo), "image/png"),
         prompt="make it brighter",
-        size=f"{photo.width}x{photo.height}",
+        size=f"{small_photo.width}x{small_photo.height}",
         output_format=output_format,
     )
     assert decoded(reply.data[0].b64_json).format == pil_format
 
 
-def test_n_pictures_each_from_its_own_seed(client, photo):
-    reply = client.images.edit(image=("photo.png", png(photo), "image/png"), prompt="make it look like winter", n=3)
+def test_n_pictures_each_from_its_own_seed(client, small_photo):
+    reply = client.images.edit(image=("photo.png", png(small_photo), "image/png"), prompt="make it look like winter", n=3)
     pictures = [np.asarray(decoded(item.b64_json).convert("RGB")) for item in reply.data]
     assert len(pictures) == 3 and all(p.shape == (64, 96, 3) for p in pictures)
     assert not np.array_equal(pictures[0], pictures[1]) and not np.array_equal(pictures[1], pictures[2])
 
 
-def test_a_url_answer_links_the_stored_picture(client, server, photo):
+def test_a_url_answer_links_the_stored_picture(client, server, small_photo):
     reply = client.images.edit(
-        image=("photo.png", png(photo), "image/png"), prompt="make it look like a sunset", response_format="url"
+        image=("photo.png", png(small_photo), "image/png"), prompt="make it look like a sunset", response_format="url"
     )
     url = reply.data[0].url
     assert url.startswith(f"{server}/v1/images/") and "sig=" in url
-    assert Image.open(io.BytesIO(openai.DefaultHttpxClient().get(url).content)).size == photo.size
+    assert Image.open(io.BytesIO(openai.DefaultHttpxClient().get(url).content)).size == small_photo.size
 
 
-def test_the_first_of_several_images_is_edited(client, editor, photo):
+def test_the_first_of_several_images_is_edited(client, editor, small_photo):
     """Open WebUI sends a follow-up's images newest first: the last answer's picture, then the one before."""
-    latest = photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    latest = small_photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     reply = client.images.edit(
-        image=[("latest.png", png(latest), "image/png"), ("older.png", png(photo), "image/png")],
+        image=[("latest.png", png(latest), "image/png"), ("older.png", png(small_photo), "image/png")],
         prompt="make it look like winter",
         extra_body={"user": "first-of-several"},
     )
@@ -105,8 +94,8 @@ def test_the_first_of_several_images_is_edited(client, editor, photo):
     assert np.array_equal(np.asarray(base), np.asarray(latest))
 
 
-def test_user_continues_a_session(client, editor, photo):
-    first = client.images.edit(image=("p.png", png(photo), "image/png"), prompt="make it brighter", user="alice")
+def test_user_continues_a_session(client, editor, small_photo):
+    first = client.images.edit(image=("p.png", png(small_photo), "image/png"), prompt="make it brighter", user="alice")
     again = client.images.edit(
         image=("p.png", base64.b64decode(first.data[0].b64_json), "image/png"),
         prompt="make it look like winter",
@@ -124,8 +113,8 @@ def bad(client, **kwargs) -> openai.BadRequestError:
     return caught.value
 
 
-def test_bad_requests_are_400_in_openai_error_shape(client, photo):
-    image = ("photo.png", png(photo), "image/png")
+def test_bad_requests_are_400_in_openai_error_shape(client, small_photo):
+    image = ("photo.png", png(small_photo), "image/png")
     wrong_size = bad(client, image=image, prompt="make it brighter", size="1024x1024")
     assert wrong_size.body["param"] == "size" and "96x64" in wrong_size.body["message"]
     assert bad(client, image=image, prompt="make it brighter", n=5).body["param"] == "n"
@@ -136,10 +125,10 @@ def test_bad_requests_are_400_in_openai_error_shape(client, photo):
     assert blank.body["param"] == "prompt"
 
 
-def test_a_key_is_needed(server, photo):
+def test_a_key_is_needed(server, small_photo):
     stranger = openai.OpenAI(base_url=f"{server}/v1", api_key="sk-wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError) as caught:
-        stranger.images.edit(image=("photo.png", png(photo), "image/png"), prompt="make it brighter")
+        stranger.images.edit(image=("photo.png", png(small_photo), "image/png"), prompt="make it brighter")
     assert caught.value.body["code"] == "invalid_api_key"
 
 
@@ -149,14 +138,14 @@ def test_too_large_is_413(client):
     assert caught.value.status_code == 413
 
 
-def test_a_mask_is_the_region_and_outside_it_nothing_changes(client, photo):
-    mask = Image.new("RGBA", photo.size, (0, 0, 0, 255))
+def test_a_mask_is_the_region_and_outside_it_nothing_changes(client, small_photo):
+    mask = Image.new("RGBA", small_photo.size, (0, 0, 0, 255))
     mask.paste((0, 0, 0, 0), (8, 8, 40, 40))
     reply = client.images.edit(
-        image=("photo.png", png(photo), "image/png"), mask=("mask.png", png(mask), "image/png"), prompt="make it red"
+        image=("photo.png", png(small_photo), "image/png"), mask=("mask.png", png(mask), "image/png"), prompt="make it red"
     )
     edited = np.asarray(decoded(reply.data[0].b64_json).convert("RGB")).astype(int)
-    original = np.asarray(photo).astype(int)
+    original = np.asarray(small_photo).astype(int)
     far = np.ones(original.shape[:2], bool)
     far[:56, :56] = False
     assert np.array_equal(edited[far], original[far])

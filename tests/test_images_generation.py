@@ -13,7 +13,7 @@ from PIL import Image
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
 from chatedit.agent.toolbox import EditSettings
-from tests.helpers import serve
+from tests.helpers import png, serve
 
 KEY = "sk-draw"
 
@@ -41,12 +41,6 @@ def client(server) -> openai.OpenAI:
 
 def decoded(b64: str) -> Image.Image:
     return Image.open(io.BytesIO(base64.b64decode(b64)))
-
-
-def png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def test_n_pictures_of_the_asked_size_each_from_its_own_seed(client):

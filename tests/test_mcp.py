@@ -23,23 +23,12 @@ from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
 from chatedit.agent.toolbox import EditSettings
 from chatedit.tools.errors import InputError
-from tests.helpers import serve
+from tests.helpers import png, serve
 
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 KEY = "sk-mcp"
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def photo(coffee) -> Image.Image:
-    return coffee.resize((96, 64), Image.Resampling.BICUBIC)
-
-
-def png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def picture_of(result) -> Image.Image:
@@ -85,9 +74,9 @@ async def stdio_calls(photo_path: str, not_an_image: str, data_dir: str) -> dict
         }
 
 
-def test_stdio_tools_edit_report_undo_and_refuse_bad_input(photo, tmp_path):
+def test_stdio_tools_edit_report_undo_and_refuse_bad_input(small_photo, tmp_path):
     photo_path = tmp_path / "photo.png"
-    photo.save(photo_path)
+    small_photo.save(photo_path)
     text_file = tmp_path / "notes.txt"
     text_file.write_text("not a picture")
     calls = asyncio.run(asyncio.wait_for(stdio_calls(str(photo_path), str(text_file), str(tmp_path / "data")), 600))
@@ -96,14 +85,14 @@ def test_stdio_tools_edit_report_undo_and_refuse_bad_input(photo, tmp_path):
     edit = calls["edit"]
     assert not edit.is_error
     edited = picture_of(edit)
-    assert edited.size == photo.size and not np.array_equal(np.asarray(edited), np.asarray(photo))
+    assert edited.size == small_photo.size and not np.array_equal(np.asarray(edited), np.asarray(small_photo))
     assert edit.structured_content["version"] == 1 and edit.structured_content["steps"][0]["category"] == "global"
     assert "winter" in text_of(edit)
     # Long edits tell the client how they go.
     assert any(line.startswith("Plan:") for line in calls["progress"])
     versions = calls["history"].structured_content["versions"]
     assert [v["current"] for v in versions] == [False, True]
-    assert np.array_equal(np.asarray(picture_of(calls["undo"])), np.asarray(photo))
+    assert np.array_equal(np.asarray(picture_of(calls["undo"])), np.asarray(small_photo))
     assert [s["category"] for s in calls["plan"].structured_content["steps"]] == ["remove", "global"]
     # Bad input is a tool error the model can read, and the server goes on answering.
     assert calls["missing"].is_error and "No file" in text_of(calls["missing"])
@@ -120,9 +109,9 @@ def editor(tmp_path_factory):
     editor.close()
 
 
-async def http_calls(url: str, photo: Image.Image, photo_path: str) -> dict:
-    data_url = "data:image/png;base64," + base64.b64encode(png(photo)).decode("ascii")
-    mask = Image.new("L", photo.size, 0)
+async def http_calls(url: str, small_photo: Image.Image, photo_path: str) -> dict:
+    data_url = "data:image/png;base64," + base64.b64encode(png(small_photo)).decode("ascii")
+    mask = Image.new("L", small_photo.size, 0)
     mask.paste(255, (8, 8, 40, 40))
     client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {KEY}"}, timeout=300)
     async with client, streamable_http_client(url, http_client=client) as (read, write), ClientSession(
@@ -137,7 +126,7 @@ async def http_calls(url: str, photo: Image.Image, photo_path: str) -> dict:
             "edit_image",
             {
                 "instruction": "make it red",
-                "image": base64.b64encode(png(photo)).decode("ascii"),
+                "image": base64.b64encode(png(small_photo)).decode("ascii"),
                 "mask": "data:image/png;base64," + base64.b64encode(png(mask)).decode("ascii"),
             },
         )
@@ -145,15 +134,15 @@ async def http_calls(url: str, photo: Image.Image, photo_path: str) -> dict:
         return {"edit": edit, "follow": follow, "masked": masked, "path": path}
 
 
-def test_http_tools_behind_the_key(editor, photo, tmp_path):
-    photo.save(tmp_path / "photo.png")
+def test_http_tools_behind_the_key(editor, small_photo, tmp_path):
+    small_photo.save(tmp_path / "photo.png")
     with serve(create_app(editor, ServerSettings(api_key=KEY))) as base:
         refused = httpx.post(f"{base}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
-        calls = asyncio.run(asyncio.wait_for(http_calls(f"{base}/mcp", photo, str(tmp_path / "photo.png")), 600))
+        calls = asyncio.run(asyncio.wait_for(http_calls(f"{base}/mcp", small_photo, str(tmp_path / "photo.png")), 600))
 
     edit, follow = calls["edit"], calls["follow"]
-    assert not edit.is_error and picture_of(edit).size == photo.size
+    assert not edit.is_error and picture_of(edit).size == small_photo.size
     # Naming the session continues from its latest version.
     assert follow.structured_content["session"] == edit.structured_content["session"]
     assert follow.structured_content["version"] == 2
@@ -162,7 +151,7 @@ def test_http_tools_behind_the_key(editor, photo, tmp_path):
     assert masked.structured_content["steps"][0]["region_source"] == "user mask"
     # The report names stored images by id: no path of the server reaches the client.
     assert "/" not in json.dumps(masked.structured_content)
-    edited, original = np.asarray(picture_of(masked)).astype(int), np.asarray(photo).astype(int)
+    edited, original = np.asarray(picture_of(masked)).astype(int), np.asarray(small_photo).astype(int)
     assert np.array_equal(edited[:, 60:], original[:, 60:])
     # The server cannot read an HTTP client's files.
     assert calls["path"].is_error and "data URL or base64" in text_of(calls["path"])
@@ -182,8 +171,8 @@ async def mcp_client(url: str, key: str):
         yield session
 
 
-async def two_keys_calls(url: str, photo: Image.Image) -> dict:
-    data_url = "data:image/png;base64," + base64.b64encode(png(photo)).decode("ascii")
+async def two_keys_calls(url: str, small_photo: Image.Image) -> dict:
+    data_url = "data:image/png;base64," + base64.b64encode(png(small_photo)).decode("ascii")
     async with mcp_client(url, KEY) as owner, mcp_client(url, OTHER_KEY) as stranger:
         named = await owner.call_tool("edit_image", {"instruction": "make it brighter", "image": data_url,
                                                      "session": "holiday"})
@@ -202,10 +191,10 @@ async def two_keys_calls(url: str, photo: Image.Image) -> dict:
         }
 
 
-def test_http_sessions_are_scoped_to_the_key(editor, photo):
+def test_http_sessions_are_scoped_to_the_key(editor, small_photo):
     settings = ServerSettings(api_keys=[KEY, OTHER_KEY])
     with serve(create_app(editor, settings)) as base:
-        calls = asyncio.run(asyncio.wait_for(two_keys_calls(f"{base}/mcp", photo), 600))
+        calls = asyncio.run(asyncio.wait_for(two_keys_calls(f"{base}/mcp", small_photo), 600))
 
     assert not calls["named"].is_error and calls["named"].structured_content["session"] == "holiday"
     # Another key names the same session, or the one the server minted, and reaches nothing.

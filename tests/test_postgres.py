@@ -22,7 +22,6 @@ from conftest import random_image
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
-from chatedit.agent import store as store_module
 from chatedit.agent.database import (
     DatabaseUnavailableError,
     LocalDatabase,

@@ -64,47 +64,42 @@ def client(server) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{server}/v1", api_key=KEY, max_retries=0, timeout=120)
 
 
-@pytest.fixture(scope="module")
-def photo(coffee) -> Image.Image:
-    return coffee.resize((96, 64), Image.Resampling.BICUBIC)
-
-
 def test_models_lists_one_model(client):
     assert [model.id for model in client.models.list()] == ["chatedit"]
 
 
-def test_edit_answers_with_the_picture_and_never_calls_tools(client, photo):
+def test_edit_answers_with_the_picture_and_never_calls_tools(client, small_photo):
     offered = [
         {"type": "function", "function": {"name": "web_search", "parameters": {"type": "object", "properties": {}}}}
     ]
     reply = client.chat.completions.create(
-        model="chatedit", messages=[user_turn("make it look like a watercolor painting", photo)], tools=offered
+        model="chatedit", messages=[user_turn("make it look like a watercolor painting", small_photo)], tools=offered
     )
     choice = reply.choices[0]
     assert choice.finish_reason == "stop"
     assert not choice.message.tool_calls
     edited = image_in(choice.message.content)
-    assert edited.size == photo.size
-    assert not np.array_equal(np.asarray(edited), np.asarray(photo))
+    assert edited.size == small_photo.size
+    assert not np.array_equal(np.asarray(edited), np.asarray(small_photo))
     assert reply.model_extra["chatedit"]["report"]["steps"][0]["category"] == "global"
 
 
-def test_stream_sends_progress_then_the_picture_in_one_piece(client, photo):
+def test_stream_sends_progress_then_the_picture_in_one_piece(client, small_photo):
     chunks = list(
         client.chat.completions.create(
-            model="chatedit", messages=[user_turn("make it look like a sunset", photo)], stream=True
+            model="chatedit", messages=[user_turn("make it look like a sunset", small_photo)], stream=True
         )
     )
     pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
     assert len(pieces) >= 3
     assert any("Step 1/1" in piece for piece in pieces[:-1])
     assert all("data:image" not in piece for piece in pieces[:-1])
-    assert image_in(pieces[-1]).size == photo.size
+    assert image_in(pieces[-1]).size == small_photo.size
     assert chunks[-1].choices[0].finish_reason == "stop"
 
 
-def test_stream_is_server_sent_events_ending_with_done(server, photo):
-    body = {"model": "chatedit", "stream": True, "messages": [user_turn("make it brighter", photo)]}
+def test_stream_is_server_sent_events_ending_with_done(server, small_photo):
+    body = {"model": "chatedit", "stream": True, "messages": [user_turn("make it brighter", small_photo)]}
     with httpx.stream(
         "POST", f"{server}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {KEY}"}, timeout=120
     ) as response:
@@ -117,8 +112,8 @@ def test_stream_is_server_sent_events_ending_with_done(server, photo):
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
 
 
-def test_follow_up_with_history_edits_the_latest_picture(client, editor, photo):
-    history = [user_turn("make it look like a watercolor painting", photo)]
+def test_follow_up_with_history_edits_the_latest_picture(client, editor, small_photo):
+    history = [user_turn("make it look like a watercolor painting", small_photo)]
     first = client.chat.completions.create(model="chatedit", messages=history)
     answer = first.choices[0].message.content
     turn_1 = image_in(answer)
@@ -130,8 +125,8 @@ def test_follow_up_with_history_edits_the_latest_picture(client, editor, photo):
 
     base = editor.session(second.model_extra["chatedit"]["session"]).history()[0].image
     assert np.array_equal(np.asarray(base), np.asarray(turn_1))
-    assert not np.array_equal(np.asarray(base), np.asarray(photo))
-    assert turn_2.size == photo.size
+    assert not np.array_equal(np.asarray(base), np.asarray(small_photo))
+    assert turn_2.size == small_photo.size
     assert not np.array_equal(np.asarray(turn_2), np.asarray(turn_1))
 
 
@@ -168,10 +163,10 @@ def test_empty_requests_and_remote_urls_are_400(client):
     assert "data: URL" in caught.value.response.json()["error"]["message"]
 
 
-def test_a_wrong_or_missing_key_is_401_and_health_needs_none(server, photo):
+def test_a_wrong_or_missing_key_is_401_and_health_needs_none(server, small_photo):
     wrong = openai.OpenAI(base_url=f"{server}/v1", api_key="sk-wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError) as caught:
-        wrong.chat.completions.create(model="chatedit", messages=[user_turn("make it brighter", photo)])
+        wrong.chat.completions.create(model="chatedit", messages=[user_turn("make it brighter", small_photo)])
     assert caught.value.response.json()["error"]["code"] == "invalid_api_key"
     assert httpx.get(f"{server}/v1/models").status_code == 401
     assert httpx.get(f"{server}/health").json()["status"] == "ok"
@@ -184,13 +179,13 @@ def test_a_request_over_the_limit_is_413(client):
     assert caught.value.response.json()["error"]["code"] == "request_too_large"
 
 
-def test_health_and_side_requests_answer_while_a_turn_runs(server, client, editor, photo):
+def test_health_and_side_requests_answer_while_a_turn_runs(server, client, editor, small_photo):
     """While a turn holds the editor, the event loop still answers; side requests never wait for it."""
     results: dict = {}
 
     def send_turn():
         reply = client.chat.completions.create(
-            model="chatedit", messages=[user_turn("make it look like winter", photo)]
+            model="chatedit", messages=[user_turn("make it look like winter", small_photo)]
         )
         results["reply"] = reply.choices[0].message.content
 
@@ -213,7 +208,7 @@ def test_health_and_side_requests_answer_while_a_turn_runs(server, client, edito
         assert "cup blue" in json.loads(title.choices[0].message.content)["title"].lower()
         assert "reply" not in results
     worker.join(timeout=120)
-    assert image_in(results["reply"]).size == photo.size
+    assert image_in(results["reply"]).size == small_photo.size
 
 
 def test_tags_and_follow_up_requests_get_json_text(client):
@@ -312,7 +307,7 @@ def test_reading_an_open_webui_request():
     assert conversation.task is None
 
 
-def test_linked_images_and_named_sessions(editor, photo):
+def test_linked_images_and_named_sessions(editor, small_photo):
     """With image links on, answers point to /v1/images/{id}; a named session continues and undoes."""
     app = create_app(editor, ServerSettings(api_key=KEY, image_links="url", public_url="http://testserver"))
     http = TestClient(app)
@@ -320,7 +315,7 @@ def test_linked_images_and_named_sessions(editor, photo):
     first = http.post(
         "/v1/chat/completions",
         headers=auth,
-        json={"model": "chatedit", "messages": [user_turn("make it look like a watercolor painting", photo)]},
+        json={"model": "chatedit", "messages": [user_turn("make it look like a watercolor painting", small_photo)]},
     )
     assert first.status_code == 200, first.text
     answer = first.json()["choices"][0]["message"]["content"]
@@ -328,23 +323,23 @@ def test_linked_images_and_named_sessions(editor, photo):
     assert link, answer
     picture = http.get(link.group(2))  # signed: a browser loads it without the key
     assert picture.status_code == 200 and picture.headers["content-type"] == "image/png"
-    assert Image.open(io.BytesIO(picture.content)).size == photo.size
+    assert Image.open(io.BytesIO(picture.content)).size == small_photo.size
     assert http.get(link.group(2).split("?")[0]).status_code == 401
     assert http.get("/v1/images/..%2F..%2Fsessions.sqlite", headers=auth).status_code in (400, 404)
 
     # The frontend resends the linked picture; the session already shows it, so "undo" goes back to the photo.
     history = [
-        user_turn("make it look like a watercolor painting", photo),
+        user_turn("make it look like a watercolor painting", small_photo),
         {"role": "assistant", "content": answer},
         {"role": "user", "content": "undo"},
     ]
     undone = http.post("/v1/chat/completions", headers=auth, json={"model": "chatedit", "messages": history})
     assert undone.status_code == 200, undone.text
     back = re.search(r"/v1/images/([0-9a-f]{64})\.png", undone.json()["choices"][0]["message"]["content"])
-    assert back and np.array_equal(np.asarray(editor.store.get(back.group(1))), np.asarray(photo))
+    assert back and np.array_equal(np.asarray(editor.store.get(back.group(1))), np.asarray(small_photo))
 
 
-def test_sessions_of_one_key_are_not_visible_with_another(editor, photo):
+def test_sessions_of_one_key_are_not_visible_with_another(editor, small_photo):
     app = create_app(editor, ServerSettings(api_keys=["sk-ann", "sk-bob"]))
     http = TestClient(app)
 
@@ -354,12 +349,12 @@ def test_sessions_of_one_key_are_not_visible_with_another(editor, photo):
         assert reply.status_code == 200, reply.text
         return reply.json()["choices"][0]["message"]["content"]
 
-    assert "uploaded" in history("sk-ann", user_turn("history", photo))
+    assert "uploaded" in history("sk-ann", user_turn("history", small_photo))
     assert "uploaded" in history("sk-ann", {"role": "user", "content": "history"})
     assert "uploaded" not in history("sk-bob", {"role": "user", "content": "history"})
 
 
-def test_langgraph_json_graph_answers_a_chat_message(photo, tmp_path, monkeypatch):
+def test_langgraph_json_graph_answers_a_chat_message(small_photo, tmp_path, monkeypatch):
     """The graph LangGraph tooling loads takes a chat UI's message (text + image) and answers with a picture."""
     from langchain_core.messages import HumanMessage
     from langgraph.checkpoint.memory import InMemorySaver
@@ -374,11 +369,11 @@ def test_langgraph_json_graph_answers_a_chat_message(photo, tmp_path, monkeypatc
     monkeypatch.setenv("CHATEDIT_DATA_DIR", str(tmp_path))
     graph = make_graph()
     graph.checkpointer = InMemorySaver()  # the LangGraph server brings its own
-    message = HumanMessage(content=user_turn("add a red balloon", photo)["content"])
+    message = HumanMessage(content=user_turn("add a red balloon", small_photo)["content"])
     state = graph.invoke({"messages": [message]}, {"configurable": {"thread_id": "t"}})
     answer = state["messages"][-1]
     path = answer.content.rsplit("Image: ", 1)[1].strip()
-    assert Image.open(path).size == photo.size
+    assert Image.open(path).size == small_photo.size
     assert [type(m).__name__ for m in state["messages"]] == ["HumanMessage", "AIMessage"]
     assert "base64" not in repr(state["messages"])  # the thread holds ids and paths, never pixels
     assert state["versions"][0]["instruction"] == "uploaded" and len(state["versions"]) == 2

@@ -27,7 +27,7 @@ from chatedit.tools import blend, masks
 from chatedit.tools.diffusion_utils import StepCallback, pick_seed, retry_smaller_on_oom, step_callback
 from chatedit.tools.errors import InputError
 from chatedit.tools.full_resolution import carry_to_full_size
-from chatedit.tools.inpaint import REMOVE_NEGATIVE_PROMPT, REMOVE_PROMPT, EditResult, crop_box
+from chatedit.tools.inpaint import REMOVE_NEGATIVE_PROMPT, REMOVE_PROMPT, EditResult, check_mask, crop_box
 
 MEGAPIXEL = 1024 * 1024
 """Both families are trained at about 1 MP; that is their working area."""
@@ -146,14 +146,7 @@ def _crop_edit(image: Image.Image, mask: np.ndarray, paint, *, context: float, f
 
 def _checked(image: Image.Image, mask, steps: int | None, pipe) -> tuple[Image.Image, np.ndarray, int]:
     image = image.convert("RGB")
-    mask = masks.as_mask(mask)
-    if mask.shape != (image.height, image.width):
-        raise InputError(
-            f"The mask is {mask.shape[1]}x{mask.shape[0]} but the image is {image.width}x{image.height}; "
-            "give a mask of the image's size."
-        )
-    if not mask.any():
-        raise InputError("The mask is empty, so there is nothing to edit; give a mask that covers the region.")
+    mask = check_mask(mask, image)
     steps = default_steps(pipe) if steps is None else steps
     if steps < 1:
         raise InputError(f"The number of steps must be 1 or more; got {steps}.")
