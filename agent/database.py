@@ -87,7 +87,7 @@ def open_database(url: Optional[str], data_dir: Path, *, session_wait: float = S
         return LocalDatabase(Path(url[len("sqlite:///") - 1 :]), data_dir, session_wait)
     raise InputError(
         f"Unknown database URL {_shown(url)!r}; use postgresql://USER:PASSWORD@HOST:PORT/DBNAME, "
-        "sqlite:////path/to/sessions.sqlite, or none for SQLite in the data dir."
+        "sqlite:///path/to/sessions.sqlite, or none for SQLite in the data dir."
     )
 
 
