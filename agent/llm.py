@@ -300,7 +300,7 @@ def answer_with_llm(llm: BaseChatModel, image: Image.Image, question: str, histo
             raise _Unusable("the reply was empty.")
         return answer
 
-    return _ask(llm, llm, messages, parse, tool=None)
+    return _ask(llm, llm, messages, parse)
 
 
 def text_with_llm(llm: BaseChatModel, prompt: str) -> LLMResult:
@@ -312,7 +312,7 @@ def text_with_llm(llm: BaseChatModel, prompt: str) -> LLMResult:
             raise _Unusable("the reply was empty.")
         return text
 
-    return _ask(llm, llm, [HumanMessage(prompt)], parse, tool=None)
+    return _ask(llm, llm, [HumanMessage(prompt)], parse)
 
 
 class _Unusable(ValueError):
@@ -338,18 +338,19 @@ def _ask_for(
     calls = 0
     if key not in _JSON_MODELS:
         chat = llm.bind_tools([schema], tool_choice=name)
-        result = _ask(llm, chat, messages, lambda reply: parse_args(_tool_arguments(reply, name)), tool=name)
+        how = f"by calling the {name} tool"
+        result = _ask(llm, chat, messages, lambda reply: parse_args(_tool_arguments(reply, name)), how)
         if not result.tools_refused:
             result.mode = "tools"
             return result
         logger.warning("The LLM %s cannot call tools; asking it for JSON instead.", key[1])
         _JSON_MODELS.add(key)
         calls = result.calls
-    schema_text = json.dumps(schema.model_json_schema())
-    response_format = {"type": "json_schema", "json_schema": {"name": name, "schema": schema.model_json_schema()}}
-    chat = llm.bind(response_format=response_format)
-    asked = [*messages, HumanMessage(prompts.load("json_reply").format(name=name, schema=schema_text))]
-    result = _ask(llm, chat, asked, lambda reply: parse_args(_json_arguments(reply, name)), tool=None, json_of=name)
+    json_schema = schema.model_json_schema()
+    chat = llm.bind(response_format={"type": "json_schema", "json_schema": {"name": name, "schema": json_schema}})
+    asked = [*messages, HumanMessage(prompts.load("json_reply").format(name=name, schema=json.dumps(json_schema)))]
+    how = f"with the {name} JSON object only"
+    result = _ask(llm, chat, asked, lambda reply: parse_args(_json_arguments(reply, name)), how)
     result.calls += calls
     result.mode = "json"
     return result
@@ -360,10 +361,12 @@ def _ask(
     chat,
     messages: list[BaseMessage],
     parse: Callable[[AIMessage], Any],
-    tool: Optional[str],
-    json_of: Optional[str] = None,
+    answer_as: str = "",
 ) -> LLMResult:
-    """Gives back the parsed answer of `chat` to `messages`: one call, plus retries, all counted."""
+    """Gives back the parsed answer of `chat` to `messages`: one call, plus retries, all counted.
+
+    `answer_as` says how to answer when the model is asked again ("by calling the Plan tool").
+    """
     # Chat models not made by make_chat_model get the default policy.
     retries = getattr(llm, "retries", RETRIES)
     backoff = getattr(llm, "backoff", BACKOFF)
@@ -383,9 +386,8 @@ def _ask(
         except _Unusable as exc:
             problem = str(exc)
             logger.warning("LLM answer unusable: %s", problem)
-        again = f"Your previous reply could not be used: {problem} Answer again"
-        again += f" by calling the {tool} tool." if tool else f" with the {json_of} JSON object only." if json_of else "."
-        messages = [*messages, HumanMessage(again)]
+        again = " ".join(filter(None, (f"Your previous reply could not be used: {problem} Answer again", answer_as)))
+        messages = [*messages, HumanMessage(again + ".")]
     return LLMResult(None, calls, f"the LLM's answer was unusable twice: {problem}")
 
 
