@@ -11,11 +11,8 @@ import pytest
 from PIL import Image
 
 from chatedit.agent.server import ServerSettings, create_app
-from chatedit.agent.session import Editor
-from chatedit.agent.toolbox import EditSettings
-from tests.helpers import png, serve
+from tests.helpers import png, serve, tiny_editor
 
-FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 KEY = "sk-images"
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -23,11 +20,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def editor(tmp_path_factory):
-    editor = Editor(
-        models="tiny", planner="rules", data_dir=tmp_path_factory.mktemp("images-data"), settings=FAST, max_attempts=1
-    )
-    yield editor
-    editor.close()
+    with tiny_editor(tmp_path_factory.mktemp("images-data")) as editor:
+        yield editor
 
 
 @pytest.fixture(scope="module")

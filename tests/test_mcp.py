@@ -20,12 +20,9 @@ from mcp.client.streamable_http import streamable_http_client
 from PIL import Image
 
 from chatedit.agent.server import ServerSettings, create_app
-from chatedit.agent.session import Editor
-from chatedit.agent.toolbox import EditSettings
 from chatedit.tools.errors import InputError
-from tests.helpers import png, serve
+from tests.helpers import png, serve, tiny_editor
 
-FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 KEY = "sk-mcp"
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -102,11 +99,8 @@ def test_stdio_tools_edit_report_undo_and_refuse_bad_input(small_photo, tmp_path
 
 @pytest.fixture(scope="module")
 def editor(tmp_path_factory):
-    editor = Editor(
-        models="tiny", planner="rules", data_dir=tmp_path_factory.mktemp("mcp-data"), settings=FAST, max_attempts=1
-    )
-    yield editor
-    editor.close()
+    with tiny_editor(tmp_path_factory.mktemp("mcp-data")) as editor:
+        yield editor
 
 
 async def http_calls(url: str, small_photo: Image.Image, photo_path: str) -> dict:
