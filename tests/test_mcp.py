@@ -9,6 +9,7 @@ import io
 import json
 import os
 import sys
+import threading
 
 import httpx
 import httpx2
@@ -17,9 +18,12 @@ import pytest
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.server.mcpserver.exceptions import ToolError
 from PIL import Image
 
 from chatedit.agent.server import ServerSettings, create_app
+from chatedit.agent.server.backend import Backend
+from chatedit.agent.server.mcp_tools import Tools
 from chatedit.tools.errors import InputError
 from tests.helpers import png, serve, tiny_editor
 
@@ -204,3 +208,28 @@ def test_http_sessions_are_scoped_to_the_key(editor, small_photo):
     # The names are the client's; stored sessions are derived from key and name.
     with pytest.raises(InputError):
         editor.session("holiday")
+
+
+def test_a_busy_session_is_a_tool_error_that_says_so(editor, small_photo, monkeypatch):
+    monkeypatch.setattr(editor.database, "session_wait", 0)
+    backend = Backend(editor)
+    tools = Tools(backend, ServerSettings(), local_files=False)
+    data_url = "data:image/png;base64," + base64.b64encode(png(small_photo)).decode("ascii")
+    held, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with editor.database.session_lock("busy"):
+            held.set()
+            done.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(60)
+        # The client reads why (and what to do), not only that the tool failed.
+        with pytest.raises(ToolError, match="Session 'busy' is busy with another turn .*send the message again"):
+            asyncio.run(tools.edit_image("make it brighter", image=data_url, session="busy"))
+    finally:
+        done.set()
+        holder.join()
+        backend.close()

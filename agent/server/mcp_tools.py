@@ -28,6 +28,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import CallToolResult, ImageContent, TextContent
 from starlette.types import Receive, Scope, Send
 
+from chatedit.agent.database import SessionBusyError
 from chatedit.agent.events import step_name
 from chatedit.agent.rules import plan_rules
 from chatedit.agent.server.auth import api_key, scoped_session
@@ -98,7 +99,7 @@ async def _run(backend: Backend, ctx: Optional[Context], work: Callable[[Callabl
             await ctx.report_progress(sent, message=line)
     try:
         return future.result()
-    except (InputError, ModelUnavailableError) as exc:
+    except (InputError, ModelUnavailableError, SessionBusyError) as exc:
         raise ToolError(str(exc)) from None
 
 
