@@ -49,9 +49,10 @@ def pick_seed(seed: int | None) -> int:
 
 
 def generator(pipe, seed: int) -> torch.Generator:
-    """Gives back a torch generator on the device of the pipeline's UNet, seeded with `seed`."""
+    """Gives back a torch generator on the device of the pipeline's denoiser (UNet or transformer), seeded with `seed`."""
+    denoiser = getattr(pipe, "transformer", None) or pipe.unet
     # `pipe.device` walks every module of every component on each call; one parameter says the same.
-    return torch.Generator(device=next(pipe.unet.parameters()).device).manual_seed(seed)
+    return torch.Generator(device=next(denoiser.parameters()).device).manual_seed(seed)
 
 
 def step_callback(on_step: StepCallback | None):

@@ -24,7 +24,7 @@ from diffusers import Flux2KleinInpaintPipeline, Flux2KleinPipeline
 from PIL import Image
 
 from chatedit.tools import blend, masks
-from chatedit.tools.diffusion_utils import StepCallback, pick_seed, retry_smaller_on_oom, step_callback
+from chatedit.tools.diffusion_utils import StepCallback, generator, pick_seed, retry_smaller_on_oom, step_callback
 from chatedit.tools.errors import InputError
 from chatedit.tools.full_resolution import carry_to_full_size
 from chatedit.tools.inpaint import REMOVE_NEGATIVE_PROMPT, REMOVE_PROMPT, EditResult, check_mask, crop_box
@@ -65,12 +65,6 @@ def default_steps(pipe) -> int:
     return DEFAULT_STEPS["klein" if is_klein(pipe) else "qwen"]
 
 
-def _generator(pipe, seed: int):
-    import torch
-
-    return torch.Generator(device=next(pipe.transformer.parameters()).device).manual_seed(seed)
-
-
 def _model_settings(pipe, guidance: float | None, negative_prompt: str) -> dict:
     """Gives back the guidance arguments each model takes: none for distilled klein, true CFG for Qwen."""
     if is_klein(pipe):
@@ -88,7 +82,7 @@ def run_instruction_editor(pipe, image: Image.Image, instruction: str, *, size: 
         width=size[0],
         height=size[1],
         num_inference_steps=steps,
-        generator=_generator(pipe, seed),
+        generator=generator(pipe, seed),
         callback_on_step_end=step_callback(on_step),
         **_model_settings(pipe, guidance, ""),
     ).images[0]
@@ -105,7 +99,7 @@ def run_region_editor(pipe, image: Image.Image, mask: np.ndarray, prompt: str, *
         prompt=prompt,
         strength=1.0,
         num_inference_steps=steps,
-        generator=_generator(pipe, seed),
+        generator=generator(pipe, seed),
         callback_on_step_end=step_callback(on_step),
         **kwargs,
         **_model_settings(pipe, guidance, negative_prompt),
@@ -326,7 +320,7 @@ def generate(pipe, prompt: str, size: tuple[int, int] | None = None, *, seed: in
         working = editor_size(*(size or (1, 1)), round(area * scale * scale))
         info["working_size"] = working
         return pipe(prompt=prompt, width=working[0], height=working[1], num_inference_steps=steps,
-                    generator=_generator(pipe, seed), callback_on_step_end=step_callback(on_step),
+                    generator=generator(pipe, seed), callback_on_step_end=step_callback(on_step),
                     **_model_settings(pipe, None, "")).images[0]
 
     drawn = retry_smaller_on_oom(run, info).convert("RGB")
