@@ -136,7 +136,7 @@ def _paint(pipe, crop_image: Image.Image, crop_mask: np.ndarray, seed: int, call
         info["working_size"] = size
         return pipe(
             image=crop_image.resize(size, Image.Resampling.LANCZOS),
-            mask_image=_resize_mask(crop_mask, size),
+            mask_image=resize_mask(crop_mask, size),
             width=size[0],
             height=size[1],
             # A retry starts from the same noise as the first try.
@@ -255,7 +255,7 @@ def check_mask(mask, image: Image.Image) -> np.ndarray:
     return mask
 
 
-def _resize_mask(mask: np.ndarray, size: tuple[int, int]) -> Image.Image:
+def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> Image.Image:
     """Gives back the mask as an "L" image of `size`; a working pixel touched by the mask is inside."""
     scaled = masks.to_image(mask).resize(size, Image.Resampling.BOX)
     return scaled.point(lambda value: 255 if value else 0)

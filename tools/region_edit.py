@@ -27,7 +27,14 @@ from chatedit.tools import blend, masks
 from chatedit.tools.diffusion_utils import StepCallback, generator, pick_seed, retry_smaller_on_oom, step_callback
 from chatedit.tools.errors import InputError
 from chatedit.tools.full_resolution import carry_to_full_size
-from chatedit.tools.inpaint import REMOVE_NEGATIVE_PROMPT, REMOVE_PROMPT, EditResult, check_mask, crop_box
+from chatedit.tools.inpaint import (
+    REMOVE_NEGATIVE_PROMPT,
+    REMOVE_PROMPT,
+    EditResult,
+    check_mask,
+    crop_box,
+    resize_mask,
+)
 
 MEGAPIXEL = 1024 * 1024
 """Both families are trained at about 1 MP; that is their working area."""
@@ -60,9 +67,13 @@ def editor_size(width: int, height: int, area: int = MEGAPIXEL) -> tuple[int, in
     return snap(width), snap(height)
 
 
-def default_steps(pipe) -> int:
-    """Gives back the number of steps the pipeline's model is made for."""
-    return DEFAULT_STEPS["klein" if is_klein(pipe) else "qwen"]
+def _steps(pipe, steps: int | None) -> int:
+    """Gives back `steps`, or the number the pipeline's model is made for when it is None; raises InputError below 1."""
+    if steps is None:
+        return DEFAULT_STEPS["klein" if is_klein(pipe) else "qwen"]
+    if steps < 1:
+        raise InputError(f"The number of steps must be 1 or more; got {steps}.")
+    return steps
 
 
 def _model_settings(pipe, guidance: float | None, negative_prompt: str) -> dict:
@@ -95,7 +106,7 @@ def run_region_editor(pipe, image: Image.Image, mask: np.ndarray, prompt: str, *
     kwargs = {"width": size[0], "height": size[1]} if is_klein(pipe) else {}
     painted = pipe(
         image=image.resize(size, Image.Resampling.LANCZOS),
-        mask_image=masks.to_image(mask).resize(size, Image.Resampling.BOX).point(lambda value: 255 if value else 0),
+        mask_image=resize_mask(mask, size),
         prompt=prompt,
         strength=1.0,
         num_inference_steps=steps,
@@ -139,12 +150,9 @@ def _crop_edit(image: Image.Image, mask: np.ndarray, paint, *, context: float, f
 
 
 def _checked(image: Image.Image, mask, steps: int | None, pipe) -> tuple[Image.Image, np.ndarray, int]:
+    """Gives back the picture in RGB, the mask checked against it (`inpaint.check_mask`) and the steps to run."""
     image = image.convert("RGB")
-    mask = check_mask(mask, image)
-    steps = default_steps(pipe) if steps is None else steps
-    if steps < 1:
-        raise InputError(f"The number of steps must be 1 or more; got {steps}.")
-    return image, mask, steps
+    return image, check_mask(mask, image), _steps(pipe, steps)
 
 
 def inpaint_region(pipe, image: Image.Image, mask, prompt: str, *, negative_prompt: str = "", steps: int | None = None,
@@ -239,9 +247,7 @@ def edit_whole(pipe, image: Image.Image, instruction: str, *, steps: int | None 
     pixels when the edit kept its structure (`full_resolution.carry_to_full_size`).
     """
     image = image.convert("RGB")
-    steps = default_steps(pipe) if steps is None else steps
-    if steps < 1:
-        raise InputError(f"The number of steps must be 1 or more; got {steps}.")
+    steps = _steps(pipe, steps)
     seed = pick_seed(seed)
     info = {"seed": seed, "steps": steps, "instruction": instruction, "guidance": guidance}
 
@@ -310,9 +316,7 @@ def generate(pipe, prompt: str, size: tuple[int, int] | None = None, *, seed: in
         raise InputError("Drawing from text alone needs FLUX.2 klein (the modern models); this editor only edits.")
     if not prompt.strip():
         raise InputError("Say what to draw, e.g. 'a red bicycle against a brick wall'.")
-    steps = default_steps(pipe) if steps is None else steps
-    if steps < 1:
-        raise InputError(f"The number of steps must be 1 or more; got {steps}.")
+    steps = _steps(pipe, steps)
     seed = pick_seed(seed)
     info = {"seed": seed, "steps": steps, "prompt": prompt, "mode": "generate"}
 
