@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import sys
-import traceback
 from pathlib import Path
 from typing import Iterator, Optional
 
 from rich.console import Console
 from rich.markup import escape
 
-from chatedit.agent import cli_support as support
 from chatedit.agent.cli_progress import ProgressView
-from chatedit.agent.cli_support import save_image, say, stderr
-from chatedit.tools.errors import InputError, ModelUnavailableError
+from chatedit.agent.cli_support import print_error, save_image, say, stderr
+from chatedit.tools.errors import InputError
+
 
 def read_lines(console: Console) -> Iterator[str]:
     """Gives back stdin's lines one at a time, with a prompt only when a person is typing."""
@@ -36,13 +35,8 @@ def chat_turn(session, text: str) -> None:
     try:
         with ProgressView() as view:
             turn = session.send(text, on_event=view)
-    except (InputError, ModelUnavailableError) as exc:
-        stderr.print(f"[red]Error:[/] {escape(str(exc))}")
-        return
     except Exception as exc:  # one failed turn must not end the conversation
-        if support.verbose:
-            stderr.print(escape(traceback.format_exc()))
-        stderr.print(f"[red]Internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc)[:300])}")
+        print_error(exc)
         return
     say(turn.message)
     version = turn.report.get("version")
@@ -63,7 +57,7 @@ def open_image(session, path: Path) -> None:
         image = load_image(path, max_side=session.editor.max_side)
         session.send("", image=image)
     except InputError as exc:
-        stderr.print(f"[red]Error:[/] {escape(str(exc))}")
+        print_error(exc)
         return
     current = next(v for v in session.history() if v.current)
     say(f"Opened {path} ({image.width}x{image.height}) as version {current.index}: {current.path}")
@@ -95,7 +89,7 @@ def chat_command(session, verb: str, argument: str) -> None:
             try:
                 say(f"Saved {save_image(session.image, Path(argument).expanduser())}")
             except InputError as exc:
-                stderr.print(f"[red]Error:[/] {escape(str(exc))}")
+                print_error(exc)
     elif verb == "open":
         if argument:
             open_image(session, Path(argument).expanduser())

@@ -29,30 +29,37 @@ def say(text: str) -> None:
     sys.stdout.flush()
 
 
+def print_error(exc: Exception) -> None:
+    """Says on stderr what went wrong: chatedit's own errors in their sentence, others as internal errors.
+
+    An internal error gets a short message, and its traceback with `--verbose`.
+    """
+    if isinstance(exc, ChatEditError):
+        stderr.print(f"[red]Error:[/] {escape(str(exc))}")
+        return
+    if verbose:
+        stderr.print(escape("".join(traceback.format_exception(exc))))
+    stderr.print(
+        f"[red]Internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc)[:300])}"
+        + ("" if verbose else " (run with --verbose or CHATEDIT_DEBUG=1 for the traceback)")
+    )
+
+
 @contextlib.contextmanager
 def exit_codes() -> Iterator[None]:
     """Turns errors into exit codes: 2 with one sentence for bad input, 1 for anything else."""
     try:
         yield
-    except (InputError, ModelUnavailableError) as exc:
-        stderr.print(f"[red]Error:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from None
-    except ChatEditError as exc:  # explained in one sentence, not bad input: an unreachable database
-        stderr.print(f"[red]Error:[/] {escape(str(exc))}")
-        raise typer.Exit(1) from None
     except KeyboardInterrupt:
         stderr.print("Interrupted.")
         raise typer.Exit(130) from None
     except (typer.Exit, typer.Abort):
         raise
-    except Exception as exc:  # the last line of defence: a short message, the traceback on request
-        if verbose:
-            stderr.print(escape(traceback.format_exc()))
-        stderr.print(
-            f"[red]Internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc)[:300])}"
-            + ("" if verbose else " (run with --verbose or CHATEDIT_DEBUG=1 for the traceback)")
-        )
-        raise typer.Exit(1) from None
+    # chatedit's own errors are one sentence; those that are not bad input (an unreachable database)
+    # exit 1 as anything unforeseen does.
+    except Exception as exc:
+        print_error(exc)
+        raise typer.Exit(2 if isinstance(exc, (InputError, ModelUnavailableError)) else 1) from None
 
 
 def check_output(path: Path) -> None:

@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from chatedit.agent import cli
+from chatedit.agent import cli, cli_chat
 from chatedit.agent.toolbox import EditSettings
-from chatedit.tools.errors import InputError
+from chatedit.tools.errors import DamagedImageError, InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
@@ -174,6 +174,27 @@ def test_internal_error_exits_1_with_the_traceback_only_when_asked(runner, photo
     assert "the device caught fire" in quiet.stderr and "Traceback" not in quiet.stderr
     loud = runner.invoke(cli.app, ["--verbose", *args])
     assert loud.exit_code == 1 and "Traceback" in loud.stderr
+
+
+class _FailingSession:
+    """A chat session whose turns raise `error`."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+    def history(self) -> list:
+        return []
+
+    def send(self, text, on_event=None):
+        raise self.error
+
+
+def test_a_failed_chat_turn_says_why_as_edit_does_and_the_chat_goes_on(capsys):
+    cli_chat.chat_turn(_FailingSession(DamagedImageError("The stored picture is damaged; undo it.")), "make it red")
+    said = capsys.readouterr().err
+    assert "Error: The stored picture is damaged; undo it." in said and "Internal error" not in said
+    cli_chat.chat_turn(_FailingSession(RuntimeError("the device caught fire")), "make it red")
+    assert "Internal error: RuntimeError: the device caught fire" in capsys.readouterr().err
 
 
 def test_plan_over_a_jsonl_file_keeps_order_and_ids(runner, tmp_path):
