@@ -44,9 +44,15 @@ def chat_turn(session, text: str) -> None:
         say(f"Saved version {version}: {turn.report.get('output')}")
 
 
+def current_version(session):
+    """Gives back the session's current version (None before the first picture)."""
+    return next((v for v in session.history() if v.current), None)
+
+
 def current_index(session) -> Optional[int]:
     """Gives back the index of the session's current version (None before the first picture)."""
-    return next((v.index for v in session.history() if v.current), None)
+    current = current_version(session)
+    return current.index if current is not None else None
 
 
 def open_image(session, path: Path) -> None:
@@ -59,7 +65,7 @@ def open_image(session, path: Path) -> None:
     except InputError as exc:
         print_error(exc)
         return
-    current = next(v for v in session.history() if v.current)
+    current = current_version(session)
     say(f"Opened {path} ({image.width}x{image.height}) as version {current.index}: {current.path}")
 
 
@@ -68,7 +74,7 @@ def chat_command(session, verb: str, argument: str) -> None:
     if verb in ("undo", "redo"):
         before = current_index(session)
         session.undo() if verb == "undo" else session.redo()
-        now = next((v for v in session.history() if v.current), None)
+        now = current_version(session)
         if now is None or now.index == before:
             say(f"Nothing to {verb}.")
         else:
