@@ -14,7 +14,6 @@ from PIL import Image
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chatedit.tools import blend, detect, global_edit, inpaint, region_edit, segment
-from chatedit.tools.masks import dilate
 from chatedit.tools.detect import Detection
 from chatedit.tools.errors import InputError
 from chatedit.tools.inpaint import EditResult
@@ -142,13 +141,8 @@ class Toolbox:
         """Gives back an instruction edit kept only where it changed the located region (ZONE)."""
         canvas = self.global_edit(image, instruction, seed=seed, guidance=guidance, on_step=on_step).image
         layer = blend.zone_layer(image, canvas, self.candidates(canvas))
-        # The layer must stay on the object the step names: ZONE's region can also catch spill elsewhere.
-        layer &= dilate(region, max(4, int(0.05 * max(image.size))))
-        if not layer.any():
-            layer = region
-        edited, alpha = blend.composite(image, canvas, layer)
+        edited, alpha = blend.composite(image, canvas, blend.keep_near(layer, region))
         return EditResult(image=edited, mask=alpha, info={"mode": "zone"})
-
 
     def edit_object(self, image, mask, instruction, *, seed=0, guidance=None, on_step: StepCallback = None) -> EditResult:
         """Gives back the object under `mask` changed by the instruction editor on its crop (modern, max: local, replace)."""

@@ -155,6 +155,25 @@ def test_zone_layer_is_empty_when_nothing_changed(coffee):
     assert not blend.zone_layer(coffee, recoloured(coffee, np.zeros((coffee.height, coffee.width), bool))).any()
 
 
+def test_keep_near_drops_spill_away_from_the_region():
+    region = np.zeros((200, 300), bool)
+    region[50:100, 50:100] = True
+    layer = np.zeros_like(region)
+    layer[40:110, 40:110] = True  # the object and its rim, within 5% of 300 px
+    layer[150:190, 250:290] = True  # spill elsewhere
+    kept = blend.keep_near(layer, region)
+    assert kept[40:110, 40:110].all()
+    assert not kept[150:190, 250:290].any()
+
+
+def test_keep_near_falls_back_to_the_region_when_the_layer_misses_it():
+    region = np.zeros((200, 300), bool)
+    region[50:100, 50:100] = True
+    layer = np.zeros_like(region)
+    layer[150:190, 250:290] = True
+    assert np.array_equal(blend.keep_near(layer, region), region)
+
+
 @pytest.fixture
 def border_mask(odd_photo):
     """A mask on the odd-sized photo touching the left, top and bottom borders."""

@@ -194,6 +194,16 @@ def zone_layer(original, canvas, candidates: list[np.ndarray] | None = None) -> 
     return smooth_edge(layer)
 
 
+def keep_near(layer: np.ndarray, region) -> np.ndarray:
+    """Gives back the part of `layer` near `region` (within 5% of the picture's longer side), or `region` when none is.
+
+    ZONE's layer can also catch spill away from the object a step names; the edit must stay on that object.
+    """
+    region = as_mask(region)
+    near = layer & dilate(region, max(4, int(0.05 * max(region.shape))))
+    return near if near.any() else region
+
+
 def alpha_composite(base: Image.Image, edit: Image.Image, alpha: np.ndarray) -> Image.Image:
     """Gives back `edit` blended over `base` by `alpha` (floats in [0, 1], the images' size).
 

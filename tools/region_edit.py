@@ -283,10 +283,7 @@ def edit_changed_region(pipe, image: Image.Image, instruction: str, *, candidate
     canvas = whole.image
     layer = blend.zone_layer(image, canvas, candidates(canvas) if callable(candidates) else candidates)
     if region is not None:
-        near = masks.dilate(masks.as_mask(region), max(4, int(0.05 * max(image.size))))
-        layer &= near
-        if not layer.any():
-            layer = masks.as_mask(region)
+        layer = blend.keep_near(layer, region)
     if not layer.any():
         whole.info.update(mode="zone", changed=False)
         return EditResult(image=image.copy(), mask=np.zeros((image.height, image.width), np.float32), info=whole.info)
