@@ -23,10 +23,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from chatedit.agent.evaluate import default_eval_dir, eval_files, evaluate_dir, format_report, load_jsonl  # noqa: E402
-from chatedit.agent.plan import Plan  # noqa: E402
+from chatedit.agent.evaluate import default_eval_dir, eval_files, evaluate_dir, format_report, load_jsonl
+from chatedit.agent.plan import Plan
 
 
 def cli_planner(directory: Path):
