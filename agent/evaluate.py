@@ -329,7 +329,7 @@ def format_report(results: dict[str, dict]) -> str:
             for name, result in items.items()
         ]
         header = ["file", "items", "scored", "category", *labels, "targets", "target match", "other"]
-        parts.append("Category accuracy (replace counts as local; `other` left out) and target match\n")
+        parts.append("Category accuracy (replace and text count as local; `other` left out) and target match\n")
         parts.append(_table(header, rows))
     if compound:
         rows = [

@@ -9,8 +9,8 @@
 By default the instructions go through `chatedit plan --planner rules --input -` (one process for
 all of them), so what is measured is exactly what the command prints.
 
-Per file it prints category accuracy over the six categories (replace counts as local; items
-labelled `other` are reported apart), target-phrase match, and for compound.jsonl the fraction of
+Per file it prints category accuracy (replace and text count as local on the shared benchmarks;
+items labelled `other` are reported apart), target-phrase match, and for compound.jsonl the fraction of
 instructions split into the exact number of steps and the exact sequence of categories; then a
 confusion matrix per file. How each number is counted: the docstring of `agent/evaluate.py`.
 """
