@@ -16,6 +16,7 @@ go of it with its connection.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import sqlite3
@@ -294,7 +295,9 @@ class PostgresDatabase(Database):
                     raise self._busy(session_id)
             else:
                 with conn.transaction():
-                    conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(self.session_wait * 1000)}ms",))
+                    # At least 1 ms: PostgreSQL reads a lock_timeout of 0 as no limit at all.
+                    timeout = max(1, math.ceil(self.session_wait * 1000))
+                    conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{timeout}ms",))
                     conn.execute("SELECT pg_advisory_lock(%s)", (key,))
         except psycopg.errors.LockNotAvailable:
             conn.close()

@@ -270,16 +270,18 @@ def test_a_session_busy_for_longer_than_the_wait_is_a_clear_error(database_url, 
     a = open_database(database_url, tmp_path / "a", session_wait=5)
     b = open_database(database_url, tmp_path / "b", session_wait=0.3)
     now = open_database(database_url, tmp_path / "c", session_wait=0)
+    # Under a millisecond of wait is still a bound (PostgreSQL reads a lock_timeout of 0 as none).
+    brief = open_database(database_url, tmp_path / "d", session_wait=0.0004)
     try:
         with a.session_lock("s1"):
-            for busy in (b, now):
+            for busy in (b, now, brief):
                 with pytest.raises(SessionBusyError, match=r"Session 's1' is busy with another turn .*send the message again"):
                     with busy.session_lock("s1"):
                         pass
         with b.session_lock("s1"), now.session_lock("s2"):
             pass
     finally:
-        for database in (a, b, now):
+        for database in (a, b, now, brief):
             database.close()
 
 
