@@ -94,7 +94,7 @@ def inpaint(
 
     box = masks.bbox(mask)
     if feather_px is None:
-        feather_px = max(3, round(0.05 * max(box[2] - box[0], box[3] - box[1])))
+        feather_px = feather_for(box)
     # Small masks still get enough surroundings to continue, and are magnified at most twice.
     crop = crop_box(box, image.size, context=context, margin=feather_px + 1, min_side=native_resolution(pipe) // 2)
     x0, y0, x1, y1 = crop
@@ -210,6 +210,11 @@ def remove(
     result = inpaint(pipe, image, masks.dilate(mask, dilation), prompt, negative_prompt=negative_prompt, **kwargs)
     result.info.update(target=target, dilation=dilation)
     return result
+
+
+def feather_for(box: Box) -> int:
+    """Gives back the seam width for a mask with bounding box `box`: 5% of its larger side, at least 3 px."""
+    return max(3, round(0.05 * max(box[2] - box[0], box[3] - box[1])))
 
 
 def crop_box(box: Box, image_size: tuple[int, int], *, context: float, margin: int, min_side: int) -> Box:

@@ -33,6 +33,7 @@ from chatedit.tools.inpaint import (
     EditResult,
     check_mask,
     crop_box,
+    feather_for,
     resize_mask,
 )
 
@@ -129,7 +130,7 @@ def _crop_edit(image: Image.Image, mask: np.ndarray, paint, *, context: float, f
     """
     box = masks.bbox(mask)
     if feather_px is None:
-        feather_px = max(3, round(0.05 * max(box[2] - box[0], box[3] - box[1])))
+        feather_px = feather_for(box)
     crop = crop_box(box, image.size, context=context, margin=feather_px + 1, min_side=round(math.sqrt(area)) // 4)
     x0, y0, x1, y1 = crop
     crop_image, crop_mask = image.crop(crop), mask[y0:y1, x0:x1]
