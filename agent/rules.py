@@ -1352,9 +1352,10 @@ def _parse_clause(clause: str) -> list[_Draft]:
     if not words or _RE.negation.match(text):
         return []
     verb = _lemma(words[0])
-    rest = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
+    said_verb, *tail = text.split(None, 1)
+    rest = tail[0] if tail else ""
     # A wish or a statement lists objects and their looks with no verb: "the door green and the fence red".
-    gapped = _gapped(text.split(None, 1)[0], rest) or (None if _starts_with_verb(text) else _gapped("make", text))
+    gapped = _gapped(said_verb, rest) or (None if _starts_with_verb(text) else _gapped("make", text))
     if gapped:
         return [draft for part in gapped for draft in _parse_clause(part)]
     # An instruction-editor kind first, then a verb with its particle, then the frame the verb opens.
