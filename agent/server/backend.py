@@ -163,7 +163,7 @@ class Backend:
         first = self.run_turn(session_id, text, image, _ignore, mask=mask)
         seed = self.editor().context.seed
         # The others start new sessions from the same picture: they are alternatives, not later versions.
-        others = [self.run_turn(None, text, start, _ignore, mask=mask, seed=seed + 7919 * i) for i in range(1, n)]
+        others = [self.run_turn(None, text, start, _ignore, mask=mask, seed=variant_seed(seed, i)) for i in range(1, n)]
         return [first, *others]
 
     def run_generations(self, session_id: Optional[str], prompt: str, size: Optional[tuple[int, int]],
@@ -173,7 +173,7 @@ class Backend:
         outcomes = []
         for i in range(n):
             with editor.lock:
-                drawn = editor.toolbox.generate(prompt, size, seed=editor.context.seed + 7919 * i).image
+                drawn = editor.toolbox.generate(prompt, size, seed=variant_seed(editor.context.seed, i)).image
             # The first continues the named session; the others are alternatives, each a new session.
             session = editor.session(session_id if i == 0 else None, create=True)
             turn = session.send("", image=drawn)
@@ -186,6 +186,12 @@ class Backend:
         # An editor passed in belongs to the caller; only one built here is closed here.
         if self._factory is not None and self._editor is not None:
             self._editor.close()
+
+
+def variant_seed(seed: int, i: int) -> int:
+    """Gives back the base seed of the i-th picture of a request asking for several (the first: `seed`)."""
+    # A prime stride apart from the graph's per-attempt one (1009): no two variants' attempts share a seed.
+    return seed + 7919 * i
 
 
 def _ignore(event: dict) -> None:
