@@ -160,17 +160,23 @@ def _ready(pipe, device: torch.device, acceleration: Acceleration | None = None)
             f"use one of {', '.join(COMPILE_MODES)}, or leave it empty."
         )
     pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config, algorithm_type="dpmsolver++")
-    pipe.set_progress_bar_config(disable=True)
-    pipe.to(device)
-    for component in pipe.components.values():
-        if isinstance(component, torch.nn.Module):
-            component.eval()
+    on_device(pipe, device)
     if acceleration.channels_last:
         pipe.unet.to(memory_format=torch.channels_last)
         pipe.vae.to(memory_format=torch.channels_last)
     if acceleration.compile_mode:
         # Static shapes: each working size gets kernels (and CUDA graphs) of its own, not generic ones.
         pipe.unet = torch.compile(pipe.unet, mode=acceleration.compile_mode, dynamic=False)
+    return pipe
+
+
+def on_device(pipe: DiffusionPipeline, device: torch.device) -> DiffusionPipeline:
+    """Gives back `pipe` moved to `device`, every module in eval mode, its progress bars off."""
+    pipe.set_progress_bar_config(disable=True)
+    pipe.to(device)
+    for component in pipe.components.values():
+        if isinstance(component, torch.nn.Module):
+            component.eval()
     return pipe
 
 

@@ -37,7 +37,7 @@ from transformers import (
 )
 from transformers.processing_utils import ProcessorMixin
 
-from chatedit.tools.diffusion_models import TINY_SEED, _saved_once
+from chatedit.tools.diffusion_models import TINY_SEED, _saved_once, on_device
 from chatedit.tools.loading import quiet_loading
 from chatedit.tools.models import unavailable
 
@@ -149,12 +149,7 @@ def _load(role, pipeline_cls, build_tiny, build_full, *, profile, checkpoint, de
                 pipe = pipeline_cls.from_pretrained(source, dtype=dtype, **_own_components(pipeline_cls, source))
             except OSError as err:
                 raise unavailable(source, role) from err
-    pipe.set_progress_bar_config(disable=True)
-    pipe.to(device)
-    for component in pipe.components.values():
-        if isinstance(component, torch.nn.Module):
-            component.eval()
-    return pipe
+    return on_device(pipe, device)
 
 
 def _own_components(pipeline_cls, source: str) -> dict[str, Any]:
