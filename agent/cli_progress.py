@@ -86,10 +86,13 @@ class ProgressView:
         if kind == "question":
             return f"[yellow]Question:[/] {escape(event['text'])}"
         if kind == "checked":
-            verdict = "[green]passed[/]" if event["passed"] else "[red]failed[/]"
-            return f"  check: {verdict}" + (f" ({escape(event['reason'])})" if event.get("reason") else "")
+            return f"  check: {_outcome(event)}"
         if kind == "verdict":
-            verdict = "[green]passed[/]" if event["passed"] else "[red]failed[/]"
-            reason = f" ({escape(event['reason'])})" if event.get("reason") else ""
-            return f"  step {event['index']} verdict: {verdict}{reason}"
+            return f"  step {event['index']} verdict: {_outcome(event)}"
         return None
+
+
+def _outcome(event: dict) -> str:
+    """Gives back "passed" or "failed" of a check or verdict event, with its reason when it has one."""
+    verdict = "[green]passed[/]" if event["passed"] else "[red]failed[/]"
+    return verdict + (f" ({escape(event['reason'])})" if event.get("reason") else "")

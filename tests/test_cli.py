@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from chatedit.agent import cli, cli_chat
+from chatedit.agent import cli, cli_chat, cli_progress
 from chatedit.agent.toolbox import EditSettings
 from chatedit.tools.errors import DamagedImageError, InputError
 
@@ -195,6 +195,13 @@ def test_a_failed_chat_turn_says_why_as_edit_does_and_the_chat_goes_on(capsys):
     assert "Error: The stored picture is damaged; undo it." in said and "Internal error" not in said
     cli_chat.chat_turn(_FailingSession(RuntimeError("the device caught fire")), "make it red")
     assert "Internal error: RuntimeError: the device caught fire" in capsys.readouterr().err
+
+
+def test_the_live_view_shows_checks_and_verdicts_with_their_reasons():
+    view = cli_progress.ProgressView()
+    assert view.describe({"event": "checked", "passed": True}) == "  check: [green]passed[/]"
+    failed = view.describe({"event": "verdict", "index": 2, "passed": False, "reason": "the cup [still] shows"})
+    assert failed == "  step 2 verdict: [red]failed[/] (the cup \\[still] shows)"
 
 
 def test_plan_over_a_jsonl_file_keeps_order_and_ids(runner, tmp_path):
