@@ -455,7 +455,8 @@ def _soft_split(text: str) -> list[str]:
 
 # Putting a clause in the imperative.
 
-_ORDERS = tuple((_pattern(name), order) for name, order in _PHRASES["orders"].items())
+_ORDERS = tuple((getattr(_RE, name), order) for name, order in _PHRASES["orders"].items())
+"""Wishes and statements that are orders ("I'd like the car red"): a pattern of `_RE` and the order it gives."""
 
 
 @lru_cache(maxsize=4096)
