@@ -176,7 +176,6 @@ class ModelSet:
     ):
         self.device = resolve_device(device)
         self.family, self.weights = resolve_family(profile, weights, self.device)
-        self.profile = self.family
         # fp16 on GPU halves memory and doubles speed (the modern and max loaders make it bf16);
         # CPU kernels want fp32.
         self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
