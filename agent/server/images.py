@@ -9,6 +9,7 @@ from typing import Optional
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
+from chatedit.agent.server.auth import api_key
 from chatedit.agent.server.settings import APIError
 
 IMAGE_ID = re.compile(r"^(?P<id>[0-9a-f]{64})(?:\.png)?$")
@@ -39,10 +40,9 @@ async def get_image(name: str, request: Request, sig: Optional[str] = None):
     if not match:
         raise APIError(400, "An image id is 64 lowercase hex characters (optionally with .png).", "invalid_image_id")
     image_id = match["id"]
-    keys = request.app.state.keys
     # Browsers load markdown images without headers, so a signed link stands in for the key.
-    if not keys.signed(image_id, sig):
-        keys.check(request.headers.get("authorization", ""))
+    if not request.app.state.keys.signed(image_id, sig):
+        api_key(request)
     path = request.app.state.backend.editor().store.path(image_id)
     if not path.is_file():
         raise APIError(404, "No image with this id.", "not_found")

@@ -236,7 +236,7 @@ class MCPEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
         try:
-            request.app.state.keys.check(request.headers.get("authorization", ""))
+            api_key(request)
             manager = getattr(request.app.state, "mcp_sessions", None)
             if manager is None:
                 raise APIError(503, "MCP starts with the server; run the app with its lifespan.", "mcp_unavailable")
