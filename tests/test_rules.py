@@ -592,36 +592,33 @@ def test_adding_a_number_of_things_stays_an_add():
 
 
 def test_the_word_lists_are_data_files_with_no_benchmark_only_words():
-    import tomllib
     from pathlib import Path
 
     import chatedit.agent.rules as rules
 
     folder = Path(rules.__file__).with_name("words")
-    verbs = tomllib.loads((folder / "verbs.toml").read_text())
+    verbs = rules._lexicon("verbs")
     assert "junk" in verbs["slang_remove"].split() and "remove" in verbs["remove"].split()
-    every_word = " ".join(v for f in folder.glob("*.toml") for v in tomllib.loads(f.read_text()).values()
+    every_word = " ".join(v for f in folder.glob("*.toml") for v in rules._lexicon(f.stem).values()
                           if isinstance(v, str)).split()
     assert not {"devoid", "deveil", "uncloud", "abrogate", "embark"} & set(every_word)
 
 
 def test_every_phrasing_and_word_list_of_the_data_files_is_read_by_the_planner():
     import re
-    import tomllib
     from pathlib import Path
 
     import chatedit.agent.rules as rules
 
     source = Path(rules.__file__).read_text()
-    folder = Path(rules.__file__).with_name("words")
-    phrases = tomllib.loads((folder / "phrases.toml").read_text())
+    phrases = rules._lexicon("phrases")
     unread = [
         key
         for key, pattern in phrases.items()
         if isinstance(pattern, str) and f"_RE.{key}" not in source and key not in phrases["orders"]
     ]
     for name in ("grammar", "scene", "looks", "verbs"):
-        lists = tomllib.loads((folder / f"{name}.toml").read_text())
+        lists = rules._lexicon(name)
         unread += [
             f"{name}.{key}"
             for key, words in lists.items()
