@@ -2,8 +2,9 @@
 
 A session is a LangGraph thread in a checkpointer (SQLite in the data dir, or PostgreSQL shared by
 replicas: see agent/database.py); its images live in the content-addressed store next to it. A turn
-holds its session's writer lock, so concurrent turns on one session run one after the other. Every edit is a version with a parent, so undo, redo and history
-are moves of a cursor, and a new process (or a new Editor) resumes a session by its id.
+holds its session's writer lock, so concurrent turns on one session run one after the other. Every
+edit is a version with a parent, so undo, redo and history are moves of a cursor, and a new process
+(or a new Editor) resumes a session by its id.
 """
 
 from __future__ import annotations
