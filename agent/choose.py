@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Optional
 
@@ -38,8 +39,9 @@ MAX_CHOICES = 4
 
 
 def distinct(detections: list[Detection], overlap: float = 0.5) -> list[Detection]:
-    """Gives back the detections with near-duplicates of better ones removed (best first)."""
-    return non_max_suppression(sorted(detections, key=lambda d: -d.score), overlap)
+    """Gives back the detections without those overlapping a better one by `overlap` IoU or more (best first)."""
+    # non_max_suppression keeps an overlap equal to its threshold; here reaching `overlap` is a duplicate.
+    return non_max_suppression(sorted(detections, key=lambda d: -d.score), math.nextafter(overlap, -math.inf))
 
 
 def contenders(detections: list[Detection]) -> list[Detection]:

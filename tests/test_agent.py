@@ -398,3 +398,12 @@ def test_studio_graph_takes_its_settings_from_the_run_context(tmp_path, photo):
     assert path.startswith(str(tmp_path)) and Image.open(path).size == photo.size
     steps = state["report"]["steps"]
     assert steps and all(len(s["attempts"]) == 1 for s in steps)
+
+
+def test_distinct_drops_a_detection_overlapping_a_better_one_by_exactly_the_threshold():
+    from chatedit.agent.choose import distinct
+
+    best = Detection("cup", (0.0, 0.0, 20.0, 10.0), 0.9)
+    half = Detection("cup", (0.0, 0.0, 10.0, 10.0), 0.8)  # IoU 0.5 with `best`
+    apart = Detection("cup", (30.0, 0.0, 40.0, 10.0), 0.7)
+    assert distinct([half, apart, best], overlap=0.5) == [best, apart]
