@@ -15,28 +15,21 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
-def opened():
-    """Closes the databases the graph opened during the test, and forgets them."""
+def opened(database_url, tmp_path):
+    """Closes the database the graph opens for this test's URL and data dir, and forgets it."""
     yield
-    for url, data_dir in list(OPENED):
-        studio._database(url, data_dir).close()
-    OPENED.clear()
+    studio._database(database_url, str(tmp_path)).close()
     studio._database.cache_clear()
 
 
-OPENED: set = set()
-
-
-def test_studio_pictures_go_to_the_database_of_the_environment(database_url, tmp_path, monkeypatch, coffee, opened):
+def test_studio_pictures_go_to_the_database_of_the_environment(database_url, tmp_path, monkeypatch, small_photo, opened):
     monkeypatch.setenv("CHATEDIT_DATABASE_URL", database_url)
-    photo = coffee.resize((96, 64), Image.Resampling.BICUBIC)
     graph = studio.make_graph()
     graph.checkpointer = InMemorySaver()  # the LangGraph server brings its own
     message = HumanMessage(
-        content=[{"type": "text", "text": "make it sunset"}, {"type": "image_url", "image_url": {"url": to_data_url(photo)}}]
+        content=[{"type": "text", "text": "make it sunset"}, {"type": "image_url", "image_url": {"url": to_data_url(small_photo)}}]
     )
     context = {"models": "tiny", "device": "cpu", "data_dir": str(tmp_path), "max_attempts": 1, "seed": 5}
-    OPENED.add((database_url, str(tmp_path)))
     state = graph.invoke({"messages": [message]}, {"configurable": {"thread_id": "t"}}, context=context)
     image_id = state["report"]["image"]
     with psycopg.connect(database_url) as conn:
@@ -45,4 +38,4 @@ def test_studio_pictures_go_to_the_database_of_the_environment(database_url, tmp
     assert image_id in stored and len(stored) >= 2
     assert not (tmp_path / "images").exists()
     path = state["messages"][-1].content.rsplit("Image: ", 1)[1].strip()
-    assert Image.open(path).size == photo.size
+    assert Image.open(path).size == small_photo.size
