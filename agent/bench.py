@@ -26,6 +26,8 @@ from PIL import Image
 from chatedit.agent.session import Editor
 from chatedit.agent.toolbox import EditSettings
 from chatedit.tools.diffusion_models import Acceleration
+from chatedit.tools.diffusion_utils import denoiser
+from chatedit.tools.models import ROLES
 
 MODEL_METHODS = {
     "detector": [("model", "forward")],
@@ -189,7 +191,7 @@ def _load_all(models) -> Optional[int]:
     on_cuda = models.device.type == "cuda"
     if on_cuda:
         torch.cuda.reset_peak_memory_stats(models.device)
-    for role in ("detector", "segmenter", "inpainter", "global_editor"):
+    for role in ROLES:
         getattr(models, role)
     if on_cuda:
         torch.cuda.synchronize(models.device)
@@ -226,9 +228,7 @@ def attention_kernels(models) -> dict[str, str]:
     """Gives back, per loaded role, which attention implementation its model runs ("sdpa" is PyTorch's fused one)."""
     kernels = {}
     for role in ("inpainter", "global_editor"):
-        pipe = getattr(models, role)
-        denoiser = getattr(pipe, "unet", None) or pipe.transformer
-        processors = {type(p).__name__ for p in denoiser.attn_processors.values()}
+        processors = {type(p).__name__ for p in denoiser(getattr(models, role)).attn_processors.values()}
         # diffusers' AttnProcessor2_0 calls torch's scaled_dot_product_attention.
         kernels[role] = "sdpa" if processors == {"AttnProcessor2_0"} else "+".join(sorted(processors))
     for role in ("detector", "segmenter"):

@@ -48,11 +48,15 @@ def pick_seed(seed: int | None) -> int:
     return random.randrange(2**32) if seed is None else int(seed)
 
 
+def denoiser(pipe) -> torch.nn.Module:
+    """Gives back the pipeline's denoising network: the UNet of Stable Diffusion, the transformer of the 2026 editors."""
+    return getattr(pipe, "unet", None) or pipe.transformer
+
+
 def generator(pipe, seed: int) -> torch.Generator:
-    """Gives back a torch generator on the device of the pipeline's denoiser (UNet or transformer), seeded with `seed`."""
-    denoiser = getattr(pipe, "transformer", None) or pipe.unet
+    """Gives back a torch generator on the device of the pipeline's denoiser, seeded with `seed`."""
     # `pipe.device` walks every module of every component on each call; one parameter says the same.
-    return torch.Generator(device=next(denoiser.parameters()).device).manual_seed(seed)
+    return torch.Generator(device=next(denoiser(pipe).parameters()).device).manual_seed(seed)
 
 
 def step_callback(on_step: StepCallback | None):
