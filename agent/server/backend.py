@@ -126,7 +126,7 @@ class Backend:
         session_id: Optional[str],
         text: str,
         image,
-        on_event: Callable[[dict], None],
+        on_event: Optional[Callable[[dict], None]] = None,
         mask=None,
         seed: Optional[int] = None,
     ) -> Outcome:
@@ -136,7 +136,7 @@ class Backend:
             session_id: the session to continue (made on first use); None: a new one.
             text: the instruction.
             image: a new picture, or None to edit the session's current one.
-            on_event: called with each progress event.
+            on_event: called with each progress event (None: nobody streams them).
             mask: the region the user drew, when given.
             seed: the base seed of the turn's generations (default: the editor's).
         """
@@ -160,10 +160,10 @@ class Backend:
     def run_variants(self, session_id: Optional[str], text: str, image, mask, n: int) -> list[Outcome]:
         """Runs one turn and n-1 more from the same picture, each with its own seed; the first continues the session."""
         start = image if image is not None or session_id is None else self.editor().session(session_id).image
-        first = self.run_turn(session_id, text, image, _ignore, mask=mask)
+        first = self.run_turn(session_id, text, image, mask=mask)
         seed = self.editor().context.seed
         # The others start new sessions from the same picture: they are alternatives, not later versions.
-        others = [self.run_turn(None, text, start, _ignore, mask=mask, seed=variant_seed(seed, i)) for i in range(1, n)]
+        others = [self.run_turn(None, text, start, mask=mask, seed=variant_seed(seed, i)) for i in range(1, n)]
         return [first, *others]
 
     def run_generations(self, session_id: Optional[str], prompt: str, size: Optional[tuple[int, int]],
@@ -192,10 +192,6 @@ def variant_seed(seed: int, i: int) -> int:
     """Gives back the base seed of the i-th picture of a request asking for several (the first: `seed`)."""
     # A prime stride apart from the graph's per-attempt one (1009): no two variants' attempts share a seed.
     return seed + 7919 * i
-
-
-def _ignore(event: dict) -> None:
-    """Drops a progress event nobody streams."""
 
 
 def public_report(report: dict) -> dict:

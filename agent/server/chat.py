@@ -131,7 +131,7 @@ async def chat_completions(request: Request, key: ApiKey):
             return backend.run_turn(session_id, text, image, forward)
 
         return stream_turn(backend, turn, model, usage, answer_text)
-    future = backend.queue.submit(lambda: backend.run_turn(session_id, text, image, lambda event: None))
+    future = backend.queue.submit(lambda: backend.run_turn(session_id, text, image))
     outcome = await wait_for_turn(future)
     payload = completion(await answer_text(outcome), model)
     payload["chatedit"] = {"session": outcome.session, "report": public_report(outcome.report)}
