@@ -11,12 +11,16 @@ from typing import Any, Callable, Optional, Union
 from langchain_core.language_models import BaseChatModel
 from PIL import Image
 
+from chatedit.agent.database import SessionBusyError
 from chatedit.agent.server.conversation import ImageRef
 from chatedit.agent.server.remote import fetch_remote
 from chatedit.agent.server.settings import ServerSettings
 from chatedit.agent.session import Editor
-from chatedit.tools.errors import InputError
+from chatedit.tools.errors import InputError, ModelUnavailableError
 from chatedit.tools.images import load_image
+
+TURN_ERRORS = (InputError, ModelUnavailableError, SessionBusyError)
+"""The failures of a turn its client is told in words (bad input, models missing, session busy); others are logged."""
 
 
 class TurnQueue:

@@ -28,16 +28,15 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import CallToolResult, ImageContent, TextContent
 from starlette.types import Receive, Scope, Send
 
-from chatedit.agent.database import SessionBusyError
 from chatedit.agent.events import step_name
 from chatedit.agent.rules import plan_rules
 from chatedit.agent.server.auth import api_key, scoped_session
-from chatedit.agent.server.backend import Backend, Outcome, public_report
+from chatedit.agent.server.backend import TURN_ERRORS, Backend, Outcome, public_report
 from chatedit.agent.server.remote import fetch_remote
 from chatedit.agent.server.settings import APIError, ServerSettings
 from chatedit.agent.server.streaming import ProgressLines
 from chatedit.agent.session import Editor
-from chatedit.tools.errors import InputError, ModelUnavailableError
+from chatedit.tools.errors import InputError
 from chatedit.tools.images import png_bytes
 
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]+$")
@@ -99,7 +98,7 @@ async def _run(backend: Backend, ctx: Optional[Context], work: Callable[[Callabl
             await ctx.report_progress(sent, message=line)
     try:
         return future.result()
-    except (InputError, ModelUnavailableError, SessionBusyError) as exc:
+    except TURN_ERRORS as exc:
         raise ToolError(str(exc)) from None
 
 

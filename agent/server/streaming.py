@@ -12,9 +12,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 from sse_starlette import EventSourceResponse
 
 from chatedit.agent.events import StepTracker
-from chatedit.agent.server.backend import Backend, Outcome, public_report
-from chatedit.agent.database import SessionBusyError
-from chatedit.tools.errors import InputError, ModelUnavailableError
+from chatedit.agent.server.backend import TURN_ERRORS, Backend, Outcome, public_report
 
 logger = logging.getLogger("chatedit.server")
 
@@ -115,7 +113,7 @@ async def _final_text(future, answer_text: Callable[[Outcome], Awaitable[str]]) 
         # The picture goes in ONE delta: frontends re-render the markdown on every piece.
         final = "\n" + await answer_text(outcome)
         return final, {"chatedit": {"session": outcome.session, "report": public_report(outcome.report)}}
-    except (InputError, ModelUnavailableError, SessionBusyError) as exc:
+    except TURN_ERRORS as exc:
         return f"\n{exc}", {}
     except Exception:
         logger.exception("turn failed")
