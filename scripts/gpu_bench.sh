@@ -113,19 +113,31 @@ record() {
     <<<"$2" >>"$OUT/results.jsonl"
 }
 
+# One run: name, seconds it needs to be started, what it is, then the command that prints its JSON line
+# last. It starts only when the budget has that time left, and may use all of what is left.
+attempt() {
+  local name=$1 needs=$2 what=$3
+  shift 3
+  local left=$((BUDGET_S - (SECONDS - started)))
+  if ((left < needs)); then
+    echo "skipped $name: ${left}s of the budget left, it needs about ${needs}s" | tee -a "$OUT/log.txt"
+    return
+  fi
+  echo "== $name ($what), ${left}s left" | tee -a "$OUT/log.txt"
+  local result status
+  result=$(timeout "$left" "$@" 2>>"$OUT/log.txt" | tail -n 1)
+  status=$?
+  [[ $status == 0 ]] && record "$name" "$result"
+  echo "   exit $status after $((SECONDS - started))s" | tee -a "$OUT/log.txt"
+}
+
 # family, seconds it needs to be started (building the random weights, the warm-up and timed turns)
 FAMILIES=("classic 90" "modern 150" "max 330")
 [[ $MODE == families ]] || FAMILIES=()
 export SIZE REPEAT DEVICE
 for entry in "${FAMILIES[@]}"; do
   read -r family needs <<<"$entry"
-  left=$((BUDGET_S - (SECONDS - started)))
-  if ((left < needs)); then
-    echo "skipped $family: ${left}s of the budget left, it needs about ${needs}s" | tee -a "$OUT/log.txt"
-    continue
-  fi
-  echo "== $family ($WEIGHTS weights), ${left}s left" | tee -a "$OUT/log.txt"
-  result=$(timeout "$left" python3 - "$family:$WEIGHTS" 2>>"$OUT/log.txt" <<'EOF' | tail -n 1
+  attempt "$family" "$needs" "$WEIGHTS weights" python3 - "$family:$WEIGHTS" <<'EOF'
 import json, os, sys
 
 from chatedit.agent.bench import run_bench
@@ -134,10 +146,6 @@ width, height = (int(side) for side in os.environ["SIZE"].split("x"))
 result = run_bench(models=sys.argv[1], device=os.environ["DEVICE"], size=(width, height), repeat=int(os.environ["REPEAT"]))
 print(json.dumps(result))
 EOF
-  )
-  status=$?
-  [[ $status == 0 ]] && record "$family" "$result"
-  echo "   exit $status after $((SECONDS - started))s" | tee -a "$OUT/log.txt"
 done
 
 # config name, seconds it needs to be started, then the environment that selects it
@@ -151,17 +159,8 @@ CONFIGS=(
 [[ $MODE == speed ]] || CONFIGS=()
 for entry in "${CONFIGS[@]}"; do
   read -r name needs settings <<<"$entry"
-  left=$((BUDGET_S - (SECONDS - started)))
-  if ((left < needs)); then
-    echo "skipped $name: ${left}s of the budget left, it needs about ${needs}s" | tee -a "$OUT/log.txt"
-    continue
-  fi
-  echo "== $name ($settings), ${left}s left" | tee -a "$OUT/log.txt"
-  result=$(env $settings timeout "$left" python3 -m chatedit.agent.cli bench --models "$MODELS" --device "$DEVICE" \
-    --size "$SIZE" --repeat "$REPEAT" --json 2>>"$OUT/log.txt" | tail -n 1)
-  status=$?
-  [[ $status == 0 ]] && record "$name" "$result"
-  echo "   exit $status after $((SECONDS - started))s" | tee -a "$OUT/log.txt"
+  attempt "$name" "$needs" "$settings" env $settings python3 -m chatedit.agent.cli bench --models "$MODELS" \
+    --device "$DEVICE" --size "$SIZE" --repeat "$REPEAT" --json
 done
 
 python3 - "$OUT/results.jsonl" <<'EOF'
