@@ -25,20 +25,26 @@ class _DropPilFallback(logging.Filter):
 @contextlib.contextmanager
 def quiet_loading() -> Iterator[None]:
     """Gives back a context in which models load without the libraries' progress bars or PIL-fallback notices."""
-    from diffusers.utils import logging as diffusers_logging
     from huggingface_hub import constants as hub_constants
-    from huggingface_hub import utils as hub_utils
-    from transformers.utils import logging as transformers_logging
 
     import_logger = logging.getLogger("transformers.utils.import_utils")
     drop = _DropPilFallback()
     import_logger.addFilter(drop)
-    if hub_constants.HF_HUB_DISABLE_PROGRESS_BARS is False:
-        try:
+    asked_for_bars = hub_constants.HF_HUB_DISABLE_PROGRESS_BARS is False
+    try:
+        with contextlib.nullcontext() if asked_for_bars else _progress_bars_off():
             yield
-        finally:
-            import_logger.removeFilter(drop)
-        return
+    finally:
+        import_logger.removeFilter(drop)
+
+
+@contextlib.contextmanager
+def _progress_bars_off() -> Iterator[None]:
+    """Gives back a context with transformers', diffusers' and huggingface_hub's bars off, as they were after."""
+    from diffusers.utils import logging as diffusers_logging
+    from huggingface_hub import utils as hub_utils
+    from transformers.utils import logging as transformers_logging
+
     transformers_on = transformers_logging.is_progress_bar_enabled()
     diffusers_on = diffusers_logging.is_progress_bar_enabled()
     hub_on = not hub_utils.are_progress_bars_disabled()
@@ -48,7 +54,6 @@ def quiet_loading() -> Iterator[None]:
     try:
         yield
     finally:
-        import_logger.removeFilter(drop)
         # transformers' switch flips huggingface_hub's too, so the hub's own state goes back last.
         if transformers_on:
             transformers_logging.enable_progress_bar()
