@@ -32,6 +32,26 @@ def test_quiet_loading_turns_the_bars_off_inside_and_back_on_after():
     assert not hub_utils.are_progress_bars_disabled()
 
 
+def test_a_user_who_asked_for_the_bars_keeps_them_but_not_the_pil_notice(monkeypatch):
+    from huggingface_hub import constants as hub_constants
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_DISABLE_PROGRESS_BARS", False)
+    transformers_logging.enable_progress_bar()
+    logger = logging.getLogger("transformers.utils.import_utils")
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        with quiet_loading():
+            assert transformers_logging.is_progress_bar_enabled()
+            assert not hub_utils.are_progress_bars_disabled()
+            logger.warning("`X` requires torchvision (not installed); falling back to `XPil`")
+    finally:
+        logger.removeHandler(handler)
+    assert seen == []
+
+
 def test_only_the_pil_fallback_notice_is_dropped_and_only_while_loading():
     logger = logging.getLogger("transformers.utils.import_utils")
     seen: list[str] = []
