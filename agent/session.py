@@ -116,19 +116,13 @@ class Editor:
         # Before any model loads: a database that cannot be reached stops the start at once.
         self.database = open_database(database_url(database), self.data_dir, session_wait=session_wait)
         self.store = self.database.store
-        self.toolbox = toolbox or Toolbox(get_models(models, device), settings or EditSettings())
-        self.llm = llm if planner != "rules" else None
-        if self.llm is None and planner != "rules":
-            from chatedit.agent.llm import LLMSettings, make_chat_model
-
-            llm_settings = LLMSettings()
-            if llm_settings.configured:
-                self.llm = make_chat_model(llm_settings)
-            elif planner == "llm":
-                raise InputError(
-                    "--planner llm needs an LLM: set CHATEDIT_LLM_BASE_URL and/or CHATEDIT_LLM_API_KEY "
-                    "(or OPENAI_API_KEY), or use --planner rules."
-                )
+        try:
+            self.toolbox = toolbox or Toolbox(get_models(models, device), settings or EditSettings())
+            self.llm = _planner_llm(planner, llm)
+        except BaseException:
+            # A start that fails here (models missing, no LLM) must not leave the database's connections open.
+            self.database.close()
+            raise
         self.max_side = max_side
         self.checkpointer = self.database.checkpointer
         self.context = Context(
@@ -152,6 +146,25 @@ class Editor:
     def close(self) -> None:
         """Finishes pending image writes (raising a failed write's error) and closes the session database."""
         self.database.close()
+
+
+def _planner_llm(planner: str, llm) -> Optional[Any]:
+    """Gives back the LLM the planner uses: `llm`, else one from the environment; None for the rules planner."""
+    if planner == "rules":
+        return None
+    if llm is not None:
+        return llm
+    from chatedit.agent.llm import LLMSettings, make_chat_model
+
+    settings = LLMSettings()
+    if settings.configured:
+        return make_chat_model(settings)
+    if planner == "llm":
+        raise InputError(
+            "--planner llm needs an LLM: set CHATEDIT_LLM_BASE_URL and/or CHATEDIT_LLM_API_KEY "
+            "(or OPENAI_API_KEY), or use --planner rules."
+        )
+    return None
 
 
 def _config(session_id: str) -> dict:

@@ -30,6 +30,8 @@ from chatedit.agent.database import (
     database_url,
     open_database,
 )
+from chatedit.agent import session as session_module
+from chatedit.agent.session import Editor
 from chatedit.agent.store import IMAGES_TABLE, DamagedImageError, ImageStore, PostgresImageStore
 from chatedit.tools.errors import InputError
 
@@ -99,6 +101,20 @@ def test_unreachable_database_is_a_clear_error(tmp_path):
     message = str(caught.value)
     assert f"Cannot reach the database postgresql://chatedit:***@127.0.0.1:{port}/chatedit" in message
     assert "hunter2" not in message and "--database" in message
+
+
+def test_an_editor_that_fails_to_start_closes_its_database(database_url, tmp_path, monkeypatch):
+    opened = []
+
+    def recording(*args, **kwargs):
+        opened.append(open_database(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(session_module, "open_database", recording)
+    with pytest.raises(InputError, match="Unknown model choice"):
+        Editor(models="no-such-profile", planner="rules", data_dir=tmp_path, database=database_url)
+    # The pool (and its worker threads) is gone with the failed start, not left to the garbage collector.
+    assert len(opened) == 1 and opened[0].pool.closed
 
 
 # ---- the schema ----------------------------------------------------------------------------------
