@@ -214,25 +214,7 @@ def load_mask(source: MaskSource, size: tuple[int, int]) -> np.ndarray:
         source: a file path, raw bytes, a data URL, a PIL image, or a 2-D array.
         size: (width, height) of the picture the mask is drawn on; any other size is refused.
     """
-    if isinstance(source, np.ndarray) and source.ndim == 2:
-        if source.dtype == np.bool_:
-            region = source.copy()
-        else:
-            region = source >= (0.5 if np.issubdtype(source.dtype, np.floating) else 128)
-    else:
-        if isinstance(source, np.ndarray) and (source.ndim != 3 or source.dtype != np.uint8):
-            raise InputError(
-                f"A mask array must be 2-D (height, width), or 3-D uint8 (height, width, channels); got "
-                f"{source.dtype} of shape {source.shape}."
-            )
-        image = Image.fromarray(source) if isinstance(source, np.ndarray) else decode_image(source)
-        if image.mode == "P":
-            image = image.convert("RGBA")
-        alpha = np.asarray(image.getchannel("A")) if "A" in image.getbands() else None
-        if alpha is not None and (alpha < 255).any():
-            region = alpha == 0
-        else:
-            region = np.asarray(to_rgb(image).convert("L")) >= 128
+    region = _marked(source)
     if region.shape != (size[1], size[0]):
         raise InputError(
             f"The mask is {region.shape[1]}x{region.shape[0]} but the picture is {size[0]}x{size[1]}; "
@@ -243,6 +225,30 @@ def load_mask(source: MaskSource, size: tuple[int, int]) -> np.ndarray:
             "The mask marks no pixels: paint the region to change white (or leave it transparent) and the rest black."
         )
     return region
+
+
+def _marked(source: MaskSource) -> np.ndarray:
+    """Gives back the pixels a mask source marks, as `load_mask` reads them, at the source's own size."""
+    if isinstance(source, np.ndarray):
+        if source.ndim == 2 and source.dtype == np.bool_:
+            return source.copy()
+        if source.ndim == 2:
+            return source >= (0.5 if np.issubdtype(source.dtype, np.floating) else 128)
+        if source.ndim != 3 or source.dtype != np.uint8:
+            raise InputError(
+                f"A mask array must be 2-D (height, width), or 3-D uint8 (height, width, channels); got "
+                f"{source.dtype} of shape {source.shape}."
+            )
+        image = Image.fromarray(source)
+    else:
+        image = decode_image(source)
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if "A" in image.getbands():
+        alpha = np.asarray(image.getchannel("A"))
+        if (alpha < 255).any():
+            return alpha == 0
+    return np.asarray(to_rgb(image).convert("L")) >= 128
 
 
 def png_bytes(image: Image.Image) -> bytes:
