@@ -248,13 +248,16 @@ def _qwen_processor(tokenizer: Qwen2TokenizerFast) -> QwenPictureProcessor:
 
 
 def _qwen_vl_config(tokenizer: Qwen2TokenizerFast, text: dict[str, Any], vision: dict[str, Any]) -> Qwen2_5_VLConfig:
-    """Gives back a Qwen2.5-VL config whose image tokens are the tokenizer's own ids."""
+    """Gives back a Qwen2.5-VL config whose image tokens are the tokenizer's own ids.
+
+    `text` names the text model's shape, its `vocab_size` and its rope's `mrope_section` among them.
+    """
     ids = dict(zip(QWEN_SPECIAL_TOKENS, tokenizer.convert_tokens_to_ids(list(QWEN_SPECIAL_TOKENS))))
+    text = dict(text)
+    rope_scaling = {"mrope_section": text.pop("mrope_section"), "rope_type": "default", "type": "default"}
     return Qwen2_5_VLConfig(
         text_config=dict(text, bos_token_id=None, eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
-                         vocab_size=len(tokenizer) if text["hidden_size"] < 64 else 152064,
-                         rope_scaling={"mrope_section": [1, 1, 2] if text["hidden_size"] < 64 else [16, 24, 24],
-                                       "rope_type": "default", "type": "default"}),
+                         rope_scaling=rope_scaling),
         vision_config=vision,
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
@@ -274,8 +277,8 @@ def build_tiny_qwen() -> QwenImageEditPlusPipeline:
         torch.manual_seed(TINY_SEED)
         text_encoder = Qwen2_5_VLForConditionalGeneration(_qwen_vl_config(
             tokenizer,
-            text=dict(hidden_size=16, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2,
-                      num_key_value_heads=2, rope_theta=1000000.0),
+            text=dict(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=16, num_hidden_layers=2,
+                      num_attention_heads=2, num_key_value_heads=2, rope_theta=1000000.0, mrope_section=[1, 1, 2]),
             vision=dict(depth=1, hidden_size=16, intermediate_size=16, num_heads=2, out_hidden_size=16),
         ))
         transformer = QwenImageTransformer2DModel(
@@ -298,8 +301,8 @@ def build_full_qwen() -> QwenImageEditPlusPipeline:
     tokenizer = small_qwen_tokenizer()
     text_encoder = Qwen2_5_VLForConditionalGeneration(_qwen_vl_config(
         tokenizer,
-        text=dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
-                  num_key_value_heads=4, rope_theta=1000000.0),
+        text=dict(vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
+                  num_attention_heads=28, num_key_value_heads=4, rope_theta=1000000.0, mrope_section=[16, 24, 24]),
         vision=dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, out_hidden_size=3584,
                     fullatt_block_indexes=[7, 15, 23, 31], window_size=112),
     ))
