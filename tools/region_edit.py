@@ -34,6 +34,7 @@ from chatedit.tools.inpaint import (
     check_mask,
     crop_box,
     feather_for,
+    paste,
     resize_mask,
 )
 
@@ -122,11 +123,11 @@ def run_region_editor(pipe, image: Image.Image, mask: np.ndarray, prompt: str, *
 
 def _crop_edit(image: Image.Image, mask: np.ndarray, paint, *, context: float, feather_px: int | None, area: int,
                info: dict) -> EditResult:
-    """Gives back `image` with `paint(crop, crop_mask, size)` pasted back through the feathered mask.
+    """Gives back `image` with `paint(crop, crop_mask, size)` pasted back through the feathered mask (`inpaint.paste`).
 
     The crop is the mask's box with `context` times its size around it, magnified at most 4x; it is
     painted at about `area` pixels and its own aspect ratio, scaled back, and only the mask's pixels
-    (with an outward feather) are composited (`blend.alpha_composite`) into a copy of the input.
+    (with an outward feather) are composited into a copy of the input.
     """
     box = masks.bbox(mask)
     if feather_px is None:
@@ -142,12 +143,9 @@ def _crop_edit(image: Image.Image, mask: np.ndarray, paint, *, context: float, f
         return paint(crop_image, crop_mask, size)
 
     painted = retry_smaller_on_oom(run, info).resize(crop_image.size, Image.Resampling.LANCZOS)
-    crop_alpha = masks.feather(crop_mask, feather_px)
-    result = image.copy()
-    result.paste(blend.alpha_composite(crop_image, painted, crop_alpha), (x0, y0))
     alpha = np.zeros(mask.shape, dtype=np.float32)
-    alpha[y0:y1, x0:x1] = crop_alpha
-    return EditResult(image=result, mask=alpha, info=info)
+    alpha[y0:y1, x0:x1] = masks.feather(crop_mask, feather_px)
+    return EditResult(image=paste(image, painted, alpha, crop), mask=alpha, info=info)
 
 
 def _checked(image: Image.Image, mask, steps: int | None, pipe) -> tuple[Image.Image, np.ndarray, int]:
