@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 
+import httpx
 import numpy as np
 import openai
 import pytest
@@ -117,6 +118,26 @@ def test_bad_requests_are_400_in_openai_error_shape(client, small_photo):
     assert bad(client, image=image, prompt="make it brighter", output_format="gif").body["param"] == "output_format"
     blank = bad(client, image=image, prompt=" ")
     assert blank.body["param"] == "prompt"
+
+
+def test_without_an_image_the_named_session_is_edited_and_one_never_made_asks_for_it(server, client, small_photo):
+    def edit_without_image(user: str) -> httpx.Response:
+        return httpx.post(
+            f"{server}/v1/images/edits",
+            data={"prompt": "make it brighter", "user": user},
+            files={"note": ("note.txt", b"no picture here", "text/plain")},
+            headers={"Authorization": f"Bearer {KEY}"},
+            timeout=120,
+        )
+
+    client.images.edit(image=("photo.png", png(small_photo), "image/png"), prompt="make it brighter", user="kept")
+    kept = edit_without_image("kept")
+    assert kept.status_code == 200 and kept.json()["chatedit"]["version"] == 2
+    missing = edit_without_image("never-used")
+    assert missing.status_code == 400
+    error = missing.json()["error"]
+    # The client's own words, not the server's derived session id or where it keeps sessions.
+    assert error["param"] == "image" and "attach the picture to edit" in error["message"]
 
 
 def test_a_key_is_needed(server, small_photo):

@@ -99,6 +99,14 @@ class Backend:
                     self._editor = self._factory()
         return self._editor
 
+    def has_session(self, session_id: str) -> bool:
+        """Gives back whether the editor has a session with this id."""
+        try:
+            self.editor().session(session_id)
+        except InputError:
+            return False
+        return True
+
     def llm(self) -> Optional[BaseChatModel]:
         """Gives back the LLM side requests go to: the editor's, else one from CHATEDIT_LLM_* (None: no LLM)."""
         if self._editor is not None:

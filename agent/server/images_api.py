@@ -159,7 +159,8 @@ async def edit_images(request: Request, key: ApiKey):
     settings: ServerSettings = request.app.state.settings
     asked = await read_edit_request(request, settings)
     session_id = session_for(request, asked.user, key)
-    if asked.image is None and session_id is None:
+    # Without an image, the named session's picture is edited: a session never made has none.
+    if asked.image is None and (session_id is None or not await run_in_threadpool(backend.has_session, session_id)):
         raise _bad("`image` is missing: attach the picture to edit as `image` (or `image[]`).", "image")
     try:
         picture = (
