@@ -440,14 +440,19 @@ def _find_region(state: ChatState, context: Context) -> dict:
 def locate(state: ChatState, runtime: Runtime[Context]) -> dict:
     """Finds where the step acts; a step that cannot be placed, or made by these models, is skipped."""
     unable = runtime.context.toolbox.cannot(state["work"][state["current"]]["step"]["category"])
+    if unable:
+        return _skipped(state, unable)
     try:
-        if unable:
-            raise InputError(unable)
         return _find_region(state, runtime.context)
     except InputError as exc:
-        work = [dict(w) for w in state["work"]]
-        work[state["current"]].update(status="skipped", message=f"Skipped: {exc}")
-        return {"work": work}
+        return _skipped(state, str(exc))
+
+
+def _skipped(state: ChatState, reason: str) -> dict:
+    """Gives back the state update that skips the current step, saying why."""
+    work = [dict(w) for w in state["work"]]
+    work[state["current"]].update(status="skipped", message=f"Skipped: {reason}")
+    return {"work": work}
 
 
 def route_located(state: ChatState) -> Literal["edit", "next_step", "respond"]:
