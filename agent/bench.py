@@ -25,6 +25,7 @@ from PIL import Image
 
 from chatedit.agent.session import Editor
 from chatedit.agent.toolbox import EditSettings
+from chatedit.tools import region_edit
 from chatedit.tools.diffusion_models import Acceleration
 from chatedit.tools.diffusion_utils import denoiser
 from chatedit.tools.models import ROLES
@@ -179,11 +180,18 @@ def run_bench(
         "planner": warm_up.report.get("planner", planner),
         "llm_calls_warm_up": warm_up.report.get("llm_calls", 0),
         "llm_calls_per_turn": [turn.report.get("llm_calls", 0) for _, turn in turns],
-        "steps": {"inpaint": settings.inpaint_steps, "global_edit": settings.global_steps},
+        "steps": _steps_run(models_set, settings),
         "acceleration": Acceleration().model_dump(),
         "attention": attention_kernels(models_set),
         "versions": {name: _version(name) for name in ("torch", "diffusers", "transformers", "langgraph")},
     }
+
+
+def _steps_run(models, settings: EditSettings) -> dict[str, int]:
+    """Gives back the denoising steps the editors ran: the classic pair, or the one modern or max editor's."""
+    if models.family == "classic":
+        return {"inpaint": settings.inpaint_steps, "global_edit": settings.global_steps}
+    return {"editor": region_edit.editor_steps(models.global_editor, settings.editor_steps)}
 
 
 def _load_all(models) -> Optional[int]:

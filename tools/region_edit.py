@@ -69,7 +69,7 @@ def editor_size(width: int, height: int, area: int = MEGAPIXEL) -> tuple[int, in
     return snap(width), snap(height)
 
 
-def _steps(pipe, steps: int | None) -> int:
+def editor_steps(pipe, steps: int | None) -> int:
     """Gives back `steps`, or the number the pipeline's model is made for when it is None; raises InputError below 1."""
     if steps is None:
         return DEFAULT_STEPS["klein" if is_klein(pipe) else "qwen"]
@@ -151,7 +151,7 @@ def _crop_edit(image: Image.Image, mask: np.ndarray, paint, *, context: float, f
 def _checked(image: Image.Image, mask, steps: int | None, pipe) -> tuple[Image.Image, np.ndarray, int]:
     """Gives back the picture in RGB, the mask checked against it (`inpaint.check_mask`) and the steps to run."""
     image = image.convert("RGB")
-    return image, check_mask(mask, image), _steps(pipe, steps)
+    return image, check_mask(mask, image), editor_steps(pipe, steps)
 
 
 def inpaint_region(pipe, image: Image.Image, mask, prompt: str, *, negative_prompt: str = "", steps: int | None = None,
@@ -246,7 +246,7 @@ def edit_whole(pipe, image: Image.Image, instruction: str, *, steps: int | None 
     pixels when the edit kept its structure (`full_resolution.carry_to_full_size`).
     """
     image = image.convert("RGB")
-    steps = _steps(pipe, steps)
+    steps = editor_steps(pipe, steps)
     seed = pick_seed(seed)
     info = {"seed": seed, "steps": steps, "instruction": instruction, "guidance": guidance}
 
@@ -312,7 +312,7 @@ def generate(pipe, prompt: str, size: tuple[int, int] | None = None, *, seed: in
         raise InputError("Drawing from text alone needs FLUX.2 klein (the modern models); this editor only edits.")
     if not prompt.strip():
         raise InputError("Say what to draw, e.g. 'a red bicycle against a brick wall'.")
-    steps = _steps(pipe, steps)
+    steps = editor_steps(pipe, steps)
     seed = pick_seed(seed)
     info = {"seed": seed, "steps": steps, "prompt": prompt, "mode": "generate"}
 
