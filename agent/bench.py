@@ -169,6 +169,8 @@ def run_bench(
         "device": str(models_set.device),
         "device_name": torch.cuda.get_device_name(models_set.device) if on_cuda else "cpu",
         "dtype": str(models_set.dtype).removeprefix("torch."),
+        # The modern and max editors run in bf16 where the others run in fp16.
+        "editor_dtype": str(models_set.global_editor.dtype).removeprefix("torch."),
         "size": list(size),
         "repeat": repeat,
         "instruction": instruction,

@@ -32,7 +32,8 @@ def test_every_stage_has_a_median_min_and_max_in_ms(result):
 
 def test_the_run_is_described(result):
     assert result["models"] == "tiny" and result["device"] == "cpu" and result["device_name"] == "cpu"
-    assert result["dtype"] == "float32" and result["size"] == [96, 64] and result["repeat"] == 1
+    assert result["dtype"] == result["editor_dtype"] == "float32"
+    assert result["size"] == [96, 64] and result["repeat"] == 1
     assert result["instruction"] == "remove the cup and make it sunset"
     assert isinstance(result["target_found"], bool)
     assert isinstance(result["load_ms"], float) and result["load_ms"] > 0
