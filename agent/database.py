@@ -22,6 +22,7 @@ import re
 import sqlite3
 import threading
 import time
+import weakref
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
@@ -208,7 +209,9 @@ class LocalDatabase(Database):
         self.store = ImageStore(data_dir / "images")
         self._conn = sqlite3.connect(path, check_same_thread=False)
         self.checkpointer = StoreFirstSqliteSaver(self._conn, self.store)
-        self._locks: dict[str, threading.Lock] = {}
+        # A session's lock lives while a turn holds or waits for it: a long-running server keeps no lock
+        # for every session it ever saw.
+        self._locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
         self._locks_lock = threading.Lock()
 
     def _acquire(self, session_id: str) -> Callable[[], None]:
