@@ -37,7 +37,6 @@ from chatedit.agent.server.settings import APIError, ServerSettings
 from chatedit.agent.server.streaming import ProgressLines
 from chatedit.agent.session import Editor
 from chatedit.tools.errors import InputError
-from chatedit.tools.images import png_bytes
 
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]+$")
 
@@ -76,7 +75,8 @@ def _result(backend: Backend, outcome: Outcome, session: str) -> CallToolResult:
     report = public_report(outcome.report)
     content: list = []
     if outcome.image_id is not None:
-        data = png_bytes(backend.editor().store.get(outcome.image_id))
+        # The stored PNG itself, as image links send it: no second encoding of the picture.
+        data = backend.editor().store.path(outcome.image_id).read_bytes()
         content.append(ImageContent(data=base64.b64encode(data).decode("ascii"), mime_type="image/png"))
     content.append(TextContent(text=_steps_text(outcome)))
     structured = {"session": session, "version": report.get("version"), "steps": report.get("steps") or []}
