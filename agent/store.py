@@ -38,7 +38,7 @@ from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 from chatedit.tools.errors import DamagedImageError, InputError
-from chatedit.tools.images import atomic_write, content_id, to_rgb
+from chatedit.tools.images import atomic_write, to_rgb
 
 _ID = re.compile(r"[0-9a-f]{64}")
 
@@ -398,10 +398,7 @@ def _decode(data: bytes, image_id: str) -> Image.Image | None:
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError, zlib.error):
         return None
-    # Files written before ids named pixels are named by the sha256 of their bytes.
-    if pixel_id(image.mode, image.size, image.tobytes()) != image_id and content_id(data) != image_id:
-        return None
-    return image
+    return image if pixel_id(image.mode, image.size, image.tobytes()) == image_id else None
 
 
 def _check_id(image_id: str) -> None:

@@ -21,7 +21,6 @@ from chatedit.agent import store as store_module
 from chatedit.agent.store import DamagedImageError, ImageStore, encode_png
 from conftest import random_image
 from chatedit.tools.errors import InputError
-from chatedit.tools.images import png_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,16 +56,6 @@ def test_id_is_the_sha256_of_the_pixels(store):
     mask = np.eye(5, 7, dtype=bool)
     levels = mask.astype(np.uint8) * 255
     assert store.put_mask(mask) == hashlib.sha256(b"L:7x5:" + levels.tobytes()).hexdigest()
-
-
-def test_files_named_by_the_sha256_of_their_bytes_still_read(store):
-    image = random_image(9, 7, seed=2)
-    data = png_bytes(image)
-    legacy_id = hashlib.sha256(data).hexdigest()
-    path = store.root / legacy_id[:2] / f"{legacy_id}.png"
-    path.parent.mkdir(parents=True)
-    path.write_bytes(data)
-    np.testing.assert_array_equal(np.asarray(store.get(legacy_id)), np.asarray(image))
 
 
 @pytest.mark.parametrize("mode, shape", [("RGB", (1, 1, 3)), ("RGB", (13, 29, 3)), ("L", (7, 1)), ("L", (40, 33))])
