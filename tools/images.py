@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import io
 import os
 import re
@@ -256,11 +255,6 @@ def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
-
-
-def content_id(data: bytes) -> str:
-    """Gives back the sha256 hex digest used as an image id in the store."""
-    return hashlib.sha256(data).hexdigest()
 
 
 def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
