@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import socket
 import threading
@@ -19,6 +20,11 @@ from chatedit.agent.toolbox import EditSettings
 
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 """Two diffusion steps on a 64-pixel working size: the tiny models' edits in a fraction of a second."""
+
+
+def decoded(b64: str) -> Image.Image:
+    """Gives back the picture of an OpenAI-style `b64_json` field."""
+    return Image.open(io.BytesIO(base64.b64decode(b64)))
 
 
 def png(image: Image.Image) -> bytes:

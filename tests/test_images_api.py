@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from chatedit.agent.server import ServerSettings, create_app
-from tests.helpers import png, serve, tiny_editor
+from tests.helpers import decoded, png, serve, tiny_editor
 
 KEY = "sk-images"
 
@@ -34,10 +34,6 @@ def server(editor):
 @pytest.fixture
 def client(server) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{server}/v1", api_key=KEY, max_retries=0, timeout=120)
-
-
-def decoded(b64: str) -> Image.Image:
-    return Image.open(io.BytesIO(base64.b64decode(b64)))
 
 
 def test_an_edit_answers_in_openai_shape_with_the_picture(client, small_photo):

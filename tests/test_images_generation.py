@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 
 import numpy as np
@@ -13,7 +12,7 @@ from PIL import Image
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
 from chatedit.agent.toolbox import EditSettings
-from tests.helpers import png, serve
+from tests.helpers import decoded, png, serve
 
 KEY = "sk-draw"
 
@@ -37,10 +36,6 @@ def server(editor):
 @pytest.fixture
 def client(server) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{server}/v1", api_key=KEY, max_retries=0, timeout=120)
-
-
-def decoded(b64: str) -> Image.Image:
-    return Image.open(io.BytesIO(base64.b64decode(b64)))
 
 
 def test_n_pictures_of_the_asked_size_each_from_its_own_seed(client):
