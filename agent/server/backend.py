@@ -171,7 +171,10 @@ class Backend:
 
     def run_variants(self, session_id: Optional[str], text: str, image, mask, n: int) -> list[Outcome]:
         """Runs one turn and n-1 more from the same picture, each with its own seed; the first continues the session."""
-        start = image if image is not None or session_id is None else self.editor().session(session_id).image
+        start = image
+        if start is None and session_id is not None and n > 1:
+            # The alternatives start from the picture the first turn edits: read it before that turn changes it.
+            start = self.editor().session(session_id).image
         first = self.run_turn(session_id, text, image, mask=mask)
         seed = self.editor().context.seed
         # The others start new sessions from the same picture: they are alternatives, not later versions.
