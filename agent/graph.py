@@ -481,11 +481,13 @@ def _run_editor(
     category = step["category"]
     zone = category == "local" and toolbox.settings.local_mode == "zone"
     instructed = category in INSTRUCTION_CATEGORIES
+    # The instruction editor reads the user's words for the step; the inpainter paints the prompt.
+    instruction = step.get("instruction") or prompt
     # Stronger text guidance on each retry: the usual failure is an edit too weak to see.
     guidance = 7.5 + 2.0 * tries
     if drawn and (category == "global" or zone or instructed):
         # A drawn mask bounds the instruction editor exactly: its canvas is pasted through that mask alone.
-        text = prompt if category == "global" else step.get("instruction") or prompt
+        text = prompt if category == "global" else instruction
         canvas = toolbox.global_edit(image, text, seed=seed, guidance=guidance, on_step=on_step).image
         edited, alpha = blend.composite(image, canvas, region)
         return "global_edit", EditResult(image=edited, mask=alpha, info={"mode": "user mask"})
@@ -498,17 +500,14 @@ def _run_editor(
             image, region, step.get("target") or "", prompt=prompt, dilation=dilation, seed=seed, on_step=on_step
         )
     if zone:
-        text = step.get("instruction") or prompt
-        return "global_edit", toolbox.zone_edit(image, text, region, seed=seed, on_step=on_step)
+        return "global_edit", toolbox.zone_edit(image, instruction, region, seed=seed, on_step=on_step)
     if instructed:
         # Text and pose change the object where it is; a move or a count also changes places beside it.
         near = region if category in ("text", "pose") and region is not None and not region.all() else None
-        text = step.get("instruction") or prompt
-        return "global_edit", toolbox.edit_changed(image, text, near, seed=seed, guidance=guidance, on_step=on_step)
+        return "global_edit", toolbox.edit_changed(image, instruction, near, seed=seed, guidance=guidance, on_step=on_step)
     if category in ("local", "replace") and toolbox.edits_by_instruction:
         # The instruction editor sees the object on its crop and keeps its structure; inpainting starts from noise.
-        text = step.get("instruction") or prompt
-        return "global_edit", toolbox.edit_object(image, region, text, seed=seed, guidance=guidance, on_step=on_step)
+        return "global_edit", toolbox.edit_object(image, region, instruction, seed=seed, guidance=guidance, on_step=on_step)
     negative = step.get("target") if category == "replace" else ""
     return "inpaint", toolbox.inpaint(image, region, prompt, negative_prompt=negative or "", seed=seed, on_step=on_step)
 
