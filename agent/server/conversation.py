@@ -121,10 +121,10 @@ def read_conversation(body: dict) -> Conversation:
                 if kind == "image":
                     if value.startswith("data:"):
                         image = ImageRef("data", value)
-                    elif OWN_IMAGE_LINK.search(value):
-                        image = ImageRef("stored", OWN_IMAGE_LINK.search(value)["id"])
                     else:
-                        image = ImageRef("remote", value)
+                        # A data URL can be megabytes: only links are searched for chatedit's own ids.
+                        own = OWN_IMAGE_LINK.search(value)
+                        image = ImageRef("stored", own["id"]) if own else ImageRef("remote", value)
                 else:
                     image = _last_markdown_image(value)
                 if image is not None:
