@@ -486,11 +486,10 @@ def _run_editor(
     # Stronger text guidance on each retry: the usual failure is an edit too weak to see.
     guidance = 7.5 + 2.0 * tries
     if drawn and (category == "global" or zone or instructed):
-        # A drawn mask bounds the instruction editor exactly: its canvas is pasted through that mask alone.
+        # A drawn mask bounds the instruction editor: its canvas is kept inside that mask alone (see `edit`).
         text = prompt if category == "global" else instruction
-        canvas = toolbox.global_edit(image, text, seed=seed, guidance=guidance, on_step=on_step).image
-        edited, alpha = blend.composite(image, canvas, region)
-        return "global_edit", EditResult(image=edited, mask=alpha, info={"mode": "user mask"})
+        result = toolbox.global_edit(image, text, seed=seed, guidance=guidance, on_step=on_step)
+        return "global_edit", EditResult(image=result.image, mask=None, info={"mode": "user mask"})
     if category == "global":
         return "global_edit", toolbox.global_edit(image, prompt, seed=seed, guidance=guidance, on_step=on_step)
     if category == "remove":
@@ -512,6 +511,18 @@ def _run_editor(
     return "inpaint", toolbox.inpaint(image, region, prompt, negative_prompt=negative or "", seed=seed, on_step=on_step)
 
 
+def _kept_inside(image: Image.Image, result: EditResult, drawn: np.ndarray) -> EditResult:
+    """Gives back the attempt with every pixel outside the user's drawn mask the input's, bit for bit.
+
+    A drawn mask is a hard boundary: editors grow and feather their paste masks outward, so the result is
+    pasted again through the drawn mask, feathered inward only; the paste mask is what now changed.
+    """
+    kept, weight = blend.composite(image, result.image, drawn, inward=True)
+    if result.mask is not None:
+        weight = weight * result.mask
+    return EditResult(image=kept, mask=weight, info=result.info)
+
+
 def edit(state: ChatState, runtime: Runtime[Context]) -> dict:
     """Makes one attempt at the current step, changed from the earlier attempts."""
     context = runtime.context
@@ -524,6 +535,7 @@ def edit(state: ChatState, runtime: Runtime[Context]) -> dict:
     seed = context.seed + 1009 * tries
     prompt = item.get("new_prompt") or item["step"]["prompt"]
     region = context.images.get_mask(item["region"]) > 0.5 if item.get("region") else None
+    drawn = context.images.get_mask(state["user_mask"]) > 0.5 if state.get("user_mask") else None
     started = time.perf_counter()
     stage, result = _run_editor(
         context.toolbox,
@@ -533,9 +545,11 @@ def edit(state: ChatState, runtime: Runtime[Context]) -> dict:
         prompt=prompt,
         tries=tries,
         seed=seed,
-        drawn=bool(state.get("user_mask")),
+        drawn=drawn is not None,
         on_step=partial(_progress, index + 1),
     )
+    if drawn is not None:
+        result = _kept_inside(context.images.get(item["base"]), result, drawn)
     _timed(stage, timings, started)
     started = time.perf_counter()
     attempt = {
@@ -564,6 +578,9 @@ def verify(state: ChatState, runtime: Runtime[Context]) -> dict:
     item = work[state["current"]]
     attempt = dict(item["attempts"][-1])
     mask = images.get_mask(attempt["mask"]) if attempt["mask"] else None
+    if state.get("user_mask"):
+        # Nothing may change outside the mask the user drew, whatever the editor's own paste mask was.
+        mask = images.get_mask(state["user_mask"])
     region = images.get_mask(item["region"]) > 0.5 if item.get("region") else None
     before, after = images.get(item["base"]), images.get(attempt["image"])
     check = check_attempt(runtime.context.toolbox, item["step"], before, after, mask, region, item.get("box"))
@@ -792,6 +809,7 @@ def _step_report(work: dict, drawn: bool) -> dict:
             {
                 "passed": a["passed"],
                 "reason": a["reason"],
+                "evidence": a.get("evidence"),
                 "mask": a["mask"],
                 "judge": a.get("judge"),
                 "judge_note": a.get("judge_note"),

@@ -205,6 +205,18 @@ def test_composite_blends_the_feather_ring(odd_photo, border_mask):
     assert np.array_equal(np.asarray(result)[ring], expected)
 
 
+def test_composite_inward_never_changes_a_pixel_outside_the_mask(odd_photo, border_mask):
+    """A drawn mask holds: the seam blends inside it, and outside it the picture is the original's."""
+    rng = np.random.default_rng(7)
+    canvas = rng.integers(0, 256, (403, 601, 3), dtype=np.uint8)
+    result, alpha = blend.composite(odd_photo, canvas, border_mask, feather_px=4, inward=True)
+    before, after = np.asarray(odd_photo), np.asarray(result)
+    assert np.array_equal(after[~border_mask], before[~border_mask])
+    assert np.array_equal(alpha, masks.feather_inside(border_mask, 4))
+    deep = masks.erode(border_mask, 4)
+    assert np.array_equal(after[deep], canvas[deep])
+
+
 def test_composite_refuses_mismatched_sizes(odd_photo, border_mask):
     with pytest.raises(InputError, match="mask"):
         blend.composite(odd_photo, odd_photo, border_mask[:-1])

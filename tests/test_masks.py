@@ -34,65 +34,33 @@ def test_as_mask_refuses_colour_arrays():
 
 
 @pytest.mark.parametrize("radius", [1, 3, 6])
-def test_dilate_and_erode_match_a_disk_structuring_element(blobs, radius):
-    element = disk_element(radius)
-    assert np.array_equal(masks.dilate(blobs, radius), ndimage.binary_dilation(blobs, element))
-    # Away from the image border, erosion is the classic one with the same disk.
-    inner = np.zeros((61, 83), dtype=bool)
-    inner[10:30, 8:25] = True
-    assert np.array_equal(masks.erode(inner, radius), ndimage.binary_erosion(inner, element))
-
-
-def test_radius_zero_is_a_copy_and_negative_is_refused(blobs):
-    for operation in (masks.dilate, masks.erode):
-        copy = operation(blobs, 0)
-        assert np.array_equal(copy, blobs) and copy is not blobs
-        with pytest.raises(InputError):
-            operation(blobs, -1)
-
-
-def test_erode_keeps_a_mask_on_the_image_border():
-    mask = np.zeros((20, 20), dtype=bool)
-    mask[10:, :] = True  # the bottom half, touching three edges
-    eroded = masks.erode(mask, 3)
-    assert eroded[19].all() and eroded[:, 0][13:].all()
-    assert not eroded[10:13].any()
-
-
-def test_dilate_and_erode_handle_empty_and_full_masks():
-    empty, full = np.zeros((5, 7), bool), np.ones((5, 7), bool)
-    assert not masks.dilate(empty, 3).any() and not masks.erode(empty, 3).any()
-    assert masks.dilate(full, 3).all() and masks.erode(full, 3).all()
-
-
-@pytest.mark.parametrize("radius", [1, 4, 9])
-def test_feather_is_one_on_the_mask_and_zero_from_radius_on(blobs, radius):
-    alpha = masks.feather(blobs, radius)
+def test_feather_inside_is_zero_off_the_mask_and_one_from_radius_in(radius):
+    mask = np.zeros((61, 83), dtype=bool)
+    mask[10:30, 8:25] = True
+    mask |= disk(mask.shape, (40, 55), 12)
+    alpha = masks.feather_inside(mask, radius)
     assert alpha.dtype == np.float32
-    assert np.all(alpha[blobs] == 1.0)
-    distance = ndimage.distance_transform_edt(~blobs)
-    assert np.all(alpha[distance >= radius] == 0.0)
-    ring = (distance > 0) & (distance < radius)
-    assert np.all((alpha[ring] > 0) & (alpha[ring] < 1))
-    assert alpha.min() >= 0.0 and alpha.max() <= 1.0
+    assert np.all(alpha[~mask] == 0.0)
+    depth = ndimage.distance_transform_edt(mask)
+    assert np.all(alpha[depth >= radius] == 1.0)
+    shallow = mask & (depth < radius)
+    assert np.all((alpha[shallow] > 0) & (alpha[shallow] < 1))
 
 
-def test_feather_falls_monotonically_with_distance():
-    mask = np.zeros((1, 40), dtype=bool)
-    mask[0, :10] = True
-    alpha = masks.feather(mask, 8)[0]
-    assert np.all(np.diff(alpha[9:18]) < 0)
-    assert alpha[17] == 0.0 and alpha[16] > 0.0  # 8 and 7 pixels from the mask
+def test_feather_inside_keeps_a_mask_on_the_image_border_whole_there():
+    mask = np.zeros((20, 30), bool)
+    mask[:, 20:] = True
+    alpha = masks.feather_inside(mask, 4)[0]
+    assert alpha[29] == 1.0 and alpha[23] == 1.0 and 0.0 < alpha[20] < alpha[21] < alpha[22] < 1.0
+    assert not alpha[:20].any()
 
 
-def test_feather_never_touches_pixels_far_from_the_mask():
-    mask = np.zeros((120, 160), dtype=bool)
-    mask[50:60, 70:80] = True
-    alpha = masks.feather(mask, 5)
-    far = ~masks.dilate(mask, 5)
-    assert not alpha[far].any()
-    # Nonzero strictly closer than the radius: 4 pixels around the 10x10 square.
-    assert masks.bbox(alpha > 0) == (66, 46, 84, 64)
+def test_feather_inside_of_empty_full_and_radius_zero_masks(blobs):
+    assert np.array_equal(masks.feather_inside(blobs, 0), blobs.astype(np.float32))
+    assert not masks.feather_inside(np.zeros((4, 4), bool), 3).any()
+    assert masks.feather_inside(np.ones((4, 4), bool), 3).all()
+    with pytest.raises(InputError, match="radius"):
+        masks.feather_inside(blobs, -1)
 
 
 def test_feather_radius_zero_is_the_mask(blobs):

@@ -24,7 +24,7 @@ from PIL import Image
 from scipy import ndimage
 
 from chatedit.tools.errors import InputError
-from chatedit.tools.masks import as_mask, dilate, erode, feather, fill_holes, iou, region_iou_pick
+from chatedit.tools.masks import as_mask, dilate, erode, feather, feather_inside, fill_holes, iou, region_iou_pick
 
 ZONE_CUTOFF = 200.0
 """ZONE's ideal low-pass cut-off D0, in frequency bins of a 512-pixel image (scaled to other sizes)."""
@@ -228,18 +228,22 @@ def _blended(result: np.ndarray, source: np.ndarray, alpha: np.ndarray) -> np.nd
     return result
 
 
-def composite(original, canvas, mask, *, feather_px: int = 3) -> tuple[Image.Image, np.ndarray]:
+def composite(
+    original, canvas, mask, *, feather_px: int = 3, inward: bool = False
+) -> tuple[Image.Image, np.ndarray]:
     """Gives back the canvas pasted onto the original inside the mask, and the float paste mask used.
 
-    The mask is feathered outward only, so its own pixels come wholly from the canvas, the seam blends
+    The mask is feathered outward, so its own pixels come wholly from the canvas, the seam blends
     over `feather_px` pixels outside it, and wherever the paste mask is 0 the result is bit-identical
-    to the original.
+    to the original. With `inward`, the mask is a boundary that holds (a mask the user drew): the seam
+    blends over `feather_px` pixels inside it and every pixel outside it is the original's.
 
     Args:
         original: the image before editing (PIL or uint8 array).
         canvas: the edited image, same size.
         mask: the layer to take from the canvas (bool, H x W).
-        feather_px: width of the outward blend in pixels.
+        feather_px: width of the blend in pixels.
+        inward: feather inside the mask instead of outside it.
     """
     before, after = _pair(original, canvas)
     mask = as_mask(mask)
@@ -248,6 +252,6 @@ def composite(original, canvas, mask, *, feather_px: int = 3) -> tuple[Image.Ima
             f"The mask is {mask.shape[1]}x{mask.shape[0]} but the image is {before.shape[1]}x{before.shape[0]}; "
             "give a mask of the image's size."
         )
-    alpha = feather(mask, feather_px)
+    alpha = (feather_inside if inward else feather)(mask, feather_px)
     # The arrays are blended directly: a 48 MP picture is not copied through PIL twice more.
     return Image.fromarray(_blended(before.copy(), after, alpha)), alpha
