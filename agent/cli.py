@@ -28,7 +28,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from chatedit.agent import cli_support as support
-from chatedit.agent.cli_chat import CHAT_HELP, chat_command, chat_turn, open_image, read_lines
+from chatedit.agent.cli_chat import CHAT_HELP, chat_command, chat_turn, is_quit, open_image, read_lines
 from chatedit.agent.cli_progress import ProgressView
 from chatedit.agent.cli_support import check_output, exit_codes, save_image, say, stderr
 from chatedit.tools.errors import InputError, ModelUnavailableError
@@ -54,7 +54,6 @@ class Planner(str, Enum):
 
 
 class Models(str, Enum):
-    default = "default"
     auto = "auto"
     classic = "classic"
     modern = "modern"
@@ -75,27 +74,47 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
+# Options left out come from the settings (chatedit.agent.config.Settings): CHATEDIT_* variables, then defaults.
 PlannerOption = Annotated[
-    Planner, typer.Option("--planner", help="auto: the vision LLM when one is configured, else rules.")
+    Optional[Planner],
+    typer.Option(
+        "--planner",
+        help="auto: the vision LLM when one is configured, else rules [default: CHATEDIT_PLANNER or auto].",
+        show_default=False,
+    ),
 ]
 ModelsOption = Annotated[
-    Models,
+    Optional[Models],
     typer.Option(
         "--models",
         help="Model family: auto (modern on a big enough GPU, else classic), classic, modern (FLUX.2 klein), "
-        "max (Qwen-Image-Edit); tiny and random-full are classic with those weights.",
+        "max (Qwen-Image-Edit); tiny and random-full are classic with those weights "
+        "[default: CHATEDIT_MODELS or auto].",
+        show_default=False,
     ),
 ]
 WeightsOption = Annotated[
     Optional[Weights],
-    typer.Option("--weights", help="real checkpoints, tiny random models (smoke runs) or random full-size (benchmarks)."),
+    typer.Option(
+        "--weights",
+        help="real checkpoints, tiny random models (smoke runs) or random full-size (benchmarks) "
+        "[default: CHATEDIT_WEIGHTS, else what --models implies, else real].",
+        show_default=False,
+    ),
 ]
-DeviceOption = Annotated[Device, typer.Option("--device", help="Where the models run.")]
+DeviceOption = Annotated[
+    Optional[Device],
+    typer.Option("--device", help="Where the models run [default: CHATEDIT_DEVICE or auto].", show_default=False),
+]
 SeedOption = Annotated[
-    Optional[int], typer.Option("--seed", help="Base seed of every generation (repeatable results).")
+    Optional[int],
+    typer.Option("--seed", help="Base seed of every generation (repeatable results) [default: CHATEDIT_SEED or 0].",
+                 show_default=False),
 ]
 AttemptsOption = Annotated[
-    int, typer.Option("--max-attempts", min=1, help="Tries per step before the best failed try is kept.")
+    Optional[int],
+    typer.Option("--max-attempts", min=1, help="Tries per step before the best failed try is kept "
+                 "[default: CHATEDIT_MAX_ATTEMPTS or 3].", show_default=False),
 ]
 DataDirOption = Annotated[
     Optional[Path],
@@ -119,29 +138,48 @@ def main(
     ] = False,
 ) -> None:
     """A chat agent that edits images: say what to change, get the edited picture back."""
-    support.verbose = verbose or os.environ.get("CHATEDIT_DEBUG", "") not in ("", "0")
+    from chatedit.agent.config import Settings
+
+    support.verbose = verbose or Settings().debug
 
 
-def model_choice(models: Models, weights: Optional[Weights]) -> str:
-    """Gives back the `Editor` model choice: the family, with `:weights` when --weights was given."""
-    return models.value if weights is None else f"{models.value}:{weights.value}"
+def _value(choice: Optional[Enum]) -> Optional[str]:
+    return None if choice is None else choice.value
 
 
-def make_editor(**kwargs: Any):
-    """Gives back an `agent.Editor` built with these arguments (the one place the CLI builds one).
+def settings_of(
+    *, models: Optional[Models] = None, weights: Optional[Weights] = None, planner: Optional[Planner] = None,
+    device: Optional[Device] = None, **given: Any,
+):
+    """Gives back the run's `Settings`: the flags that were given over the CHATEDIT_* variables."""
+    from chatedit.agent.config import Settings
+
+    return Settings.given(models=_value(models), weights=_value(weights), planner=_value(planner),
+                          device=_value(device), **given)
+
+
+def models_line(report: dict[str, Any]) -> str:
+    """Gives back the one line that says which models run; tiny and random weights are named as stand-ins."""
+    roles = ", ".join(f"{role} {checkpoint}" for role, checkpoint in report["roles"].items())
+    stand_in = {"tiny": "tiny random stand-ins for", "random": "full-size random-weight stand-ins for"}
+    if report["weights"] in stand_in:
+        return f"Models: {report['profile']}, {stand_in[report['weights']]}: {roles} (pictures come out as noise)"
+    return f"Models: {report['profile']} ({report['weights']} weights): {roles}"
+
+
+def make_editor(config):
+    """Gives back an `agent.Editor` with these settings (the one place the CLI builds one).
 
     The models that will run are said once on stderr.
     """
     from chatedit.agent.session import Editor
 
-    editor = Editor(**kwargs)
-    models = editor.toolbox.models.report()
-    roles = ", ".join(f"{role} {checkpoint}" for role, checkpoint in models["roles"].items())
-    stderr.print(f"Models: {models['profile']} ({models['weights']} weights): {escape(roles)}")
+    editor = Editor(config=config)
+    stderr.print(escape(models_line(editor.toolbox.models.report())))
     return editor
 
 
-@app.command()
+@app.command(cls=support.Command)
 def edit(
     image: Annotated[Path, typer.Argument(help="The picture to edit (PNG, JPEG, WebP, ...).", show_default=False)],
     instruction: Annotated[
@@ -167,31 +205,41 @@ def edit(
             show_default=False,
         ),
     ] = None,
-    planner: PlannerOption = Planner.auto,
-    models: ModelsOption = Models.default,
+    planner: PlannerOption = None,
+    models: ModelsOption = None,
     weights: WeightsOption = None,
-    device: DeviceOption = Device.auto,
+    device: DeviceOption = None,
     seed: SeedOption = None,
-    max_attempts: AttemptsOption = 3,
+    max_attempts: AttemptsOption = None,
     database: DatabaseOption = None,
 ) -> None:
     """Edit one picture with one instruction and write the result.
 
     Progress (plan, steps, denoising, checks) goes to stderr. Exit code 0 when an image was written,
     even if a step failed (the message says which); 2 for bad input or an instruction with nothing to
-    edit; 1 for an internal error.
+    edit; 3 when the models cannot be loaded; 1 for an internal error.
     """
     with exit_codes():
-        from chatedit.tools.images import load_image, load_mask
+        from chatedit.agent.plan import instruction_text
+        from chatedit.tools.images import check_editable, load_image, load_mask
 
         check_output(output)
-        # Bad input is refused before the models load.
-        picture = load_image(image)
+        config = settings_of(models=models, weights=weights, planner=planner, device=device, seed=seed,
+                             max_attempts=max_attempts, database_url=database)
+        # Bad input is refused before the models load: the picture, the mask, the words and, when the
+        # rules plan the turn, an instruction with no edit in it.
+        picture = check_editable(load_image(image))
         region = load_mask(mask, picture.size) if mask is not None else None
-        editor = make_editor(
-            models=model_choice(models, weights), planner=planner.value, device=device.value,
-            max_attempts=max_attempts, seed=seed, database=database,
-        )
+        instruction = instruction_text(instruction)
+        if not instruction:
+            _nothing_edited({"steps": [], "output": None}, 'Say what to change, e.g. "remove the cup".', json_report)
+        if config.planner == "rules" or not config.language_model.configured:
+            from chatedit.agent.rules import plan_rules
+
+            planned = plan_rules(instruction)
+            if not planned.steps:
+                _nothing_edited({"steps": [], "output": None}, planned.message or "", json_report)
+        editor = make_editor(config)
         with ProgressView() as view:
             turn = editor.session().send(
                 instruction, image=picture, mask=region, on_event=view, debug_dir=debug_dir
@@ -199,12 +247,8 @@ def edit(
         report = dict(turn.report)
         if report.get("question") or not report.get("steps"):
             # Nothing was edited: an ambiguous target (the CLI cannot answer back) or no edit in the words.
-            report["output"] = None
-            if json_report:
-                say(json.dumps(report, default=str))
             hint = " Say which one in the instruction." if report.get("question") else ""
-            stderr.print(f"[red]Nothing edited:[/] {escape(turn.message)}{hint}")
-            raise typer.Exit(2)
+            _nothing_edited({**report, "output": None}, turn.message + hint, json_report)
         save_image(turn.image, output)
         report["output"] = str(output)
         stderr.print(escape(turn.message))
@@ -214,7 +258,15 @@ def edit(
             say(json.dumps(report, default=str))
 
 
-@app.command()
+def _nothing_edited(report: dict, message: str, json_report: bool) -> None:
+    """Says that nothing was edited, and why, then exits 2 (the instruction could not be made)."""
+    if json_report:
+        say(json.dumps(report, default=str))
+    stderr.print(f"[red]Nothing edited:[/] {escape(message)}")
+    raise typer.Exit(2)
+
+
+@app.command(cls=support.Command)
 def chat(
     image: Annotated[
         Optional[Path], typer.Argument(help="A picture to start with (or /open one later).", show_default=False)
@@ -222,31 +274,26 @@ def chat(
     session_id: Annotated[
         Optional[str], typer.Option("--session", help="Resume this session (its id is printed when it starts).")
     ] = None,
-    planner: PlannerOption = Planner.auto,
-    models: ModelsOption = Models.default,
+    planner: PlannerOption = None,
+    models: ModelsOption = None,
     weights: WeightsOption = None,
-    device: DeviceOption = Device.auto,
+    device: DeviceOption = None,
     data_dir: DataDirOption = None,
     seed: SeedOption = None,
-    max_attempts: AttemptsOption = 3,
+    max_attempts: AttemptsOption = None,
     database: DatabaseOption = None,
 ) -> None:
     """Chat with the editor in the terminal: one instruction per line, with undo and history.
 
     Reads lines from stdin, so it also works with a pipe:
     `printf 'make it sunset\\n/undo\\n' | chatedit chat photo.jpg`.
-    Commands: /undo, /redo, /history, /save PATH, /open PATH, /quit. Each new version is saved in the
-    data dir; its path is printed.
+    Commands: /undo, /redo, /history, /save PATH, /open PATH, /quit (quit and exit work without the
+    slash too). Every version stays in the session; /save PATH writes the current one.
     """
     with exit_codes():
         editor = make_editor(
-            models=model_choice(models, weights),
-            planner=planner.value,
-            device=device.value,
-            data_dir=data_dir,
-            max_attempts=max_attempts,
-            seed=seed,
-            database=database,
+            settings_of(models=models, weights=weights, planner=planner, device=device, data_dir=data_dir,
+                        max_attempts=max_attempts, seed=seed, database_url=database)
         )
         session = editor.session(session_id)
         started = "Resumed" if session_id else "Started"
@@ -256,16 +303,16 @@ def chat(
         for line in read_lines(stderr):
             if not line:
                 continue
+            if is_quit(line):
+                break
             if line.startswith("/"):
                 verb, _, argument = line[1:].partition(" ")
-                if verb in ("quit", "exit", "q"):
-                    break
                 chat_command(session, verb, argument.strip())
                 continue
             chat_turn(session, line)
 
 
-@app.command()
+@app.command(cls=support.Command)
 def plan(
     instruction: Annotated[Optional[str], typer.Argument(help="The instruction to plan.", show_default=False)] = None,
     input_file: Annotated[
@@ -332,10 +379,10 @@ def _planner(planner: Planner, image_path: Optional[Path]):
 
     if planner == Planner.rules:
         return plan_rules
-    from chatedit.agent.llm import LLMSettings, make_chat_model, plan_with_llm
+    from chatedit.agent.llm import configured_chat_model, plan_with_llm
 
-    settings = LLMSettings()
-    if not settings.configured:
+    llm = configured_chat_model()
+    if llm is None:
         if planner == Planner.llm:
             raise InputError("--planner llm needs an LLM: set CHATEDIT_LLM_BASE_URL and/or CHATEDIT_LLM_API_KEY.")
         return plan_rules
@@ -344,7 +391,6 @@ def _planner(planner: Planner, image_path: Optional[Path]):
     from chatedit.tools.images import load_image
 
     picture = load_image(image_path)
-    llm = make_chat_model(settings)
 
     def plan_with(text: str):
         result = plan_with_llm(llm, picture, text, [])
@@ -355,14 +401,14 @@ def _planner(planner: Planner, image_path: Optional[Path]):
     return plan_with
 
 
-@app.command()
+@app.command(cls=support.Command)
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
-    models: ModelsOption = Models.default,
+    models: ModelsOption = None,
     weights: WeightsOption = None,
-    planner: PlannerOption = Planner.auto,
-    device: DeviceOption = Device.auto,
+    planner: PlannerOption = None,
+    device: DeviceOption = None,
     data_dir: DataDirOption = None,
     database: DatabaseOption = None,
     api_key: Annotated[
@@ -378,17 +424,16 @@ def serve(
     with exit_codes():
         import uvicorn
 
-        from chatedit.agent.server import ServerSettings, create_app
+        from chatedit.agent.server import create_app
 
-        settings = ServerSettings()
+        config = settings_of(models=models, weights=weights, planner=planner, device=device, data_dir=data_dir,
+                             database_url=database)
+        settings = config.server
         if api_key:
             settings.api_keys = [*settings.api_keys, api_key]
         if host not in ("127.0.0.1", "localhost", "::1") and not settings.keys:
             stderr.print("[yellow]Warning:[/] no API key: anyone who can reach this address can use the server.")
-        editor = make_editor(
-            models=model_choice(models, weights), planner=planner.value, device=device.value, data_dir=data_dir,
-            database=database,
-        )
+        editor = make_editor(config)
         stderr.print(
             f"chatedit serving at http://{host}:{port}/v1 (model id: {settings.model_id}); "
             f"sessions in {editor.database.where}"
@@ -396,12 +441,12 @@ def serve(
         uvicorn.run(create_app(editor, settings), host=host, port=port, log_level="info")
 
 
-@app.command()
+@app.command(cls=support.Command)
 def mcp(
-    models: ModelsOption = Models.default,
+    models: ModelsOption = None,
     weights: WeightsOption = None,
-    planner: PlannerOption = Planner.auto,
-    device: DeviceOption = Device.auto,
+    planner: PlannerOption = None,
+    device: DeviceOption = None,
     data_dir: DataDirOption = None,
     database: DatabaseOption = None,
 ) -> None:
@@ -412,19 +457,16 @@ def mcp(
     with exit_codes():
         from chatedit.agent.server.mcp_tools import run_stdio
 
-        run_stdio(
-            lambda: make_editor(
-                models=model_choice(models, weights), planner=planner.value, device=device.value, data_dir=data_dir,
-                database=database,
-            )
-        )
+        config = settings_of(models=models, weights=weights, planner=planner, device=device, data_dir=data_dir,
+                             database_url=database)
+        run_stdio(lambda: make_editor(config))
 
 
-@app.command()
+@app.command(cls=support.Command)
 def bench(
     models: Annotated[Models, typer.Option("--models", help="Model family to time.")] = Models.tiny,
     weights: WeightsOption = None,
-    device: DeviceOption = Device.auto,
+    device: DeviceOption = None,
     size: Annotated[str, typer.Option("--size", help="Photo size WIDTHxHEIGHT.")] = "768x512",
     repeat: Annotated[int, typer.Option("--repeat", min=1, help="Timed turns after one warm-up turn.")] = 3,
     planner: Annotated[
@@ -446,7 +488,8 @@ def bench(
         from chatedit.agent.bench import run_bench
 
         result = run_bench(
-            models=model_choice(models, weights), device=device.value, size=(width, height), repeat=repeat,
+            models=models.value if weights is None else f"{models.value}:{weights.value}",
+            device=_value(device) or "auto", size=(width, height), repeat=repeat,
             planner=planner.value,
         )
         if as_json:
@@ -490,27 +533,27 @@ def _files_to_fetch(files: list[str], role: str, fp16: bool) -> list[str]:
     return [f for f in wanted if not f.endswith(".safetensors") or f.endswith(".fp16.safetensors") == half]
 
 
-def _family(profile: Models) -> str:
+def _family(models: Models) -> str:
     """Gives back the family whose checkpoints `models list|download` handle: auto resolves as a run would here."""
     from chatedit.tools.models import resolve_device, resolve_family
 
-    return resolve_family(profile.value, None, resolve_device("auto"))[0]
+    return resolve_family(models.value, None, resolve_device("auto"))[0]
 
 
-def _no_download_needed(profile: Models) -> bool:
-    if profile not in (Models.tiny, Models.random_full):
+def _no_download_needed(models: Models) -> bool:
+    if models not in (Models.tiny, Models.random_full):
         return False
-    say(f"The {profile.value} profile builds its models in code: nothing to download.")
+    say(f"--models {models.value} builds its models in code: nothing to download.")
     return True
 
 
-@models_app.command("list")
+@models_app.command("list", cls=support.Command)
 def models_list(
-    profile: Annotated[Models, typer.Option("--profile", help="Model family to check (auto: the one a run here picks).")] = Models.default,
+    models: Annotated[Models, typer.Option("--models", help="Model family to check (auto: the one a run here picks).")] = Models.auto,
 ) -> None:
-    """Show which checkpoints of the profile are in the Hugging Face cache, and their size."""
+    """Show which checkpoints of the model family are in the Hugging Face cache, and their size."""
     with exit_codes():
-        if _no_download_needed(profile):
+        if _no_download_needed(models):
             return
         from huggingface_hub import scan_cache_dir
         from huggingface_hub.errors import CacheNotFound
@@ -521,7 +564,7 @@ def models_list(
             cached = {repo.repo_id: repo for repo in scan_cache_dir().repos}
         except CacheNotFound:
             cached = {}
-        wanted = family_checkpoints(_family(profile))
+        wanted = family_checkpoints(_family(models))
         table = Table("role", "checkpoint", "cached", "size", box=None)
         for checkpoint, roles in wanted.items():
             repo = cached.get(checkpoint)
@@ -533,12 +576,12 @@ def models_list(
             )
         Console(highlight=False).print(table)
         if any(checkpoint not in cached for checkpoint in wanted):
-            say(f"Fetch the missing ones with: chatedit models download --profile {profile.value}")
+            say(f"Fetch the missing ones with: chatedit models download --models {models.value}")
 
 
-@models_app.command("download")
+@models_app.command("download", cls=support.Command)
 def models_download(
-    profile: Annotated[Models, typer.Option("--profile", help="Model family to download (auto: the one a run here picks).")] = Models.default,
+    models: Annotated[Models, typer.Option("--models", help="Model family to download (auto: the one a run here picks).")] = Models.auto,
     fp16: Annotated[
         Optional[bool],
         typer.Option(
@@ -547,12 +590,12 @@ def models_download(
         ),
     ] = None,
 ) -> None:
-    """Download the profile's checkpoints into the Hugging Face cache (once, on a machine with network).
+    """Download the model family's checkpoints into the Hugging Face cache (once, on a machine with network).
 
     Afterwards chatedit runs offline: set HF_HUB_OFFLINE=1.
     """
     with exit_codes():
-        if _no_download_needed(profile):
+        if _no_download_needed(models):
             return
         from huggingface_hub import HfApi, snapshot_download
 
@@ -562,7 +605,7 @@ def models_download(
             import torch
 
             fp16 = torch.cuda.is_available()
-        for repo, roles in family_checkpoints(_family(profile)).items():
+        for repo, roles in family_checkpoints(_family(models)).items():
             role = roles[0]
             stderr.print(f"Downloading {role}: {repo} ...")
             try:

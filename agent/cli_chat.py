@@ -22,15 +22,28 @@ def read_lines(console: Console) -> Iterator[str]:
             console.print("[bold]you>[/] ", end="")
         line = sys.stdin.readline()
         if not line:
+            if interactive:
+                console.print()  # Ctrl-D: end the prompt's line before the shell's comes back
             return
         yield line.strip()
 
 
-CHAT_HELP = "Commands: /undo, /redo, /history, /save PATH, /open PATH, /quit. Anything else is sent to the editor."
+CHAT_HELP = (
+    "Commands: /undo, /redo, /history, /save PATH, /open PATH, /quit (or quit, exit, Ctrl-D). "
+    "Anything else is sent to the editor."
+)
+QUIT_WORDS = frozenset({"quit", "exit", "bye"})
+"""Words that end the chat when typed alone (with or without a slash), never sent to the editor."""
+
+
+def is_quit(line: str) -> bool:
+    """Gives back whether the line asks to leave the chat: /quit, /exit, /q, or quit, exit, bye alone."""
+    word = line.strip().lower().rstrip(".!")
+    return word.lstrip("/") in QUIT_WORDS or word == "/q"
 
 
 def chat_turn(session, text: str) -> None:
-    """Sends one line to the editor with a live view, and prints its answer and the version it saved."""
+    """Sends one line to the editor with a live view, and prints its answer and the version it made current."""
     before = current_index(session)
     try:
         with ProgressView() as view:
@@ -40,8 +53,13 @@ def chat_turn(session, text: str) -> None:
         return
     say(turn.message)
     version = turn.report.get("version")
-    if version is not None and version != before:
-        say(f"Saved version {version}: {turn.report.get('output')}")
+    if version is None or version == before:
+        return
+    if turn.report.get("command"):
+        # "undo" or "redo" typed as words: the session moved to an existing version, it saved none.
+        say(f"Now at version {version}. /save PATH writes it.")
+    else:
+        say(f"Saved version {version}. /save PATH writes it.")
 
 
 def current_version(session):
@@ -66,7 +84,7 @@ def open_image(session, path: Path) -> None:
         print_error(exc)
         return
     current = current_version(session)
-    say(f"Opened {path} ({image.width}x{image.height}) as version {current.index}: {current.path}")
+    say(f"Opened {path} ({image.width}x{image.height}) as version {current.index}.")
 
 
 def chat_command(session, verb: str, argument: str) -> None:
@@ -78,14 +96,14 @@ def chat_command(session, verb: str, argument: str) -> None:
         if now is None or now.index == before:
             say(f"Nothing to {verb}.")
         else:
-            say(f"Now at version {now.index} ({now.instruction}): {now.path}")
+            say(f"Now at version {now.index} ({now.instruction or 'the picture as opened'}).")
     elif verb == "history":
         versions = session.history()
         if not versions:
             say("No image yet: /open PATH first.")
         for v in versions:
             marker = "*" if v.current else " "
-            say(f"{marker} {v.index}. {v.instruction}  {v.path}")
+            say(f"{marker} {v.index}. {v.instruction or '(opened)'}")
     elif verb == "save":
         if not argument:
             stderr.print("Usage: /save PATH (.png, .jpg or .webp)")

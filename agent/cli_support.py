@@ -47,7 +47,7 @@ def print_error(exc: Exception) -> None:
 
 @contextlib.contextmanager
 def exit_codes() -> Iterator[None]:
-    """Turns errors into exit codes: 2 with one sentence for bad input, 1 for anything else."""
+    """Turns errors into exit codes (`exit_code`), each said in one sentence."""
     try:
         yield
     except KeyboardInterrupt:
@@ -59,7 +59,31 @@ def exit_codes() -> Iterator[None]:
     # exit 1 as anything unforeseen does.
     except Exception as exc:
         print_error(exc)
-        raise typer.Exit(2 if isinstance(exc, (InputError, ModelUnavailableError)) else 1) from None
+        raise typer.Exit(exit_code(exc)) from None
+
+
+EXIT_BAD_INPUT = 2
+EXIT_MODELS_UNAVAILABLE = 3
+
+
+def exit_code(exc: Exception) -> int:
+    """Gives back the exit code of an error: 2 bad input, 3 models that cannot be loaded, 1 anything else."""
+    if isinstance(exc, InputError):
+        return EXIT_BAD_INPUT
+    if isinstance(exc, ModelUnavailableError):
+        return EXIT_MODELS_UNAVAILABLE
+    return 1
+
+
+class Command(typer.core.TyperCommand):
+    """A command whose on/off flags show no `<bool>` value in its help: a flag takes none."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        return params
 
 
 def check_output(path: Path) -> None:

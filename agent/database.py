@@ -34,12 +34,10 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from chatedit.agent.config import SESSION_WAIT
 from chatedit.agent.store import ImageStore, PostgresImageStore
 from chatedit.tools.errors import ChatEditError, InputError
 
-DATABASE_ENV = "CHATEDIT_DATABASE_URL"
-SESSION_WAIT = 60.0
-"""Default seconds a turn waits for another turn on the same session before answering "busy"."""
 CONNECT_TIMEOUT = 10
 """Seconds to wait for PostgreSQL to answer a new connection."""
 SETUP_WAIT = 300.0
@@ -59,11 +57,6 @@ class DatabaseUnavailableError(ChatEditError, RuntimeError):
 
 class SessionBusyError(ChatEditError, RuntimeError):
     """Another turn on the same session still runs after the wait allowed (HTTP 409)."""
-
-
-def database_url(url: Optional[str] = None) -> Optional[str]:
-    """Gives back the database URL to use: `url`, else CHATEDIT_DATABASE_URL, else None (SQLite in the data dir)."""
-    return url or os.environ.get(DATABASE_ENV) or None
 
 
 def open_database(url: Optional[str], data_dir: Path, *, session_wait: float = SESSION_WAIT) -> "Database":
@@ -284,7 +277,7 @@ class PostgresDatabase(Database):
             reason = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".")
             raise DatabaseUnavailableError(
                 f"Cannot reach the database {self.where} ({_shown(reason)}). Start PostgreSQL, or fix "
-                f"--database (or {DATABASE_ENV})."
+                "--database (or CHATEDIT_DATABASE_URL)."
             ) from None
 
     def _acquire(self, session_id: str) -> Callable[[], None]:

@@ -30,22 +30,16 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 from PIL import Image
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic.dataclasses import dataclass as schema_dataclass
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from chatedit import prompts
+from chatedit.agent.config import BACKOFF, RETRIES, LLMSettings
 from chatedit.agent.plan import CATEGORIES, Plan
 from chatedit.tools.errors import InputError
 
 logger = logging.getLogger(__name__)
-
-RETRIES = 2
-"""Default retries of a request after a transport failure (timeout, refused connection, 429, 5xx)."""
-
-BACKOFF = 0.5
-"""Default wait before the first retry, in seconds; it doubles with each retry."""
 
 MAX_BACKOFF = 8.0
 """Longest wait between two retries, in seconds."""
@@ -62,39 +56,6 @@ _PATH = re.compile(
 )
 
 
-class LLMSettings(BaseSettings):
-    """Where the vision LLM is and how to call it, read from CHATEDIT_LLM_* (else OPENAI_*) variables."""
-
-    model_config = SettingsConfigDict(env_prefix="CHATEDIT_LLM_", populate_by_name=True, extra="ignore")
-
-    base_url: Optional[str] = Field(
-        default=None,
-        validation_alias=AliasChoices("CHATEDIT_LLM_BASE_URL", "OPENAI_BASE_URL"),
-        description="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (None: OpenAI's).",
-    )
-    api_key: Optional[SecretStr] = Field(
-        default=None,
-        validation_alias=AliasChoices("CHATEDIT_LLM_API_KEY", "OPENAI_API_KEY"),
-        description="API key (a local server usually needs none).",
-    )
-    model: str = Field(default="gpt-4o-mini", description="Chat model with vision and tool calling.")
-    timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for one HTTP request.")
-    retries: int = Field(default=RETRIES, ge=0, description="Retries of a request after a transport failure.")
-    backoff: float = Field(default=BACKOFF, ge=0, description="Seconds before the first retry; doubles each time.")
-
-    @field_validator("base_url", "api_key", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value):
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
-
-    @property
-    def configured(self) -> bool:
-        """True when an API key or a base URL is set, so there is an LLM to call."""
-        return self.api_key is not None or self.base_url is not None
-
-
 class ChatModel(ChatOpenAI):
     """ChatOpenAI that carries chatedit's retry policy.
 
@@ -106,6 +67,12 @@ class ChatModel(ChatOpenAI):
     """Retries of a request after a transport failure."""
     backoff: float = BACKOFF
     """Seconds before the first retry; doubles with each retry, up to MAX_BACKOFF."""
+
+
+def configured_chat_model(settings: Optional[LLMSettings] = None) -> Optional[ChatModel]:
+    """Gives back the chat model the settings (default: CHATEDIT_LLM_*, else OPENAI_*) configure, or None."""
+    settings = settings or LLMSettings()
+    return make_chat_model(settings) if settings.configured else None
 
 
 def make_chat_model(settings: LLMSettings) -> ChatModel:

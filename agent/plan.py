@@ -10,8 +10,12 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, Field, field_validator
 
+from chatedit.tools.errors import InputError
+
 Category = Literal["remove", "replace", "local", "add", "background", "global", "text", "move", "count", "pose"]
 CATEGORIES: tuple[str, ...] = ("remove", "replace", "local", "add", "background", "global", "text", "move", "count", "pose")
+MAX_INSTRUCTION = 4000
+"""Characters of instruction kept; longer text is refused (no planner needs more)."""
 INSTRUCTION_CATEGORIES: frozenset[str] = frozenset({"text", "move", "count", "pose"})
 """Kinds of edit no mask-and-inpaint step can do well: they go to an instruction-following editor."""
 
@@ -70,3 +74,11 @@ class Plan(BaseModel):
         description="For turns with no edit: the answer to a question, or a question back when the "
         "instruction is ambiguous. Otherwise null.",
     )
+
+
+def instruction_text(text: Optional[str]) -> str:
+    """Gives back the instruction stripped, or raises InputError when it is longer than MAX_INSTRUCTION."""
+    text = (text or "").strip()
+    if len(text) > MAX_INSTRUCTION:
+        raise InputError(f"The instruction is {len(text)} characters; keep it under {MAX_INSTRUCTION}.")
+    return text

@@ -125,7 +125,11 @@ _CAPABILITIES = (
     'the whole picture ("make it look like winter", "make it brighter"); "undo", "redo" and "history" manage '
     "the session."
 )
-_NO_EDIT_MESSAGE = "I did not find an edit to make in that. " + _CAPABILITIES
+_NO_EDIT_MESSAGE = (
+    "I did not find an edit to make in that. " + _CAPABILITIES + " Without an LLM I read English only: "
+    "for other languages, or wording I miss, plan with a vision LLM (set CHATEDIT_LLM_BASE_URL to a local "
+    "server such as Ollama or vLLM, or CHATEDIT_LLM_API_KEY)."
+)
 _QUESTION_MESSAGE = (
     "That reads as a question about the picture; without a vision model I can only edit. " + _CAPABILITIES
 )

@@ -22,30 +22,19 @@ from typing import Any, Callable, Optional
 from PIL import Image
 
 from chatedit.agent.context import Context
-from chatedit.agent.database import SESSION_WAIT, database_url, open_database
+from chatedit.agent.config import Settings, default_data_dir
+from chatedit.agent.database import open_database
 from chatedit.agent.graph import build_graph
+from chatedit.agent.plan import instruction_text
 from chatedit.agent.store import ImageStore
 from chatedit.agent.toolbox import EditSettings, Toolbox
 from chatedit.tools.errors import InputError
-from chatedit.tools.images import MAX_SIDE, ImageSource, MaskSource, load_image, load_mask
+from chatedit.tools.images import MAX_SIDE, ImageSource, MaskSource, check_editable, load_image, load_mask
 from chatedit.tools.models import get_models
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-MAX_INSTRUCTION = 4000
-"""Characters of instruction kept; longer text is refused (no planner needs more)."""
-MIN_SIDE = 32
-"""Smallest width or height of a picture accepted for editing: below it, detection boxes and masks
-round to nothing and the models' resizing breaks down."""
 
 EventHandler = Callable[[dict], None]
-
-
-def default_data_dir() -> Path:
-    """Gives back CHATEDIT_DATA_DIR, or ~/.local/share/chatedit."""
-    root = os.environ.get("CHATEDIT_DATA_DIR") or os.path.join(
-        os.environ.get("XDG_DATA_HOME", os.path.expanduser("~/.local/share")), "chatedit"
-    )
-    return Path(root)
 
 
 @dataclass
@@ -77,48 +66,64 @@ class VersionInfo:
 class Editor:
     """The chat image editor: models, planner, image store and sessions.
 
+    Every argument left as None comes from the environment (`chatedit.agent.config.Settings`:
+    CHATEDIT_MODELS, CHATEDIT_PLANNER, ...), then from the defaults below.
+
     Args:
-        models: model profile, `default`, `tiny` or `random-full`.
+        models: model family, `auto`, `classic`, `modern` or `max`, or `family:weights` (`modern:tiny`).
         planner: `auto` (the LLM when configured, else rules), `llm` or `rules`.
         device: `auto`, `cpu` or `cuda`.
         data_dir: where sessions and images are kept (default: CHATEDIT_DATA_DIR or ~/.local/share/chatedit).
-        max_attempts: tries per step before the best failed try is kept.
-        seed: base seed of every generation.
+        max_attempts: tries per step before the best failed try is kept (default 3).
+        seed: base seed of every generation (default 0).
         settings: generation settings (steps, guidance, local edit mode).
         llm: a LangChain chat model to use instead of one built from the environment.
         toolbox: the tools to use instead of ones built from `models` (tests, custom deployments).
         database: where sessions and pictures are kept: a `postgresql://` URL shared by replicas, or
             None for CHATEDIT_DATABASE_URL, else SQLite and an image folder in the data dir.
-        session_wait: seconds a turn waits for another turn on its session before SessionBusyError.
+        session_wait: seconds a turn waits for another turn on its session before SessionBusyError (default 60).
+        weights: `real`, `tiny` or `random` (default: what `models` implies, else real).
+        config: the settings to start from instead of the environment's.
     """
 
     def __init__(
         self,
-        models: str = "default",
-        planner: str = "auto",
-        device: str = "auto",
+        models: Optional[str] = None,
+        planner: Optional[str] = None,
+        device: Optional[str] = None,
         data_dir: str | os.PathLike | None = None,
-        max_attempts: int = 3,
+        max_attempts: Optional[int] = None,
         seed: Optional[int] = None,
         settings: Optional[EditSettings] = None,
         llm=None,
         toolbox: Optional[Toolbox] = None,
         max_side: int = MAX_SIDE,
         database: Optional[str] = None,
-        session_wait: float = SESSION_WAIT,
+        session_wait: Optional[float] = None,
+        weights: Optional[str] = None,
+        config: Optional[Settings] = None,
     ):
-        if planner not in ("auto", "llm", "rules"):
+        if planner not in (None, "auto", "llm", "rules"):
             raise InputError(f"Unknown planner {planner!r}; use auto, llm or rules.")
-        if max_attempts < 1:
+        if max_attempts is not None and max_attempts < 1:
             raise InputError("max_attempts must be at least 1.")
-        self.data_dir = Path(data_dir) if data_dir else default_data_dir()
+        given = dict(models=models, planner=planner, device=device, data_dir=data_dir, max_attempts=max_attempts,
+                     seed=seed, edit=settings, database_url=database, session_wait=session_wait, weights=weights)
+        base = config or Settings()
+        self.config = base.model_copy(update={k: v for k, v in given.items() if v is not None})
+        """The settings this editor runs with: the arguments over `config` (default: the environment's)."""
+        config = self.config
+        self.data_dir = Path(config.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # Before any model loads: a database that cannot be reached stops the start at once.
-        self.database = open_database(database_url(database), self.data_dir, session_wait=session_wait)
+        self.database = open_database(config.database_url, self.data_dir, session_wait=config.session_wait)
         self.store = self.database.store
         try:
-            self.toolbox = toolbox or Toolbox(get_models(models, device), settings or EditSettings())
-            self.llm = _planner_llm(planner, llm)
+            self.toolbox = toolbox or Toolbox(
+                get_models(config.models, config.device, config.checkpoints, config.cache_dir, weights=config.weights),
+                config.edit,
+            )
+            self.llm = _planner_llm(config, llm)
         except BaseException:
             # A start that fails here (models missing, no LLM) must not leave the database's connections open.
             self.database.close()
@@ -126,7 +131,7 @@ class Editor:
         self.max_side = max_side
         self.checkpointer = self.database.checkpointer
         self.context = Context(
-            toolbox=self.toolbox, images=self.store, llm=self.llm, max_attempts=max_attempts, seed=seed or 0
+            toolbox=self.toolbox, images=self.store, llm=self.llm, max_attempts=config.max_attempts, seed=config.seed
         )
         """What every turn's graph run works with (`graph.stream(..., context=editor.context)`)."""
         self.graph = build_graph(checkpointer=self.checkpointer)
@@ -148,18 +153,18 @@ class Editor:
         self.database.close()
 
 
-def _planner_llm(planner: str, llm) -> Optional[Any]:
-    """Gives back the LLM the planner uses: `llm`, else one from the environment; None for the rules planner."""
-    if planner == "rules":
+def _planner_llm(config: Settings, llm) -> Optional[Any]:
+    """Gives back the LLM the planner uses: `llm`, else one from the settings; None for the rules planner."""
+    if config.planner == "rules":
         return None
     if llm is not None:
         return llm
-    from chatedit.agent.llm import LLMSettings, make_chat_model
+    from chatedit.agent.llm import configured_chat_model
 
-    settings = LLMSettings()
-    if settings.configured:
-        return make_chat_model(settings)
-    if planner == "llm":
+    chat_model = configured_chat_model(config.language_model)
+    if chat_model is not None:
+        return chat_model
+    if config.planner == "llm":
         raise InputError(
             "--planner llm needs an LLM: set CHATEDIT_LLM_BASE_URL and/or CHATEDIT_LLM_API_KEY "
             "(or OPENAI_API_KEY), or use --planner rules."
@@ -210,17 +215,10 @@ class Session:
             debug_dir: save each step's masks and attempts there as PNGs; report paths point to them.
             seed: the base seed of this message's generations (default: the editor's), for variants.
         """
-        text = (text or "").strip()
-        if len(text) > MAX_INSTRUCTION:
-            raise InputError(f"The instruction is {len(text)} characters; keep it under {MAX_INSTRUCTION}.")
+        text = instruction_text(text)
         picture = None
         if image is not None:
-            picture = load_image(image, max_side=self.editor.max_side)
-            if min(picture.size) < MIN_SIDE:
-                raise InputError(
-                    f"The image is {picture.width}x{picture.height}; chatedit needs at least {MIN_SIDE} px "
-                    "on each side. Send a larger picture."
-                )
+            picture = check_editable(load_image(image, max_side=self.editor.max_side))
         if not text and picture is None:
             raise InputError("Say what to change (e.g. 'remove the cup'), or send an image.")
         user_mask = self._store_mask(mask, picture) if mask is not None else None

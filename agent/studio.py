@@ -22,7 +22,6 @@ else the image folder of the data dir.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -33,9 +32,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from chatedit.agent.context import Context
-from chatedit.agent.database import Database, database_url, open_database
+from chatedit.agent.config import Settings
+from chatedit.agent.database import Database, open_database
 from chatedit.agent.graph import build_graph
-from chatedit.agent.session import default_data_dir
 from chatedit.agent.state import ChatState
 from chatedit.agent.store import ImageStore
 from chatedit.agent.toolbox import EditSettings, Toolbox
@@ -50,15 +49,15 @@ TURN = build_graph(name="chatedit-turn")
 class StudioContext:
     """The settings a LangGraph server run may carry as its `context`."""
 
-    models: str = field(default_factory=lambda: os.environ.get("CHATEDIT_MODELS", "default"))
+    models: str = field(default_factory=lambda: Settings().models)
     """Model profile: `default` (real checkpoints), `tiny` or `random-full`."""
-    device: str = field(default_factory=lambda: os.environ.get("CHATEDIT_DEVICE", "auto"))
+    device: str = field(default_factory=lambda: Settings().device)
     """Where the models run: `auto`, `cpu` or `cuda`."""
-    data_dir: str = field(default_factory=lambda: str(default_data_dir()))
+    data_dir: str = field(default_factory=lambda: str(Settings().data_dir))
     """Folder of the image store the thread's ids refer to."""
-    max_attempts: int = field(default_factory=lambda: int(os.environ.get("CHATEDIT_MAX_ATTEMPTS", "3")))
+    max_attempts: int = field(default_factory=lambda: Settings().max_attempts)
     """Tries per step before the best failed one is kept."""
-    seed: int = field(default_factory=lambda: int(os.environ.get("CHATEDIT_SEED", "0")))
+    seed: int = field(default_factory=lambda: Settings().seed)
     """Base seed of every generation."""
 
 
@@ -72,7 +71,7 @@ def _image_store(data_dir: str) -> ImageStore:
     """Gives back the image store the Editor would use: CHATEDIT_DATABASE_URL's, else the one in `data_dir`."""
     # The URL comes from the environment only, never from the run context: it may carry a password,
     # and a LangGraph server stores and shows each run's context.
-    return _database(database_url(), data_dir).store
+    return _database(Settings().database_url, data_dir).store
 
 
 @lru_cache(maxsize=4)
@@ -84,10 +83,9 @@ def _database(url: Optional[str], data_dir: str) -> Database:
 @lru_cache(maxsize=1)
 def _llm():
     """Gives back the vision LLM the environment configures, or None."""
-    from chatedit.agent.llm import LLMSettings, make_chat_model
+    from chatedit.agent.llm import configured_chat_model
 
-    settings = LLMSettings()
-    return make_chat_model(settings) if settings.configured else None
+    return configured_chat_model()
 
 
 def _settings(runtime: Runtime[StudioContext]) -> StudioContext:

@@ -7,45 +7,20 @@ single capability, e.g. a scripted detector, without touching the graph.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Optional
+from typing import Callable, Optional
 
 import numpy as np
 from PIL import Image
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chatedit.tools import blend, detect, global_edit, inpaint, region_edit, segment
 from chatedit.tools.detect import Detection
 from chatedit.tools.errors import InputError
 from chatedit.tools.inpaint import EditResult
 from chatedit.tools.models import ModelSet
+from chatedit.agent.config import EditSettings
 from chatedit.agent.plan import INSTRUCTION_CATEGORIES
 
 StepCallback = Optional[Callable[[int, int], None]]
-
-
-class EditSettings(BaseSettings):
-    """Generation settings shared by every edit of a turn (env: CHATEDIT_INPAINT_STEPS, CHATEDIT_LOCAL_MODE, ...)."""
-
-    model_config = SettingsConfigDict(env_prefix="CHATEDIT_", extra="ignore")
-
-    inpaint_steps: int = 25
-    """Denoising steps for region edits (DPM-Solver++ needs fewer than DDIM)."""
-    global_steps: int = 20
-    """Denoising steps for InstructPix2Pix."""
-    guidance: float = 7.5
-    image_guidance: float = 1.5
-    global_max_side: Optional[int] = None
-    """Longest side of InstructPix2Pix's working size; None: 1.5x the model's native size (768 for SD1.5)."""
-    local_mode: Literal["inpaint", "zone"] = "inpaint"
-    """How `local` steps edit: `inpaint` repaints the object from a prompt (may change its shape);
-    `zone` runs the instruction editor on the whole image and keeps only the edited region (keeps
-    structure, weaker for big changes)."""
-    editor_steps: Optional[int] = None
-    """Steps of the modern and max editors; None: what each model is made for (4 for klein, 40 for Qwen)."""
-    ask_when_ambiguous: bool = True
-    """Ask which one when a few equally likely objects match the target; False takes the likeliest."""
-    box_threshold: float = 0.3
-    text_threshold: float = 0.25
 
 
 @dataclass

@@ -84,7 +84,7 @@ def test_with_a_key_every_route_but_health_needs_it(editor):
 
 def test_chatedit_serve_api_key_reaches_the_app(editor, monkeypatch):
     served = {}
-    monkeypatch.setattr(cli, "make_editor", lambda **kwargs: editor)
+    monkeypatch.setattr(cli, "make_editor", lambda config: editor)
     monkeypatch.setattr("uvicorn.run", lambda app, **kwargs: served.update(app=app, **kwargs))
     result = CliRunner().invoke(cli.app, ["serve", "--api-key", KEY, "--models", "tiny", "--port", "8765"])
     assert result.exit_code == 0, result.stderr

@@ -220,7 +220,7 @@ def cli_input(source: Source, tmp_path: Path) -> str:
 @pytest.mark.parametrize("case", CORPUS, ids=IDS)
 def test_cli(case: Case, tmp_path, monkeypatch):
     monkeypatch.setenv("CHATEDIT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(cli, "make_editor", lambda **kwargs: Editor(settings=FAST, **kwargs))
+    monkeypatch.setattr(cli, "make_editor", lambda config: Editor(settings=FAST, config=config))
     outputs = tmp_path / "out"
     outputs.mkdir()
     out = outputs / "edited.png"

@@ -14,6 +14,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from chatedit.agent import cli, cli_chat, cli_progress
+from chatedit.agent.session import Editor
 from chatedit.agent.toolbox import EditSettings
 from chatedit.tools.errors import DamagedImageError, InputError
 
@@ -27,7 +28,7 @@ def runner(tmp_path, monkeypatch):
     monkeypatch.setenv("CHATEDIT_DATA_DIR", str(tmp_path / "data"))
     # Few denoising steps at a small working size: the commands are the subject here, not the pictures.
     make_editor = cli.make_editor
-    monkeypatch.setattr(cli, "make_editor", lambda **kwargs: make_editor(settings=FAST, **kwargs))
+    monkeypatch.setattr(cli, "make_editor", lambda config: make_editor(config.model_copy(update={"edit": FAST})))
     return CliRunner()
 
 
@@ -162,7 +163,7 @@ def test_usage_errors_exit_2(runner, photo_path, tmp_path):
 
 
 def test_internal_error_exits_1_with_the_traceback_only_when_asked(runner, photo_path, tmp_path, monkeypatch):
-    def broken(**kwargs):
+    def broken(config):
         raise RuntimeError("the device caught fire")
 
     monkeypatch.setattr(cli, "make_editor", broken)
@@ -258,13 +259,31 @@ def test_chat_two_turns_undo_history_and_save(runner, photo_path, tmp_path):
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     assert "as version 0" in out
-    first = next(line for line in out.splitlines() if line.startswith("Saved version 1: "))
-    assert "Saved version 2: " in out
+    assert "Saved version 1." in out and "Saved version 2." in out
     assert "Now at version 1" in out
+    # No path into the image store is printed: /save writes a picture where the user says.
+    assert "images/" not in out
     history = [line for line in out.splitlines() if line[:1] in ("*", " ") and ". " in line]
     assert [line.startswith("*") for line in history] == [False, True, False]
-    version_1 = Path(first.split(": ", 1)[1])
-    assert np.array_equal(np.asarray(Image.open(saved)), np.asarray(Image.open(version_1)))
+    session_id = result.stderr.split("session ", 1)[1].split()[0]
+    editor = Editor(models="tiny", planner="rules", device="cpu")
+    try:
+        version_1 = editor.session(session_id).history()[1].image
+    finally:
+        editor.close()
+    assert np.array_equal(np.asarray(Image.open(saved)), np.asarray(version_1))
+
+
+def test_chat_takes_quit_and_undo_as_words(runner, photo_path):
+    """`undo` typed as a word moves back without claiming a save; `quit` ends the chat, never sent as an edit."""
+    script = "make it look like a sunset\nundo\nquit\nmake it look like winter\n"
+    result = runner.invoke(cli.app, ["chat", str(photo_path), *TINY], input=script)
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "Saved version 1." in out and "Now at version 0." in out
+    assert "Saved version 0" not in out
+    # The chat ended at "quit": the line after it was never read.
+    assert "winter" not in out + result.stderr
 
 
 def test_chat_reads_a_pipe(photo_path, tmp_path):
@@ -298,7 +317,7 @@ def test_models_list_and_tiny_download(runner):
     assert listed.exit_code == 0, listed.stderr
     for role, checkpoint in [("detector", "grounding-dino-tiny"), ("inpainter", "stable-diffusion-inpainting")]:
         assert role in listed.stdout and checkpoint in listed.stdout
-    tiny = runner.invoke(cli.app, ["models", "download", "--profile", "tiny"])
+    tiny = runner.invoke(cli.app, ["models", "download", "--models", "tiny"])
     assert tiny.exit_code == 0 and "nothing to download" in tiny.stdout
 
 

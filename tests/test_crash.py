@@ -71,7 +71,7 @@ LAUNCHER = textwrap.dedent(
     Toolbox.global_edit = held_global_edit
     ImageStore._write = slow_write
     fast = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
-    cli.make_editor = lambda **kwargs: Editor(settings=fast, max_attempts=1, **kwargs)
+    cli.make_editor = lambda config: Editor(settings=fast, max_attempts=1, config=config)
     cli.app(sys.argv[2:])
     """
 )

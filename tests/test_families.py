@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -36,21 +38,32 @@ def test_a_turn_with_a_drawn_mask_edits_inside_it_and_reports_the_models(family,
     assert turn.report["steps"][0]["attempts"][-1]["evidence"]["changed_outside"] == 0
 
 
-def test_cli_says_once_which_models_run(coffee, tmp_path, monkeypatch):
+@pytest.mark.parametrize("spelled", ["flags", "environment"])
+def test_cli_says_once_which_models_run(spelled, coffee, tmp_path, monkeypatch):
+    """The family comes from --models/--weights or from CHATEDIT_MODELS; tiny weights are named as stand-ins."""
     from chatedit.agent.cli import app
 
     source, output = tmp_path / "in.png", tmp_path / "out.png"
     coffee.resize((240, 160)).save(source)
     monkeypatch.setenv("CHATEDIT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CHATEDIT_EDITOR_STEPS", "2")
-    result = CliRunner().invoke(app, ["edit", str(source), "make it winter", "-o", str(output), "--models", "modern",
-                                      "--weights", "tiny", "--planner", "rules", "--device", "cpu", "--max-attempts", "1"])
+    if spelled == "flags":
+        chosen = ["--models", "modern", "--weights", "tiny", "--planner", "rules", "--device", "cpu", "--max-attempts", "1"]
+    else:
+        chosen = []
+        for name, value in {"MODELS": "modern:tiny", "PLANNER": "rules", "DEVICE": "cpu", "MAX_ATTEMPTS": "1"}.items():
+            monkeypatch.setenv(f"CHATEDIT_{name}", value)
+    result = CliRunner().invoke(app, ["edit", str(source), "make it winter", "-o", str(output), "--json", *chosen])
     assert result.exit_code == 0, result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("Models:")]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Models:")]
     assert lines == [
-        "Models: modern (tiny weights): detector IDEA-Research/grounding-dino-tiny, segmenter facebook/sam-vit-base, "
-        "inpainter black-forest-labs/FLUX.2-klein-4B, global_editor black-forest-labs/FLUX.2-klein-4B"
+        "Models: modern, tiny random stand-ins for: detector IDEA-Research/grounding-dino-tiny, segmenter "
+        "facebook/sam-vit-base, inpainter black-forest-labs/FLUX.2-klein-4B, global_editor "
+        "black-forest-labs/FLUX.2-klein-4B (pictures come out as noise)"
     ]
+    report = json.loads(result.stdout)
+    assert report["models"]["profile"] == "modern" and report["planner"] == "rules"
+    assert len(report["steps"][0]["attempts"]) == 1
     assert output.exists()
 
 

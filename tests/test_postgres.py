@@ -28,9 +28,9 @@ from chatedit.agent.database import (
     LocalDatabase,
     PostgresDatabase,
     SessionBusyError,
-    database_url,
     open_database,
 )
+from chatedit.agent.config import Settings
 from chatedit.agent import session as session_module
 from chatedit.agent.session import Editor
 from chatedit.agent.store import IMAGES_TABLE, DamagedImageError, ImageStore, PostgresImageStore
@@ -58,8 +58,8 @@ def rows(url: str) -> list[str]:
 
 def test_no_url_is_sqlite_and_the_image_folder_in_the_data_dir(tmp_path, monkeypatch):
     monkeypatch.delenv("CHATEDIT_DATABASE_URL", raising=False)
-    assert database_url() is None
-    database = open_database(database_url(), tmp_path)
+    assert Settings().database_url is None
+    database = open_database(Settings().database_url, tmp_path)
     try:
         assert isinstance(database, LocalDatabase) and database.kind == "sqlite"
         assert (tmp_path / "sessions.sqlite").is_file()
@@ -71,8 +71,8 @@ def test_no_url_is_sqlite_and_the_image_folder_in_the_data_dir(tmp_path, monkeyp
 
 def test_url_comes_from_the_argument_then_the_environment(monkeypatch):
     monkeypatch.setenv("CHATEDIT_DATABASE_URL", "postgresql://db/from-env")
-    assert database_url() == "postgresql://db/from-env"
-    assert database_url("postgresql://db/given") == "postgresql://db/given"
+    assert Settings().database_url == "postgresql://db/from-env"
+    assert Settings.given(database_url="postgresql://db/given").database_url == "postgresql://db/given"
 
 
 def test_sqlite_url_names_the_sessions_file(tmp_path):

@@ -195,7 +195,7 @@ def runner(tmp_path, monkeypatch):
     monkeypatch.setenv("CHATEDIT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("CHATEDIT_DATABASE_URL", raising=False)
     make_editor = cli.make_editor
-    monkeypatch.setattr(cli, "make_editor", lambda **kwargs: make_editor(settings=FAST, **kwargs))
+    monkeypatch.setattr(cli, "make_editor", lambda config: make_editor(config.model_copy(update={"edit": FAST})))
     return CliRunner()
 
 

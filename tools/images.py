@@ -26,6 +26,9 @@ from chatedit.tools.errors import InputError, TooLargeError
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image]
 MaskSource = Union[ImageSource, np.ndarray]
 
+MIN_SIDE = 32
+"""Smallest width or height of a picture accepted for editing: below it, detection boxes and masks
+round to nothing and the models' resizing breaks down."""
 MAX_SIDE = 12288
 """Default largest side (pixels) accepted after loading: 61 MP cameras (9504 px) and panoramas. The editors'
 memory depends on their working size, not the photo's (tools/region_edit.py, tools/full_resolution.py)."""
@@ -173,6 +176,16 @@ def decode_image(source: ImageSource, *, max_bytes: int = MAX_BYTES) -> Image.Im
     except Exception:  # a broken EXIF block must not lose the picture; keep it as stored
         pass
     return image
+
+
+def check_editable(picture: Image.Image) -> Image.Image:
+    """Gives back the picture, or raises InputError when it is too small to edit (under MIN_SIDE on a side)."""
+    if min(picture.size) < MIN_SIDE:
+        raise InputError(
+            f"The image is {picture.width}x{picture.height}; chatedit needs at least {MIN_SIDE} px "
+            "on each side. Send a larger picture."
+        )
+    return picture
 
 
 def load_image(

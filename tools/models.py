@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 import torch
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chatedit.tools.checkpoints import Checkpoints
 from chatedit.tools.errors import InputError, ModelUnavailableError
 
 Profile = Literal["auto", "classic", "modern", "max", "default", "tiny", "random-full"]
@@ -53,27 +53,6 @@ Qwen3-4B text encoder hold 16 GB in bf16, GroundingDINO and SAM about 1 GB, a 1 
 EDITOR_AREA = {"real": 1024 * 1024, "random": 1024 * 1024, "tiny": 128 * 128}
 """Working area, in pixels, of the modern and max editors (both are trained at about 1 MP); the tiny
 builds work at 128 x 128 so that tests stay fast."""
-
-
-class Checkpoints(BaseSettings):
-    """Checkpoint ids per role; set CHATEDIT_DETECTOR, CHATEDIT_SEGMENTER, ... to swap one."""
-
-    model_config = SettingsConfigDict(env_prefix="CHATEDIT_", extra="ignore")
-
-    detector: str = "IDEA-Research/grounding-dino-tiny"
-    segmenter: str = "facebook/sam-vit-base"
-    inpainter: str = "stable-diffusion-v1-5/stable-diffusion-inpainting"
-    global_editor: str = "timbrooks/instruct-pix2pix"
-    modern_editor: str = "black-forest-labs/FLUX.2-klein-4B"
-    """Both editing roles of the `modern` family (CHATEDIT_MODERN_EDITOR)."""
-    max_editor: str = "Qwen/Qwen-Image-Edit-2511"
-    """Both editing roles of the `max` family (CHATEDIT_MAX_EDITOR)."""
-
-    def for_role(self, family: str, role: str) -> str:
-        """Gives back the checkpoint id that plays `role` in `family`."""
-        if family != "classic" and role in ("inpainter", "global_editor"):
-            return getattr(self, f"{family}_editor")
-        return getattr(self, role)
 
 
 def resolve_family(models: str, weights: str | None, device: torch.device) -> tuple[str, str]:

@@ -113,10 +113,9 @@ class Backend:
             return self._editor.llm
         # The editor is not built for a side request: that would load the editing models.
         if not self._llm_built:
-            from chatedit.agent.llm import LLMSettings, make_chat_model
+            from chatedit.agent.llm import configured_chat_model
 
-            settings = LLMSettings()
-            self._llm = make_chat_model(settings) if settings.configured else None
+            self._llm = configured_chat_model()
             self._llm_built = True
         return self._llm
 

@@ -17,7 +17,7 @@ from chatedit.agent.server.images import image_link
 from chatedit.agent.server.settings import APIError, ServerSettings, from_input_error
 from chatedit.agent.server.side import side_answer
 from chatedit.agent.server.streaming import completion, stream_text, stream_turn
-from chatedit.agent.session import MAX_INSTRUCTION
+from chatedit.agent.plan import MAX_INSTRUCTION
 from chatedit.agent.database import SessionBusyError
 from chatedit.tools.errors import InputError, ModelUnavailableError
 

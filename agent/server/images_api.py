@@ -36,7 +36,7 @@ from chatedit.agent.server.backend import Backend, Outcome
 from chatedit.agent.server.chat import read_body, read_json, wait_for_turn
 from chatedit.agent.server.images import image_link
 from chatedit.agent.server.settings import APIError, ServerSettings, from_input_error
-from chatedit.agent.session import MAX_INSTRUCTION
+from chatedit.agent.plan import MAX_INSTRUCTION
 from chatedit.tools.errors import InputError
 from chatedit.tools.images import load_image
 
