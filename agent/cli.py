@@ -434,11 +434,30 @@ def serve(
         if host not in ("127.0.0.1", "localhost", "::1") and not settings.keys:
             stderr.print("[yellow]Warning:[/] no API key: anyone who can reach this address can use the server.")
         editor = make_editor(config)
+        _warn_of_missing_weights(editor)
         stderr.print(
             f"chatedit serving at http://{host}:{port}/v1 (model id: {settings.model_id}); "
             f"sessions in {editor.database.where}"
         )
         uvicorn.run(create_app(editor, settings), host=host, port=port, log_level="info")
+
+
+def _warn_of_missing_weights(editor) -> None:
+    """Says at start when the checkpoints are not in the cache: a download on the first edit, or no edits at all."""
+    from chatedit.tools.models import hub_unreachable
+
+    missing = editor.toolbox.models.missing()
+    if not missing:
+        return
+    why = hub_unreachable()
+    names = ", ".join(missing)
+    if why is None:
+        stderr.print(f"[yellow]Warning:[/] not in the Hugging Face cache: {escape(names)}; the first edit downloads "
+                     "them (or run `chatedit models download` now).")
+    else:
+        stderr.print(f"[yellow]Warning:[/] not in the Hugging Face cache: {escape(names)}, and {escape(why)}: no edit "
+                     "can run, and /health answers 503. Run `chatedit models download` where the network allows, "
+                     "or serve --models tiny for a smoke run.")
 
 
 @app.command(cls=support.Command)
@@ -579,6 +598,19 @@ def models_list(
             say(f"Fetch the missing ones with: chatedit models download --models {models.value}")
 
 
+def _check_hub_reachable() -> None:
+    """Raises ModelUnavailableError at once when downloads are switched off or the hub does not answer."""
+    from chatedit.tools.models import hub_offline, hub_unreachable
+
+    why = hub_unreachable()
+    if why is not None:
+        fix = ("Unset it on a machine with network access and run `chatedit models download` again."
+               if hub_offline() else
+               "Check the network and any proxy (HTTPS_PROXY), or copy a Hugging Face cache that holds the "
+               "checkpoints onto this machine.")
+        raise ModelUnavailableError(f"Nothing can be downloaded: {why}. {fix}")
+
+
 @models_app.command("download", cls=support.Command)
 def models_download(
     models: Annotated[Models, typer.Option("--models", help="Model family to download (auto: the one a run here picks).")] = Models.auto,
@@ -605,6 +637,7 @@ def models_download(
             import torch
 
             fp16 = torch.cuda.is_available()
+        _check_hub_reachable()
         for repo, roles in family_checkpoints(_family(models)).items():
             role = roles[0]
             stderr.print(f"Downloading {role}: {repo} ...")
@@ -614,7 +647,7 @@ def models_download(
             except Exception as exc:
                 raise ModelUnavailableError(
                     f"Could not download {repo}: {type(exc).__name__}: {str(exc)[:200]}. Check the network "
-                    "(and HF_TOKEN for gated checkpoints), or unset HF_HUB_OFFLINE."
+                    "(and HF_TOKEN for gated checkpoints)."
                 ) from None
             say(f"{role}: {repo} -> {folder}")
 

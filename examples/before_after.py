@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("image")
     parser.add_argument("instruction")
     parser.add_argument("-o", "--output", default="before_after.png")
-    parser.add_argument("--models", default="default", choices=["default", "tiny", "random-full"])
+    parser.add_argument("--models", default="auto", choices=["auto", "tiny", "random-full"])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 

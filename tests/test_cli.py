@@ -418,3 +418,82 @@ def test_mcp_keeps_sessions_in_the_database_it_is_given(runner, tmp_path, monkey
         assert editor.database.where == str(sessions) and sessions.exists()
     finally:
         editor.close()
+
+
+def test_download_with_no_way_to_the_hub_stops_at_once_with_exit_3(runner, monkeypatch):
+    import huggingface_hub
+
+    def never(*args, **kwargs):
+        raise AssertionError("asked the hub for files although it cannot be reached")
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_files", never)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    offline = runner.invoke(cli.app, ["models", "download", "--models", "classic"])
+    assert offline.exit_code == 3 and "HF_HUB_OFFLINE is set" in offline.stderr
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    # A closed port on this machine stands for a hub that does not answer.
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "http://127.0.0.1:9")
+    unreachable = runner.invoke(cli.app, ["models", "download", "--models", "classic"])
+    assert unreachable.exit_code == 3 and "http://127.0.0.1:9 does not answer" in unreachable.stderr
+    assert "HF_HUB_OFFLINE" not in unreachable.stderr
+
+
+def test_missing_weights_exit_3_and_name_hf_hub_offline_only_when_it_is_set(runner, photo_path, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("CHATEDIT_DETECTOR", "chatedit-tests/no-such-detector")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    args = ["edit", str(photo_path), "remove the cup", "-o", str(tmp_path / "o.png"), "--models", "classic",
+            "--weights", "real", "--planner", "rules", "--device", "cpu"]
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    offline = runner.invoke(cli.app, args)
+    assert offline.exit_code == 3, offline.stderr
+    assert "no-such-detector" in offline.stderr and "unset HF_HUB_OFFLINE" in offline.stderr
+    from chatedit.tools.models import unavailable
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    assert "HF_HUB_OFFLINE" not in str(unavailable("org/model", "detector"))
+
+
+def test_help_shows_no_value_for_flags_and_auto_for_models(runner):
+    text = runner.invoke(cli.app, ["edit", "--help"], env={"COLUMNS": "250"}).stdout
+    assert "<bool>" not in text and "--json" in text
+    assert "<auto|classic|modern|max|tiny|random-full>" in text and "[default: default]" not in text
+    assert "CHATEDIT_MODELS or auto" in text
+    listing = runner.invoke(cli.app, ["models", "list", "--help"], env={"COLUMNS": "250"}).stdout
+    assert "--models" in listing and "--profile" not in listing
+
+
+@pytest.mark.parametrize(
+    ("picture_size", "instruction", "said"),
+    [((1, 1), "make it red", "at least 32 px"), ((64, 64), "", "Say what to change"),
+     ((64, 64), "hello there, nice day", "did not find an edit"),
+     ((64, 64), "entferne den Hund", "read English only")],
+)
+def test_edit_refuses_what_needs_no_model_before_any_model_loads(picture_size, instruction, said, runner, tmp_path,
+                                                                 monkeypatch):
+    def no_models(config):
+        raise AssertionError("the models were loaded for input that needs none")
+
+    monkeypatch.setattr(cli, "make_editor", no_models)
+    source = tmp_path / "in.png"
+    Image.new("RGB", picture_size, (120, 30, 30)).save(source)
+    result = runner.invoke(cli.app, ["edit", str(source), instruction, "-o", str(tmp_path / "o.png"), *TINY])
+    assert result.exit_code == 2 and said in result.stderr, result.stderr
+
+
+def test_ctrl_d_at_the_prompt_ends_its_line(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    class Typing(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Typing("make it red\n"))
+    screen = io.StringIO()
+    lines = list(cli_chat.read_lines(Console(file=screen, force_terminal=False)))
+    assert lines == ["make it red"]
+    assert screen.getvalue().endswith("you> \n")

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from chatedit.agent.server import ServerSettings, create_app, read_conversation
+from chatedit.agent.session import Editor
 from tests.fake_llm import error as fake_error
 from tests.fake_llm import text as fake_text
 from tests.helpers import serve, tiny_editor
@@ -377,3 +378,46 @@ def test_langgraph_json_graph_answers_a_chat_message(small_photo, tmp_path, monk
     assert [type(m).__name__ for m in state["messages"]] == ["HumanMessage", "AIMessage"]
     assert "base64" not in repr(state["messages"])  # the thread holds ids and paths, never pixels
     assert state["versions"][0]["instruction"] == "uploaded" and len(state["versions"]) == 2
+
+
+# ---- health tells whether an edit can run ------------------------------------------------------------
+
+
+@pytest.fixture
+def editor_without_weights(tmp_path, monkeypatch):
+    """An editor of real checkpoints that are in no cache, with downloads switched off."""
+    import huggingface_hub
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    for role in ("DETECTOR", "SEGMENTER", "INPAINTER", "GLOBAL_EDITOR"):
+        monkeypatch.setenv(f"CHATEDIT_{role}", f"chatedit-tests/no-such-{role.lower()}")
+    editor = Editor(models="classic", weights="real", planner="rules", device="cpu", data_dir=tmp_path / "data")
+    yield editor
+    editor.close()
+
+
+def test_health_is_503_at_start_when_the_weights_cannot_be_loaded(editor_without_weights):
+    with TestClient(create_app(editor_without_weights, ServerSettings())) as http:
+        health = http.get("/health")
+    assert health.status_code == 503
+    body = health.json()
+    assert body["status"] == "models unavailable" and body["models"]["ready"] is False
+    assert "chatedit-tests/no-such-detector" in body["models"]["problem"]
+    assert "HF_HUB_OFFLINE" in body["models"]["problem"]
+
+
+def test_health_remembers_a_turn_that_could_not_load_the_models(editor_without_weights, small_photo):
+    with TestClient(create_app(editor_without_weights, ServerSettings(), check_models=False)) as http:
+        assert http.get("/health").status_code == 200
+        turn = http.post("/v1/chat/completions", json={"model": "chatedit", "messages": [user_turn("remove the cup", small_photo)]})
+        assert turn.status_code == 503 and turn.json()["error"]["code"] == "model_unavailable"
+        health = http.get("/health")
+    assert health.status_code == 503 and health.json()["status"] == "models unavailable"
+    assert "no-such-detector" in health.json()["models"]["problem"]
+
+
+def test_health_is_ok_for_built_weights(server):
+    body = httpx.get(f"{server}/health").json()
+    assert body["status"] == "ok" and body["models"] == {"ready": True, "problem": None}

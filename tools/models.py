@@ -123,12 +123,36 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
+def hub_offline() -> bool:
+    """Gives back whether HF_HUB_OFFLINE forbids downloads (set to anything but empty, 0, false or no)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def hub_unreachable(timeout: float = 10.0) -> str | None:
+    """Gives back why no checkpoint can be downloaded now (HF_HUB_OFFLINE, or the hub does not answer), or None.
+
+    One request with no retries: the hub client's own retries take half a minute to say the same.
+    """
+    if hub_offline():
+        return "HF_HUB_OFFLINE is set"
+    from huggingface_hub import constants, get_session
+
+    try:
+        get_session().head(constants.ENDPOINT, timeout=timeout)
+    except Exception as exc:
+        return f"{constants.ENDPOINT} does not answer ({type(exc).__name__}: {str(exc)[:120]})"
+    return None
+
+
 def unavailable(checkpoint: str, role: str) -> ModelUnavailableError:
     """Gives back the one clear error for a checkpoint that is neither cached nor downloadable."""
+    if hub_offline():
+        fetch = "unset HF_HUB_OFFLINE and run `chatedit models download` on a machine with network access"
+    else:
+        fetch = "run `chatedit models download` on a machine with network access, or copy its Hugging Face cache here"
     return ModelUnavailableError(
         f"The {role} checkpoint {checkpoint!r} is not in the Hugging Face cache and could not be "
-        "downloaded. Either download it (run `chatedit models download` on a machine with network "
-        "access, or unset HF_HUB_OFFLINE), or run with `--models tiny` for a smoke run with tiny "
+        f"downloaded. Either {fetch}, or run with `--models tiny` for a smoke run with tiny "
         "random models."
     )
 
@@ -226,6 +250,32 @@ class ModelSet:
     def loaded(self) -> list[str]:
         """Gives back the roles loaded so far."""
         return [role for role in ROLES if role in self._models]
+
+    def missing(self) -> list[str]:
+        """Gives back the family's checkpoints that are not in the local Hugging Face cache (none for built weights)."""
+        if self.weights != "real":
+            return []
+        from huggingface_hub import snapshot_download
+
+        absent = []
+        for checkpoint in dict.fromkeys(self.roles().values()):
+            try:
+                snapshot_download(checkpoint, local_files_only=True)
+            except Exception:
+                absent.append(checkpoint)
+        return absent
+
+    def unloadable(self) -> str | None:
+        """Gives back why the models cannot be loaded (missing from the cache, and no way to download them), or None."""
+        missing = self.missing()
+        if not missing:
+            return None
+        why = hub_unreachable()
+        if why is None:
+            return None
+        return (f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in the Hugging Face cache and "
+                f"cannot be downloaded: {why}. Run `chatedit models download` where the network allows, or "
+                "serve with --models tiny for a smoke run.")
 
 
 LOAD_LOCK = threading.RLock()

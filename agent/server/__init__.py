@@ -77,9 +77,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 async def health(request: Request) -> JSONResponse:
-    """Gives back liveness, the database's reachability and the queue's counts (no key needed).
+    """Gives back liveness, the database's reachability, the models' and the queue's counts (no key needed).
 
-    A replica whose database does not answer says so with 503, so a load balancer sends it no turns.
+    A replica that cannot edit says so with 503, so a load balancer sends it no turns: its database does
+    not answer, or its models cannot be loaded (checked at start, and remembered once a turn failed to).
     """
     backend: Backend = request.app.state.backend
     queue = backend.queue
@@ -87,9 +88,15 @@ async def health(request: Request) -> JSONResponse:
     if backend.loaded:
         where = backend.editor().database
         database = {"kind": where.kind, "reachable": await run_in_threadpool(where.reachable)}
-    healthy = database is None or database["reachable"]
+    problem = backend.models_problem()
+    status = "ok"
+    if database is not None and not database["reachable"]:
+        status = "database unreachable"
+    elif problem:
+        status = "models unavailable"
     body = {
-        "status": "ok" if healthy else "database unreachable",
+        "status": status,
+        "models": {"ready": problem is None, "problem": problem},
         "database": database,
         "model": request.app.state.settings.model_id,
         "editor_loaded": backend.loaded,
@@ -98,18 +105,21 @@ async def health(request: Request) -> JSONResponse:
         "turns": queue.finished,
         "side_requests": backend.side_requests,
     }
-    return JSONResponse(body, status_code=200 if healthy else 503)
+    return JSONResponse(body, status_code=200 if status == "ok" else 503)
 
 
 def create_app(
     editor: Union[Editor, Callable[[], Editor]],
     settings: Optional[ServerSettings] = None,
+    *,
+    check_models: bool = True,
 ) -> FastAPI:
     """Gives back the FastAPI app serving `editor` (or the editor `editor()` builds on the first turn).
 
     Args:
         editor: an `agent.Editor`, or a function that builds one (called once, on the first turn).
         settings: keys, size limits and image links (default: from CHATEDIT_* variables).
+        check_models: check at start whether the models can be loaded, for /health.
     """
     settings = settings or ServerSettings()
     backend = Backend(editor)
@@ -118,6 +128,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
+            if check_models:
+                await run_in_threadpool(backend.check_models)
             async with http_sessions(app, backend, settings):
                 yield
         finally:

@@ -33,6 +33,9 @@ class TurnQueue:
         self.waiting = 0
         self.finished = 0
         """Turns run to their end, edited or failed."""
+        self.models_error: Optional[str] = None
+        """Why a turn could not load the models, once one could not: remembered, since they will not appear
+        by themselves, so /health keeps saying it until the server is restarted with them in place."""
 
     def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future:
         """Queues `fn`; a queued call whose future is cancelled (client gone) never runs."""
@@ -43,6 +46,9 @@ class TurnQueue:
                 self.running += 1
             try:
                 return fn()
+            except ModelUnavailableError as exc:
+                self.models_error = str(exc)
+                raise
             finally:
                 with self._lock:
                     self.running -= 1
@@ -87,10 +93,26 @@ class Backend:
         """Title, tags and follow-up requests answered without the editing models."""
         self._llm: Optional[BaseChatModel] = None
         self._llm_built = False
+        self.startup_problem: Optional[str] = None
+        """Why the models cannot be loaded, as checked at start (`check_models`)."""
 
     @property
     def loaded(self) -> bool:
         return self._editor is not None
+
+    def models_problem(self) -> Optional[str]:
+        """Gives back why no edit can run (the models cannot be loaded), or None when they can, or may."""
+        return self.queue.models_error or self.startup_problem
+
+    def check_models(self) -> Optional[str]:
+        """Checks once whether the editor's models can be loaded (in the cache, or downloadable) and remembers it.
+
+        Gives back the problem, or None. An editor built on first use is not built for this: it is checked
+        when it loads.
+        """
+        if self._editor is not None:
+            self.startup_problem = self._editor.toolbox.models.unloadable()
+        return self.startup_problem
 
     def editor(self) -> Editor:
         if self._editor is None:
