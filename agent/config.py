@@ -114,6 +114,8 @@ class ServerSettings(BaseSettings):
     """Time limit for fetching one remote image."""
     image_links: Literal["inline", "url"] = "inline"
     """How answers carry the picture: `inline` as a data URL, `url` as a link to /v1/images/{id}."""
+    image_link_ttl_s: float = Field(default=7 * 24 * 3600, gt=0)
+    """Seconds an image link of an answer stays valid, with API keys (CHATEDIT_IMAGE_LINK_TTL_S; default a week)."""
     public_url: Optional[str] = None
     """Base URL clients reach this server at, for image links (default: the request's own base URL)."""
     model_id: str = MODEL_ID

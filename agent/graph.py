@@ -120,6 +120,7 @@ def start(state: ChatState) -> dict:
         "planner": "rules",
         "planner_note": None,
         "planner_mode": None,
+        "judge_mode": None,
         "work": [],
         "queue": [],
         "current": 0,
@@ -132,7 +133,8 @@ def start(state: ChatState) -> dict:
     upload = state.get("upload")
     versions = list(state.get("versions") or [])
     if upload:
-        versions.append({"image": upload, "parent": None, "instruction": "uploaded", "masks": [], "targets": []})
+        origin = state.get("origin") or "uploaded"
+        versions.append({"image": upload, "parent": None, "instruction": origin, "masks": [], "targets": []})
         update.update(versions=versions, cursor=len(versions) - 1, redo=[], pending=None)
     return update
 
@@ -597,8 +599,8 @@ def verify(state: ChatState, runtime: Runtime[Context]) -> dict:
 
 def _llm_verdicts(
     state: ChatState, work: list[dict], tried: list[int], context: Context
-) -> tuple[dict[int, dict], int, Optional[str]]:
-    """Gives back the LLM's verdict per step index, the calls it took, and its error (if it failed)."""
+) -> tuple[dict[int, dict], int, Optional[str], Optional[str]]:
+    """Gives back the LLM's verdict per step index, the calls it took, its error (if it failed) and its mode."""
     from chatedit.agent.llm import judge_with_llm
 
     evidence = [
@@ -618,7 +620,7 @@ def _llm_verdicts(
     verdicts = {
         v.step - 1: {"passed": v.passed, "reason": v.reason, "new_prompt": v.new_prompt} for v in result.value or []
     }
-    return verdicts, result.calls, result.error
+    return verdicts, result.calls, result.error, result.mode
 
 
 def _settle(item: dict, verdict: Optional[dict], judge_error: Optional[str], max_attempts: int) -> bool:
@@ -664,8 +666,9 @@ def judge(state: ChatState, runtime: Runtime[Context]) -> dict:
     calls = state.get("llm_calls", 0)
     verdicts: dict[int, dict] = {}
     judge_error: Optional[str] = None
+    judge_mode = state.get("judge_mode")
     if context.llm is not None and tried:
-        verdicts, used, judge_error = _llm_verdicts(state, work, tried, context)
+        verdicts, used, judge_error, judge_mode = _llm_verdicts(state, work, tried, context)
         calls += used
     retry = []
     for i in tried:
@@ -676,7 +679,8 @@ def judge(state: ChatState, runtime: Runtime[Context]) -> dict:
     retry = _with_replays(work, retry)
     _timed("verify", timings, started)
     next_round = state.get("round", 1) + (1 if retry else 0)
-    return {"work": work, "queue": retry, "round": next_round, "llm_calls": calls, "timings": timings}
+    return {"work": work, "queue": retry, "round": next_round, "llm_calls": calls, "timings": timings,
+            "judge_mode": judge_mode}
 
 
 def route_judged(state: ChatState) -> Literal["next_step", "respond"]:
@@ -730,6 +734,7 @@ def respond(state: ChatState, runtime: Runtime[Context]) -> dict:
         "planner": state.get("planner", "rules"),
         "planner_note": state.get("planner_note"),
         "planner_mode": state.get("planner_mode"),
+        "judge_mode": state.get("judge_mode"),
         "llm_calls": state.get("llm_calls", 0),
         "models": runtime.context.toolbox.models.report(),
         "message": reply,

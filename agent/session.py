@@ -202,6 +202,7 @@ class Session:
         on_event: Optional[EventHandler] = None,
         debug_dir: str | os.PathLike | None = None,
         seed: Optional[int] = None,
+        origin: Optional[str] = None,
     ) -> Turn:
         """Gives back the result of one message (an edit, a command, a question, or an answer).
 
@@ -214,6 +215,7 @@ class Session:
             on_event: called with each progress event (plan, step, progress, verdict, done).
             debug_dir: save each step's masks and attempts there as PNGs; report paths point to them.
             seed: the base seed of this message's generations (default: the editor's), for variants.
+            origin: what made `image`, as its version's instruction in the history (default "uploaded").
         """
         text = instruction_text(text)
         picture = None
@@ -223,7 +225,7 @@ class Session:
             raise InputError("Say what to change (e.g. 'remove the cup'), or send an image.")
         user_mask = self._store_mask(mask, picture) if mask is not None else None
         upload = self.editor.store.put(picture) if picture is not None else None
-        payload = {"instruction": text, "upload": upload, "user_mask": user_mask}
+        payload = {"instruction": text, "upload": upload, "user_mask": user_mask, "origin": origin}
         context = self.editor.context if seed is None else dataclasses.replace(self.editor.context, seed=seed)
         # The session's lock first: waiting for another replica's turn must not hold this one's device.
         with self.editor.database.session_lock(self.id), self.editor.lock:

@@ -83,6 +83,9 @@ class ChatState(TypedDict, total=False):
     """This turn's text. Written by the caller, read by `start` and `plan`."""
     upload: Optional[str]
     """Image id sent with this turn, if any. Written by the caller, read by `start`."""
+    origin: Optional[str]
+    """What made the upload, kept as its version's instruction (None: "uploaded"; a drawing names its
+    prompt). Written by the caller, read by `start`."""
     user_mask: Optional[str]
     """Mask id of the region the user drew for this turn, if any: every step acts there, without
     detection. Written by the caller, read by `route_next`, `locate`, `edit` and `respond`, cleared by
@@ -96,6 +99,8 @@ class ChatState(TypedDict, total=False):
     planner_mode: Optional[str]
     """How the LLM planner was asked: tools (a Plan tool call) | json (a model that cannot call tools);
     None without an LLM. Written by `plan`."""
+    judge_mode: Optional[str]
+    """How the LLM judge was asked: tools | json; None when the model checks judged. Written by `judge`."""
     work: list[StepWork]
     """Per-step work of this turn. Written by `plan`, `locate`, `edit`, `verify`, `judge`; read by `respond`."""
     current: int

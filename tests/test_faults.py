@@ -277,3 +277,17 @@ def test_out_of_memory_twice_says_what_to_do_and_the_session_goes_on(tmp_path, f
     assert [v.instruction for v in session.history()] == ["uploaded"]
     turn = session.send(WATERCOLOR)  # the pipeline works again: the same session simply goes on
     assert turn.report["version"] == 1 and turn.report["steps"][0]["attempts"][0]["oom_retry"] is False
+
+
+def test_the_report_says_how_the_planner_and_the_judge_were_asked(fake_llm, tmp_path):
+    """A model that cannot call tools plans and judges by JSON, and the turn report names both modes."""
+    no_tools = "registry.ollama.ai/library/llava:latest does not support tools"
+    plan = {"steps": [{"category": "global", "prompt": "a watercolor painting", "instruction": WATERCOLOR}]}
+    verdicts = {"verdicts": [{"step": 1, "passed": True, "reason": "it looks painted"}]}
+    fake_llm.script([error(400, no_tools), text(json.dumps(plan)), text(json.dumps(verdicts))])
+    editor = llm_editor(tmp_path, make_chat_model(llm_settings(fake_llm, model="llava-modes-in-report")))
+    report = editor.session().send(WATERCOLOR, image=PHOTO).report
+    assert (report["planner"], report["planner_mode"], report["judge_mode"]) == ("llm", "json", "json")
+    assert report["steps"][0]["attempts"][0]["judge"] == "llm"
+    without = Editor(models="tiny", planner="rules", data_dir=tmp_path / "rules", settings=FAST, max_attempts=1)
+    assert without.session().send(WATERCOLOR, image=PHOTO).report["judge_mode"] is None

@@ -59,6 +59,8 @@ def test_the_drawn_picture_is_a_sessions_first_version_and_an_edit_continues_it(
     session = drawn.model_extra["chatedit"]["session"]
     history = editor.session(session).history()
     assert [v.index for v in history] == [0] and drawn.model_extra["chatedit"]["version"] == 0
+    # The history says the picture was drawn, and from what: it was not uploaded.
+    assert history[0].instruction == "drawn from text: a cup on a table"
     picture = decoded(drawn.data[0].b64_json).convert("RGB")
     assert np.array_equal(np.asarray(history[0].image), np.asarray(picture))
     edited = client.images.edit(image=("drawn.png", png(picture), "image/png"), prompt="make it look like winter",

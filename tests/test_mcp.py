@@ -235,3 +235,16 @@ def test_a_busy_session_is_a_tool_error_that_says_so(editor, small_photo, monkey
         done.set()
         holder.join()
         backend.close()
+
+
+def test_a_refused_picture_url_says_why_in_the_tool_error():
+    """The reason the chat route gives for a refused URL reaches an MCP client too, not only the server log."""
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    def never_built():
+        raise AssertionError("a refused picture loaded the editor")
+
+    tools = Tools(Backend(never_built), ServerSettings(allow_remote_images=True), local_files=False)
+    with pytest.raises(ToolError) as refused:
+        asyncio.run(tools.edit_image("make it red", image="http://127.0.0.1:9/photo.png"))
+    assert "must point to a public address" in str(refused.value)

@@ -421,3 +421,15 @@ def test_health_remembers_a_turn_that_could_not_load_the_models(editor_without_w
 def test_health_is_ok_for_built_weights(server):
     body = httpx.get(f"{server}/health").json()
     assert body["status"] == "ok" and body["models"] == {"ready": True, "problem": None}
+
+
+def test_a_json_body_sent_as_another_type_is_415(server):
+    body = json.dumps({"model": "chatedit", "messages": [{"role": "user", "content": "make it red"}]})
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {"Content-Type": content_type} if content_type else {}
+        reply = httpx.post(f"{server}/v1/chat/completions", content=body.encode(), headers=headers)
+        assert reply.status_code == 415, (content_type, reply.text)
+        assert reply.json()["error"]["code"] == "unsupported_media_type"
+    ok = httpx.post(f"{server}/v1/chat/completions", content=body.encode(),
+                    headers={"Content-Type": "application/json; charset=utf-8"})
+    assert ok.status_code != 415

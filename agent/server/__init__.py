@@ -123,7 +123,7 @@ def create_app(
     """
     settings = settings or ServerSettings()
     backend = Backend(editor)
-    keys = Keys(settings.keys)
+    keys = Keys(settings.keys, settings.image_link_ttl_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from typing import Annotated, Optional
 
 from fastapi import Depends, Request
@@ -13,11 +14,17 @@ from chatedit.agent.session import SESSION_ID
 
 
 class Keys:
-    """The accepted API keys, and the secret that signs image links made for them."""
+    """The accepted API keys, and the links to stored pictures each key's answers carry.
 
-    def __init__(self, keys: list[str]):
+    A picture's id names its pixels and appears in every answer, so the id alone opens nothing when
+    keys are set: a link carries an expiry and a signature made with the key it was made for. It
+    opens the picture for a browser (which sends no key) until it expires, and a chat message that
+    links it is read only under that same key.
+    """
+
+    def __init__(self, keys: list[str], link_ttl_s: float = 7 * 24 * 3600):
         self.keys = [key.encode() for key in keys]
-        self._link_secret = hashlib.sha256(b"\n".join(sorted(self.keys))).digest()
+        self.link_ttl_s = link_ttl_s
 
     def __bool__(self) -> bool:
         return bool(self.keys)
@@ -33,15 +40,26 @@ class Keys:
                     return key.decode()
         raise APIError(401, "Missing or wrong API key; send it as 'Authorization: Bearer KEY'.", "invalid_api_key")
 
-    def link_signature(self, image_id: str) -> str:
-        """Gives back the signature that lets a link to `image_id` be opened without the key."""
-        return hmac.new(self._link_secret, image_id.encode(), hashlib.sha256).hexdigest()[:32]
+    @staticmethod
+    def _signature(key: bytes, image_id: str, expires: int) -> str:
+        secret = hashlib.sha256(b"chatedit image link\n" + key).digest()
+        return hmac.new(secret, f"{image_id}\n{expires}".encode(), hashlib.sha256).hexdigest()[:32]
 
-    def signed(self, image_id: str, signature: Optional[str]) -> bool:
-        """True when keys are configured and `signature` is the link signature of `image_id`."""
-        return bool(self.keys and signature) and hmac.compare_digest(
-            signature.encode(), self.link_signature(image_id).encode()
-        )
+    def link_query(self, image_id: str, key: Optional[str], now: Optional[float] = None) -> str:
+        """Gives back the query (`?exp=...&sig=...`) that opens `image_id` for `key` until the link expires."""
+        if not self.keys or key is None:
+            return ""
+        expires = int((time.time() if now is None else now) + self.link_ttl_s)
+        return f"?exp={expires}&sig={self._signature(key.encode(), image_id, expires)}"
+
+    def link_key(self, image_id: str, expires: Optional[str], signature: Optional[str]) -> Optional[str]:
+        """Gives back the key a link to `image_id` was signed for, or None when it is unsigned, forged or expired."""
+        if not self.keys or not signature or not expires or not expires.isdigit() or int(expires) < time.time():
+            return None
+        for key in self.keys:
+            if hmac.compare_digest(signature.encode(), self._signature(key, image_id, int(expires)).encode()):
+                return key.decode()
+        return None
 
 
 def api_key(request: Request) -> Optional[str]:

@@ -12,6 +12,8 @@ from langchain_core.language_models import BaseChatModel
 from PIL import Image
 
 from chatedit.agent.database import SessionBusyError
+from chatedit.agent.rules import parse_command
+from chatedit.agent.server.auth import Keys
 from chatedit.agent.server.conversation import ImageRef
 from chatedit.agent.server.remote import fetch_remote
 from chatedit.agent.server.settings import ServerSettings
@@ -141,9 +143,18 @@ class Backend:
             self._llm_built = True
         return self._llm
 
-    def load_image(self, ref: ImageRef, settings: ServerSettings) -> Image.Image:
-        """Gives back the conversation's current picture as a checked RGB image (runs off the event loop)."""
+    def load_image(self, ref: ImageRef, settings: ServerSettings, keys: Keys, key: Optional[str]) -> Image.Image:
+        """Gives back the conversation's current picture as a checked RGB image (runs off the event loop).
+
+        With API keys, a picture of this server's store is read only through a link made for the caller's
+        key: its id alone, seen in another key's answers, reads nothing.
+        """
         if ref.kind == "stored":
+            if keys and keys.link_key(ref.value, ref.link.get("exp"), ref.link.get("sig")) != key:
+                raise InputError(
+                    "The conversation links a picture of this server that was not made for this API key, or "
+                    "whose link has expired; attach the picture itself."
+                )
             store = self.editor().store
             if not store.has(ref.value):
                 raise InputError("The conversation shows an image this server no longer has; attach the picture again.")
@@ -174,6 +185,9 @@ class Backend:
             seed: the base seed of the turn's generations (default: the editor's).
         """
         editor = self.editor()
+        if image is None and session_id is not None and parse_command(text) and not self.has_session(session_id):
+            # undo, redo and history read a session: under a name nobody used they store nothing.
+            raise InputError("No such session: nothing was edited under that name yet; send a picture to start one.")
         # A named session is created on first use and continued afterwards.
         session = editor.session(session_id, create=True)
         # Its writer lock covers reading the current picture too: no other replica's turn slips in between.
@@ -212,7 +226,7 @@ class Backend:
                 drawn = editor.toolbox.generate(prompt, size, seed=variant_seed(editor.context.seed, i)).image
             # The first continues the named session; the others are alternatives, each a new session.
             session = editor.session(session_id if i == 0 else None, create=True)
-            turn = session.send("", image=drawn)
+            turn = session.send("", image=drawn, origin=f"drawn from text: {prompt}")
             image_id = Path(turn.report["output"]).stem
             outcomes.append(Outcome(turn.message, session.id, image_id, turn.report))
         return outcomes

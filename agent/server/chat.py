@@ -51,7 +51,17 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def read_json(request: Request, limit: int) -> dict:
-    """Gives back the JSON object of the request body (413 over `limit` bytes, 400 when not JSON)."""
+    """Gives back the JSON object of the request body (415 unless sent as JSON, 413 over `limit` bytes, 400 when not JSON)."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        # As OpenAI's API: the body is read as JSON only when it says it is (curl -d sends a form type).
+        async for _ in request.stream():
+            pass
+        raise APIError(
+            415,
+            f"The request body must be sent as JSON (Content-Type: application/json), not {media_type or 'untyped'}.",
+            "unsupported_media_type",
+        )
     try:
         body = json.loads(await read_body(request, limit))
     except ValueError:
@@ -113,7 +123,8 @@ async def chat_completions(request: Request, key: ApiKey):
         return await _side_request(backend, conversation, model, stream, usage)
     _check_instruction(conversation)
     try:
-        image = await run_in_threadpool(backend.load_image, conversation.image, settings) if conversation.image else None
+        image = (await run_in_threadpool(backend.load_image, conversation.image, settings, request.app.state.keys, key)
+                 if conversation.image else None)
     except InputError as exc:
         raise from_input_error(exc) from None
     session_id = session_for(request, body.get("user"), key)
@@ -122,7 +133,7 @@ async def chat_completions(request: Request, key: ApiKey):
     async def answer_text(outcome: Outcome) -> str:
         if outcome.image_id is None:
             return outcome.message
-        link = await run_in_threadpool(image_link, request, outcome.image_id)
+        link = await run_in_threadpool(image_link, request, outcome.image_id, key)
         return f"{outcome.message}\n\n![edited]({link})"
 
     if stream:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
+from urllib.parse import parse_qsl
 
 from chatedit.agent.server.settings import APIError
 from chatedit.agent.server.side import is_side_task
 
-OWN_IMAGE_LINK = re.compile(r"/v1/images/(?P<id>[0-9a-f]{64})(?:\.png)?(?:\?[^\s)]*)?$")
+OWN_IMAGE_LINK = re.compile(r"/v1/images/(?P<id>[0-9a-f]{64})(?:\.png)?(?:\?(?P<query>[^\s)]*))?$")
 _MARKDOWN_IMAGE = re.compile(r"!\[[^\]\n]*\]\(")
 _ATTACHED_FILES = re.compile(r"<attached_files>.*?</attached_files>", re.S)
 
@@ -20,6 +21,13 @@ class ImageRef:
 
     kind: Literal["data", "remote", "stored"]
     value: str
+    link: dict[str, str] = field(default_factory=dict)
+    """A stored picture's link parameters (`exp`, `sig`): with API keys, they say whose picture it is."""
+
+    @classmethod
+    def own(cls, match: re.Match) -> "ImageRef":
+        """Gives back the reference to this server's picture an `OWN_IMAGE_LINK` match names."""
+        return cls("stored", match["id"], dict(parse_qsl(match["query"] or "")))
 
 
 @dataclass
@@ -72,7 +80,7 @@ def _last_markdown_image(text: str) -> Optional[ImageRef]:
             return ImageRef("data", text[start:end].strip().split(' "')[0])
         own = OWN_IMAGE_LINK.search(text[start:end].strip().split(" ")[0]) if end - start < 4096 else None
         if own:
-            return ImageRef("stored", own["id"])
+            return ImageRef.own(own)
         # A picture from elsewhere (say, another model's answer) is not ours to fetch: look further back.
     return None
 
@@ -124,7 +132,7 @@ def read_conversation(body: dict) -> Conversation:
                     else:
                         # A data URL can be megabytes: only links are searched for chatedit's own ids.
                         own = OWN_IMAGE_LINK.search(value)
-                        image = ImageRef("stored", own["id"]) if own else ImageRef("remote", value)
+                        image = ImageRef.own(own) if own else ImageRef("remote", value)
                 else:
                     image = _last_markdown_image(value)
                 if image is not None:

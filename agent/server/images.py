@@ -16,12 +16,13 @@ IMAGE_ID = re.compile(r"^(?P<id>[0-9a-f]{64})(?:\.png)?$")
 router = APIRouter()
 
 
-def image_link(request: Request, image_id: str, how: Optional[str] = None) -> str:
-    """Gives back how an answer carries a stored image: a data URL, or a (signed, with keys) link to it.
+def image_link(request: Request, image_id: str, key: Optional[str], how: Optional[str] = None) -> str:
+    """Gives back how an answer carries a stored image: a data URL, or a link to it (signed for `key`, with keys).
 
     Args:
         request: the request answered (its base URL is the link's, unless `public_url` is set).
         image_id: the stored image.
+        key: the API key of the request answered (None without keys).
         how: `inline` or `url` (default: the server's `image_links` setting).
     """
     settings = request.app.state.settings
@@ -30,19 +31,27 @@ def image_link(request: Request, image_id: str, how: Optional[str] = None) -> st
         return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
     keys = request.app.state.keys
     base = (settings.public_url or str(request.base_url)).rstrip("/")
-    return f"{base}/v1/images/{image_id}.png" + (f"?sig={keys.link_signature(image_id)}" if keys else "")
+    return f"{base}/v1/images/{image_id}.png" + keys.link_query(image_id, key)
 
 
 @router.get("/v1/images/{name}")
-async def get_image(name: str, request: Request, sig: Optional[str] = None):
-    """Gives back a stored PNG; the key is needed unless the link is signed."""
+async def get_image(name: str, request: Request, exp: Optional[str] = None, sig: Optional[str] = None):
+    """Gives back a stored PNG; with keys, only through a link an answer gave (signed, unexpired)."""
     match = IMAGE_ID.match(name)
     if not match:
         raise APIError(400, "An image id is 64 lowercase hex characters (optionally with .png).", "invalid_image_id")
     image_id = match["id"]
-    # Browsers load markdown images without headers, so a signed link stands in for the key.
-    if not request.app.state.keys.signed(image_id, sig):
+    keys = request.app.state.keys
+    # Browsers load markdown images without headers: the signed link is the permission, and a key
+    # alone opens no picture, since ids appear in answers to every key.
+    if keys and keys.link_key(image_id, exp, sig) is None:
         api_key(request)
+        raise APIError(
+            403,
+            "This picture opens only through the link an answer gave for it, before that link expires; "
+            "ask again for a fresh link, or send the picture itself.",
+            "image_link_invalid",
+        )
     path = request.app.state.backend.editor().store.path(image_id)
     if not path.is_file():
         raise APIError(404, "No image with this id.", "not_found")

@@ -190,7 +190,7 @@ async def _item(request: Request, asked: Union[EditRequest, GenerationRequest], 
     """Gives back one picture of the answer: base64 in the asked-for format, or a link, and what was done."""
     item = {"revised_prompt": revised_prompt(outcome, asked.prompt)}
     if asked.response_format == "url":
-        item["url"] = await run_in_threadpool(image_link, request, outcome.image_id, "url")
+        item["url"] = await run_in_threadpool(image_link, request, outcome.image_id, key, "url")
     else:
         data = await run_in_threadpool(_encoded, request, outcome.image_id, asked.output_format)
         item["b64_json"] = base64.b64encode(data).decode("ascii")

@@ -130,7 +130,11 @@ class Tools:
         return stored
 
     def _source(self, value: str) -> Union[str, bytes]:
-        return picture_source(value, self.settings, self.local_files)
+        """Gives back the picture a tool argument names; a refusal (a remote URL, a size) is the tool's error, in words."""
+        try:
+            return picture_source(value, self.settings, self.local_files)
+        except InputError as exc:
+            raise ToolError(str(exc)) from None
 
     async def edit_image(
         self,
