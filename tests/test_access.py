@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -75,7 +76,9 @@ def test_with_a_key_every_route_but_health_needs_it(editor):
             else:
                 assert_error(reply, 401)
         if path != "/health" and method == "GET":
-            assert http.get(url, headers=bearer(KEY)).status_code == 200, url
+            # A picture opens through the signed link an answer gives, not by its id and the key alone.
+            signed = url + (app.state.keys.link_query(image_id, KEY) if "{name}" in path else "")
+            assert http.get(signed, headers=bearer(KEY)).status_code == 200, url
     # The schema and docs pages would list the routes to anyone: with a key they are not served.
     for page in ("/docs", "/redoc", "/openapi.json"):
         assert http.get(page).status_code == 404
@@ -116,7 +119,7 @@ def test_chatedit_serve_api_key_reaches_the_app(editor, monkeypatch):
 )
 def test_image_ids_are_validated(editor, name):
     http = TestClient(create_app(editor, ServerSettings(api_key=KEY)))
-    for headers, refusals in ((bearer(KEY), (400, 404)), ({}, (400, 401, 404))):
+    for headers, refusals in ((bearer(KEY), (400, 403, 404)), ({}, (400, 401, 404))):
         reply = http.get(f"/v1/images/{name}", headers=headers)
         assert reply.status_code in refusals, reply.text
         assert b"SQLite" not in reply.content and reply.headers["content-type"] == "application/json"
@@ -133,14 +136,42 @@ def test_image_paths_outside_the_id_route_never_reach_files(editor):
         assert reply.status_code in (400, 401, 404) and b"SQLite" not in reply.content
 
 
-def test_stored_images_need_the_key_or_a_valid_signature(editor):
-    http = TestClient(create_app(editor, ServerSettings(api_key=KEY)))
+def test_stored_images_open_only_through_an_unexpired_signed_link(editor):
+    app = create_app(editor, ServerSettings(api_key=KEY))
+    http = TestClient(app)
+    keys = app.state.keys
     image_id = editor.store.put(PHOTO)
     editor.store.flush()
-    assert_error(http.get(f"/v1/images/{'b' * 64}.png", headers=bearer(KEY)), 404)
-    assert http.get(f"/v1/images/{image_id}.png", headers=bearer(KEY)).headers["content-type"] == "image/png"
+    link = f"/v1/images/{image_id}.png{keys.link_query(image_id, KEY)}"
+    assert http.get(link).headers["content-type"] == "image/png"
+    assert_error(http.get(f"/v1/images/{'b' * 64}.png{keys.link_query('b' * 64, KEY)}"), 404)
+    # The id alone, even with the key, opens nothing: ids appear in every key's answers.
+    assert_error(http.get(f"/v1/images/{image_id}.png", headers=bearer(KEY)), 403)
+    expired = keys.link_query(image_id, KEY, now=0)
+    assert_error(http.get(f"/v1/images/{image_id}.png{expired}"), 401)
+    moved = link.replace("exp=", "exp=1")  # a later expiry, with the old signature
+    assert_error(http.get(moved), 401)
     for sig in ("0" * 32, "", "é" * 32, "%00"):
-        assert_error(http.get(f"/v1/images/{image_id}.png?sig={sig}"), 401)
+        assert_error(http.get(f"/v1/images/{image_id}.png?exp=9999999999&sig={sig}"), 401)
+
+
+def test_a_picture_linked_in_a_chat_is_read_only_under_the_key_it_was_made_for(editor):
+    """Key B cannot edit key A's picture by linking it, nor fetch it by its id; key A can go on with it."""
+    other = "sk-other-key"
+    app = create_app(editor, ServerSettings(api_keys=[KEY, other], image_links="url"))
+    http = TestClient(app)
+    first = http.post("/v1/chat/completions", json=chat(EDIT, to_data_url(PHOTO)), headers=bearer(KEY))
+    assert first.status_code == 200, first.text
+    answer = first.json()["choices"][0]["message"]["content"]
+    link = re.search(r"\((http://testserver/v1/images/([0-9a-f]{64})\.png\?[^)]+)\)", answer)
+    url, image_id = link.group(1), link.group(2)
+    assert http.get(url).status_code == 200
+    assert_error(http.get(f"/v1/images/{image_id}.png", headers=bearer(other)), 403)
+    follow = [{"role": "assistant", "content": answer}, {"role": "user", "content": "make it brighter"}]
+    refused = http.post("/v1/chat/completions", json={"model": "chatedit", "messages": follow}, headers=bearer(other))
+    assert "not made for this API key" in assert_error(refused, 400)
+    mine = http.post("/v1/chat/completions", json={"model": "chatedit", "messages": follow}, headers=bearer(KEY))
+    assert mine.status_code == 200, mine.text
 
 
 # ---- remote image URLs -------------------------------------------------------------------------
@@ -354,9 +385,24 @@ def test_sessions_of_one_key_cannot_be_read_or_changed_with_another(editor):
     ann_history, _ = send("sk-ann", "holiday", "history")
     assert "uploaded" in ann_history and EDIT in ann_history
     for name in ("holiday", ann_id):  # Bob tries Ann's name, then the id the server gave Ann
-        for text in ("history", "undo", EDIT):
-            answer, bob_id = send("sk-bob", name, text)
-            assert bob_id != ann_id
-            assert "uploaded" not in answer and "![edited]" not in answer
+        for text in ("history", "undo"):
+            # Under Bob's key no session has that name: the commands say so and store nothing.
+            reply = http.post("/v1/chat/completions", headers={**bearer("sk-bob"), "X-Chatedit-Session": name},
+                              json=chat(text))
+            assert "No such session" in assert_error(reply, 400)
+        answer, bob_id = send("sk-bob", name, EDIT)
+        assert bob_id != ann_id
+        assert "uploaded" not in answer and "![edited]" not in answer
     assert send("sk-ann", "holiday", "history")[0] == ann_history
     assert [v.instruction for v in editor.session(ann_id).history()] == ["uploaded", EDIT]
+
+
+@pytest.mark.parametrize("command", ["history", "undo", "redo"])
+def test_a_read_only_command_under_an_unused_name_stores_no_session(editor, command):
+    http = TestClient(create_app(editor, ServerSettings(api_key=KEY)))
+    name = f"nobody-used-this-{command}"
+    reply = http.post("/v1/chat/completions", headers={**bearer(KEY), "X-Chatedit-Session": name}, json=chat(command))
+    assert "No such session" in assert_error(reply, 400)
+    from chatedit.agent.server.auth import scoped_session
+
+    assert editor.graph.get_state({"configurable": {"thread_id": scoped_session(name, KEY)}}).values == {}
