@@ -16,6 +16,7 @@ go of it with its connection.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import re
@@ -46,6 +47,8 @@ HEALTH_TIMEOUT = 2.0
 """Seconds a health check waits for a pooled connection before calling the database unreachable."""
 POOL_SIZE = 8
 """Most pooled connections one replica keeps open (checkpoints, image rows, health checks)."""
+
+logger = logging.getLogger("chatedit.database")
 
 _SETUP_LOCK = int.from_bytes(hashlib.sha256(b"chatedit schema setup").digest()[:8], "big", signed=True)
 """The advisory lock key every replica takes around creating the schema."""
@@ -303,10 +306,16 @@ class PostgresDatabase(Database):
             raise
 
         def release() -> None:
-            # The connection's end releases the lock even if the unlock cannot be sent.
-            with conn:
-                if not conn.closed and not conn.broken:
-                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            # The connection's end releases the lock even if the unlock cannot be sent. By now the turn
+            # is saved or failed on its own: a connection lost on the way out (a database restart) is
+            # logged, never raised, or a saved turn would answer as an error and be sent again.
+            try:
+                with conn:
+                    if not conn.closed and not conn.broken:
+                        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            except psycopg.Error as error:
+                logger.warning("Releasing session %s's lock lost its connection (%s); the lock went with it.",
+                               session_id, type(error).__name__)
 
         return release
 

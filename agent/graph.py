@@ -701,6 +701,8 @@ def _new_version(state: ChatState, edited: list[dict], images: ImageStore) -> di
             "instruction": state["instruction"],
             "masks": [w["attempts"][w["kept"]]["mask"] for w in edited if w["attempts"][w["kept"]]["mask"]],
             "targets": [w["step"].get("target") or w["step"]["prompt"] for w in edited],
+            "request": state.get("request_id"),
+            "made_at": time.time(),
         }
     )
     return {"versions": versions, "cursor": len(versions) - 1, "redo": []}

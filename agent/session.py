@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,8 @@ from chatedit.tools.models import get_models
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 EventHandler = Callable[[dict], None]
+REQUEST_WINDOW_S = 24 * 3600.0
+"""How long a request id finds the edit it made: a retry within it gets that answer, not a second edit."""
 
 
 @dataclass
@@ -203,6 +206,7 @@ class Session:
         debug_dir: str | os.PathLike | None = None,
         seed: Optional[int] = None,
         origin: Optional[str] = None,
+        request_id: Optional[str] = None,
     ) -> Turn:
         """Gives back the result of one message (an edit, a command, a question, or an answer).
 
@@ -216,6 +220,8 @@ class Session:
             debug_dir: save each step's masks and attempts there as PNGs; report paths point to them.
             seed: the base seed of this message's generations (default: the editor's), for variants.
             origin: what made `image`, as its version's instruction in the history (default "uploaded").
+            request_id: the client's id of this request: an edit is kept with it, and `answered(request_id)`
+                finds it again (idempotent retries).
         """
         text = instruction_text(text)
         picture = None
@@ -225,7 +231,8 @@ class Session:
             raise InputError("Say what to change (e.g. 'remove the cup'), or send an image.")
         user_mask = self._store_mask(mask, picture) if mask is not None else None
         upload = self.editor.store.put(picture) if picture is not None else None
-        payload = {"instruction": text, "upload": upload, "user_mask": user_mask, "origin": origin}
+        payload = {"instruction": text, "upload": upload, "user_mask": user_mask, "origin": origin,
+                   "request_id": request_id}
         context = self.editor.context if seed is None else dataclasses.replace(self.editor.context, seed=seed)
         # The session's lock first: waiting for another replica's turn must not hold this one's device.
         with self.editor.database.session_lock(self.id), self.editor.lock:
@@ -274,6 +281,25 @@ class Session:
         report["output"] = str(store.path(image_id)) if image_id else None
         report["session"] = self.id
         return report
+
+    def answered(self, request_id: str, window_s: float = REQUEST_WINDOW_S) -> Optional[Turn]:
+        """Gives back the turn that already made a version for this request id within the window, or None.
+
+        A client that sends a request again (its answer was lost: a timeout, a restart) gets that turn's
+        answer instead of a second edit. The id is kept on the version, in the same checkpoint.
+        """
+        state = self._state()
+        versions = state.get("versions") or []
+        found = next((i for i in range(len(versions) - 1, -1, -1) if versions[i].get("request") == request_id), None)
+        if found is None or time.time() - versions[found].get("made_at", 0) > window_s:
+            return None
+        report = state.get("report") or {}
+        if report.get("version") == found:
+            # The request's own turn was the session's last: its answer and report as they were.
+            return Turn(self.editor.store.get(versions[found]["image"]), state.get("reply") or "", self._paths(dict(report), None))
+        message = f"Already done: {versions[found]['instruction']} (version {found})."
+        report = {"image": versions[found]["image"], "version": found, "message": message, "steps": [], "replayed": True}
+        return Turn(self.editor.store.get(versions[found]["image"]), message, self._paths(report, None))
 
     def history(self) -> list[VersionInfo]:
         """Gives back every version of the session, oldest first, the original included."""

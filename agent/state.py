@@ -83,6 +83,10 @@ class ChatState(TypedDict, total=False):
     """This turn's text. Written by the caller, read by `start` and `plan`."""
     upload: Optional[str]
     """Image id sent with this turn, if any. Written by the caller, read by `start`."""
+    request_id: Optional[str]
+    """The client's id of this request (its Idempotency-Key, scoped to its API key), kept on the version
+    the turn makes so that the same request sent again is answered from it. Written by the caller, read
+    by `respond`."""
     origin: Optional[str]
     """What made the upload, kept as its version's instruction (None: "uploaded"; a drawing names its
     prompt). Written by the caller, read by `start`."""

@@ -320,7 +320,7 @@ def test_linked_images_and_named_sessions(editor, small_photo):
     )
     assert first.status_code == 200, first.text
     answer = first.json()["choices"][0]["message"]["content"]
-    link = re.search(r"!\[edited\]\((http://testserver(/v1/images/[0-9a-f]{64}\.png\?sig=[0-9a-f]+))\)", answer)
+    link = re.search(r"!\[edited\]\((http://testserver(/v1/images/[0-9a-f]{64}\.png\?exp=[0-9]+&sig=[0-9a-f]+))\)", answer)
     assert link, answer
     picture = http.get(link.group(2))  # signed: a browser loads it without the key
     assert picture.status_code == 200 and picture.headers["content-type"] == "image/png"
@@ -344,15 +344,15 @@ def test_sessions_of_one_key_are_not_visible_with_another(editor, small_photo):
     app = create_app(editor, ServerSettings(api_keys=["sk-ann", "sk-bob"]))
     http = TestClient(app)
 
-    def history(key: str, message: dict) -> str:
+    def history(key: str, message: dict):
         headers = {"Authorization": f"Bearer {key}", "X-Chatedit-Session": "shared-name"}
-        reply = http.post("/v1/chat/completions", headers=headers, json={"model": "chatedit", "messages": [message]})
-        assert reply.status_code == 200, reply.text
-        return reply.json()["choices"][0]["message"]["content"]
+        return http.post("/v1/chat/completions", headers=headers, json={"model": "chatedit", "messages": [message]})
 
-    assert "uploaded" in history("sk-ann", user_turn("history", small_photo))
-    assert "uploaded" in history("sk-ann", {"role": "user", "content": "history"})
-    assert "uploaded" not in history("sk-bob", {"role": "user", "content": "history"})
+    assert "uploaded" in history("sk-ann", user_turn("history", small_photo)).json()["choices"][0]["message"]["content"]
+    assert "uploaded" in history("sk-ann", {"role": "user", "content": "history"}).json()["choices"][0]["message"]["content"]
+    # Under Bob's key nobody used that name: no such session, and Ann's is not shown.
+    bob = history("sk-bob", {"role": "user", "content": "history"})
+    assert bob.status_code == 400 and "No such session" in bob.json()["error"]["message"]
 
 
 def test_langgraph_json_graph_answers_a_chat_message(small_photo, tmp_path, monkeypatch):
@@ -426,10 +426,10 @@ def test_health_is_ok_for_built_weights(server):
 def test_a_json_body_sent_as_another_type_is_415(server):
     body = json.dumps({"model": "chatedit", "messages": [{"role": "user", "content": "make it red"}]})
     for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
-        headers = {"Content-Type": content_type} if content_type else {}
+        headers = {"Authorization": f"Bearer {KEY}", **({"Content-Type": content_type} if content_type else {})}
         reply = httpx.post(f"{server}/v1/chat/completions", content=body.encode(), headers=headers)
         assert reply.status_code == 415, (content_type, reply.text)
         assert reply.json()["error"]["code"] == "unsupported_media_type"
     ok = httpx.post(f"{server}/v1/chat/completions", content=body.encode(),
-                    headers={"Content-Type": "application/json; charset=utf-8"})
+                    headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json; charset=utf-8"})
     assert ok.status_code != 415

@@ -85,3 +85,15 @@ def scoped_session(name: str, key: Optional[str]) -> str:
         return name
     # Each key sees only its own sessions: the id is derived from the key and the name.
     return hashlib.sha256(f"{key or ''}\n{name}".encode()).hexdigest()[:40]
+
+
+def request_id_for(request: Request, key: Optional[str]) -> Optional[str]:
+    """Gives back the id of a request the client may send again (its Idempotency-Key), scoped to its key, or None.
+
+    The official OpenAI clients send an Idempotency-Key with every POST and keep it on their retries;
+    X-Client-Request-Id is read when there is none.
+    """
+    given = request.headers.get("idempotency-key") or request.headers.get("x-client-request-id")
+    if not given or not given.strip():
+        return None
+    return hashlib.sha256(f"{key or ''}\n{given.strip()}".encode()).hexdigest()[:40]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import concurrent.futures
+import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
+import psycopg
 from langchain_core.language_models import BaseChatModel
 from PIL import Image
+from psycopg_pool import PoolTimeout
 
-from chatedit.agent.database import SessionBusyError
+from chatedit.agent.database import DatabaseUnavailableError, SessionBusyError
 from chatedit.agent.rules import parse_command
 from chatedit.agent.server.auth import Keys
 from chatedit.agent.server.conversation import ImageRef
@@ -21,8 +24,12 @@ from chatedit.agent.session import Editor
 from chatedit.tools.errors import InputError, ModelUnavailableError
 from chatedit.tools.images import load_image
 
-TURN_ERRORS = (InputError, ModelUnavailableError, SessionBusyError)
-"""The failures of a turn its client is told in words (bad input, models missing, session busy); others are logged."""
+TURN_ERRORS = (InputError, ModelUnavailableError, SessionBusyError, DatabaseUnavailableError)
+"""The failures of a turn its client is told in words (bad input, models missing, session busy, database
+down); others are logged."""
+DATABASE_ERRORS = (DatabaseUnavailableError, psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout,
+                   sqlite3.OperationalError)
+"""What a database that went away raises mid-turn: the client is told to send the request again (503)."""
 
 
 class TurnQueue:
@@ -173,6 +180,7 @@ class Backend:
         on_event: Optional[Callable[[dict], None]] = None,
         mask=None,
         seed: Optional[int] = None,
+        request_id: Optional[str] = None,
     ) -> Outcome:
         """Runs one turn (on the worker thread) and gives back its outcome.
 
@@ -183,7 +191,18 @@ class Backend:
             on_event: called with each progress event (None: nobody streams them).
             mask: the region the user drew, when given.
             seed: the base seed of the turn's generations (default: the editor's).
+            request_id: the client's id of the request (its Idempotency-Key under its API key): when a turn
+                of this session already answered it, that answer is given again and nothing is edited.
         """
+        try:
+            return self._run_turn(session_id, text, image, on_event, mask, seed, request_id)
+        except DATABASE_ERRORS as exc:
+            raise DatabaseUnavailableError(
+                f"The database did not answer ({type(exc).__name__}); send the request again in a few "
+                "seconds (with the same Idempotency-Key, an edit that was saved is not made twice)."
+            ) from exc
+
+    def _run_turn(self, session_id, text, image, on_event, mask, seed, request_id) -> Outcome:
         editor = self.editor()
         if image is None and session_id is not None and parse_command(text) and not self.has_session(session_id):
             # undo, redo and history read a session: under a name nobody used they store nothing.
@@ -192,25 +211,30 @@ class Backend:
         session = editor.session(session_id, create=True)
         # Its writer lock covers reading the current picture too: no other replica's turn slips in between.
         with editor.database.session_lock(session.id):
+            answered = session.answered(request_id) if request_id else None
+            if answered is not None:
+                return _outcome(answered, session.id, changed=True)
             versions = session.history()
             current = next((v for v in versions if v.current), None)
             if image is not None and current is not None and editor.store.put(image) == current.image_id:
                 # A frontend resent the picture this session already shows: continue from it.
                 image = None
             start = len(versions) if image is not None else (current.index if current else None)
-            turn = session.send(text, image=image, mask=mask, on_event=on_event, seed=seed)
+            turn = session.send(text, image=image, mask=mask, on_event=on_event, seed=seed, request_id=request_id)
         version = turn.report.get("version")
-        changed = version is not None and version != start
-        image_id = Path(turn.report["output"]).stem if changed and turn.report.get("output") else None
-        return Outcome(turn.message, session.id, image_id, turn.report)
+        return _outcome(turn, session.id, changed=version is not None and version != start)
 
-    def run_variants(self, session_id: Optional[str], text: str, image, mask, n: int) -> list[Outcome]:
-        """Runs one turn and n-1 more from the same picture, each with its own seed; the first continues the session."""
+    def run_variants(self, session_id: Optional[str], text: str, image, mask, n: int,
+                     request_id: Optional[str] = None) -> list[Outcome]:
+        """Runs one turn and n-1 more from the same picture, each with its own seed; the first continues the session.
+
+        `request_id` makes the first turn idempotent (see `run_turn`); the alternatives are drawn again.
+        """
         start = image
         if start is None and session_id is not None and n > 1:
             # The alternatives start from the picture the first turn edits: read it before that turn changes it.
             start = self.editor().session(session_id).image
-        first = self.run_turn(session_id, text, image, mask=mask)
+        first = self.run_turn(session_id, text, image, mask=mask, request_id=request_id)
         seed = self.editor().context.seed
         # The others start new sessions from the same picture: they are alternatives, not later versions.
         others = [self.run_turn(None, text, start, mask=mask, seed=variant_seed(seed, i)) for i in range(1, n)]
@@ -236,6 +260,12 @@ class Backend:
         # An editor passed in belongs to the caller; only one built here is closed here.
         if self._factory is not None and self._editor is not None:
             self._editor.close()
+
+
+def _outcome(turn, session_id: str, changed: bool) -> Outcome:
+    """Gives back what the HTTP layer needs of a turn: its picture's id only when the turn changed the picture."""
+    image_id = Path(turn.report["output"]).stem if changed and turn.report.get("output") else None
+    return Outcome(turn.message, session_id, image_id, turn.report)
 
 
 def variant_seed(seed: int, i: int) -> int:

@@ -10,15 +10,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from chatedit.agent.server.auth import ApiKey, session_for
+from chatedit.agent.server.auth import ApiKey, request_id_for, scoped_session, session_for
 from chatedit.agent.server.backend import Backend, Outcome, public_report
 from chatedit.agent.server.conversation import Conversation, read_conversation
 from chatedit.agent.server.images import image_link
-from chatedit.agent.server.settings import APIError, ServerSettings, from_input_error
+from chatedit.agent.server.settings import RETRY_AFTER_S, APIError, ServerSettings, from_input_error
 from chatedit.agent.server.side import side_answer
 from chatedit.agent.server.streaming import completion, stream_text, stream_turn
 from chatedit.agent.plan import MAX_INSTRUCTION
-from chatedit.agent.database import SessionBusyError
+from chatedit.agent.database import DatabaseUnavailableError, SessionBusyError
 from chatedit.tools.errors import InputError, ModelUnavailableError
 
 logger = logging.getLogger("chatedit.server")
@@ -94,6 +94,9 @@ async def wait_for_turn(future):
         raise APIError(503, str(exc), "model_unavailable", "server_error") from None
     except SessionBusyError as exc:
         raise APIError(409, str(exc), "session_busy") from None
+    except DatabaseUnavailableError as exc:
+        raise APIError(503, str(exc), "database_unavailable", "server_error",
+                       headers={"Retry-After": str(RETRY_AFTER_S)}) from None
     except Exception:
         logger.exception("turn failed")
         raise APIError(
@@ -128,6 +131,10 @@ async def chat_completions(request: Request, key: ApiKey):
     except InputError as exc:
         raise from_input_error(exc) from None
     session_id = session_for(request, body.get("user"), key)
+    request_id = request_id_for(request, key)
+    if session_id is None and request_id is not None:
+        # A stateless request sent again must find the session its first sending made.
+        session_id = scoped_session(f"request-{request_id}", key)
     text = conversation.text
 
     async def answer_text(outcome: Outcome) -> str:
@@ -139,10 +146,10 @@ async def chat_completions(request: Request, key: ApiKey):
     if stream:
 
         def turn(forward) -> Outcome:
-            return backend.run_turn(session_id, text, image, forward)
+            return backend.run_turn(session_id, text, image, forward, request_id=request_id)
 
         return stream_turn(backend, turn, model, usage, answer_text)
-    future = backend.queue.submit(lambda: backend.run_turn(session_id, text, image))
+    future = backend.queue.submit(lambda: backend.run_turn(session_id, text, image, request_id=request_id))
     outcome = await wait_for_turn(future)
     payload = completion(await answer_text(outcome), model)
     payload["chatedit"] = {"session": outcome.session, "report": public_report(outcome.report)}

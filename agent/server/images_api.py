@@ -31,7 +31,7 @@ from starlette.datastructures import UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from chatedit.agent.events import step_name
-from chatedit.agent.server.auth import ApiKey, session_for
+from chatedit.agent.server.auth import ApiKey, request_id_for, scoped_session, session_for
 from chatedit.agent.server.backend import Backend, Outcome
 from chatedit.agent.server.chat import read_body, read_json, wait_for_turn
 from chatedit.agent.server.images import image_link
@@ -159,6 +159,9 @@ async def edit_images(request: Request, key: ApiKey):
     settings: ServerSettings = request.app.state.settings
     asked = await read_edit_request(request, settings)
     session_id = session_for(request, asked.user, key)
+    request_id = request_id_for(request, key)
+    if session_id is None and request_id is not None:
+        session_id = scoped_session(f"request-{request_id}", key)
     # Without an image, the named session's picture is edited: a session never made has none.
     if asked.image is None and (session_id is None or not await run_in_threadpool(backend.has_session, session_id)):
         raise _bad("`image` is missing: attach the picture to edit as `image` (or `image[]`).", "image")
@@ -171,12 +174,12 @@ async def edit_images(request: Request, key: ApiKey):
     if picture is not None:
         _check_size(asked.size, picture)
     future = backend.queue.submit(
-        lambda: backend.run_variants(session_id, asked.prompt, picture, asked.mask, asked.n)
+        lambda: backend.run_variants(session_id, asked.prompt, picture, asked.mask, asked.n, request_id)
     )
     outcomes = await wait_for_turn(future)
     if outcomes[0].image_id is None:
         raise APIError(400, outcomes[0].message, "edit_failed")
-    data = [await _item(request, asked, outcome) for outcome in outcomes if outcome.image_id is not None]
+    data = [await _item(request, asked, outcome, key) for outcome in outcomes if outcome.image_id is not None]
     first = outcomes[0]
     return {
         "created": int(time.time()),
@@ -186,8 +189,9 @@ async def edit_images(request: Request, key: ApiKey):
     }
 
 
-async def _item(request: Request, asked: Union[EditRequest, GenerationRequest], outcome: Outcome) -> dict:
-    """Gives back one picture of the answer: base64 in the asked-for format, or a link, and what was done."""
+async def _item(request: Request, asked: Union[EditRequest, GenerationRequest], outcome: Outcome,
+                key: Optional[str]) -> dict:
+    """Gives back one picture of the answer: base64 in the asked-for format, or a link (for `key`), and what was done."""
     item = {"revised_prompt": revised_prompt(outcome, asked.prompt)}
     if asked.response_format == "url":
         item["url"] = await run_in_threadpool(image_link, request, outcome.image_id, key, "url")
@@ -270,7 +274,7 @@ async def generate_images(request: Request, key: ApiKey):
     outcomes = await wait_for_turn(future)
     return {
         "created": int(time.time()),
-        "data": [await _item(request, asked, outcome) for outcome in outcomes],
+        "data": [await _item(request, asked, outcome, key) for outcome in outcomes],
         "output_format": asked.output_format,
         "chatedit": {"session": outcomes[0].session, "version": outcomes[0].report.get("version")},
     }

@@ -22,13 +22,19 @@ class APIError(Exception):
         code: str,
         kind: str = "invalid_request_error",
         param: Optional[str] = None,
+        headers: Optional[dict[str, str]] = None,
     ):
         super().__init__(message)
         self.status, self.message, self.code, self.kind, self.param = status, message, code, kind, param
+        self.headers = headers
 
     def response(self) -> JSONResponse:
         body = {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
-        return JSONResponse(body, status_code=self.status)
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+
+RETRY_AFTER_S = 5
+"""Seconds a client is asked to wait (Retry-After) before sending again a request the database failed."""
 
 
 def from_input_error(exc: InputError) -> APIError:
