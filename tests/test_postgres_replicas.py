@@ -30,6 +30,7 @@ from chatedit.agent import cli
 from chatedit.agent.database import open_database
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
+from chatedit.tools.images import to_data_url
 from tests.helpers import FAST
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -226,3 +227,54 @@ def test_serve_exits_with_a_clear_message_when_the_database_is_unreachable(runne
     message = " ".join(result.stderr.split())
     assert f"Error: Cannot reach the database postgresql://chatedit:***@127.0.0.1:{port}/chatedit" in message
     assert "Connection refused" in message and "hunter2" not in message and "Traceback" not in message
+
+
+# ---- a database restart in the middle of a turn ---------------------------------------------------------
+
+
+def test_a_database_restart_mid_turn_answers_the_saved_turn_and_a_resend_makes_no_second_edit(
+    postgres_cluster, tmp_path, monkeypatch
+):
+    """The turn's lock connection dies with the restart: a turn saved all the same answers 200, one whose
+    writes failed answers 503 with Retry-After (never 500), and the same request sent again (same
+    Idempotency-Key) gets the saved answer, or makes the edit, but never a second one."""
+    editor = Editor(models="tiny", planner="rules", device="cpu", data_dir=tmp_path / "data",
+                    database=postgres_cluster.new_database(), settings=FAST, max_attempts=1)
+    entered, go_on = threading.Event(), threading.Event()
+    global_edit = editor.toolbox.global_edit
+
+    def held(*args, **kwargs):
+        entered.set()
+        go_on.wait(120)
+        return global_edit(*args, **kwargs)
+
+    monkeypatch.setattr(editor.toolbox, "global_edit", held)
+    photo = random_image(96, 64, seed=31)
+    body = {"model": "chatedit", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "make it look like a watercolor painting"},
+        {"type": "image_url", "image_url": {"url": to_data_url(photo)}},
+    ]}]}
+    headers = {"X-Chatedit-Session": "restarted", "Idempotency-Key": "turn-1"}
+    try:
+        with TestClient(create_app(editor, ServerSettings())) as http, ThreadPoolExecutor(1) as pool:
+            sent = pool.submit(http.post, "/v1/chat/completions", json=body, headers=headers)
+            assert entered.wait(120)
+            postgres_cluster.restart()
+            go_on.set()
+            first = sent.result(timeout=300)
+            assert first.status_code in (200, 503), first.text
+            if first.status_code == 503:
+                assert first.json()["error"]["code"] == "database_unavailable" and first.headers["Retry-After"]
+            again = http.post("/v1/chat/completions", json=body, headers=headers)
+            assert again.status_code == 200, again.text
+            if first.status_code == 200:
+                assert again.json()["choices"][0]["message"]["content"] == first.json()["choices"][0]["message"]["content"]
+            # Another request (another key) is another edit, of the picture the session now shows.
+            follow = {"model": "chatedit", "messages": [{"role": "user", "content": "make it look like a watercolor painting"}]}
+            other = http.post("/v1/chat/completions", json=follow, headers={**headers, "Idempotency-Key": "turn-2"})
+            assert other.status_code == 200, other.text
+        names = [v.instruction for v in editor.session("restarted").history()]
+        assert names == ["uploaded", "make it look like a watercolor painting", "make it look like a watercolor painting"]
+    finally:
+        go_on.set()
+        editor.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from chatedit.agent.server.settings import ServerSettings
 from chatedit.agent.session import Editor
 from chatedit.tools.errors import InputError, ModelUnavailableError
 from chatedit.tools.images import load_image
+
+logger = logging.getLogger("chatedit.server")
 
 TURN_ERRORS = (InputError, ModelUnavailableError, SessionBusyError, DatabaseUnavailableError)
 """The failures of a turn its client is told in words (bad input, models missing, session busy, database
@@ -197,6 +200,7 @@ class Backend:
         try:
             return self._run_turn(session_id, text, image, on_event, mask, seed, request_id)
         except DATABASE_ERRORS as exc:
+            logger.warning("A turn lost its database; the client is asked to send it again.", exc_info=exc)
             raise DatabaseUnavailableError(
                 f"The database did not answer ({type(exc).__name__}); send the request again in a few "
                 "seconds (with the same Idempotency-Key, an edit that was saved is not made twice)."
