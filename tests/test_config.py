@@ -40,6 +40,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "CHATEDIT_ALLOW_REMOTE_IMAGES": ("true", "server.allow_remote_images", True),
     "CHATEDIT_REMOTE_TIMEOUT_S": ("3", "server.remote_timeout_s", 3.0),
     "CHATEDIT_IMAGE_LINKS": ("url", "server.image_links", "url"),
+    "CHATEDIT_IMAGE_LINK_TTL_S": ("60", "server.image_link_ttl_s", 60.0),
     "CHATEDIT_PUBLIC_URL": ("http://edit.example:8000", "server.public_url", "http://edit.example:8000"),
     "CHATEDIT_DETECTOR": ("org/detector", "checkpoints.detector", "org/detector"),
     "CHATEDIT_SEGMENTER": ("facebook/sam-vit-huge", "checkpoints.segmenter", "facebook/sam-vit-huge"),

@@ -433,3 +433,24 @@ def test_a_json_body_sent_as_another_type_is_415(server):
     ok = httpx.post(f"{server}/v1/chat/completions", content=body.encode(),
                     headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json; charset=utf-8"})
     assert ok.status_code != 415
+
+
+def test_the_same_idempotency_key_gets_the_stored_answer_and_edits_once(client, editor, small_photo):
+    """A client that sends a request again (its answer was lost) gets the first answer, not a second edit."""
+    message = user_turn("make it look like a watercolor painting", small_photo)
+    once = {"Idempotency-Key": "edit-once-1"}
+    first = client.chat.completions.create(model="chatedit", messages=[message], user="idem", extra_headers=once)
+    again = client.chat.completions.create(model="chatedit", messages=[message], user="idem", extra_headers=once)
+    assert again.choices[0].message.content == first.choices[0].message.content
+    session = first.model_extra["chatedit"]["session"]
+    assert [v.instruction for v in editor.session(session).history()] == ["uploaded", message["content"][0]["text"]]
+    # Without a session name the request's key finds the session its first sending made.
+    stateless = [client.chat.completions.create(model="chatedit", messages=[message],
+                                                extra_headers={"Idempotency-Key": "stateless-1"}) for _ in range(2)]
+    sessions = {reply.model_extra["chatedit"]["session"] for reply in stateless}
+    assert len(sessions) == 1 and len(editor.session(sessions.pop()).history()) == 2
+    # Another key is another request: an edit of the picture the session shows now.
+    follow = {"role": "user", "content": "make it look like a watercolor painting"}
+    other = client.chat.completions.create(model="chatedit", messages=[follow], user="idem",
+                                           extra_headers={"Idempotency-Key": "edit-once-2"})
+    assert len(editor.session(other.model_extra["chatedit"]["session"]).history()) == 3
