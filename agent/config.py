@@ -108,6 +108,12 @@ class ServerSettings(BaseSettings):
     """Largest request body accepted (413 above); a resent history carries every earlier image."""
     max_image_bytes: int = 20 * 1024 * 1024
     """Largest encoded image accepted (413 above)."""
+    max_pixels: int = Field(default=50_000_000, gt=0)
+    """Most pixels of a picture the server edits (413 above; the decoder's own limit is 64 MP): 48 MP photos pass."""
+    large_pixels: int = Field(default=16_000_000, gt=0)
+    """A picture over this many pixels is a large request: at most `max_large_requests` wait or run at once."""
+    max_large_requests: int = Field(default=2, ge=1)
+    """Large requests held at once (decoded, waiting or editing); one more answers 503 with Retry-After."""
     allow_remote_images: bool = False
     """Fetch `image_url` parts given as http(s) URLs (public addresses only); off: data URLs only."""
     remote_timeout_s: float = 10.0

@@ -44,6 +44,8 @@ _ID = re.compile(r"[0-9a-f]{64}")
 
 CACHE_BYTES = 256 * 1024 * 1024
 """Default budget (bytes of decoded pixels) of the in-memory cache of recently used images."""
+KEPT_PICTURES = 2
+"""Pictures the cache keeps even over its budget: the latest before and after, whatever their size."""
 
 _PNG_COLOUR_TYPES = {"L": 0, "RGB": 2}
 _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
@@ -239,7 +241,7 @@ class ImageStore:
 
     def _remember(self, image_id: str, image: Image.Image) -> None:
         size = image.width * image.height * len(image.getbands())
-        if size > self.cache_bytes:
+        if self.cache_bytes <= 0:
             return
         with self._lock:
             if image_id in self._cache:
@@ -247,7 +249,9 @@ class ImageStore:
                 return
             self._cache[image_id] = image
             self._cached_bytes += size
-            while self._cached_bytes > self.cache_bytes:
+            # The budget may be passed by the last two pictures: a step compares its before and after,
+            # and decoding a 48 MP PNG again for each look costs a second or more.
+            while self._cached_bytes > self.cache_bytes and len(self._cache) > KEPT_PICTURES:
                 _, old = self._cache.popitem(last=False)
                 self._cached_bytes -= old.width * old.height * len(old.getbands())
 

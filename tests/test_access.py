@@ -6,6 +6,7 @@ import re
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -367,6 +368,37 @@ def test_request_and_image_size_limits_answer_413(editor):
 
     reply = http.post("/v1/chat/completions", content=pieces(), headers={"Content-Type": "application/json"})
     assert reply.json()["error"]["code"] == "request_too_large" and reply.status_code == 413
+
+
+def test_a_picture_over_the_servers_pixel_limit_is_413_before_any_work(editor):
+    http = TestClient(create_app(editor, ServerSettings(max_pixels=96 * 64 - 1)))
+    message = assert_error(http.post("/v1/chat/completions", json=chat(EDIT, to_data_url(PHOTO))), 413)
+    assert "megapixel limit" in message
+
+
+def test_large_pictures_held_at_once_are_bounded_and_the_next_is_told_to_come_back(editor, monkeypatch):
+    """While one large picture waits or is edited, another answers 503 with Retry-After; then there is room."""
+    entered, go_on = threading.Event(), threading.Event()
+    global_edit = editor.toolbox.global_edit
+
+    def held(*args, **kwargs):
+        entered.set()
+        go_on.wait(60)
+        return global_edit(*args, **kwargs)
+
+    monkeypatch.setattr(editor.toolbox, "global_edit", held)
+    http = TestClient(create_app(editor, ServerSettings(large_pixels=96 * 64 - 1, max_large_requests=1)))
+    small = to_data_url(random_image(48, 32, seed=5))  # under the large-picture size: never held back
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(http.post, "/v1/chat/completions", json=chat(EDIT, to_data_url(PHOTO)))
+        assert entered.wait(60)
+        busy = http.post("/v1/chat/completions", json=chat(EDIT, to_data_url(random_image(96, 64, seed=6))))
+        assert "large picture" in assert_error(busy, 503) and busy.headers["Retry-After"]
+        go_on.set()
+        assert first.result(timeout=120).status_code == 200
+    monkeypatch.setattr(editor.toolbox, "global_edit", global_edit)
+    assert http.post("/v1/chat/completions", json=chat(EDIT, to_data_url(PHOTO))).status_code == 200
+    assert http.post("/v1/chat/completions", json=chat(EDIT, small)).status_code == 200
 
 
 # ---- sessions per key --------------------------------------------------------------------------

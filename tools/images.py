@@ -134,12 +134,13 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image
 
 
-def decode_image(source: ImageSource, *, max_bytes: int = MAX_BYTES) -> Image.Image:
+def decode_image(source: ImageSource, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Gives back the decoded picture in its own mode (first frame, EXIF rotation applied), or raises InputError.
 
     Args:
         source: a file path, raw bytes, a `data:image/...;base64,` URL, or a PIL image.
         max_bytes: the largest encoded size accepted.
+        max_pixels: the most pixels a picture may declare; more is refused before decoding.
     """
     if isinstance(source, Image.Image):
         image = source
@@ -150,10 +151,10 @@ def decode_image(source: ImageSource, *, max_bytes: int = MAX_BYTES) -> Image.Im
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 image = Image.open(io.BytesIO(data))
-                if image.width * image.height > MAX_PIXELS:
+                if image.width * image.height > min(max_pixels, MAX_PIXELS):
                     raise TooLargeError(
                         f"The image is {image.width}x{image.height} pixels, over the "
-                        f"{MAX_PIXELS // 1_000_000} megapixel limit; send a smaller image."
+                        f"{min(max_pixels, MAX_PIXELS) / 1_000_000:g} megapixel limit; send a smaller image."
                     )
                 image.seek(0)  # animated GIF/WebP/APNG: the first frame
                 image.load()
@@ -194,6 +195,7 @@ def load_image(
     max_side: int = MAX_SIDE,
     downscale: bool = False,
     max_bytes: int = MAX_BYTES,
+    max_pixels: int = MAX_PIXELS,
 ) -> Image.Image:
     """Gives back an RGB PIL image from a path, bytes, data URL or PIL image, or raises InputError.
 
@@ -202,8 +204,9 @@ def load_image(
         max_side: the largest width or height accepted after loading.
         downscale: shrink images over `max_side` (keeping the aspect) instead of refusing them.
         max_bytes: the largest encoded size accepted.
+        max_pixels: the most pixels a picture may declare (at most MAX_PIXELS); more is refused before decoding.
     """
-    image = to_rgb(decode_image(source, max_bytes=max_bytes))
+    image = to_rgb(decode_image(source, max_bytes=max_bytes, max_pixels=max_pixels))
     if max(image.size) > max_side:
         if not downscale:
             raise TooLargeError(

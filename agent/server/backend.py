@@ -22,10 +22,15 @@ from chatedit.agent.server.conversation import ImageRef
 from chatedit.agent.server.remote import fetch_remote
 from chatedit.agent.server.settings import ServerSettings
 from chatedit.agent.session import Editor
-from chatedit.tools.errors import InputError, ModelUnavailableError
+from chatedit.tools.errors import ChatEditError, InputError, ModelUnavailableError
 from chatedit.tools.images import load_image
 
 logger = logging.getLogger("chatedit.server")
+
+
+class ServerBusyError(ChatEditError, RuntimeError):
+    """Too many large pictures are held at once; the client sends again later (HTTP 503 with Retry-After)."""
+
 
 TURN_ERRORS = (InputError, ModelUnavailableError, SessionBusyError, DatabaseUnavailableError)
 """The failures of a turn its client is told in words (bad input, models missing, session busy, database
@@ -105,6 +110,8 @@ class Backend:
         """Title, tags and follow-up requests answered without the editing models."""
         self._llm: Optional[BaseChatModel] = None
         self._llm_built = False
+        self._large_lock = threading.Lock()
+        self._large_held = 0
         self.startup_problem: Optional[str] = None
         """Why the models cannot be loaded, as checked at start (`check_models`)."""
 
@@ -132,6 +139,31 @@ class Backend:
                 if self._editor is None:
                     self._editor = self._factory()
         return self._editor
+
+    def admit(self, picture: Optional[Image.Image], settings: ServerSettings) -> Callable[[], None]:
+        """Takes a place for a request with this picture and gives back what frees it, or raises ServerBusyError.
+
+        Pictures over `settings.large_pixels` are held decoded while they wait for the one worker: at most
+        `settings.max_large_requests` of them at once keeps the memory a few large photos take bounded.
+        """
+        if picture is None or picture.width * picture.height <= settings.large_pixels:
+            return lambda: None
+        with self._large_lock:
+            if self._large_held >= settings.max_large_requests:
+                raise ServerBusyError(
+                    f"The server is busy with {self._large_held} other large picture(s) (over "
+                    f"{settings.large_pixels / 1e6:g} MP); send this one again in a few seconds, or a smaller one."
+                )
+            self._large_held += 1
+        released = threading.Event()
+
+        def release() -> None:
+            if not released.is_set():
+                released.set()
+                with self._large_lock:
+                    self._large_held -= 1
+
+        return release
 
     def has_session(self, session_id: str) -> bool:
         """Gives back whether the editor has a session with this id."""
@@ -172,8 +204,10 @@ class Backend:
         if ref.kind == "remote":
             if not settings.allow_remote_images:
                 raise InputError("Image URLs are not accepted here; attach the image itself (a data: URL).")
-            return load_image(fetch_remote(ref.value, settings), max_bytes=settings.max_image_bytes)
-        return load_image(ref.value, max_bytes=settings.max_image_bytes)
+            source = fetch_remote(ref.value, settings)
+        else:
+            source = ref.value
+        return load_image(source, max_bytes=settings.max_image_bytes, max_pixels=settings.max_pixels)
 
     def run_turn(
         self,

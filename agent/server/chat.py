@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from chatedit.agent.server.auth import ApiKey, request_id_for, scoped_session, session_for
-from chatedit.agent.server.backend import Backend, Outcome, public_report
+from chatedit.agent.server.backend import Backend, Outcome, ServerBusyError, public_report
 from chatedit.agent.server.conversation import Conversation, read_conversation
 from chatedit.agent.server.images import image_link
 from chatedit.agent.server.settings import RETRY_AFTER_S, APIError, ServerSettings, from_input_error
@@ -84,6 +85,14 @@ def _check_instruction(conversation: Conversation) -> None:
         )
 
 
+def admitted(backend: Backend, picture, settings: ServerSettings) -> Callable[[], None]:
+    """Gives back what frees the request's place (`Backend.admit`); too many large pictures at once is 503."""
+    try:
+        return backend.admit(picture, settings)
+    except ServerBusyError as exc:
+        raise APIError(503, str(exc), "server_busy", "server_error", headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+
+
 async def wait_for_turn(future):
     """Gives back what a queued turn gave back (its outcome), its failures turned into HTTP errors (400/413, 409, 503, 500)."""
     try:
@@ -130,6 +139,7 @@ async def chat_completions(request: Request, key: ApiKey):
                  if conversation.image else None)
     except InputError as exc:
         raise from_input_error(exc) from None
+    release = admitted(backend, image, settings)
     session_id = session_for(request, body.get("user"), key)
     request_id = request_id_for(request, key)
     if session_id is None and request_id is not None:
@@ -148,8 +158,9 @@ async def chat_completions(request: Request, key: ApiKey):
         def turn(forward) -> Outcome:
             return backend.run_turn(session_id, text, image, forward, request_id=request_id)
 
-        return stream_turn(backend, turn, model, usage, answer_text)
+        return stream_turn(backend, turn, model, usage, answer_text, release)
     future = backend.queue.submit(lambda: backend.run_turn(session_id, text, image, request_id=request_id))
+    future.add_done_callback(lambda _: release())
     outcome = await wait_for_turn(future)
     payload = completion(await answer_text(outcome), model)
     payload["chatedit"] = {"session": outcome.session, "report": public_report(outcome.report)}

@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from chatedit.agent.events import step_name
 from chatedit.agent.server.auth import ApiKey, request_id_for, scoped_session, session_for
 from chatedit.agent.server.backend import Backend, Outcome
-from chatedit.agent.server.chat import read_body, read_json, wait_for_turn
+from chatedit.agent.server.chat import admitted, read_body, read_json, wait_for_turn
 from chatedit.agent.server.images import image_link
 from chatedit.agent.server.settings import APIError, ServerSettings, from_input_error
 from chatedit.agent.plan import MAX_INSTRUCTION
@@ -167,15 +167,18 @@ async def edit_images(request: Request, key: ApiKey):
         raise _bad("`image` is missing: attach the picture to edit as `image` (or `image[]`).", "image")
     try:
         picture = (
-            await run_in_threadpool(load_image, asked.image, max_bytes=settings.max_image_bytes) if asked.image else None
+            await run_in_threadpool(load_image, asked.image, max_bytes=settings.max_image_bytes,
+                                    max_pixels=settings.max_pixels) if asked.image else None
         )
     except InputError as exc:
         raise from_input_error(exc) from None
     if picture is not None:
         _check_size(asked.size, picture)
+    release = admitted(backend, picture, settings)
     future = backend.queue.submit(
         lambda: backend.run_variants(session_id, asked.prompt, picture, asked.mask, asked.n, request_id)
     )
+    future.add_done_callback(lambda _: release())
     outcomes = await wait_for_turn(future)
     if outcomes[0].image_id is None:
         raise APIError(400, outcomes[0].message, "edit_failed")

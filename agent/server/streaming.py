@@ -126,6 +126,7 @@ def stream_turn(
     model: str,
     usage: bool,
     answer_text: Callable[[Outcome], Awaitable[str]],
+    release: Callable[[], None] = lambda: None,
 ) -> EventSourceResponse:
     """Gives back the SSE response of one turn: progress lines while it runs, then the answer with the picture.
 
@@ -135,6 +136,7 @@ def stream_turn(
         model: the model name the chunks carry.
         usage: whether a usage chunk closes the stream.
         answer_text: gives back the answer's text (with the picture) for the turn's outcome.
+        release: frees the request's place (`Backend.admit`) once the turn ended or the client left.
     """
     chunks = Chunks(model, usage)
 
@@ -150,6 +152,7 @@ def stream_turn(
         ahead = backend.queue.waiting + backend.queue.running
         future = backend.queue.submit(lambda: turn(forward))
         future.add_done_callback(lambda _: forward(None))
+        future.add_done_callback(lambda _: release())
         try:
             yield chunks.event({"role": "assistant", "content": ""})
             if ahead:
@@ -164,6 +167,7 @@ def stream_turn(
                 yield event
         finally:
             # A client that leaves while its turn waits frees its place in the queue.
-            future.cancel()
+            if future.cancel():
+                release()
 
     return _response(events())
