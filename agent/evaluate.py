@@ -218,7 +218,7 @@ def evaluate_compound(records: list[dict], planner: Planner = plan_rules) -> dic
             continue
         exact_steps += 1
         sequence_ok = True
-        for gold_step, step in zip(gold_steps, plan.steps):
+        for gold_step, step in zip(gold_steps, plan.steps, strict=False):
             gold = gold_step["category"]
             if gold == "other":
                 continue
@@ -291,12 +291,12 @@ def _percent(value: Optional[float]) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
 
     def line(cells: list[str]) -> str:
         # The first column (names) reads left-aligned, numbers right-aligned.
         return "  ".join(
-            cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(cells, widths))
+            cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
         )
 
     return "\n".join([line(header), line(["-" * width for width in widths]), *map(line, rows)])

@@ -830,7 +830,7 @@ def _step_report(work: dict, drawn: bool) -> dict:
 def _summary(work: list[dict]) -> str:
     """Gives back an honest one-line-per-step account of what was done."""
     lines = []
-    for i, item in enumerate(work, 1):
+    for item in work:
         step = item["step"]
         what = step_name(step)
         status = item.get("status")

@@ -22,8 +22,8 @@ from typing import Any, Callable, Optional
 
 from PIL import Image
 
+from chatedit.agent.config import Settings
 from chatedit.agent.context import Context
-from chatedit.agent.config import Settings, default_data_dir
 from chatedit.agent.database import open_database
 from chatedit.agent.graph import build_graph
 from chatedit.agent.plan import instruction_text

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 
 class Version(TypedDict):
@@ -26,6 +26,10 @@ class Version(TypedDict):
     """Mask ids of the edits that made it (empty for uploads and global edits)."""
     targets: list[str]
     """What the turn acted on, so a later turn can say "it" or "the other one"."""
+    request: NotRequired[Optional[str]]
+    """The id of the request that made it (its Idempotency-Key under its API key), if it gave one."""
+    made_at: NotRequired[float]
+    """When it was made (Unix time): a request id finds its version again only for a while."""
 
 
 class Attempt(TypedDict):

@@ -31,8 +31,8 @@ from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from chatedit.agent.context import Context
 from chatedit.agent.config import Settings
+from chatedit.agent.context import Context
 from chatedit.agent.database import Database, open_database
 from chatedit.agent.graph import build_graph
 from chatedit.agent.state import ChatState

@@ -12,13 +12,13 @@ from typing import Callable, Optional
 import numpy as np
 from PIL import Image
 
+from chatedit.agent.config import EditSettings
+from chatedit.agent.plan import INSTRUCTION_CATEGORIES
 from chatedit.tools import blend, detect, global_edit, inpaint, region_edit, segment
 from chatedit.tools.detect import Detection
 from chatedit.tools.errors import InputError
 from chatedit.tools.inpaint import EditResult
 from chatedit.tools.models import ModelSet
-from chatedit.agent.config import EditSettings
-from chatedit.agent.plan import INSTRUCTION_CATEGORIES
 
 StepCallback = Optional[Callable[[int, int], None]]
 

@@ -41,7 +41,7 @@ def main() -> None:
     width, height = before.size
     strip = Image.new("RGB", (3 * width + 20, height + 24), "white")
     draw = ImageDraw.Draw(strip)
-    for i, (panel, label) in enumerate(zip(panels, ["before", "paste mask", "after"])):
+    for i, (panel, label) in enumerate(zip(panels, ["before", "paste mask", "after"], strict=True)):
         strip.paste(panel, (i * (width + 10), 24))
         draw.text((i * (width + 10) + 4, 6), label, fill="black")
     strip.save(args.output)

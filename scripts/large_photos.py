@@ -49,7 +49,7 @@ def one(path: str, instruction: str, models: str) -> dict:
         editor = Editor(models=models, planner="rules", device="cpu", data_dir=folder, max_attempts=1,
                         settings=EditSettings(editor_steps=1))
         session = editor.session()
-        editor.toolbox.models.global_editor  # loaded before the clock starts
+        _ = editor.toolbox.models.global_editor  # loaded before the clock starts
         before = _rss_gib()
         started = time.perf_counter()
         turn = session.send(instruction, image=path)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.fake_llm", "tests.postgres"]
-
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+pytest_plugins = ["tests.fake_llm", "tests.postgres"]
 
 EVAL_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "eval" / "images" / "editeval_v1"
 

@@ -15,8 +15,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from chatedit.agent import cli
-from chatedit.agent.server import remote
-from chatedit.agent.server import ServerSettings, create_app
+from chatedit.agent.server import ServerSettings, create_app, remote
 from chatedit.tools.images import png_bytes, to_data_url
 from tests.helpers import tiny_editor
 

@@ -296,7 +296,6 @@ def test_a_step_that_cannot_be_placed_is_skipped_and_the_others_run(tmp_path, ph
 # ---- masks the user drew -------------------------------------------------------------------------
 
 from chatedit.tools.errors import InputError  # noqa: E402
-from chatedit.tools.masks import dilate  # noqa: E402
 
 DRAWN = (20, 30, 70, 80)
 """Where the test's user draws: it overlaps the cup but is not its box."""

@@ -28,8 +28,8 @@ from typer.testing import CliRunner
 from chatedit.agent import cli
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
-from tests.helpers import FAST, serve, tiny_editor
 from chatedit.tools.errors import InputError, TooLargeError
+from tests.helpers import FAST, serve, tiny_editor
 
 TINY = ["--models", "tiny", "--planner", "rules", "--max-attempts", "1"]
 EDIT = "make it look like a watercolor painting"
@@ -347,6 +347,7 @@ def huge_body(instruction: str) -> tuple[Iterator[bytes], int]:
 
 def post(server: str, body, session: str | None = None) -> httpx.Response:
     headers = {"X-Chatedit-Session": session} if session else {}
+    headers["Content-Type"] = "application/json"
     if isinstance(body, tuple):
         pieces, length = body
         headers["Content-Length"] = str(length)

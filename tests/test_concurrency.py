@@ -24,9 +24,9 @@ from PIL import Image
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
 from chatedit.agent.toolbox import Toolbox
-from tests.helpers import FAST, serve
 from chatedit.tools.images import to_data_url
 from chatedit.tools.models import get_models
+from tests.helpers import FAST, serve
 
 SESSIONS = 16
 PICTURE = re.compile(r"!\[edited\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)")

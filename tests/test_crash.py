@@ -228,7 +228,7 @@ def test_kill_9_in_the_middle_of_a_turn_loses_nothing(tmp_path, first):
         assert [v.image_id for v in bob_versions[1:]] == answered["bob"]
         for versions, pictures in ((alice_versions, [photo_a, photo_a2]), (bob_versions, [photo_b])):
             uploads = [v for v in versions if v.instruction == "uploaded"]
-            for upload, picture in zip(uploads, pictures):
+            for upload, picture in zip(uploads, pictures, strict=True):
                 assert np.array_equal(np.asarray(upload.image), np.asarray(picture))
             for version in versions:
                 assert version.image.size == (96, 64)  # loads, and matches its id (checked on read)

@@ -88,7 +88,7 @@ def test_boxes_are_sorted_inside_the_image_in_original_pixels(detector, forward_
             assert d.label == phrase
             x0, y0, x1, y1 = d.box
             assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
-            assert any(max(abs(a - b) for a, b in zip(d.box, q)) < 1e-2 for q in query_boxes)
+            assert any(max(abs(a - b) for a, b in zip(d.box, q, strict=True)) < 1e-2 for q in query_boxes)
 
 
 def test_several_phrases_go_through_one_forward_pass(detector, forward_calls, odd_photo):

@@ -116,7 +116,7 @@ def test_checkpoints_are_overridable_and_missing_ones_say_so(monkeypatch, tmp_pa
     models = ModelSet(family, "cpu", cache_dir=tmp_path)
     assert models.roles()["global_editor"] == "chatedit-tests/no-such-editor" == models.roles()["inpainter"]
     with pytest.raises(ModelUnavailableError, match="no-such-editor.*--models tiny"):
-        models.inpainter
+        _ = models.inpainter
 
 
 @pytest.mark.parametrize(

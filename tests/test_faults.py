@@ -26,11 +26,11 @@ from chatedit.agent.llm import LLMSettings, make_chat_model
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
 from chatedit.agent.toolbox import Toolbox
-from tests.fake_llm import Reply, delay, drop, error, llm_settings, text, tool_call
-from tests.helpers import FAST
 from chatedit.tools.errors import ChatEditError
 from chatedit.tools.images import to_data_url
 from chatedit.tools.models import get_models
+from tests.fake_llm import Reply, delay, drop, error, llm_settings, text, tool_call
+from tests.helpers import FAST
 
 PHOTO = random_image(96, 64, seed=5)
 WATERCOLOR = "make it look like a watercolor painting"

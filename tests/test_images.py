@@ -10,9 +10,9 @@ import zlib
 
 import numpy as np
 import pytest
+from conftest import random_image
 from PIL import Image
 
-from conftest import random_image
 from chatedit.tools.errors import InputError, TooLargeError
 from chatedit.tools.images import load_image, png_bytes, save_png, to_data_url
 
@@ -49,7 +49,7 @@ def corner_marked(width: int, height: int) -> Image.Image:
 
 
 def assert_close(pixel, expected, tolerance=6):
-    assert all(abs(int(a) - int(b)) <= tolerance for a, b in zip(pixel, expected)), (pixel, expected)
+    assert all(abs(int(a) - int(b)) <= tolerance for a, b in zip(pixel, expected, strict=True)), (pixel, expected)
 
 
 def assert_readable(error: Exception) -> None:

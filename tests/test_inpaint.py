@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import random_image
 from PIL import Image
 from scipy import ndimage
 
-from conftest import random_image
 from chatedit.tools import masks
 from chatedit.tools.diffusion_models import load_inpainter
 from chatedit.tools.errors import ChatEditError, InputError

@@ -8,6 +8,7 @@ import json
 import socket
 
 import pytest
+from conftest import random_image
 from langchain_core.messages import HumanMessage
 from langchain_openai import ChatOpenAI
 from PIL import Image
@@ -24,9 +25,8 @@ from chatedit.agent.llm import (
 )
 from chatedit.agent.plan import CATEGORIES, Plan, Step
 from chatedit.agent.planner import make_plan
-from conftest import random_image
-from tests.fake_llm import delay, drop, error, llm_settings, text, tool_call
 from chatedit.tools.errors import InputError
+from tests.fake_llm import delay, drop, error, llm_settings, text, tool_call
 
 REMOVE_DOG = {
     "steps": [{"category": "remove", "target": "dog", "prompt": "grass lawn", "instruction": "remove the dog"}],

@@ -77,7 +77,7 @@ def test_second_model_set_reuses_the_saved_folder(monkeypatch, tiny, cache_dir):
     second = ModelSet("tiny", "cpu", cache_dir=cache_dir).detector
 
     assert second is not first
-    for (name, a), (_, b) in zip(first.model.state_dict().items(), second.model.state_dict().items()):
+    for (name, a), (_, b) in zip(first.model.state_dict().items(), second.model.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
 
 
@@ -163,9 +163,9 @@ def test_default_profile_with_unreachable_hub_does_not_try_to_download(monkeypat
     models = ModelSet("default", "cpu", checkpoints=checkpoints, cache_dir=tmp_path)
 
     with pytest.raises(ModelUnavailableError, match="no-such-detector.*--models tiny"):
-        models.detector
+        _ = models.detector
     with pytest.raises(ModelUnavailableError, match="no-such-sam.*--models tiny"):
-        models.segmenter
+        _ = models.segmenter
     assert attempts == [True, True]  # cache only, never the network
     assert models.loaded() == []
 

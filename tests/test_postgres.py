@@ -23,6 +23,8 @@ from conftest import random_image
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
+from chatedit.agent import session as session_module
+from chatedit.agent.config import Settings
 from chatedit.agent.database import (
     DatabaseUnavailableError,
     LocalDatabase,
@@ -30,8 +32,6 @@ from chatedit.agent.database import (
     SessionBusyError,
     open_database,
 )
-from chatedit.agent.config import Settings
-from chatedit.agent import session as session_module
 from chatedit.agent.session import Editor
 from chatedit.agent.store import IMAGES_TABLE, DamagedImageError, ImageStore, PostgresImageStore
 from chatedit.tools.errors import InputError

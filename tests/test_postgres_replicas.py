@@ -22,9 +22,9 @@ import psycopg
 import pytest
 from conftest import random_image
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 from PIL import Image
 from test_crash import Server, answered_image, request
+from typer.testing import CliRunner
 
 from chatedit.agent import cli
 from chatedit.agent.database import open_database

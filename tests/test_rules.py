@@ -486,7 +486,7 @@ def test_every_plan_is_a_valid_plan():
 def test_a_shared_verb_gives_one_step_per_object_with_its_own_value(instruction, expected):
     steps = plan_rules(instruction).steps
     assert [(s.category, s.target) for s in steps] == [(c, t) for c, t, _ in expected]
-    for step, (_, _, value) in zip(steps, expected):
+    for step, (_, _, value) in zip(steps, expected, strict=True):
         assert value is None or value in step.prompt, (step, value)
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import random_image
 from PIL import Image
 
 from chatedit.agent import store as store_module
 from chatedit.agent.store import DamagedImageError, ImageStore, encode_png
-from conftest import random_image
 from chatedit.tools.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -200,7 +200,7 @@ def test_concurrent_puts_from_threads(store):
     assert ids == expected * 16
     store.flush()
     assert stored_files(store.root) == sorted(store.path(i) for i in expected)
-    for image, image_id in zip(images, expected):
+    for image, image_id in zip(images, expected, strict=True):
         np.testing.assert_array_equal(np.asarray(ImageStore(store.root).get(image_id)), np.asarray(image))
 
 

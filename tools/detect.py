@@ -89,7 +89,7 @@ def detect(
             target_sizes=[(image.height, image.width)],
         )[0]
         for box, score, text_label in zip(
-            result["boxes"].float().tolist(), result["scores"].float().tolist(), result["text_labels"]
+            result["boxes"].float().tolist(), result["scores"].float().tolist(), result["text_labels"], strict=True
         ):
             box = _clamp(box, image.width, image.height)
             if box is None:

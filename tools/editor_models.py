@@ -252,7 +252,7 @@ def _qwen_vl_config(tokenizer: Qwen2TokenizerFast, text: dict[str, Any], vision:
 
     `text` names the text model's shape, its `vocab_size` and its rope's `mrope_section` among them.
     """
-    ids = dict(zip(QWEN_SPECIAL_TOKENS, tokenizer.convert_tokens_to_ids(list(QWEN_SPECIAL_TOKENS))))
+    ids = dict(zip(QWEN_SPECIAL_TOKENS, tokenizer.convert_tokens_to_ids(list(QWEN_SPECIAL_TOKENS)), strict=True))
     text = dict(text)
     rope_scaling = {"mrope_section": text.pop("mrope_section"), "rope_type": "default", "type": "default"}
     return Qwen2_5_VLConfig(

@@ -118,6 +118,9 @@ class SegmenterBundle:
     embeddings: EmbeddingCache = field(default_factory=EmbeddingCache, repr=False)
 
 
+
+CPU = torch.device("cpu")
+
 def _load_role(
     role, model_cls, load_processor, full_config, save_tiny, save_full_processor, bundle_cls,
     *, profile, checkpoint, device, dtype, cache_dir,
@@ -227,7 +230,7 @@ def _load_segmenter_processor(source: str | os.PathLike, **kwargs) -> SamProcess
     return SamProcessor(image_processor=SamImageProcessorPil.from_pretrained(source, **kwargs))
 
 
-def _build(model_class, config, device: torch.device = torch.device("cpu")):
+def _build(model_class, config, device: torch.device = CPU):
     """Builds a random-weight model straight on `device`, seeded so that two builds are equal.
 
     A few parameters made with the legacy `torch.Tensor(...)` constructor ignore the device context

@@ -40,10 +40,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chatedit.agent.server import chat, images, images_api
-from chatedit.agent.server.mcp_tools import MCPEndpoint, http_sessions
 from chatedit.agent.server.auth import Keys
 from chatedit.agent.server.backend import Backend
 from chatedit.agent.server.conversation import read_conversation
+from chatedit.agent.server.mcp_tools import MCPEndpoint, http_sessions
 from chatedit.agent.server.settings import APIError, ServerSettings
 from chatedit.agent.session import Editor
 

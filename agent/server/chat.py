@@ -11,6 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from chatedit.agent.database import DatabaseUnavailableError, SessionBusyError
+from chatedit.agent.plan import MAX_INSTRUCTION
 from chatedit.agent.server.auth import ApiKey, request_id_for, scoped_session, session_for
 from chatedit.agent.server.backend import Backend, Outcome, ServerBusyError, public_report
 from chatedit.agent.server.conversation import Conversation, read_conversation
@@ -18,8 +20,6 @@ from chatedit.agent.server.images import image_link
 from chatedit.agent.server.settings import RETRY_AFTER_S, APIError, ServerSettings, from_input_error
 from chatedit.agent.server.side import side_answer
 from chatedit.agent.server.streaming import completion, stream_text, stream_turn
-from chatedit.agent.plan import MAX_INSTRUCTION
-from chatedit.agent.database import DatabaseUnavailableError, SessionBusyError
 from chatedit.tools.errors import InputError, ModelUnavailableError
 
 logger = logging.getLogger("chatedit.server")
@@ -53,18 +53,17 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 async def read_json(request: Request, limit: int) -> dict:
     """Gives back the JSON object of the request body (415 unless sent as JSON, 413 over `limit` bytes, 400 when not JSON)."""
+    data = await read_body(request, limit)
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         # As OpenAI's API: the body is read as JSON only when it says it is (curl -d sends a form type).
-        async for _ in request.stream():
-            pass
         raise APIError(
             415,
             f"The request body must be sent as JSON (Content-Type: application/json), not {media_type or 'untyped'}.",
             "unsupported_media_type",
         )
     try:
-        body = json.loads(await read_body(request, limit))
+        body = json.loads(data)
     except ValueError:
         raise APIError(400, "The request body is not valid JSON.", "invalid_json") from None
     if not isinstance(body, dict):

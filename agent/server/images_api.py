@@ -27,16 +27,16 @@ from typing import Mapping, Optional, Union
 
 from fastapi import APIRouter, Request
 from PIL import Image
-from starlette.datastructures import UploadFile
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from chatedit.agent.events import step_name
+from chatedit.agent.plan import MAX_INSTRUCTION
 from chatedit.agent.server.auth import ApiKey, request_id_for, scoped_session, session_for
 from chatedit.agent.server.backend import Backend, Outcome
 from chatedit.agent.server.chat import admitted, read_body, read_json, wait_for_turn
 from chatedit.agent.server.images import image_link
 from chatedit.agent.server.settings import APIError, ServerSettings, from_input_error
-from chatedit.agent.plan import MAX_INSTRUCTION
 from chatedit.tools.errors import InputError
 from chatedit.tools.images import load_image
 
