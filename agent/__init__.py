@@ -1,10 +1,10 @@
 """chatedit's brain: planning, the LangGraph state machine, verification, sessions and interfaces.
 
-    from chatedit import Editor
-    editor = Editor(models="tiny", planner="rules")
-    session = editor.session()
-    turn = session.send("remove the cup and make it sunset", image="photo.jpg")
-    turn.image.save("out.png"); print(turn.message)
+from chatedit import Editor
+editor = Editor(models="tiny", planner="rules")
+session = editor.session()
+turn = session.send("remove the cup and make it sunset", image="photo.jpg")
+turn.image.save("out.png"); print(turn.message)
 """
 
 __all__ = ["Editor", "Session", "Turn"]

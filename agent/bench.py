@@ -33,10 +33,20 @@ from chatedit.tools.models import ROLES
 MODEL_METHODS = {
     "detector": [("model", "forward")],
     "segmenter": [("model", "forward"), ("model", "get_image_embeddings")],
-    "inpainter": [("unet", "forward"), ("transformer", "forward"), ("vae", "encode"), ("vae", "decode"),
-                  ("text_encoder", "forward")],
-    "global_editor": [("unet", "forward"), ("transformer", "forward"), ("vae", "encode"), ("vae", "decode"),
-                      ("text_encoder", "forward")],
+    "inpainter": [
+        ("unet", "forward"),
+        ("transformer", "forward"),
+        ("vae", "encode"),
+        ("vae", "decode"),
+        ("text_encoder", "forward"),
+    ],
+    "global_editor": [
+        ("unet", "forward"),
+        ("transformer", "forward"),
+        ("vae", "encode"),
+        ("vae", "decode"),
+        ("text_encoder", "forward"),
+    ],
 }
 """The calls into model weights, per role, that count as model time (a pipeline has a UNet or a transformer)."""
 

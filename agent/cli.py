@@ -107,13 +107,20 @@ DeviceOption = Annotated[
 ]
 SeedOption = Annotated[
     Optional[int],
-    typer.Option("--seed", help="Base seed of every generation (repeatable results) [default: CHATEDIT_SEED or 0].",
-                 show_default=False),
+    typer.Option(
+        "--seed",
+        help="Base seed of every generation (repeatable results) [default: CHATEDIT_SEED or 0].",
+        show_default=False,
+    ),
 ]
 AttemptsOption = Annotated[
     Optional[int],
-    typer.Option("--max-attempts", min=1, help="Tries per step before the best failed try is kept "
-                 "[default: CHATEDIT_MAX_ATTEMPTS or 3].", show_default=False),
+    typer.Option(
+        "--max-attempts",
+        min=1,
+        help="Tries per step before the best failed try is kept [default: CHATEDIT_MAX_ATTEMPTS or 3].",
+        show_default=False,
+    ),
 ]
 DataDirOption = Annotated[
     Optional[Path],
@@ -129,6 +136,7 @@ DatabaseOption = Annotated[
         "[default: CHATEDIT_DATABASE_URL, else SQLite in the data dir].",
     ),
 ]
+
 
 @app.callback()
 def main(
@@ -147,14 +155,19 @@ def _value(choice: Optional[Enum]) -> Optional[str]:
 
 
 def settings_of(
-    *, models: Optional[Models] = None, weights: Optional[Weights] = None, planner: Optional[Planner] = None,
-    device: Optional[Device] = None, **given: Any,
+    *,
+    models: Optional[Models] = None,
+    weights: Optional[Weights] = None,
+    planner: Optional[Planner] = None,
+    device: Optional[Device] = None,
+    **given: Any,
 ):
     """Gives back the run's `Settings`: the flags that were given over the CHATEDIT_* variables."""
     from chatedit.agent.config import Settings
 
-    return Settings.given(models=_value(models), weights=_value(weights), planner=_value(planner),
-                          device=_value(device), **given)
+    return Settings.given(
+        models=_value(models), weights=_value(weights), planner=_value(planner), device=_value(device), **given
+    )
 
 
 def models_line(report: dict[str, Any]) -> str:
@@ -223,8 +236,15 @@ def edit(
         from chatedit.tools.images import check_editable, load_image, load_mask
 
         check_output(output)
-        config = settings_of(models=models, weights=weights, planner=planner, device=device, seed=seed,
-                             max_attempts=max_attempts, database_url=database)
+        config = settings_of(
+            models=models,
+            weights=weights,
+            planner=planner,
+            device=device,
+            seed=seed,
+            max_attempts=max_attempts,
+            database_url=database,
+        )
         # Bad input is refused before the models load: the picture, the mask, the words and, when the
         # rules plan the turn, an instruction with no edit in it.
         picture = check_editable(load_image(image))
@@ -240,9 +260,7 @@ def edit(
                 _nothing_edited({"steps": [], "output": None}, planned.message or "", json_report)
         editor = make_editor(config)
         with ProgressView() as view:
-            turn = editor.session().send(
-                instruction, image=picture, mask=region, on_event=view, debug_dir=debug_dir
-            )
+            turn = editor.session().send(instruction, image=picture, mask=region, on_event=view, debug_dir=debug_dir)
         report = dict(turn.report)
         if report.get("question") or not report.get("steps"):
             # Nothing was edited: an ambiguous target (the CLI cannot answer back) or no edit in the words.
@@ -291,8 +309,16 @@ def chat(
     """
     with exit_codes():
         editor = make_editor(
-            settings_of(models=models, weights=weights, planner=planner, device=device, data_dir=data_dir,
-                        max_attempts=max_attempts, seed=seed, database_url=database)
+            settings_of(
+                models=models,
+                weights=weights,
+                planner=planner,
+                device=device,
+                data_dir=data_dir,
+                max_attempts=max_attempts,
+                seed=seed,
+                database_url=database,
+            )
         )
         session = editor.session(session_id)
         started = "Resumed" if session_id else "Started"
@@ -425,8 +451,9 @@ def serve(
 
         from chatedit.agent.server import create_app
 
-        config = settings_of(models=models, weights=weights, planner=planner, device=device, data_dir=data_dir,
-                             database_url=database)
+        config = settings_of(
+            models=models, weights=weights, planner=planner, device=device, data_dir=data_dir, database_url=database
+        )
         settings = config.server
         if api_key:
             settings.api_keys = [*settings.api_keys, api_key]
@@ -451,12 +478,16 @@ def _warn_of_missing_weights(editor) -> None:
     why = hub_unreachable()
     names = ", ".join(missing)
     if why is None:
-        stderr.print(f"[yellow]Warning:[/] not in the Hugging Face cache: {escape(names)}; the first edit downloads "
-                     "them (or run `chatedit models download` now).")
+        stderr.print(
+            f"[yellow]Warning:[/] not in the Hugging Face cache: {escape(names)}; the first edit downloads "
+            "them (or run `chatedit models download` now)."
+        )
     else:
-        stderr.print(f"[yellow]Warning:[/] not in the Hugging Face cache: {escape(names)}, and {escape(why)}: no edit "
-                     "can run, and /health answers 503. Run `chatedit models download` where the network allows, "
-                     "or serve --models tiny for a smoke run.")
+        stderr.print(
+            f"[yellow]Warning:[/] not in the Hugging Face cache: {escape(names)}, and {escape(why)}: no edit "
+            "can run, and /health answers 503. Run `chatedit models download` where the network allows, "
+            "or serve --models tiny for a smoke run."
+        )
 
 
 @app.command(cls=support.Command)
@@ -475,8 +506,9 @@ def mcp(
     with exit_codes():
         from chatedit.agent.server.mcp_tools import run_stdio
 
-        config = settings_of(models=models, weights=weights, planner=planner, device=device, data_dir=data_dir,
-                             database_url=database)
+        config = settings_of(
+            models=models, weights=weights, planner=planner, device=device, data_dir=data_dir, database_url=database
+        )
         run_stdio(lambda: make_editor(config))
 
 
@@ -507,7 +539,9 @@ def bench(
 
         result = run_bench(
             models=models.value if weights is None else f"{models.value}:{weights.value}",
-            device=_value(device) or "auto", size=(width, height), repeat=repeat,
+            device=_value(device) or "auto",
+            size=(width, height),
+            repeat=repeat,
             planner=planner.value,
         )
         if as_json:
@@ -521,7 +555,9 @@ def bench(
             table.add_row(stage, f"{row['median']:.1f}", f"{row['min']:.1f}", f"{row['max']:.1f}")
         Console().print(table)
         if result["gpu_memory_peak_gib"] is not None:
-            Console().print(f"GPU memory: resident {result['gpu_memory_resident_gib']} GiB, peak {result['gpu_memory_peak_gib']} GiB")
+            Console().print(
+                f"GPU memory: resident {result['gpu_memory_resident_gib']} GiB, peak {result['gpu_memory_peak_gib']} GiB"
+            )
         calls = ", ".join(str(n) for n in result["llm_calls_per_turn"])
         Console().print(f"Planner: {result['planner']}; LLM calls per timed turn: {calls}")
 
@@ -567,7 +603,9 @@ def _no_download_needed(models: Models) -> bool:
 
 @models_app.command("list", cls=support.Command)
 def models_list(
-    models: Annotated[Models, typer.Option("--models", help="Model family to check (auto: the one a run here picks).")] = Models.auto,
+    models: Annotated[
+        Models, typer.Option("--models", help="Model family to check (auto: the one a run here picks).")
+    ] = Models.auto,
 ) -> None:
     """Show which checkpoints of the model family are in the Hugging Face cache, and their size."""
     with exit_codes():
@@ -603,16 +641,20 @@ def _check_hub_reachable() -> None:
 
     why = hub_unreachable()
     if why is not None:
-        fix = ("Unset it on a machine with network access and run `chatedit models download` again."
-               if hub_offline() else
-               "Check the network and any proxy (HTTPS_PROXY), or copy a Hugging Face cache that holds the "
-               "checkpoints onto this machine.")
+        fix = (
+            "Unset it on a machine with network access and run `chatedit models download` again."
+            if hub_offline()
+            else "Check the network and any proxy (HTTPS_PROXY), or copy a Hugging Face cache that holds the "
+            "checkpoints onto this machine."
+        )
         raise ModelUnavailableError(f"Nothing can be downloaded: {why}. {fix}")
 
 
 @models_app.command("download", cls=support.Command)
 def models_download(
-    models: Annotated[Models, typer.Option("--models", help="Model family to download (auto: the one a run here picks).")] = Models.auto,
+    models: Annotated[
+        Models, typer.Option("--models", help="Model family to download (auto: the one a run here picks).")
+    ] = Models.auto,
     fp16: Annotated[
         Optional[bool],
         typer.Option(

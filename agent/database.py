@@ -285,7 +285,9 @@ class PostgresDatabase(Database):
     def _acquire(self, session_id: str) -> Callable[[], None]:
         # A connection of its own, not a pooled one: it holds the lock for the whole turn, and closing
         # it (or this process dying) is what lets the lock go.
-        key = int.from_bytes(hashlib.sha256(f"chatedit session\n{session_id}".encode()).digest()[:8], "big", signed=True)
+        key = int.from_bytes(
+            hashlib.sha256(f"chatedit session\n{session_id}".encode()).digest()[:8], "big", signed=True
+        )
         conn = self._connect()
         try:
             if self.session_wait == 0:
@@ -313,8 +315,11 @@ class PostgresDatabase(Database):
                     if not conn.closed and not conn.broken:
                         conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
             except psycopg.Error as error:
-                logger.warning("Releasing session %s's lock lost its connection (%s); the lock went with it.",
-                               session_id, type(error).__name__)
+                logger.warning(
+                    "Releasing session %s's lock lost its connection (%s); the lock went with it.",
+                    session_id,
+                    type(error).__name__,
+                )
 
         return release
 

@@ -296,7 +296,8 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     def line(cells: list[str]) -> str:
         # The first column (names) reads left-aligned, numbers right-aligned.
         return "  ".join(
-            cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
         )
 
     return "\n".join([line(header), line(["-" * width for width in widths]), *map(line, rows)])
@@ -348,9 +349,7 @@ def format_report(results: dict[str, dict]) -> str:
         parts.append("\n\nCompound instructions\n")
         parts.append(_table(header, rows))
     for name, result in results.items():
-        parts.append(
-            f"\n\nConfusion matrix: {name}" + (" (steps of exactly split items)" if name in compound else "")
-        )
+        parts.append(f"\n\nConfusion matrix: {name}" + (" (steps of exactly split items)" if name in compound else ""))
         parts.append("\n" + format_confusion(result["confusion"]))
         if result.get("other", {}).get("items"):
             other = ", ".join(f"{k} {v}" for k, v in sorted(result["other"]["predicted"].items()))

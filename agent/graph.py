@@ -169,7 +169,7 @@ def command(state: ChatState) -> dict:
             "cursor": parent,
             "redo": redo,
             "pending": None,
-            "reply": f"Undid \"{versions[cursor]['instruction']}\".",
+            "reply": f'Undid "{versions[cursor]["instruction"]}".',
             "report": {"command": "undo"},
         }
     if not redo:
@@ -178,7 +178,7 @@ def command(state: ChatState) -> dict:
     return {
         "cursor": target,
         "redo": redo,
-        "reply": f"Redid \"{versions[target]['instruction']}\".",
+        "reply": f'Redid "{versions[target]["instruction"]}".',
         "report": {"command": "redo"},
     }
 
@@ -505,10 +505,14 @@ def _run_editor(
     if instructed:
         # Text and pose change the object where it is; a move or a count also changes places beside it.
         near = region if category in ("text", "pose") and region is not None and not region.all() else None
-        return "global_edit", toolbox.edit_changed(image, instruction, near, seed=seed, guidance=guidance, on_step=on_step)
+        return "global_edit", toolbox.edit_changed(
+            image, instruction, near, seed=seed, guidance=guidance, on_step=on_step
+        )
     if category in ("local", "replace") and toolbox.edits_by_instruction:
         # The instruction editor sees the object on its crop and keeps its structure; inpainting starts from noise.
-        return "global_edit", toolbox.edit_object(image, region, instruction, seed=seed, guidance=guidance, on_step=on_step)
+        return "global_edit", toolbox.edit_object(
+            image, region, instruction, seed=seed, guidance=guidance, on_step=on_step
+        )
     negative = step.get("target") if category == "replace" else ""
     return "inpaint", toolbox.inpaint(image, region, prompt, negative_prompt=negative or "", seed=seed, on_step=on_step)
 
@@ -679,8 +683,14 @@ def judge(state: ChatState, runtime: Runtime[Context]) -> dict:
     retry = _with_replays(work, retry)
     _timed("verify", timings, started)
     next_round = state.get("round", 1) + (1 if retry else 0)
-    return {"work": work, "queue": retry, "round": next_round, "llm_calls": calls, "timings": timings,
-            "judge_mode": judge_mode}
+    return {
+        "work": work,
+        "queue": retry,
+        "round": next_round,
+        "llm_calls": calls,
+        "timings": timings,
+        "judge_mode": judge_mode,
+    }
 
 
 def route_judged(state: ChatState) -> Literal["next_step", "respond"]:
@@ -794,7 +804,9 @@ def build_graph(checkpointer=None, name: str = "chatedit"):
 
 def _the(target: str) -> str:
     """Gives back the target with "the" in front, unless it already has an article."""
-    return f"the {target}" if target and not target.lower().startswith(("the ", "a ", "an ")) else (target or "the target")
+    return (
+        f"the {target}" if target and not target.lower().startswith(("the ", "a ", "an ")) else (target or "the target")
+    )
 
 
 def _step_report(work: dict, drawn: bool) -> dict:
@@ -842,7 +854,9 @@ def _summary(work: list[dict]) -> str:
         elif status == "failed":
             reason = item["attempts"][item["kept"]]["reason"]
             tried = f"{tries} tries" if tries > 1 else "1 try"
-            lines.append(f"Not sure this worked: {what}. After {tried} the check still says {reason}; I kept the best try.")
+            lines.append(
+                f"Not sure this worked: {what}. After {tried} the check still says {reason}; I kept the best try."
+            )
         else:
             lines.append(item.get("message") or f"Skipped: {what}.")
     return "\n".join(lines) if lines else "Nothing to change."

@@ -51,9 +51,7 @@ HISTORY_LINES = 8
 """How many of the latest history lines the LLM sees."""
 
 # A path on disk: /a/b, ~/a/b, C:\a\b, file:///a/b; not a/b in prose, nor a web URL.
-_PATH = re.compile(
-    r"(?<![\w.~:/\\])(?:file://)?(?:~|[A-Za-z]:)?[/\\][^\s\"'<>|()\[\]{},;]*[/\\][^\s\"'<>|()\[\]{},;]*"
-)
+_PATH = re.compile(r"(?<![\w.~:/\\])(?:file://)?(?:~|[A-Za-z]:)?[/\\][^\s\"'<>|()\[\]{},;]*[/\\][^\s\"'<>|()\[\]{},;]*")
 
 
 class ChatModel(ChatOpenAI):
@@ -457,8 +455,7 @@ def _plan_from(args: dict, shown: tuple[int, int], image_size: tuple[int, int]) 
             step["category"] = step["category"].strip().lower()
             if step["category"] not in CATEGORIES:
                 raise _Unusable(
-                    f"step {number} has the unknown category {step['category']!r}; "
-                    f"use one of {', '.join(CATEGORIES)}."
+                    f"step {number} has the unknown category {step['category']!r}; use one of {', '.join(CATEGORIES)}."
                 )
     try:
         plan = Plan.model_validate(args)

@@ -13,7 +13,18 @@ from pydantic import BaseModel, Field, field_validator
 from chatedit.tools.errors import InputError
 
 Category = Literal["remove", "replace", "local", "add", "background", "global", "text", "move", "count", "pose"]
-CATEGORIES: tuple[str, ...] = ("remove", "replace", "local", "add", "background", "global", "text", "move", "count", "pose")
+CATEGORIES: tuple[str, ...] = (
+    "remove",
+    "replace",
+    "local",
+    "add",
+    "background",
+    "global",
+    "text",
+    "move",
+    "count",
+    "pose",
+)
 MAX_INSTRUCTION = 4000
 """Characters of instruction kept; longer text is refused (no planner needs more)."""
 INSTRUCTION_CATEGORIES: frozenset[str] = frozenset({"text", "move", "count", "pose"})

@@ -115,8 +115,20 @@ _REMOVAL_PARTICLES = tuple(
     for row in _lexicon("verbs")["removal_particles"]
 )
 _CLAUSE_VERBS = frozenset(_STATE_OF).union(
-    _VERBS.remove, _VERBS.reveal, _VERBS.add, _VERBS.swap, _VERBS.change, _VERBS.colour, _VERBS.size, _VERBS.keep,
-    _VERBS.slang_remove, _VERBS.move, _GLOBAL_VERBS, _VERBS.dress, _VERBS.choose, _VERBS.other,
+    _VERBS.remove,
+    _VERBS.reveal,
+    _VERBS.add,
+    _VERBS.swap,
+    _VERBS.change,
+    _VERBS.colour,
+    _VERBS.size,
+    _VERBS.keep,
+    _VERBS.slang_remove,
+    _VERBS.move,
+    _GLOBAL_VERBS,
+    _VERBS.dress,
+    _VERBS.choose,
+    _VERBS.other,
 )
 
 _CAPABILITIES = (
@@ -1066,8 +1078,10 @@ def _action(instruction: str, rest: str, anywhere: bool = False) -> list[_Draft]
     """
     words = rest.split()
     low = [w.lower() for w in words]
-    her_does = len(low) > 1 and low[0] == "her" and (
-        _lemma(low[1]) in _VERBS.actions | _CLAUSE_VERBS or low[1].endswith("ing")
+    her_does = (
+        len(low) > 1
+        and low[0] == "her"
+        and (_lemma(low[1]) in _VERBS.actions | _CLAUSE_VERBS or low[1].endswith("ing"))
     )
     determined = low and (low[0] in _GRAMMAR.articles | _GRAMMAR.numbers | {"his", "her", "its", "this", "that"})
     start = 1 if determined and len(low) > 2 and not her_does else 0
@@ -1283,13 +1297,7 @@ def _adjust(instruction: str, rest: str, verb: str) -> list[_Draft]:
     phrase, _ = _noun_phrase(rest, keep_with=False)
     if _head(phrase) in ("shadows", "highlights", "midtones", "blacks", "whites"):
         return _global(instruction)
-    if (
-        not phrase
-        or _is_image(phrase)
-        or _is_weather_thing(phrase)
-        or _is_global_look(phrase)
-        or _is_global_look(rest)
-    ):
+    if not phrase or _is_image(phrase) or _is_weather_thing(phrase) or _is_global_look(phrase) or _is_global_look(rest):
         if phrase and _is_background(phrase) and not _mentions(phrase, _SCENE.weather):
             return [_Draft("background", instruction, prompt=f"{_past(verb)} background")]
         return _global(instruction)
@@ -1335,9 +1343,7 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
     if colours and len(_words(low)) <= 8:
         # "red for the horse's hue".
         rest = re.sub(r"\b" + re.escape(colours[0]) + r"\b", "", text, count=1, flags=re.IGNORECASE).strip()
-        phrase, _ = _noun_phrase(
-            re.sub(r"^(?:for|to|on|the\s+colou?r\s+(?:for|of))\s+", "", rest, flags=re.IGNORECASE)
-        )
+        phrase, _ = _noun_phrase(re.sub(r"^(?:for|to|on|the\s+colou?r\s+(?:for|of))\s+", "", rest, flags=re.IGNORECASE))
         phrase = _RE.possessive_colour.sub("", phrase)
         if phrase and not _is_image(phrase):
             return _local(instruction, phrase, colours[0] + " {}")

@@ -110,8 +110,18 @@ class Editor:
             raise InputError(f"Unknown planner {planner!r}; use auto, llm or rules.")
         if max_attempts is not None and max_attempts < 1:
             raise InputError("max_attempts must be at least 1.")
-        given = dict(models=models, planner=planner, device=device, data_dir=data_dir, max_attempts=max_attempts,
-                     seed=seed, edit=settings, database_url=database, session_wait=session_wait, weights=weights)
+        given = dict(
+            models=models,
+            planner=planner,
+            device=device,
+            data_dir=data_dir,
+            max_attempts=max_attempts,
+            seed=seed,
+            edit=settings,
+            database_url=database,
+            session_wait=session_wait,
+            weights=weights,
+        )
         base = config or Settings()
         self.config = base.model_copy(update={k: v for k, v in given.items() if v is not None})
         """The settings this editor runs with: the arguments over `config` (default: the environment's)."""
@@ -231,8 +241,13 @@ class Session:
             raise InputError("Say what to change (e.g. 'remove the cup'), or send an image.")
         user_mask = self._store_mask(mask, picture) if mask is not None else None
         upload = self.editor.store.put(picture) if picture is not None else None
-        payload = {"instruction": text, "upload": upload, "user_mask": user_mask, "origin": origin,
-                   "request_id": request_id}
+        payload = {
+            "instruction": text,
+            "upload": upload,
+            "user_mask": user_mask,
+            "origin": origin,
+            "request_id": request_id,
+        }
         context = self.editor.context if seed is None else dataclasses.replace(self.editor.context, seed=seed)
         # The session's lock first: waiting for another replica's turn must not hold this one's device.
         with self.editor.database.session_lock(self.id), self.editor.lock:
@@ -296,9 +311,19 @@ class Session:
         report = state.get("report") or {}
         if report.get("version") == found:
             # The request's own turn was the session's last: its answer and report as they were.
-            return Turn(self.editor.store.get(versions[found]["image"]), state.get("reply") or "", self._paths(dict(report), None))
+            return Turn(
+                self.editor.store.get(versions[found]["image"]),
+                state.get("reply") or "",
+                self._paths(dict(report), None),
+            )
         message = f"Already done: {versions[found]['instruction']} (version {found})."
-        report = {"image": versions[found]["image"], "version": found, "message": message, "steps": [], "replayed": True}
+        report = {
+            "image": versions[found]["image"],
+            "version": found,
+            "message": message,
+            "steps": [],
+            "replayed": True,
+        }
         return Turn(self.editor.store.get(versions[found]["image"]), message, self._paths(report, None))
 
     def history(self) -> list[VersionInfo]:
@@ -306,7 +331,9 @@ class Session:
         state = self._state()
         store = self.editor.store
         return [
-            VersionInfo(i, v["image"], v["parent"], v["instruction"], store.path(v["image"]), i == state["cursor"], store)
+            VersionInfo(
+                i, v["image"], v["parent"], v["instruction"], store.path(v["image"]), i == state["cursor"], store
+            )
             for i, v in enumerate(state.get("versions") or [])
         ]
 

@@ -409,6 +409,4 @@ def _check_id(image_id: str) -> None:
     """Raises InputError unless the id is 64 lowercase hex characters, before any path is built from it."""
     if not isinstance(image_id, str) or not _ID.fullmatch(image_id):
         shown = repr(image_id) if len(repr(image_id)) <= 80 else repr(image_id)[:77] + "..."
-        raise InputError(
-            f"{shown} is not an image id; an id is the 64 lowercase hex characters the store gave back."
-        )
+        raise InputError(f"{shown} is not an image id; an id is the 64 lowercase hex characters the store gave back.")

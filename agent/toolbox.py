@@ -56,14 +56,27 @@ class Toolbox:
     def _editor_kwargs(self, guidance) -> dict:
         """Gives back the modern and max editors' settings; the graph's guidance is on SD's scale (7.5)."""
         scale = (guidance or self.settings.guidance) / self.settings.guidance
-        return {"steps": self.settings.editor_steps, "area": self.models.editor_area,
-                "guidance": region_edit.DEFAULT_TRUE_CFG * scale}
+        return {
+            "steps": self.settings.editor_steps,
+            "area": self.models.editor_area,
+            "guidance": region_edit.DEFAULT_TRUE_CFG * scale,
+        }
 
-    def inpaint(self, image, mask, prompt, *, negative_prompt="", seed=0, guidance=None, on_step: StepCallback = None) -> EditResult:
+    def inpaint(
+        self, image, mask, prompt, *, negative_prompt="", seed=0, guidance=None, on_step: StepCallback = None
+    ) -> EditResult:
         """Gives back the image with `mask` repainted from `prompt`, and the paste mask used."""
         if self.edits_by_instruction:
-            return region_edit.inpaint_region(self.models.inpainter, image, mask, prompt, negative_prompt=negative_prompt,
-                                              seed=seed, on_step=on_step, **self._editor_kwargs(guidance))
+            return region_edit.inpaint_region(
+                self.models.inpainter,
+                image,
+                mask,
+                prompt,
+                negative_prompt=negative_prompt,
+                seed=seed,
+                on_step=on_step,
+                **self._editor_kwargs(guidance),
+            )
         return inpaint.inpaint(
             self.models.inpainter,
             image,
@@ -79,8 +92,17 @@ class Toolbox:
     def remove(self, image, mask, target, *, prompt, dilation, seed=0, on_step: StepCallback = None) -> EditResult:
         """Gives back the image with the object under `mask` replaced by what is behind it."""
         if self.edits_by_instruction:
-            return region_edit.remove_region(self.models.inpainter, image, mask, target, prompt=prompt, dilation=dilation,
-                                             seed=seed, on_step=on_step, **self._editor_kwargs(None))
+            return region_edit.remove_region(
+                self.models.inpainter,
+                image,
+                mask,
+                target,
+                prompt=prompt,
+                dilation=dilation,
+                seed=seed,
+                on_step=on_step,
+                **self._editor_kwargs(None),
+            )
         return inpaint.remove(
             self.models.inpainter,
             image,
@@ -97,8 +119,14 @@ class Toolbox:
     def global_edit(self, image, instruction, *, seed=0, guidance=None, on_step: StepCallback = None) -> EditResult:
         """Gives back the whole image edited by the instruction editor, at the input's size and detail."""
         if self.edits_by_instruction:
-            return region_edit.edit_whole(self.models.global_editor, image, instruction, seed=seed, on_step=on_step,
-                                          **self._editor_kwargs(guidance))
+            return region_edit.edit_whole(
+                self.models.global_editor,
+                image,
+                instruction,
+                seed=seed,
+                on_step=on_step,
+                **self._editor_kwargs(guidance),
+            )
         editor = self.models.global_editor
         return global_edit.global_edit(
             editor,
@@ -112,22 +140,43 @@ class Toolbox:
             on_step=on_step,
         )
 
-    def zone_edit(self, image, instruction, region, *, seed=0, guidance=None, on_step: StepCallback = None) -> EditResult:
+    def zone_edit(
+        self, image, instruction, region, *, seed=0, guidance=None, on_step: StepCallback = None
+    ) -> EditResult:
         """Gives back an instruction edit kept only where it changed the located region (ZONE)."""
         canvas = self.global_edit(image, instruction, seed=seed, guidance=guidance, on_step=on_step).image
         layer = blend.zone_layer(image, canvas, self.candidates(canvas))
         edited, alpha = blend.composite(image, canvas, blend.keep_near(layer, region))
         return EditResult(image=edited, mask=alpha, info={"mode": "zone"})
 
-    def edit_object(self, image, mask, instruction, *, seed=0, guidance=None, on_step: StepCallback = None) -> EditResult:
+    def edit_object(
+        self, image, mask, instruction, *, seed=0, guidance=None, on_step: StepCallback = None
+    ) -> EditResult:
         """Gives back the object under `mask` changed by the instruction editor on its crop (modern, max: local, replace)."""
-        return region_edit.edit_region(self.models.global_editor, image, mask, instruction, seed=seed, on_step=on_step,
-                                       **self._editor_kwargs(guidance))
+        return region_edit.edit_region(
+            self.models.global_editor,
+            image,
+            mask,
+            instruction,
+            seed=seed,
+            on_step=on_step,
+            **self._editor_kwargs(guidance),
+        )
 
-    def edit_changed(self, image, instruction, region=None, *, seed=0, guidance=None, on_step: StepCallback = None) -> EditResult:
+    def edit_changed(
+        self, image, instruction, region=None, *, seed=0, guidance=None, on_step: StepCallback = None
+    ) -> EditResult:
         """Gives back an instruction edit kept only where it changed the picture (text, move, count, pose), near `region`."""
-        return region_edit.edit_changed_region(self.models.global_editor, image, instruction, candidates=self.candidates,
-                                               region=region, seed=seed, on_step=on_step, **self._editor_kwargs(guidance))
+        return region_edit.edit_changed_region(
+            self.models.global_editor,
+            image,
+            instruction,
+            candidates=self.candidates,
+            region=region,
+            seed=seed,
+            on_step=on_step,
+            **self._editor_kwargs(guidance),
+        )
 
     @property
     def can_generate(self) -> bool:
@@ -137,19 +186,30 @@ class Toolbox:
         """
         return self.models.family == "modern"
 
-    def generate(self, prompt: str, size: Optional[tuple[int, int]] = None, *, seed=0,
-                 on_step: StepCallback = None) -> EditResult:
+    def generate(
+        self, prompt: str, size: Optional[tuple[int, int]] = None, *, seed=0, on_step: StepCallback = None
+    ) -> EditResult:
         """Gives back a picture drawn from `prompt` at `size` (width, height; None: the model's own), modern only."""
         if not self.can_generate:
-            raise InputError(f"The {self.models.family} models only edit pictures; drawing one from text alone "
-                             "needs the modern models (run with --models modern).")
-        return region_edit.generate(self.models.global_editor, prompt, size, seed=seed, on_step=on_step,
-                                    steps=self.settings.editor_steps, area=self.models.editor_area)
+            raise InputError(
+                f"The {self.models.family} models only edit pictures; drawing one from text alone "
+                "needs the modern models (run with --models modern)."
+            )
+        return region_edit.generate(
+            self.models.global_editor,
+            prompt,
+            size,
+            seed=seed,
+            on_step=on_step,
+            steps=self.settings.editor_steps,
+            area=self.models.editor_area,
+        )
 
     def cannot(self, category: str) -> Optional[str]:
         """Gives back why this family cannot make a step of `category` (a sentence for the answer), or None."""
         if category in INSTRUCTION_CATEGORIES and not self.edits_by_instruction:
-            return (f"This {category} edit needs the modern or max models (run with --models modern or max); "
-                    "the classic models cannot make it without repainting the object at random.")
+            return (
+                f"This {category} edit needs the modern or max models (run with --models modern or max); "
+                "the classic models cannot make it without repainting the object at random."
+            )
         return None
-

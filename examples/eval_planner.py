@@ -29,15 +29,15 @@ from chatedit.agent.plan import Plan
 
 def cli_planner(directory: Path):
     """Gives back a planner that answers from one `chatedit plan --input -` run over every instruction."""
-    texts = sorted({
-        record["instruction"]
-        for path in eval_files(directory)
-        for record in load_jsonl(path)
-    })
+    texts = sorted({record["instruction"] for path in eval_files(directory) for record in load_jsonl(path)})
     lines = "".join(json.dumps({"id": str(i), "instruction": text}) + "\n" for i, text in enumerate(texts))
     done = subprocess.run(
         [sys.executable, "-m", "chatedit.agent.cli", "plan", "--planner", "rules", "--input", "-"],
-        input=lines, capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
+        input=lines,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
     )
     plans = {texts[int(row["id"])]: Plan(steps=row["steps"]) for row in map(json.loads, done.stdout.splitlines())}
     return plans.__getitem__

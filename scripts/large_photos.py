@@ -46,8 +46,14 @@ def one(path: str, instruction: str, models: str) -> dict:
     from chatedit.agent.toolbox import EditSettings
 
     with tempfile.TemporaryDirectory() as folder:
-        editor = Editor(models=models, planner="rules", device="cpu", data_dir=folder, max_attempts=1,
-                        settings=EditSettings(editor_steps=1))
+        editor = Editor(
+            models=models,
+            planner="rules",
+            device="cpu",
+            data_dir=folder,
+            max_attempts=1,
+            settings=EditSettings(editor_steps=1),
+        )
         session = editor.session()
         _ = editor.toolbox.models.global_editor  # loaded before the clock starts
         before = _rss_gib()
@@ -79,8 +85,12 @@ def main() -> None:
         for megapixels in args.megapixels:
             path = f"{folder}/photo-{megapixels:g}mp.jpg"
             size = make_photo(megapixels, path)
-            done = subprocess.run([sys.executable, __file__, "--child", path, "--instruction", args.instruction,
-                                   "--models", args.models], check=True, capture_output=True, text=True)
+            done = subprocess.run(
+                [sys.executable, __file__, "--child", path, "--instruction", args.instruction, "--models", args.models],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             print(json.dumps({"size": size, **json.loads(done.stdout.strip().splitlines()[-1])}))
 
 

@@ -55,9 +55,13 @@ class Cluster:
         self.port = 0
         for _ in range(3):  # another process may take the free port first
             self.port = _free_port()
-            settings = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+            settings = (
+                f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+            )
             started = subprocess.run(
-                _as_owner([str(binaries / "pg_ctl"), "-D", str(self.data), "-o", settings, "-l", str(self.log), "-w", "start"]),
+                _as_owner(
+                    [str(binaries / "pg_ctl"), "-D", str(self.data), "-o", settings, "-l", str(self.log), "-w", "start"]
+                ),
                 capture_output=True,
                 text=True,
             )
@@ -89,7 +93,10 @@ class Cluster:
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-l", str(self.log), "-w", "restart")
 
     def stop(self) -> None:
-        subprocess.run(_as_owner([str(self.binaries / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]), capture_output=True)
+        subprocess.run(
+            _as_owner([str(self.binaries / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]),
+            capture_output=True,
+        )
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

@@ -418,8 +418,9 @@ def test_sessions_of_one_key_cannot_be_read_or_changed_with_another(editor):
     for name in ("holiday", ann_id):  # Bob tries Ann's name, then the id the server gave Ann
         for text in ("history", "undo"):
             # Under Bob's key no session has that name: the commands say so and store nothing.
-            reply = http.post("/v1/chat/completions", headers={**bearer("sk-bob"), "X-Chatedit-Session": name},
-                              json=chat(text))
+            reply = http.post(
+                "/v1/chat/completions", headers={**bearer("sk-bob"), "X-Chatedit-Session": name}, json=chat(text)
+            )
             assert "No such session" in assert_error(reply, 400)
         answer, bob_id = send("sk-bob", name, EDIT)
         assert bob_id != ann_id

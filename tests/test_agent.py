@@ -49,7 +49,9 @@ class ScriptedToolbox(Toolbox):
                     hits.append(Detection(phrase, tuple(float(v) for v in box), 0.8))
             if phrase in self.new_objects and (diff > 8).any():
                 ys, xs = np.nonzero(diff > 8)
-                hits.append(Detection(phrase, (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)), 0.7))
+                hits.append(
+                    Detection(phrase, (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)), 0.7)
+                )
             found[phrase] = hits
         return found
 
@@ -73,8 +75,10 @@ def make_editor(tmp_path, toolbox, **kwargs):
 def test_compound_instruction_runs_steps_in_order(tmp_path, photo):
     toolbox = ScriptedToolbox(photo, {"cup": [CUP]})
     events = []
-    turn = make_editor(tmp_path, toolbox).session().send(
-        "remove the cup and make it sunset", image=photo, on_event=events.append
+    turn = (
+        make_editor(tmp_path, toolbox)
+        .session()
+        .send("remove the cup and make it sunset", image=photo, on_event=events.append)
     )
     steps = turn.report["steps"]
     assert [s["category"] for s in steps] == ["remove", "global"]
@@ -89,7 +93,9 @@ def test_compound_instruction_runs_steps_in_order(tmp_path, photo):
 
 
 def test_three_chained_turns_keep_pixels_outside_all_masks(tmp_path, photo):
-    toolbox = ScriptedToolbox(photo, {"cup": [CUP], "spoon": [SPOON], "table": [(0, 50, 150, 100)]}, new_objects={"bird"})
+    toolbox = ScriptedToolbox(
+        photo, {"cup": [CUP], "spoon": [SPOON], "table": [(0, 50, 150, 100)]}, new_objects={"bird"}
+    )
     session = make_editor(tmp_path, toolbox).session()
     turns = [
         session.send("remove the cup", image=photo),
@@ -191,8 +197,13 @@ REMOVE_CUP_AND_SUNSET = {
 
 def llm_editor(tmp_path, toolbox, fake, **kwargs):
     return Editor(
-        models="tiny", planner="llm", data_dir=tmp_path, toolbox=toolbox, seed=1,
-        llm=make_chat_model(llm_settings(fake)), **kwargs,
+        models="tiny",
+        planner="llm",
+        data_dir=tmp_path,
+        toolbox=toolbox,
+        seed=1,
+        llm=make_chat_model(llm_settings(fake)),
+        **kwargs,
     )
 
 
@@ -207,13 +218,20 @@ def _has_image(body: dict) -> bool:
 
 
 def test_llm_success_path_costs_two_calls_for_two_steps(tmp_path, photo, fake_llm):
-    fake_llm.script([
-        tool_call("Plan", REMOVE_CUP_AND_SUNSET),
-        tool_call("Verdicts", {"verdicts": [
-            {"step": 1, "passed": True, "reason": "cup gone", "new_prompt": None},
-            {"step": 2, "passed": True, "reason": "warm light", "new_prompt": None},
-        ]}),
-    ])
+    fake_llm.script(
+        [
+            tool_call("Plan", REMOVE_CUP_AND_SUNSET),
+            tool_call(
+                "Verdicts",
+                {
+                    "verdicts": [
+                        {"step": 1, "passed": True, "reason": "cup gone", "new_prompt": None},
+                        {"step": 2, "passed": True, "reason": "warm light", "new_prompt": None},
+                    ]
+                },
+            ),
+        ]
+    )
     toolbox = ScriptedToolbox(photo, {"cup": [CUP]})
     turn = llm_editor(tmp_path, toolbox, fake_llm).session().send("remove the cup and make it sunset", image=photo)
     assert turn.report["planner"] == "llm"
@@ -224,12 +242,25 @@ def test_llm_success_path_costs_two_calls_for_two_steps(tmp_path, photo, fake_ll
 
 
 def test_llm_failed_verdict_loops_back_with_the_new_prompt(tmp_path, photo, fake_llm):
-    plan = {"steps": [{"category": "local", "target": "cup", "prompt": "a blue cup", "instruction": "make the cup blue"}]}
-    fake_llm.script([
-        tool_call("Plan", plan),
-        tool_call("Verdicts", {"verdicts": [{"step": 1, "passed": False, "reason": "still red", "new_prompt": "a bright blue ceramic cup"}]}),
-        tool_call("Verdicts", {"verdicts": [{"step": 1, "passed": True, "reason": "blue now", "new_prompt": None}]}),
-    ])
+    plan = {
+        "steps": [{"category": "local", "target": "cup", "prompt": "a blue cup", "instruction": "make the cup blue"}]
+    }
+    fake_llm.script(
+        [
+            tool_call("Plan", plan),
+            tool_call(
+                "Verdicts",
+                {
+                    "verdicts": [
+                        {"step": 1, "passed": False, "reason": "still red", "new_prompt": "a bright blue ceramic cup"}
+                    ]
+                },
+            ),
+            tool_call(
+                "Verdicts", {"verdicts": [{"step": 1, "passed": True, "reason": "blue now", "new_prompt": None}]}
+            ),
+        ]
+    )
     toolbox = ScriptedToolbox(photo, {"cup": [CUP]})
     calls = []
     original_inpaint = toolbox.inpaint
@@ -247,11 +278,13 @@ def test_llm_failed_verdict_loops_back_with_the_new_prompt(tmp_path, photo, fake
 
 
 def test_malformed_llm_plan_retries_then_falls_back_to_rules(tmp_path, photo, fake_llm):
-    fake_llm.script([
-        tool_call("Plan", "{not json"),
-        tool_call("Plan", '{"steps": [{"category": "explode"}]}'),
-        tool_call("Verdicts", {"verdicts": [{"step": 1, "passed": True, "reason": "gone", "new_prompt": None}]}),
-    ])
+    fake_llm.script(
+        [
+            tool_call("Plan", "{not json"),
+            tool_call("Plan", '{"steps": [{"category": "explode"}]}'),
+            tool_call("Verdicts", {"verdicts": [{"step": 1, "passed": True, "reason": "gone", "new_prompt": None}]}),
+        ]
+    )
     toolbox = ScriptedToolbox(photo, {"cup": [CUP]})
     turn = llm_editor(tmp_path, toolbox, fake_llm).session().send("remove the cup", image=photo)
     assert turn.report["planner"] == "rules"
@@ -280,11 +313,15 @@ def test_local_edit_through_zone_keeps_only_the_edited_region(tmp_path, photo):
 
 def test_a_step_that_cannot_be_placed_is_skipped_and_the_others_run(tmp_path, photo, fake_llm):
     """A VLM box too small to paint in is refused by the add step alone; the removal still happens."""
-    plan = {"steps": [
-        {"category": "add", "prompt": "a bird", "instruction": "add a bird", "box": [5, 5, 6, 6]},
-        {"category": "remove", "target": "cup", "prompt": "table", "instruction": "remove the cup"},
-    ]}
-    fake_llm.script([tool_call("Plan", plan), tool_call("Verdicts", {"verdicts": [{"step": 2, "passed": True, "reason": "gone"}]})])
+    plan = {
+        "steps": [
+            {"category": "add", "prompt": "a bird", "instruction": "add a bird", "box": [5, 5, 6, 6]},
+            {"category": "remove", "target": "cup", "prompt": "table", "instruction": "remove the cup"},
+        ]
+    }
+    fake_llm.script(
+        [tool_call("Plan", plan), tool_call("Verdicts", {"verdicts": [{"step": 2, "passed": True, "reason": "gone"}]})]
+    )
     toolbox = ScriptedToolbox(photo, {"cup": [CUP]})
     turn = llm_editor(tmp_path, toolbox, fake_llm).session().send("add a bird and remove the cup", image=photo)
     add, remove = turn.report["steps"]
@@ -309,8 +346,10 @@ def test_user_mask_is_every_steps_region_without_detection(tmp_path, photo):
     """A drawn mask places each step (even one whose target is not in the picture) and bounds every change."""
     toolbox = ScriptedToolbox(photo, {"cup": [CUP]})
     mask = drawn_mask(photo)
-    turn = make_editor(tmp_path, toolbox).session().send(
-        "remove the giraffe and make it sunset", image=photo, mask=Image.fromarray(mask.astype(np.uint8) * 255)
+    turn = (
+        make_editor(tmp_path, toolbox)
+        .session()
+        .send("remove the giraffe and make it sunset", image=photo, mask=Image.fromarray(mask.astype(np.uint8) * 255))
     )
     steps = turn.report["steps"]
     assert [s["category"] for s in steps] == ["remove", "global"]
@@ -382,7 +421,10 @@ def test_studio_graph_takes_its_settings_from_the_run_context(tmp_path, photo):
     graph = make_graph()
     graph.checkpointer = InMemorySaver()  # the LangGraph server brings its own
     message = HumanMessage(
-        content=[{"type": "text", "text": "make it sunset"}, {"type": "image_url", "image_url": {"url": to_data_url(photo)}}]
+        content=[
+            {"type": "text", "text": "make it sunset"},
+            {"type": "image_url", "image_url": {"url": to_data_url(photo)}},
+        ]
     )
     context = {"models": "tiny", "device": "cpu", "data_dir": str(tmp_path), "max_attempts": 1, "seed": 5}
     state = graph.invoke({"messages": [message]}, {"configurable": {"thread_id": "t"}}, context=context)

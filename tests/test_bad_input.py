@@ -304,8 +304,6 @@ def test_python_api(case: Case, editor, tmp_path):
 # ---- the HTTP server ---------------------------------------------------------------------------
 
 
-
-
 @pytest.fixture(scope="module")
 def server(editor):
     with serve(create_app(editor, ServerSettings())) as url:

@@ -9,7 +9,18 @@ from chatedit.agent.llm import make_chat_model
 from chatedit.agent.toolbox import EditSettings
 from tests.fake_llm import llm_settings, tool_call
 
-STAGES = ["plan", "detect", "segment", "inpaint", "global_edit", "verify", "store_checkpoint", "model", "overhead", "turn"]
+STAGES = [
+    "plan",
+    "detect",
+    "segment",
+    "inpaint",
+    "global_edit",
+    "verify",
+    "store_checkpoint",
+    "model",
+    "overhead",
+    "turn",
+]
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +67,12 @@ def test_llm_calls_are_counted_from_the_turns_with_a_scripted_llm(fake_llm):
         ],
         "message": None,
     }
-    verdicts = {"verdicts": [
-        {"step": 1, "passed": True, "reason": "gone", "new_prompt": None},
-        {"step": 2, "passed": True, "reason": "warm", "new_prompt": None},
-    ]}
+    verdicts = {
+        "verdicts": [
+            {"step": 1, "passed": True, "reason": "gone", "new_prompt": None},
+            {"step": 2, "passed": True, "reason": "warm", "new_prompt": None},
+        ]
+    }
     fake_llm.script([tool_call("Plan", plan), tool_call("Verdicts", verdicts)] * 3)
     llm = make_chat_model(llm_settings(fake_llm))
     result = run_bench(

@@ -99,7 +99,8 @@ def test_edit_with_a_drawn_mask_changes_only_that_region(runner, photo_path, tmp
     cut.save(mask_path)
     out = tmp_path / "out.png"
     result = runner.invoke(
-        cli.app, ["edit", str(photo_path), "remove the giraffe", "-o", str(out), "--mask", str(mask_path), "--json", *TINY]
+        cli.app,
+        ["edit", str(photo_path), "remove the giraffe", "-o", str(out), "--mask", str(mask_path), "--json", *TINY],
     )
     assert result.exit_code == 0, result.stderr
     step = json.loads(result.stdout)["steps"][0]
@@ -113,7 +114,9 @@ def test_edit_refuses_a_mask_of_another_size(runner, photo_path, tmp_path):
     mask_path = tmp_path / "mask.png"
     Image.new("L", (40, 40), 255).save(mask_path)
     out = tmp_path / "out.png"
-    result = runner.invoke(cli.app, ["edit", str(photo_path), "make it blue", "-o", str(out), "--mask", str(mask_path), *TINY])
+    result = runner.invoke(
+        cli.app, ["edit", str(photo_path), "make it blue", "-o", str(out), "--mask", str(mask_path), *TINY]
+    )
     assert result.exit_code == 2
     assert "mask" in result.stderr.lower() and not out.exists()
 
@@ -354,11 +357,15 @@ def test_files_to_fetch_skips_duplicate_weights():
 def test_bench_prints_stage_timings_as_json(runner, monkeypatch):
     monkeypatch.setenv("CHATEDIT_INPAINT_STEPS", "2")
     monkeypatch.setenv("CHATEDIT_GLOBAL_STEPS", "2")
-    result = runner.invoke(cli.app, ["bench", "--models", "tiny", "--device", "cpu", "--size", "96x64", "--repeat", "1", "--json"])
+    result = runner.invoke(
+        cli.app, ["bench", "--models", "tiny", "--device", "cpu", "--size", "96x64", "--repeat", "1", "--json"]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     stages = report["stages_ms"]
-    assert {"plan", "detect", "segment", "inpaint", "global_edit", "verify", "store_checkpoint", "overhead"} <= set(stages)
+    assert {"plan", "detect", "segment", "inpaint", "global_edit", "verify", "store_checkpoint", "overhead"} <= set(
+        stages
+    )
     assert all(row["min"] <= row["median"] <= row["max"] for row in stages.values())
     assert report["size"] == [96, 64] and report["llm_calls_per_turn"] == [0] and report["load_ms"] > 0
 
@@ -411,7 +418,9 @@ def test_mcp_keeps_sessions_in_the_database_it_is_given(runner, tmp_path, monkey
     served = []
     monkeypatch.setattr(mcp_tools, "run_stdio", lambda factory: served.append(factory()))
     sessions = tmp_path / "shared" / "sessions.sqlite"
-    result = runner.invoke(cli.app, ["mcp", "--models", "tiny", "--planner", "rules", "--database", f"sqlite://{sessions}"])
+    result = runner.invoke(
+        cli.app, ["mcp", "--models", "tiny", "--planner", "rules", "--database", f"sqlite://{sessions}"]
+    )
     assert result.exit_code == 0, result.output
     editor = served[0]
     try:
@@ -444,8 +453,21 @@ def test_missing_weights_exit_3_and_name_hf_hub_offline_only_when_it_is_set(runn
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("CHATEDIT_DETECTOR", "chatedit-tests/no-such-detector")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    args = ["edit", str(photo_path), "remove the cup", "-o", str(tmp_path / "o.png"), "--models", "classic",
-            "--weights", "real", "--planner", "rules", "--device", "cpu"]
+    args = [
+        "edit",
+        str(photo_path),
+        "remove the cup",
+        "-o",
+        str(tmp_path / "o.png"),
+        "--models",
+        "classic",
+        "--weights",
+        "real",
+        "--planner",
+        "rules",
+        "--device",
+        "cpu",
+    ]
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     offline = runner.invoke(cli.app, args)
     assert offline.exit_code == 3, offline.stderr
@@ -467,12 +489,16 @@ def test_help_shows_no_value_for_flags_and_auto_for_models(runner):
 
 @pytest.mark.parametrize(
     ("picture_size", "instruction", "said"),
-    [((1, 1), "make it red", "at least 32 px"), ((64, 64), "", "Say what to change"),
-     ((64, 64), "hello there, nice day", "did not find an edit"),
-     ((64, 64), "entferne den Hund", "read English only")],
+    [
+        ((1, 1), "make it red", "at least 32 px"),
+        ((64, 64), "", "Say what to change"),
+        ((64, 64), "hello there, nice day", "did not find an edit"),
+        ((64, 64), "entferne den Hund", "read English only"),
+    ],
 )
-def test_edit_refuses_what_needs_no_model_before_any_model_loads(picture_size, instruction, said, runner, tmp_path,
-                                                                 monkeypatch):
+def test_edit_refuses_what_needs_no_model_before_any_model_loads(
+    picture_size, instruction, said, runner, tmp_path, monkeypatch
+):
     def no_models(config):
         raise AssertionError("the models were loaded for input that needs none")
 

@@ -90,8 +90,6 @@ class CountingToolbox(Toolbox):
             return super().global_edit(*args, **kwargs)
 
 
-
-
 def send_turn(server: str, i: int, stream: bool) -> dict:
     """Gives back {"status", "content", "report"} of one session's edit."""
     picture = Image.new("RGB", (96, 64), colour(i))

@@ -70,8 +70,9 @@ def test_small_qwen_tokenizer_encodes_any_text_and_keeps_control_tokens():
     assert ids[0] == tokenizer.convert_tokens_to_ids("<|im_start|>")
     assert ids[-1] == tokenizer.convert_tokens_to_ids("<|im_end|>")
     assert tokenizer.decode(ids[1:-1]) == "user\nmake the sign say ÖFFNEN 🙂"
-    text = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
-                                         add_generation_prompt=True, enable_thinking=False)
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True, enable_thinking=False
+    )
     assert text.startswith("<|im_start|>user\nhi<|im_end|>") and "<think>" in text
 
 
@@ -125,8 +126,9 @@ def test_checkpoints_are_overridable_and_missing_ones_say_so(monkeypatch, tmp_pa
     [(load_modern_editor, 3.88, 4.02), (load_max_editor, 20.43, 8.29)],
 )
 def test_random_full_builds_the_published_sizes_in_bf16_on_the_device(tmp_path, loader, transformer_b, text_encoder_b):
-    pipe = loader(profile="random-full", checkpoint="unused", device=torch.device("meta"), dtype=torch.float16,
-                  cache_dir=tmp_path)
+    pipe = loader(
+        profile="random-full", checkpoint="unused", device=torch.device("meta"), dtype=torch.float16, cache_dir=tmp_path
+    )
 
     def billions(module) -> float:
         return sum(p.numel() for p in module.parameters()) / 1e9

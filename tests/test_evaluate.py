@@ -169,7 +169,10 @@ def test_example_script_measures_through_the_cli(tmp_path):
     sample = root / "tests" / "data" / "eval_sample"
     done = subprocess.run(
         [sys.executable, str(root / "examples" / "eval_planner.py"), "--dir", str(sample), "--json"],
-        capture_output=True, text=True, timeout=120, cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
     )
     assert done.returncode == 0, done.stderr
     via_cli = _json.loads(done.stdout)

@@ -20,8 +20,15 @@ def test_a_turn_with_a_drawn_mask_edits_inside_it_and_reports_the_models(family,
     photo = coffee.resize((240, 160))
     mask = np.zeros((160, 240), bool)
     mask[40:120, 80:180] = True
-    editor = Editor(models=f"{family}:tiny", planner="rules", device="cpu", data_dir=tmp_path, max_attempts=1,
-                    settings=EditSettings(editor_steps=2), seed=0)
+    editor = Editor(
+        models=f"{family}:tiny",
+        planner="rules",
+        device="cpu",
+        data_dir=tmp_path,
+        max_attempts=1,
+        settings=EditSettings(editor_steps=2),
+        seed=0,
+    )
     try:
         turn = editor.session().send("make it red", image=photo, mask=mask)
     finally:
@@ -48,7 +55,18 @@ def test_cli_says_once_which_models_run(spelled, coffee, tmp_path, monkeypatch):
     monkeypatch.setenv("CHATEDIT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CHATEDIT_EDITOR_STEPS", "2")
     if spelled == "flags":
-        chosen = ["--models", "modern", "--weights", "tiny", "--planner", "rules", "--device", "cpu", "--max-attempts", "1"]
+        chosen = [
+            "--models",
+            "modern",
+            "--weights",
+            "tiny",
+            "--planner",
+            "rules",
+            "--device",
+            "cpu",
+            "--max-attempts",
+            "1",
+        ]
     else:
         chosen = []
         for name, value in {"MODELS": "modern:tiny", "PLANNER": "rules", "DEVICE": "cpu", "MAX_ATTEMPTS": "1"}.items():
@@ -76,7 +94,9 @@ class SeeingToolbox(Toolbox):
         self.used: list[str] = []
 
     def detect(self, image, phrases):
-        return {p: [Detection(p, tuple(float(v) for v in box), 0.8) for box in self.objects.get(p, [])] for p in phrases}
+        return {
+            p: [Detection(p, tuple(float(v) for v in box), 0.8) for box in self.objects.get(p, [])] for p in phrases
+        }
 
     def segment_box(self, image, box):
         return box_mask((image.height, image.width), box)
@@ -99,7 +119,9 @@ BOX = (60, 40, 160, 120)
 
 def _turn(family: str, instruction: str, target: str, photo, tmp_path):
     toolbox = SeeingToolbox(family, {target: [BOX]})
-    editor = Editor(models=f"{family}:tiny", planner="rules", data_dir=tmp_path, toolbox=toolbox, max_attempts=1, seed=0)
+    editor = Editor(
+        models=f"{family}:tiny", planner="rules", data_dir=tmp_path, toolbox=toolbox, max_attempts=1, seed=0
+    )
     try:
         return toolbox, editor.session().send(instruction, image=photo)
     finally:

@@ -50,7 +50,10 @@ def test_tone_edit_at_1mp_keeps_the_photos_fine_detail_and_carries_the_change(ph
     assert np.abs(result_values - reference_values).mean() < 4.0
     assert np.abs(result_values - np.asarray(photo, np.float32)).mean() > 10.0
     red_minus_blue = result_values[..., 0].mean() - result_values[..., 2].mean()
-    assert red_minus_blue > np.asarray(photo, np.float32)[..., 0].mean() - np.asarray(photo, np.float32)[..., 2].mean() + 10
+    assert (
+        red_minus_blue
+        > np.asarray(photo, np.float32)[..., 0].mean() - np.asarray(photo, np.float32)[..., 2].mean() + 10
+    )
 
 
 def test_style_edit_is_not_forced_back_onto_the_photos_texture(photo):

@@ -32,7 +32,9 @@ def png_declaring(width: int, height: int) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def with_exif_orientation(image: Image.Image, orientation: int) -> bytes:
@@ -326,7 +328,9 @@ def test_png_with_a_broken_exif_block_still_loads():
 
 
 def test_jpeg_with_a_broken_exif_block_still_loads():
-    data = encode(Image.new("RGB", (12, 8), GREEN), "JPEG", quality=95, exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff")
+    data = encode(
+        Image.new("RGB", (12, 8), GREEN), "JPEG", quality=95, exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff"
+    )
     loaded = load_image(data)
     assert loaded.size == (12, 8)
     assert_close(loaded.getpixel((6, 4)), GREEN)

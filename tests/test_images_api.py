@@ -57,7 +57,9 @@ def test_output_format_and_own_size(client, small_photo, output_format, pil_form
 
 
 def test_n_pictures_each_from_its_own_seed(client, small_photo):
-    reply = client.images.edit(image=("photo.png", png(small_photo), "image/png"), prompt="make it look like winter", n=3)
+    reply = client.images.edit(
+        image=("photo.png", png(small_photo), "image/png"), prompt="make it look like winter", n=3
+    )
     pictures = [np.asarray(decoded(item.b64_json).convert("RGB")) for item in reply.data]
     assert len(pictures) == 3 and all(p.shape == (64, 96, 3) for p in pictures)
     assert not np.array_equal(pictures[0], pictures[1]) and not np.array_equal(pictures[1], pictures[2])
@@ -153,7 +155,9 @@ def test_a_mask_is_the_region_and_outside_it_nothing_changes(client, small_photo
     mask = Image.new("RGBA", small_photo.size, (0, 0, 0, 255))
     mask.paste((0, 0, 0, 0), (8, 8, 40, 40))
     reply = client.images.edit(
-        image=("photo.png", png(small_photo), "image/png"), mask=("mask.png", png(mask), "image/png"), prompt="make it red"
+        image=("photo.png", png(small_photo), "image/png"),
+        mask=("mask.png", png(mask), "image/png"),
+        prompt="make it red",
     )
     edited = np.asarray(decoded(reply.data[0].b64_json).convert("RGB")).astype(int)
     original = np.asarray(small_photo).astype(int)

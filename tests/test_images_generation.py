@@ -21,8 +21,15 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def editor(tmp_path_factory):
-    editor = Editor(models="modern:tiny", planner="rules", device="cpu", max_attempts=1, seed=0,
-                    data_dir=tmp_path_factory.mktemp("generation-data"), settings=EditSettings(editor_steps=2))
+    editor = Editor(
+        models="modern:tiny",
+        planner="rules",
+        device="cpu",
+        max_attempts=1,
+        seed=0,
+        data_dir=tmp_path_factory.mktemp("generation-data"),
+        settings=EditSettings(editor_steps=2),
+    )
     yield editor
     editor.close()
 
@@ -50,7 +57,7 @@ def test_auto_is_the_models_square_and_a_url_answer_links_it(client, server, edi
     reply = client.images.generate(prompt="a lighthouse at dusk", response_format="url", output_format="webp")
     url = reply.data[0].url
     assert url.startswith(f"{server}/v1/images/") and "sig=" in url
-    side = round(editor.toolbox.models.editor_area ** 0.5)
+    side = round(editor.toolbox.models.editor_area**0.5)
     assert Image.open(io.BytesIO(openai.DefaultHttpxClient().get(url).content)).size == (side, side)
 
 
@@ -63,8 +70,9 @@ def test_the_drawn_picture_is_a_sessions_first_version_and_an_edit_continues_it(
     assert history[0].instruction == "drawn from text: a cup on a table"
     picture = decoded(drawn.data[0].b64_json).convert("RGB")
     assert np.array_equal(np.asarray(history[0].image), np.asarray(picture))
-    edited = client.images.edit(image=("drawn.png", png(picture), "image/png"), prompt="make it look like winter",
-                                user="painter")
+    edited = client.images.edit(
+        image=("drawn.png", png(picture), "image/png"), prompt="make it look like winter", user="painter"
+    )
     assert edited.model_extra["chatedit"]["session"] == session
     assert [v.index for v in editor.session(session).history()] == [0, 1]
 

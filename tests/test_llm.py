@@ -37,8 +37,14 @@ REMOVE_DOG = {
 def _add(box):
     return {
         "steps": [
-            {"category": "add", "prompt": "a small boat", "instruction": "add a boat", "anchor": "water",
-             "relation": "on", "box": box}
+            {
+                "category": "add",
+                "prompt": "a small boat",
+                "instruction": "add a boat",
+                "anchor": "water",
+                "relation": "on",
+                "box": box,
+            }
         ]
     }
 
@@ -89,7 +95,12 @@ def test_settings_read_chatedit_variables_then_openai_ones(monkeypatch):
     assert settings.model == "Qwen/Qwen2.5-VL-7B-Instruct" and settings.retries == 5 and settings.timeout == 60
 
     model = make_chat_model(settings)
-    assert isinstance(model, ChatOpenAI) and model.temperature == 0 and model.root_client.max_retries == 0 and model.retries == 5
+    assert (
+        isinstance(model, ChatOpenAI)
+        and model.temperature == 0
+        and model.root_client.max_retries == 0
+        and model.retries == 5
+    )
 
 
 def test_settings_with_only_a_base_url_are_configured(monkeypatch):
@@ -126,7 +137,9 @@ def test_plan_request_carries_the_image_and_offers_the_plan_tool(fake_llm, llm, 
     assert "remove the dog" in user_text and "make it sunset" in user_text and "601x403" in user_text
     (tool,) = request["tools"]
     assert tool["function"]["name"] == "Plan"
-    assert tool["function"]["parameters"]["properties"]["steps"]["items"]["properties"]["category"]["enum"] == list(CATEGORIES)
+    assert tool["function"]["parameters"]["properties"]["steps"]["items"]["properties"]["category"]["enum"] == list(
+        CATEGORIES
+    )
     assert request["tool_choice"] == {"type": "function", "function": {"name": "Plan"}}
 
 

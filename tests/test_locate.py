@@ -76,8 +76,16 @@ def test_object_kind_reads_the_noun_of_a_phrase():
 
 @pytest.mark.parametrize(
     "text, relation",
-    [("on top of", "on"), ("To the left of", "left of"), ("beside", "next to"), ("underneath", "under"),
-     ("in the sky", "in the sky"), ("in front of", "in front of"), ("hovering around", "near"), (None, None)],
+    [
+        ("on top of", "on"),
+        ("To the left of", "left of"),
+        ("beside", "next to"),
+        ("underneath", "under"),
+        ("in the sky", "in the sky"),
+        ("in front of", "in front of"),
+        ("hovering around", "near"),
+        (None, None),
+    ],
 )
 def test_normalise_relation(text, relation):
     assert locate.normalise_relation(text) == relation
@@ -87,7 +95,9 @@ def test_normalise_relation(text, relation):
 
 
 @pytest.mark.parametrize("table", [TABLE, (0, 60, 300, 200), (350, 5, 630, 300), (40, 300, 620, 478)])
-@pytest.mark.parametrize("name, anchor_name", [("a cup", None), ("a cup", "table"), ("a vase", "table"), ("a cat", None)])
+@pytest.mark.parametrize(
+    "name, anchor_name", [("a cup", None), ("a cup", "table"), ("a vase", "table"), ("a cat", None)]
+)
 @pytest.mark.parametrize("relation", ["on", "on top of"])
 def test_on_the_table_stands_on_the_top_part_of_the_table(table, name, anchor_name, relation):
     box = place_object((WIDTH, HEIGHT), name, relation, table, anchor_name=anchor_name)

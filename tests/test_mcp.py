@@ -46,8 +46,17 @@ def text_of(result) -> str:
 async def stdio_calls(photo_path: str, not_an_image: str, data_dir: str) -> dict:
     env = {**os.environ, "CHATEDIT_INPAINT_STEPS": "2", "CHATEDIT_GLOBAL_STEPS": "2", "CHATEDIT_GLOBAL_MAX_SIDE": "64"}
     command = [
-        "-m", "chatedit.agent.cli", "mcp", "--models", "tiny", "--planner", "rules", "--device", "cpu",
-        "--data-dir", data_dir,
+        "-m",
+        "chatedit.agent.cli",
+        "mcp",
+        "--models",
+        "tiny",
+        "--planner",
+        "rules",
+        "--device",
+        "cpu",
+        "--data-dir",
+        data_dir,
     ]
     params = StdioServerParameters(command=sys.executable, args=command, env=env)
     progress: list[str] = []
@@ -59,7 +68,9 @@ async def stdio_calls(photo_path: str, not_an_image: str, data_dir: str) -> dict
         await session.initialize()
         tools = [tool.name for tool in (await session.list_tools()).tools]
         edit = await session.call_tool(
-            "edit_image", {"instruction": "make it look like winter", "image": photo_path}, progress_callback=on_progress
+            "edit_image",
+            {"instruction": "make it look like winter", "image": photo_path},
+            progress_callback=on_progress,
         )
         name = edit.structured_content["session"]
         return {
@@ -70,7 +81,9 @@ async def stdio_calls(photo_path: str, not_an_image: str, data_dir: str) -> dict
             "undo": await session.call_tool("undo", {"session": name}),
             "plan": await session.call_tool("plan", {"instruction": "remove the dog and make it look like winter"}),
             "missing": await session.call_tool("edit_image", {"instruction": "make it red", "image": "/no/such.png"}),
-            "not_an_image": await session.call_tool("edit_image", {"instruction": "make it red", "image": not_an_image}),
+            "not_an_image": await session.call_tool(
+                "edit_image", {"instruction": "make it red", "image": not_an_image}
+            ),
             "unknown": await session.call_tool("undo", {"session": "no-such-session"}),
         }
 
@@ -112,9 +125,11 @@ async def http_calls(url: str, small_photo: Image.Image, photo_path: str) -> dic
     mask = Image.new("L", small_photo.size, 0)
     mask.paste(255, (8, 8, 40, 40))
     client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {KEY}"}, timeout=300)
-    async with client, streamable_http_client(url, http_client=client) as (read, write), ClientSession(
-        read, write
-    ) as session:
+    async with (
+        client,
+        streamable_http_client(url, http_client=client) as (read, write),
+        ClientSession(read, write) as session,
+    ):
         await session.initialize()
         edit = await session.call_tool("edit_image", {"instruction": "make it brighter", "image": data_url})
         follow = await session.call_tool(
@@ -164,9 +179,11 @@ OTHER_KEY = "sk-mcp-other"
 async def mcp_client(url: str, key: str):
     """Gives an initialized MCP client session over streamable HTTP with `key`."""
     client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=300)
-    async with client, streamable_http_client(url, http_client=client) as (read, write), ClientSession(
-        read, write
-    ) as session:
+    async with (
+        client,
+        streamable_http_client(url, http_client=client) as (read, write),
+        ClientSession(read, write) as session,
+    ):
         await session.initialize()
         yield session
 
@@ -174,8 +191,9 @@ async def mcp_client(url: str, key: str):
 async def two_keys_calls(url: str, small_photo: Image.Image) -> dict:
     data_url = "data:image/png;base64," + base64.b64encode(png(small_photo)).decode("ascii")
     async with mcp_client(url, KEY) as owner, mcp_client(url, OTHER_KEY) as stranger:
-        named = await owner.call_tool("edit_image", {"instruction": "make it brighter", "image": data_url,
-                                                     "session": "holiday"})
+        named = await owner.call_tool(
+            "edit_image", {"instruction": "make it brighter", "image": data_url, "session": "holiday"}
+        )
         unnamed = await owner.call_tool("edit_image", {"instruction": "make it brighter", "image": data_url})
         minted = unnamed.structured_content["session"]
         return {
@@ -183,11 +201,13 @@ async def two_keys_calls(url: str, small_photo: Image.Image) -> dict:
             "minted": minted,
             "stranger_history": await stranger.call_tool("history", {"session": "holiday"}),
             "stranger_undo": await stranger.call_tool("undo", {"session": minted}),
-            "stranger_edit": await stranger.call_tool("edit_image", {"instruction": "make it red",
-                                                                      "session": "holiday"}),
+            "stranger_edit": await stranger.call_tool(
+                "edit_image", {"instruction": "make it red", "session": "holiday"}
+            ),
             "owner_history": await owner.call_tool("history", {"session": "holiday"}),
-            "owner_follow": await owner.call_tool("edit_image", {"instruction": "make it look like winter",
-                                                                  "session": minted}),
+            "owner_follow": await owner.call_tool(
+                "edit_image", {"instruction": "make it look like winter", "session": minted}
+            ),
         }
 
 

@@ -206,7 +206,9 @@ def test_damaged_row_is_detected_and_put_repairs_it(replicas, database_url):
     image_id = a.store.put(photo)
     a.store.flush()
     with psycopg.connect(database_url) as conn:
-        conn.execute(f"UPDATE {IMAGES_TABLE} SET png = substring(png from 1 for length(png) - 20) WHERE id = %s", (image_id,))
+        conn.execute(
+            f"UPDATE {IMAGES_TABLE} SET png = substring(png from 1 for length(png) - 20) WHERE id = %s", (image_id,)
+        )
     with pytest.raises(DamagedImageError, match="in the database is damaged"):
         b.store.get(image_id)
     with pytest.raises(DamagedImageError):
@@ -292,7 +294,9 @@ def test_a_session_busy_for_longer_than_the_wait_is_a_clear_error(database_url, 
     try:
         with a.session_lock("s1"):
             for busy in (b, now, brief):
-                with pytest.raises(SessionBusyError, match=r"Session 's1' is busy with another turn .*send the message again"):
+                with pytest.raises(
+                    SessionBusyError, match=r"Session 's1' is busy with another turn .*send the message again"
+                ):
                     with busy.session_lock("s1"):
                         pass
         with b.session_lock("s1"), now.session_lock("s2"):

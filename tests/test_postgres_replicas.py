@@ -107,8 +107,12 @@ def test_turns_alternate_between_replicas(pair, shared_database, tmp_path):
 def test_concurrent_turns_on_one_session_make_one_line_of_versions(pair, shared_database, tmp_path):
     a, b = pair
     answered_image(a.turn("race", "add a red balloon", random_image(96, 64, seed=22)))
-    sent = [(a, "make it look like a watercolor painting"), (b, "make it look like a sunset"),
-            (a, "make it look like winter"), (b, "make it look like a pencil sketch")]
+    sent = [
+        (a, "make it look like a watercolor painting"),
+        (b, "make it look like a sunset"),
+        (a, "make it look like winter"),
+        (b, "make it look like a pencil sketch"),
+    ]
     with ThreadPoolExecutor(max_workers=4) as pool:
         replies = list(pool.map(lambda job: job[0].turn("race", job[1]), sent))
     answered = [answered_image(reply) for reply in replies]
@@ -123,12 +127,21 @@ def test_concurrent_turns_on_one_session_make_one_line_of_versions(pair, shared_
 
 def test_a_busy_session_answers_409_and_an_unreachable_database_fails_health(postgres_cluster, tmp_path):
     url = postgres_cluster.new_database()
-    editor = Editor(models="tiny", planner="rules", data_dir=tmp_path / "data", database=url, settings=FAST,
-                    max_attempts=1, session_wait=0.2)
+    editor = Editor(
+        models="tiny",
+        planner="rules",
+        data_dir=tmp_path / "data",
+        database=url,
+        settings=FAST,
+        max_attempts=1,
+        session_wait=0.2,
+    )
     other = open_database(url, tmp_path / "other")
     try:
         http = TestClient(create_app(editor, ServerSettings()))
-        assert answered_image(http.post("/v1/chat/completions", **request("s", "add a red balloon", random_image(96, 64))))
+        assert answered_image(
+            http.post("/v1/chat/completions", **request("s", "add a red balloon", random_image(96, 64)))
+        )
         with other.session_lock("s"):
             busy = http.post("/v1/chat/completions", **request("s", "make it look like a sunset", None))
         assert busy.status_code == 409 and busy.json()["error"]["code"] == "session_busy"
@@ -180,10 +193,13 @@ def test_a_replica_killed_mid_turn_loses_nothing_and_the_other_takes_the_turn(pa
     answered_image(reply)
     versions = history(shared_database, "crash", tmp_path / "reader")
     assert [(name, parent) for name, parent, _, _ in versions[:3]] == [
-        ("uploaded", None), ("add a red balloon", 0), ("make it look like a watercolor painting", 1)
+        ("uploaded", None),
+        ("add a red balloon", 0),
+        ("make it look like a watercolor painting", 1),
     ]
     assert [(name, parent) for name, parent, _, _ in versions[-2:]] == [
-        ("uploaded", None), ("add a red balloon and make it look like a sunset", len(versions) - 2)
+        ("uploaded", None),
+        ("add a red balloon and make it look like a sunset", len(versions) - 2),
     ]
     assert versions[-1][2]
 
@@ -204,17 +220,24 @@ def test_edit_and_chat_keep_the_session_in_the_database(runner, database_url, tm
     photo = tmp_path / "photo.png"
     random_image(96, 64, seed=25).save(photo)
     tiny = ["--models", "tiny", "--planner", "rules", "--max-attempts", "1", "--database", database_url]
-    edited = runner.invoke(cli.app, ["edit", str(photo), "add a red balloon", "-o", str(tmp_path / "out.png"), "--json", *tiny])
+    edited = runner.invoke(
+        cli.app, ["edit", str(photo), "add a red balloon", "-o", str(tmp_path / "out.png"), "--json", *tiny]
+    )
     assert edited.exit_code == 0, edited.stderr
     session = json.loads(edited.stdout.strip().splitlines()[-1])["session"]
-    assert [name for name, *_ in history(database_url, session, tmp_path / "reader")] == ["uploaded", "add a red balloon"]
+    assert [name for name, *_ in history(database_url, session, tmp_path / "reader")] == [
+        "uploaded",
+        "add a red balloon",
+    ]
     # Another data dir, the same database: the chat resumes the session and undoes the edit.
     chatted = runner.invoke(
         cli.app, ["chat", "--session", session, "--data-dir", str(tmp_path / "other"), *tiny], input="/undo\n/quit\n"
     )
     assert chatted.exit_code == 0, chatted.stderr
     assert [current for _, _, current, _ in history(database_url, session, tmp_path / "reader")] == [True, False]
-    assert not (tmp_path / "data" / "sessions.sqlite").exists() and not (tmp_path / "other" / "sessions.sqlite").exists()
+    assert (
+        not (tmp_path / "data" / "sessions.sqlite").exists() and not (tmp_path / "other" / "sessions.sqlite").exists()
+    )
 
 
 def test_serve_exits_with_a_clear_message_when_the_database_is_unreachable(runner):
@@ -238,8 +261,15 @@ def test_a_database_restart_mid_turn_answers_the_saved_turn_and_a_resend_makes_n
     """The turn's lock connection dies with the restart: a turn saved all the same answers 200, one whose
     writes failed answers 503 with Retry-After (never 500), and the same request sent again (same
     Idempotency-Key) gets the saved answer, or makes the edit, but never a second one."""
-    editor = Editor(models="tiny", planner="rules", device="cpu", data_dir=tmp_path / "data",
-                    database=postgres_cluster.new_database(), settings=FAST, max_attempts=1)
+    editor = Editor(
+        models="tiny",
+        planner="rules",
+        device="cpu",
+        data_dir=tmp_path / "data",
+        database=postgres_cluster.new_database(),
+        settings=FAST,
+        max_attempts=1,
+    )
     entered, go_on = threading.Event(), threading.Event()
     global_edit = editor.toolbox.global_edit
 
@@ -250,10 +280,18 @@ def test_a_database_restart_mid_turn_answers_the_saved_turn_and_a_resend_makes_n
 
     monkeypatch.setattr(editor.toolbox, "global_edit", held)
     photo = random_image(96, 64, seed=31)
-    body = {"model": "chatedit", "messages": [{"role": "user", "content": [
-        {"type": "text", "text": "make it look like a watercolor painting"},
-        {"type": "image_url", "image_url": {"url": to_data_url(photo)}},
-    ]}]}
+    body = {
+        "model": "chatedit",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "make it look like a watercolor painting"},
+                    {"type": "image_url", "image_url": {"url": to_data_url(photo)}},
+                ],
+            }
+        ],
+    }
     headers = {"X-Chatedit-Session": "restarted", "Idempotency-Key": "turn-1"}
     try:
         with TestClient(create_app(editor, ServerSettings())) as http, ThreadPoolExecutor(1) as pool:
@@ -268,13 +306,22 @@ def test_a_database_restart_mid_turn_answers_the_saved_turn_and_a_resend_makes_n
             again = http.post("/v1/chat/completions", json=body, headers=headers)
             assert again.status_code == 200, again.text
             if first.status_code == 200:
-                assert again.json()["choices"][0]["message"]["content"] == first.json()["choices"][0]["message"]["content"]
+                assert (
+                    again.json()["choices"][0]["message"]["content"] == first.json()["choices"][0]["message"]["content"]
+                )
             # Another request (another key) is another edit, of the picture the session now shows.
-            follow = {"model": "chatedit", "messages": [{"role": "user", "content": "make it look like a watercolor painting"}]}
+            follow = {
+                "model": "chatedit",
+                "messages": [{"role": "user", "content": "make it look like a watercolor painting"}],
+            }
             other = http.post("/v1/chat/completions", json=follow, headers={**headers, "Idempotency-Key": "turn-2"})
             assert other.status_code == 200, other.text
         names = [v.instruction for v in editor.session("restarted").history()]
-        assert names == ["uploaded", "make it look like a watercolor painting", "make it look like a watercolor painting"]
+        assert names == [
+            "uploaded",
+            "make it look like a watercolor painting",
+            "make it look like a watercolor painting",
+        ]
     finally:
         go_on.set()
         editor.close()

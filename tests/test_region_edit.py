@@ -44,8 +44,9 @@ def test_editor_size_is_about_a_megapixel_in_multiples_of_16_with_the_aspect_kep
 def test_local_step_runs_the_instruction_editor_on_the_crop_and_pastes_the_dilated_mask(families, scene, family):
     image, mask = scene
     models = families[family]
-    result = region_edit.edit_region(models.global_editor, image, mask, "make the cup red", steps=2, seed=1,
-                                     area=models.editor_area)
+    result = region_edit.edit_region(
+        models.global_editor, image, mask, "make the cup red", steps=2, seed=1, area=models.editor_area
+    )
     assert result.image.size == image.size
     assert result.info["mode"] == "instruction" and result.info["dilation"] >= 2
     assert _outside_is_exact(result, image)
@@ -91,8 +92,9 @@ def test_klein_gets_no_guidance_and_its_distilled_steps(families, scene, monkeyp
 def test_whole_edit_comes_back_at_the_input_size(families, odd_photo):
     # The max family's whole edit runs inside its changed-region test below.
     models = families["modern"]
-    result = region_edit.edit_whole(models.global_editor, odd_photo, "make it winter", steps=2, seed=0,
-                                    area=models.editor_area)
+    result = region_edit.edit_whole(
+        models.global_editor, odd_photo, "make it winter", steps=2, seed=0, area=models.editor_area
+    )
     assert result.image.size == odd_photo.size and result.mask is None
     assert result.info["working_size"] == editor_size(*odd_photo.size, area=models.editor_area)
     assert result.info["full_resolution"] in ("guided", "upscaled")
@@ -102,8 +104,9 @@ def test_whole_edit_comes_back_at_the_input_size(families, odd_photo):
 def test_changed_region_edit_keeps_everything_else_exact(families, scene, family):
     image, mask = scene
     models = families[family]
-    result = region_edit.edit_changed_region(models.global_editor, image, "make the sign say OPEN", region=mask,
-                                             steps=2, seed=2, area=models.editor_area)
+    result = region_edit.edit_changed_region(
+        models.global_editor, image, "make the sign say OPEN", region=mask, steps=2, seed=2, area=models.editor_area
+    )
     assert result.info["mode"] == "zone"
     assert _outside_is_exact(result, image)
     # Kept near the named object: nothing changes in the picture's far corners.

@@ -473,12 +473,18 @@ def test_every_plan_is_a_valid_plan():
     "instruction, expected",
     [
         ("paint the shed blue and the gate yellow", [("local", "shed", "blue"), ("local", "gate", "yellow")]),
-        ("dye the scarf pink, the gloves grey and the hat black",
-         [("local", "scarf", "pink"), ("local", "gloves", "grey"), ("local", "hat", "black")]),
-        ("turn the lemons into limes and the plums into peaches",
-         [("replace", "lemons", "limes"), ("replace", "plums", "peaches")]),
-        ("swap the kettle for a teapot and the toaster for a radio",
-         [("replace", "kettle", "teapot"), ("replace", "toaster", "radio")]),
+        (
+            "dye the scarf pink, the gloves grey and the hat black",
+            [("local", "scarf", "pink"), ("local", "gloves", "grey"), ("local", "hat", "black")],
+        ),
+        (
+            "turn the lemons into limes and the plums into peaches",
+            [("replace", "lemons", "limes"), ("replace", "plums", "peaches")],
+        ),
+        (
+            "swap the kettle for a teapot and the toaster for a radio",
+            [("replace", "kettle", "teapot"), ("replace", "toaster", "radio")],
+        ),
         ("give the horse a saddle and the rider a helmet", [("add", None, "saddle"), ("add", None, "helmet")]),
         ("move the vase to the left and the clock to the right", [("move", "vase", None), ("move", "clock", None)]),
     ],
@@ -599,8 +605,9 @@ def test_the_word_lists_are_data_files_with_no_benchmark_only_words():
     folder = Path(rules.__file__).with_name("words")
     verbs = rules._lexicon("verbs")
     assert "junk" in verbs["slang_remove"].split() and "remove" in verbs["remove"].split()
-    every_word = " ".join(v for f in folder.glob("*.toml") for v in rules._lexicon(f.stem).values()
-                          if isinstance(v, str)).split()
+    every_word = " ".join(
+        v for f in folder.glob("*.toml") for v in rules._lexicon(f.stem).values() if isinstance(v, str)
+    ).split()
     assert not {"devoid", "deveil", "uncloud", "abrogate", "embark"} & set(every_word)
 
 

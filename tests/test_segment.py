@@ -75,7 +75,10 @@ def test_masks_match_sam_run_end_to_end_with_the_best_rated_of_three(segmenter, 
 
 def test_boxes_and_points_pair_up(segmenter, odd_photo):
     masks = segment(
-        segmenter, odd_photo, boxes=[(0, 0, 300, 200), (200, 100, 600, 400)], points=[(150, 100), (250, 150)],
+        segmenter,
+        odd_photo,
+        boxes=[(0, 0, 300, 200), (200, 100, 600, 400)],
+        points=[(150, 100), (250, 150)],
         point_labels=[1, 0],
     )
 
@@ -125,7 +128,7 @@ def test_candidates_are_distinct_masks_of_the_image(segmenter, odd_photo):
     for mask in candidates:
         assert mask.shape == (403, 601) and mask.dtype == bool and mask.any()
     for index, mask in enumerate(candidates):
-        for other in candidates[index + 1:]:
+        for other in candidates[index + 1 :]:
             assert not np.array_equal(mask, other)
             assert iou(mask, other) <= DUPLICATE_IOU + 0.05  # deduplicated at low resolution
 

@@ -246,10 +246,12 @@ def never_built():
 def test_side_requests_go_to_the_llm_when_one_is_configured(fake_llm, monkeypatch):
     monkeypatch.setenv("CHATEDIT_LLM_BASE_URL", fake_llm.base_url)
     monkeypatch.setenv("CHATEDIT_LLM_RETRIES", "0")
-    fake_llm.script([
-        fake_text('Here you go: {"tags": ["Pets", "Photo Retouching"]}'),
-        fake_text('{"title": "🐕 Dog-free garden"}'),
-    ])
+    fake_llm.script(
+        [
+            fake_text('Here you go: {"tags": ["Pets", "Photo Retouching"]}'),
+            fake_text('{"title": "🐕 Dog-free garden"}'),
+        ]
+    )
     http = TestClient(create_app(never_built, ServerSettings()))
     tags = http.post("/v1/chat/completions", json={"messages": side_prompt("tags", "USER: remove the dog")})
     assert json.loads(tags.json()["choices"][0]["message"]["content"]) == {"tags": ["Pets", "Photo Retouching"]}
@@ -320,7 +322,9 @@ def test_linked_images_and_named_sessions(editor, small_photo):
     )
     assert first.status_code == 200, first.text
     answer = first.json()["choices"][0]["message"]["content"]
-    link = re.search(r"!\[edited\]\((http://testserver(/v1/images/[0-9a-f]{64}\.png\?exp=[0-9]+&sig=[0-9a-f]+))\)", answer)
+    link = re.search(
+        r"!\[edited\]\((http://testserver(/v1/images/[0-9a-f]{64}\.png\?exp=[0-9]+&sig=[0-9a-f]+))\)", answer
+    )
     assert link, answer
     picture = http.get(link.group(2))  # signed: a browser loads it without the key
     assert picture.status_code == 200 and picture.headers["content-type"] == "image/png"
@@ -349,7 +353,10 @@ def test_sessions_of_one_key_are_not_visible_with_another(editor, small_photo):
         return http.post("/v1/chat/completions", headers=headers, json={"model": "chatedit", "messages": [message]})
 
     assert "uploaded" in history("sk-ann", user_turn("history", small_photo)).json()["choices"][0]["message"]["content"]
-    assert "uploaded" in history("sk-ann", {"role": "user", "content": "history"}).json()["choices"][0]["message"]["content"]
+    assert (
+        "uploaded"
+        in history("sk-ann", {"role": "user", "content": "history"}).json()["choices"][0]["message"]["content"]
+    )
     # Under Bob's key nobody used that name: no such session, and Ann's is not shown.
     bob = history("sk-bob", {"role": "user", "content": "history"})
     assert bob.status_code == 400 and "No such session" in bob.json()["error"]["message"]
@@ -411,7 +418,9 @@ def test_health_is_503_at_start_when_the_weights_cannot_be_loaded(editor_without
 def test_health_remembers_a_turn_that_could_not_load_the_models(editor_without_weights, small_photo):
     with TestClient(create_app(editor_without_weights, ServerSettings(), check_models=False)) as http:
         assert http.get("/health").status_code == 200
-        turn = http.post("/v1/chat/completions", json={"model": "chatedit", "messages": [user_turn("remove the cup", small_photo)]})
+        turn = http.post(
+            "/v1/chat/completions", json={"model": "chatedit", "messages": [user_turn("remove the cup", small_photo)]}
+        )
         assert turn.status_code == 503 and turn.json()["error"]["code"] == "model_unavailable"
         health = http.get("/health")
     assert health.status_code == 503 and health.json()["status"] == "models unavailable"
@@ -430,8 +439,11 @@ def test_a_json_body_sent_as_another_type_is_415(server):
         reply = httpx.post(f"{server}/v1/chat/completions", content=body.encode(), headers=headers)
         assert reply.status_code == 415, (content_type, reply.text)
         assert reply.json()["error"]["code"] == "unsupported_media_type"
-    ok = httpx.post(f"{server}/v1/chat/completions", content=body.encode(),
-                    headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json; charset=utf-8"})
+    ok = httpx.post(
+        f"{server}/v1/chat/completions",
+        content=body.encode(),
+        headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json; charset=utf-8"},
+    )
     assert ok.status_code != 415
 
 
@@ -445,12 +457,17 @@ def test_the_same_idempotency_key_gets_the_stored_answer_and_edits_once(client, 
     session = first.model_extra["chatedit"]["session"]
     assert [v.instruction for v in editor.session(session).history()] == ["uploaded", message["content"][0]["text"]]
     # Without a session name the request's key finds the session its first sending made.
-    stateless = [client.chat.completions.create(model="chatedit", messages=[message],
-                                                extra_headers={"Idempotency-Key": "stateless-1"}) for _ in range(2)]
+    stateless = [
+        client.chat.completions.create(
+            model="chatedit", messages=[message], extra_headers={"Idempotency-Key": "stateless-1"}
+        )
+        for _ in range(2)
+    ]
     sessions = {reply.model_extra["chatedit"]["session"] for reply in stateless}
     assert len(sessions) == 1 and len(editor.session(sessions.pop()).history()) == 2
     # Another key is another request: an edit of the picture the session shows now.
     follow = {"role": "user", "content": "make it look like a watercolor painting"}
-    other = client.chat.completions.create(model="chatedit", messages=[follow], user="idem",
-                                           extra_headers={"Idempotency-Key": "edit-once-2"})
+    other = client.chat.completions.create(
+        model="chatedit", messages=[follow], user="idem", extra_headers={"Idempotency-Key": "edit-once-2"}
+    )
     assert len(editor.session(other.model_extra["chatedit"]["session"]).history()) == 3

@@ -60,7 +60,9 @@ def send(counts: Counts, replicas: list[Replica], session: int, turn: int, first
         counts.sent += 1
         try:
             client(replica).chat.completions.create(
-                model="chatedit", messages=[{"role": "user", "content": parts}], user=f"soak-{session}",
+                model="chatedit",
+                messages=[{"role": "user", "content": parts}],
+                user=f"soak-{session}",
                 extra_headers={"Idempotency-Key": key},
             )
         except openai.APIConnectionError:
@@ -124,9 +126,11 @@ def test_soak_two_replicas_a_kill_and_a_database_restart(postgres_cluster, tmp_p
         assert [parent for _, parent, _, _ in versions] == [None, *range(TURNS + 1)]
         assert versions[-1][2]  # the last version is the current one
     with capsys.disabled():
-        print(f"\nsoak: sent {counts.sent}, ok {counts.ok}, errors {len(counts.errors)} "
-              f"({', '.join(str(status) for status, _ in counts.errors) or 'none'}), answers lost to the kill "
-              f"{counts.lost_answers}, versions lost {lost}, doubled {doubled}")
+        print(
+            f"\nsoak: sent {counts.sent}, ok {counts.ok}, errors {len(counts.errors)} "
+            f"({', '.join(str(status) for status, _ in counts.errors) or 'none'}), answers lost to the kill "
+            f"{counts.lost_answers}, versions lost {lost}, doubled {doubled}"
+        )
     assert counts.ok == SESSIONS * (TURNS + 1)
     assert counts.lost_answers >= 1  # the kill did cut a turn off
     for status, body in counts.errors:

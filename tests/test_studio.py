@@ -22,12 +22,17 @@ def opened(database_url, tmp_path):
     studio._database.cache_clear()
 
 
-def test_studio_pictures_go_to_the_database_of_the_environment(database_url, tmp_path, monkeypatch, small_photo, opened):
+def test_studio_pictures_go_to_the_database_of_the_environment(
+    database_url, tmp_path, monkeypatch, small_photo, opened
+):
     monkeypatch.setenv("CHATEDIT_DATABASE_URL", database_url)
     graph = studio.make_graph()
     graph.checkpointer = InMemorySaver()  # the LangGraph server brings its own
     message = HumanMessage(
-        content=[{"type": "text", "text": "make it sunset"}, {"type": "image_url", "image_url": {"url": to_data_url(small_photo)}}]
+        content=[
+            {"type": "text", "text": "make it sunset"},
+            {"type": "image_url", "image_url": {"url": to_data_url(small_photo)}},
+        ]
     )
     context = {"models": "tiny", "device": "cpu", "data_dir": str(tmp_path), "max_attempts": 1, "seed": 5}
     state = graph.invoke({"messages": [message]}, {"configurable": {"thread_id": "t"}}, context=context)

@@ -228,9 +228,7 @@ def _blended(result: np.ndarray, source: np.ndarray, alpha: np.ndarray) -> np.nd
     return result
 
 
-def composite(
-    original, canvas, mask, *, feather_px: int = 3, inward: bool = False
-) -> tuple[Image.Image, np.ndarray]:
+def composite(original, canvas, mask, *, feather_px: int = 3, inward: bool = False) -> tuple[Image.Image, np.ndarray]:
     """Gives back the canvas pasted onto the original inside the mask, and the float paste mask used.
 
     The mask is feathered outward, so its own pixels come wholly from the canvas, the seam blends

@@ -130,9 +130,7 @@ def _content_tokens(tokenizer, text: str) -> set[str]:
     """Gives back the word pieces of a text, without special tokens and punctuation."""
     special = set(tokenizer.all_special_tokens)
     return {
-        token
-        for token in tokenizer.tokenize(text)
-        if token not in special and any(char.isalnum() for char in token)
+        token for token in tokenizer.tokenize(text) if token not in special and any(char.isalnum() for char in token)
     }
 
 
@@ -164,5 +162,3 @@ def _clamp(box: list[float], width: int, height: int) -> tuple[float, float, flo
     if x1 <= x0 or y1 <= y0:
         return None
     return (x0, y0, x1, y1)
-
-

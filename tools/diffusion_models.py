@@ -75,9 +75,7 @@ class Acceleration(BaseSettings):
     """torch.compile mode for the UNet (one of COMPILE_MODES); empty: run eagerly."""
 
 
-def load_inpainter(
-    *, profile: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike
-):
+def load_inpainter(*, profile: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike):
     """Gives back the inpainting pipeline of the profile on `device` in `dtype`.
 
     Args:
@@ -90,8 +88,15 @@ def load_inpainter(
     """
     # AutoPipeline picks SD 1.5 or SDXL inpainting from a real checkpoint's config.
     return _load_pipeline(
-        "inpainter", StableDiffusionInpaintPipeline, AutoPipelineForInpainting, INPAINT_IN_CHANNELS,
-        profile=profile, checkpoint=checkpoint, device=device, dtype=dtype, cache_dir=cache_dir,
+        "inpainter",
+        StableDiffusionInpaintPipeline,
+        AutoPipelineForInpainting,
+        INPAINT_IN_CHANNELS,
+        profile=profile,
+        checkpoint=checkpoint,
+        device=device,
+        dtype=dtype,
+        cache_dir=cache_dir,
     )
 
 
@@ -108,8 +113,15 @@ def load_global_editor(
         cache_dir: where the tiny profile saves its models.
     """
     return _load_pipeline(
-        "global_editor", StableDiffusionInstructPix2PixPipeline, StableDiffusionInstructPix2PixPipeline, EDIT_IN_CHANNELS,
-        profile=profile, checkpoint=checkpoint, device=device, dtype=dtype, cache_dir=cache_dir,
+        "global_editor",
+        StableDiffusionInstructPix2PixPipeline,
+        StableDiffusionInstructPix2PixPipeline,
+        EDIT_IN_CHANNELS,
+        profile=profile,
+        checkpoint=checkpoint,
+        device=device,
+        dtype=dtype,
+        cache_dir=cache_dir,
     )
 
 

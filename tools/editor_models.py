@@ -58,8 +58,13 @@ with quiet_loading():
     )
 
 QWEN_SPECIAL_TOKENS = (
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>",
-    "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>",
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
 )
 """The control tokens the Qwen chat templates and the Qwen2-VL processor write into prompts."""
 
@@ -86,16 +91,34 @@ def load_modern_editor(
         dtype: the working dtype asked for; half precision becomes bf16.
         cache_dir: where the tiny profile saves its models.
     """
-    return _load("modern_editor", Flux2KleinPipeline, build_tiny_flux2, build_full_flux2,
-                 profile=profile, checkpoint=checkpoint, device=device, dtype=dtype, cache_dir=cache_dir)
+    return _load(
+        "modern_editor",
+        Flux2KleinPipeline,
+        build_tiny_flux2,
+        build_full_flux2,
+        profile=profile,
+        checkpoint=checkpoint,
+        device=device,
+        dtype=dtype,
+        cache_dir=cache_dir,
+    )
 
 
 def load_max_editor(
     *, profile: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike
 ) -> QwenImageEditPlusPipeline:
     """Gives back the Qwen-Image-Edit instruction editor of the profile on `device` (arguments as load_modern_editor)."""
-    return _load("max_editor", QwenImageEditPlusPipeline, build_tiny_qwen, build_full_qwen,
-                 profile=profile, checkpoint=checkpoint, device=device, dtype=dtype, cache_dir=cache_dir)
+    return _load(
+        "max_editor",
+        QwenImageEditPlusPipeline,
+        build_tiny_qwen,
+        build_full_qwen,
+        profile=profile,
+        checkpoint=checkpoint,
+        device=device,
+        dtype=dtype,
+        cache_dir=cache_dir,
+    )
 
 
 def region_editor(instruction_editor: DiffusionPipeline) -> DiffusionPipeline:
@@ -188,41 +211,84 @@ def build_tiny_flux2() -> Flux2KleinPipeline:
     hidden = 16
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(TINY_SEED)
-        text_encoder = Qwen3ForCausalLM(Qwen3Config(
-            vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=16, num_hidden_layers=FLUX2_TEXT_LAYERS,
-            num_attention_heads=2, num_key_value_heads=2, head_dim=8, max_position_embeddings=1024,
-            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-        ))
+        text_encoder = Qwen3ForCausalLM(
+            Qwen3Config(
+                vocab_size=len(tokenizer),
+                hidden_size=hidden,
+                intermediate_size=16,
+                num_hidden_layers=FLUX2_TEXT_LAYERS,
+                num_attention_heads=2,
+                num_key_value_heads=2,
+                head_dim=8,
+                max_position_embeddings=1024,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+        )
         transformer = Flux2Transformer2DModel(
-            patch_size=1, in_channels=4 * 4, num_layers=1, num_single_layers=1, attention_head_dim=16,
-            num_attention_heads=2, joint_attention_dim=3 * hidden, timestep_guidance_channels=32,
-            axes_dims_rope=(4, 4, 4, 4), guidance_embeds=False,
+            patch_size=1,
+            in_channels=4 * 4,
+            num_layers=1,
+            num_single_layers=1,
+            attention_head_dim=16,
+            num_attention_heads=2,
+            joint_attention_dim=3 * hidden,
+            timestep_guidance_channels=32,
+            axes_dims_rope=(4, 4, 4, 4),
+            guidance_embeds=False,
         )
         vae = AutoencoderKLFlux2(
-            block_out_channels=(4, 4, 4, 4), layers_per_block=1, latent_channels=4, norm_num_groups=2,
-            sample_size=64, use_quant_conv=False, use_post_quant_conv=False,
+            block_out_channels=(4, 4, 4, 4),
+            layers_per_block=1,
+            latent_channels=4,
+            norm_num_groups=2,
+            sample_size=64,
+            use_quant_conv=False,
+            use_post_quant_conv=False,
         )
     return Flux2KleinPipeline(
         scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True),
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, transformer=transformer, is_distilled=True,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        transformer=transformer,
+        is_distilled=True,
     )
 
 
 def build_full_flux2() -> Flux2KleinPipeline:
     """Gives back FLUX.2-klein-4B's architecture with random weights: 5 double and 20 single blocks, Qwen3-4B."""
     tokenizer = small_qwen_tokenizer()
-    text_encoder = Qwen3ForCausalLM(Qwen3Config(
-        vocab_size=151936, hidden_size=2560, intermediate_size=9728, num_hidden_layers=36,
-        num_attention_heads=32, num_key_value_heads=8, head_dim=128, max_position_embeddings=40960,
-        tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-    ))
+    text_encoder = Qwen3ForCausalLM(
+        Qwen3Config(
+            vocab_size=151936,
+            hidden_size=2560,
+            intermediate_size=9728,
+            num_hidden_layers=36,
+            num_attention_heads=32,
+            num_key_value_heads=8,
+            head_dim=128,
+            max_position_embeddings=40960,
+            tie_word_embeddings=True,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+    )
     transformer = Flux2Transformer2DModel(
-        in_channels=128, num_layers=5, num_single_layers=20, attention_head_dim=128, num_attention_heads=24,
-        joint_attention_dim=3 * 2560, guidance_embeds=False,
+        in_channels=128,
+        num_layers=5,
+        num_single_layers=20,
+        attention_head_dim=128,
+        num_attention_heads=24,
+        joint_attention_dim=3 * 2560,
+        guidance_embeds=False,
     )
     return Flux2KleinPipeline(
         scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True),
-        vae=AutoencoderKLFlux2(), text_encoder=text_encoder, tokenizer=tokenizer, transformer=transformer,
+        vae=AutoencoderKLFlux2(),
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        transformer=transformer,
         is_distilled=True,
     )
 
@@ -256,8 +322,13 @@ def _qwen_vl_config(tokenizer: Qwen2TokenizerFast, text: dict[str, Any], vision:
     text = dict(text)
     rope_scaling = {"mrope_section": text.pop("mrope_section"), "rope_type": "default", "type": "default"}
     return Qwen2_5_VLConfig(
-        text_config=dict(text, bos_token_id=None, eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
-                         rope_scaling=rope_scaling),
+        text_config=dict(
+            text,
+            bos_token_id=None,
+            eos_token_id=ids["<|im_end|>"],
+            pad_token_id=ids["<|endoftext|>"],
+            rope_scaling=rope_scaling,
+        ),
         vision_config=vision,
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
@@ -275,23 +346,47 @@ def build_tiny_qwen() -> QwenImageEditPlusPipeline:
     tokenizer = small_qwen_tokenizer()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(TINY_SEED)
-        text_encoder = Qwen2_5_VLForConditionalGeneration(_qwen_vl_config(
-            tokenizer,
-            text=dict(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=16, num_hidden_layers=2,
-                      num_attention_heads=2, num_key_value_heads=2, rope_theta=1000000.0, mrope_section=[1, 1, 2]),
-            vision=dict(depth=1, hidden_size=16, intermediate_size=16, num_heads=2, out_hidden_size=16),
-        ))
+        text_encoder = Qwen2_5_VLForConditionalGeneration(
+            _qwen_vl_config(
+                tokenizer,
+                text=dict(
+                    vocab_size=len(tokenizer),
+                    hidden_size=16,
+                    intermediate_size=16,
+                    num_hidden_layers=2,
+                    num_attention_heads=2,
+                    num_key_value_heads=2,
+                    rope_theta=1000000.0,
+                    mrope_section=[1, 1, 2],
+                ),
+                vision=dict(depth=1, hidden_size=16, intermediate_size=16, num_heads=2, out_hidden_size=16),
+            )
+        )
         transformer = QwenImageTransformer2DModel(
-            patch_size=2, in_channels=16, out_channels=4, num_layers=1, attention_head_dim=16,
-            num_attention_heads=2, joint_attention_dim=16, axes_dims_rope=(8, 4, 4),
+            patch_size=2,
+            in_channels=16,
+            out_channels=4,
+            num_layers=1,
+            attention_head_dim=16,
+            num_attention_heads=2,
+            joint_attention_dim=16,
+            axes_dims_rope=(8, 4, 4),
         )
         vae = AutoencoderKLQwenImage(
-            base_dim=4, z_dim=4, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True],
-            latents_mean=[0.0] * 4, latents_std=[1.0] * 4,
+            base_dim=4,
+            z_dim=4,
+            dim_mult=[1, 1, 1, 1],
+            num_res_blocks=1,
+            temperal_downsample=[False, True, True],
+            latents_mean=[0.0] * 4,
+            latents_std=[1.0] * 4,
         )
     return QwenImageEditPlusPipeline(
         scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True),
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, processor=_qwen_processor(tokenizer),
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        processor=_qwen_processor(tokenizer),
         transformer=transformer,
     )
 
@@ -299,15 +394,35 @@ def build_tiny_qwen() -> QwenImageEditPlusPipeline:
 def build_full_qwen() -> QwenImageEditPlusPipeline:
     """Gives back Qwen-Image-Edit-2511's architecture with random weights: the 20B MMDiT and Qwen2.5-VL-7B."""
     tokenizer = small_qwen_tokenizer()
-    text_encoder = Qwen2_5_VLForConditionalGeneration(_qwen_vl_config(
-        tokenizer,
-        text=dict(vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
-                  num_attention_heads=28, num_key_value_heads=4, rope_theta=1000000.0, mrope_section=[16, 24, 24]),
-        vision=dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, out_hidden_size=3584,
-                    fullatt_block_indexes=[7, 15, 23, 31], window_size=112),
-    ))
+    text_encoder = Qwen2_5_VLForConditionalGeneration(
+        _qwen_vl_config(
+            tokenizer,
+            text=dict(
+                vocab_size=152064,
+                hidden_size=3584,
+                intermediate_size=18944,
+                num_hidden_layers=28,
+                num_attention_heads=28,
+                num_key_value_heads=4,
+                rope_theta=1000000.0,
+                mrope_section=[16, 24, 24],
+            ),
+            vision=dict(
+                depth=32,
+                hidden_size=1280,
+                intermediate_size=3420,
+                num_heads=16,
+                out_hidden_size=3584,
+                fullatt_block_indexes=[7, 15, 23, 31],
+                window_size=112,
+            ),
+        )
+    )
     return QwenImageEditPlusPipeline(
         scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True),
-        vae=AutoencoderKLQwenImage(), text_encoder=text_encoder, tokenizer=tokenizer,
-        processor=_qwen_processor(tokenizer), transformer=QwenImageTransformer2DModel(zero_cond_t=True),
+        vae=AutoencoderKLQwenImage(),
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        processor=_qwen_processor(tokenizer),
+        transformer=QwenImageTransformer2DModel(zero_cond_t=True),
     )

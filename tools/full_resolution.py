@@ -52,7 +52,10 @@ def carry_to_full_size(original: Image.Image, edited: Image.Image) -> tuple[Imag
     coefficients = [_fit(guide[..., c], target[..., c]) for c in range(3)]
     r2 = _explained(guide, target, coefficients)
     if r2 < STRUCTURE_R2:
-        return edited.resize(original.size, Image.Resampling.LANCZOS), {"full_resolution": "upscaled", "structure_r2": r2}
+        return edited.resize(original.size, Image.Resampling.LANCZOS), {
+            "full_resolution": "upscaled",
+            "structure_r2": r2,
+        }
     channels = [_apply(original.getchannel(c), a, b) for c, (a, b) in enumerate(coefficients)]
     return Image.merge("RGB", channels), {"full_resolution": "guided", "structure_r2": r2}
 

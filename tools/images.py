@@ -64,7 +64,7 @@ def decode_data_url(url: str, max_bytes: int = MAX_BYTES) -> bytes:
     if (len(url) - match.end()) * 3 // 4 > max_bytes + max_bytes // 32:
         raise too_big
     # MIME-style encoders wrap base64 in lines; the line breaks are not part of the data.
-    payload = re.sub(r"\s+", "", url[match.end():])
+    payload = re.sub(r"\s+", "", url[match.end() :])
     if len(payload) * 3 // 4 > max_bytes:
         raise too_big
     try:
@@ -95,16 +95,13 @@ def _read_source(source: ImageSource, max_bytes: int) -> bytes:
             raise InputError(f"{_shorten(path)} is a folder, not an image file; give the path of an image.")
         if size > max_bytes:
             raise TooLargeError(
-                f"{path.name} is {_size(size)}, over the {_size(max_bytes)} limit; "
-                "send a smaller image."
+                f"{path.name} is {_size(size)}, over the {_size(max_bytes)} limit; send a smaller image."
             )
         data = path.read_bytes()
     if not data:
         raise InputError("The image is empty (0 bytes); send a PNG, JPEG or WebP file.")
     if len(data) > max_bytes:
-        raise TooLargeError(
-            f"The image is over the {_size(max_bytes)} limit; send a smaller image."
-        )
+        raise TooLargeError(f"The image is over the {_size(max_bytes)} limit; send a smaller image.")
     return data
 
 

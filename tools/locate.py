@@ -93,27 +93,73 @@ MEDIUM = SizePrior(0.5, 1.0)
 """The prior of a kind not in the table."""
 
 _KIND_ALIASES = {
-    "man": "person", "woman": "person", "boy": "child", "girl": "child", "people": "person",
-    "puppy": "dog", "kitten": "cat", "automobile": "car", "bike": "bicycle", "motorbike": "motorcycle",
-    "airplane": "plane", "aeroplane": "plane", "jet": "plane", "couch": "sofa", "television": "tv",
-    "mug": "cup", "ship": "boat", "stone": "rock",
+    "man": "person",
+    "woman": "person",
+    "boy": "child",
+    "girl": "child",
+    "people": "person",
+    "puppy": "dog",
+    "kitten": "cat",
+    "automobile": "car",
+    "bike": "bicycle",
+    "motorbike": "motorcycle",
+    "airplane": "plane",
+    "aeroplane": "plane",
+    "jet": "plane",
+    "couch": "sofa",
+    "television": "tv",
+    "mug": "cup",
+    "ship": "boat",
+    "stone": "rock",
 }
 
 _HEAD_END = re.compile(r"\b(with|of|on|in|holding|wearing|carrying|next|near|under|behind)\b")
 
 RELATIONS = (
-    "on", "on top of", "next to", "beside", "left of", "right of", "above", "below", "in front of",
-    "behind", "in the sky", "on the ground", "near", "under", "in",
+    "on",
+    "on top of",
+    "next to",
+    "beside",
+    "left of",
+    "right of",
+    "above",
+    "below",
+    "in front of",
+    "behind",
+    "in the sky",
+    "on the ground",
+    "near",
+    "under",
+    "in",
 )
 
 _RELATION_ALIASES = {
-    "on top of": "on", "onto": "on", "upon": "on", "atop": "on",
-    "beside": "next to", "by": "next to", "alongside": "next to",
-    "to the left of": "left of", "on the left of": "left of", "left": "left of",
-    "to the right of": "right of", "on the right of": "right of", "right": "right of",
-    "over": "above", "beneath": "under", "underneath": "under", "inside": "in", "inside of": "in",
-    "within": "in", "into": "in", "close to": "near", "in front": "in front of",
-    "in the air": "in the sky", "sky": "in the sky", "on the floor": "on the ground", "ground": "on the ground",
+    "on top of": "on",
+    "onto": "on",
+    "upon": "on",
+    "atop": "on",
+    "beside": "next to",
+    "by": "next to",
+    "alongside": "next to",
+    "to the left of": "left of",
+    "on the left of": "left of",
+    "left": "left of",
+    "to the right of": "right of",
+    "on the right of": "right of",
+    "right": "right of",
+    "over": "above",
+    "beneath": "under",
+    "underneath": "under",
+    "inside": "in",
+    "inside of": "in",
+    "within": "in",
+    "into": "in",
+    "close to": "near",
+    "in front": "in front of",
+    "in the air": "in the sky",
+    "sky": "in the sky",
+    "on the floor": "on the ground",
+    "ground": "on the ground",
 }
 
 SKY_BAND = 0.4
@@ -180,7 +226,7 @@ def object_kind(name: str | None) -> str | None:
     for end in range(len(words), 0, -1):
         for length in (3, 2, 1):
             if length <= end:
-                kind = _known_kind(" ".join(words[end - length:end]))
+                kind = _known_kind(" ".join(words[end - length : end]))
                 if kind:
                     return kind
     return None
@@ -524,7 +570,7 @@ def _place_free(width: int, height: int, prior: SizePrior, band: str | None, obs
     rows, cols = math.ceil(height / cell), math.ceil(width / cell)
     occupied = np.zeros((rows, cols), dtype=bool)
     for x0, y0, x1, y1 in obstacles:
-        occupied[y0 // cell:math.ceil(y1 / cell), x0 // cell:math.ceil(x1 / cell)] = True
+        occupied[y0 // cell : math.ceil(y1 / cell), x0 // cell : math.ceil(x1 / cell)] = True
     # Distance to the nearest obstacle or image edge, in pixels.
     padded = np.pad(~occupied, 1, constant_values=False)
     depth = ndimage.distance_transform_edt(padded)[1:-1, 1:-1] * cell
@@ -553,7 +599,9 @@ def _place_free(width: int, height: int, prior: SizePrior, band: str | None, obs
         score = depth[centre_rows, centre_cols] - 1e-3 * np.abs(left + sw / 2.0 - width / 2.0)
         score = score - 1e6 * blocked - 1e9 * ~allowed
         index = np.unravel_index(int(np.argmax(score)), score.shape)
-        box = _inside((left[0, index[1]], top[index[0], 0], left[0, index[1]] + sw, top[index[0], 0] + sh), width, height)
+        box = _inside(
+            (left[0, index[1]], top[index[0], 0], left[0, index[1]] + sw, top[index[0], 0] + sh), width, height
+        )
         if blocked[index] == 0:
             return box
         if best is None or blocked[index] < best[0]:

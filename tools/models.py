@@ -64,7 +64,9 @@ def resolve_family(models: str, weights: str | None, device: torch.device) -> tu
     if ":" in models:
         models, spelled = models.split(":", 1)
         if weights not in (None, spelled):
-            raise InputError(f"The model choice names {spelled} weights but {weights} weights were asked for; pick one.")
+            raise InputError(
+                f"The model choice names {spelled} weights but {weights} weights were asked for; pick one."
+            )
         weights = spelled
     if models not in PROFILES:
         raise InputError(f"Unknown model choice {models!r}; use one of {', '.join(PROFILES)}.")
@@ -273,9 +275,11 @@ class ModelSet:
         why = hub_unreachable()
         if why is None:
             return None
-        return (f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in the Hugging Face cache and "
-                f"cannot be downloaded: {why}. Run `chatedit models download` where the network allows, or "
-                "serve with --models tiny for a smoke run.")
+        return (
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in the Hugging Face cache and "
+            f"cannot be downloaded: {why}. Run `chatedit models download` where the network allows, or "
+            "serve with --models tiny for a smoke run."
+        )
 
 
 LOAD_LOCK = threading.RLock()

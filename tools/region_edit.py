@@ -86,8 +86,17 @@ def _model_settings(pipe, guidance: float | None, negative_prompt: str) -> dict:
     return {"true_cfg_scale": guidance or DEFAULT_TRUE_CFG, "negative_prompt": negative_prompt or NO_NEGATIVE}
 
 
-def run_instruction_editor(pipe, image: Image.Image, instruction: str, *, size: tuple[int, int], steps: int,
-                           guidance: float | None, seed: int, on_step: StepCallback | None) -> Image.Image:
+def run_instruction_editor(
+    pipe,
+    image: Image.Image,
+    instruction: str,
+    *,
+    size: tuple[int, int],
+    steps: int,
+    guidance: float | None,
+    seed: int,
+    on_step: StepCallback | None,
+) -> Image.Image:
     """Gives back the instruction editor's answer for `image` at `size` (the picture is its reference)."""
     return pipe(
         image=image.resize(size, Image.Resampling.LANCZOS),
@@ -101,9 +110,19 @@ def run_instruction_editor(pipe, image: Image.Image, instruction: str, *, size: 
     ).images[0]
 
 
-def run_region_editor(pipe, image: Image.Image, mask: np.ndarray, prompt: str, *, size: tuple[int, int], steps: int,
-                      guidance: float | None, negative_prompt: str, seed: int,
-                      on_step: StepCallback | None) -> Image.Image:
+def run_region_editor(
+    pipe,
+    image: Image.Image,
+    mask: np.ndarray,
+    prompt: str,
+    *,
+    size: tuple[int, int],
+    steps: int,
+    guidance: float | None,
+    negative_prompt: str,
+    seed: int,
+    on_step: StepCallback | None,
+) -> Image.Image:
     """Gives back the inpainting pipeline's answer for `image` with `mask` repainted from noise, at `size`."""
     kwargs = {"width": size[0], "height": size[1]} if is_klein(pipe) else {}
     painted = pipe(
@@ -121,8 +140,9 @@ def run_region_editor(pipe, image: Image.Image, mask: np.ndarray, prompt: str, *
     return painted
 
 
-def _crop_edit(image: Image.Image, mask: np.ndarray, paint, *, context: float, feather_px: int | None, area: int,
-               info: dict) -> EditResult:
+def _crop_edit(
+    image: Image.Image, mask: np.ndarray, paint, *, context: float, feather_px: int | None, area: int, info: dict
+) -> EditResult:
     """Gives back `image` with `paint(crop, crop_mask, size)` pasted back through the feathered mask (`inpaint.paste`).
 
     The crop is the mask's box with `context` times its size around it, magnified at most 4x; it is
@@ -154,10 +174,21 @@ def _checked(image: Image.Image, mask, steps: int | None, pipe) -> tuple[Image.I
     return image, check_mask(mask, image), editor_steps(pipe, steps)
 
 
-def inpaint_region(pipe, image: Image.Image, mask, prompt: str, *, negative_prompt: str = "", steps: int | None = None,
-                   guidance: float | None = None, seed: int | None = None, area: int = MEGAPIXEL,
-                   context: float = 1.0, feather_px: int | None = None,
-                   on_step: StepCallback | None = None) -> EditResult:
+def inpaint_region(
+    pipe,
+    image: Image.Image,
+    mask,
+    prompt: str,
+    *,
+    negative_prompt: str = "",
+    steps: int | None = None,
+    guidance: float | None = None,
+    seed: int | None = None,
+    area: int = MEGAPIXEL,
+    context: float = 1.0,
+    feather_px: int | None = None,
+    on_step: StepCallback | None = None,
+) -> EditResult:
     """Gives back `image` with the region under `mask` repainted to show `prompt` (remove, add, background).
 
     Args:
@@ -179,14 +210,25 @@ def inpaint_region(pipe, image: Image.Image, mask, prompt: str, *, negative_prom
     info = {"seed": seed, "steps": steps, "prompt": prompt, "negative_prompt": negative_prompt, "mode": "inpaint"}
 
     def paint(crop_image, crop_mask, size):
-        return run_region_editor(pipe, crop_image, crop_mask, prompt, size=size, steps=steps, guidance=guidance,
-                                 negative_prompt=negative_prompt, seed=seed, on_step=on_step)
+        return run_region_editor(
+            pipe,
+            crop_image,
+            crop_mask,
+            prompt,
+            size=size,
+            steps=steps,
+            guidance=guidance,
+            negative_prompt=negative_prompt,
+            seed=seed,
+            on_step=on_step,
+        )
 
     return _crop_edit(image, mask, paint, context=context, feather_px=feather_px, area=area, info=info)
 
 
-def remove_region(pipe, image: Image.Image, mask, target: str, *, prompt: str = REMOVE_PROMPT,
-                  dilation: int | None = None, **kwargs) -> EditResult:
+def remove_region(
+    pipe, image: Image.Image, mask, target: str, *, prompt: str = REMOVE_PROMPT, dilation: int | None = None, **kwargs
+) -> EditResult:
     """Gives back `image` with the object under `mask` removed: the mask grown (edges, shadow), the scene continued.
 
     Args:
@@ -207,9 +249,20 @@ def remove_region(pipe, image: Image.Image, mask, target: str, *, prompt: str = 
     return result
 
 
-def edit_region(pipe, image: Image.Image, mask, instruction: str, *, dilation: int | None = None,
-                steps: int | None = None, guidance: float | None = None, seed: int | None = None,
-                area: int = MEGAPIXEL, context: float = 0.5, on_step: StepCallback | None = None) -> EditResult:
+def edit_region(
+    pipe,
+    image: Image.Image,
+    mask,
+    instruction: str,
+    *,
+    dilation: int | None = None,
+    steps: int | None = None,
+    guidance: float | None = None,
+    seed: int | None = None,
+    area: int = MEGAPIXEL,
+    context: float = 0.5,
+    on_step: StepCallback | None = None,
+) -> EditResult:
     """Gives back `image` with the object under `mask` changed by the instruction editor (local, replace).
 
     The editor sees the crop around the object and keeps its shape and light; only the dilated mask
@@ -232,14 +285,26 @@ def edit_region(pipe, image: Image.Image, mask, instruction: str, *, dilation: i
     info = {"seed": seed, "steps": steps, "instruction": instruction, "dilation": dilation, "mode": "instruction"}
 
     def paint(crop_image, crop_mask, size):
-        return run_instruction_editor(pipe, crop_image, instruction, size=size, steps=steps, guidance=guidance,
-                                      seed=seed, on_step=on_step)
+        return run_instruction_editor(
+            pipe, crop_image, instruction, size=size, steps=steps, guidance=guidance, seed=seed, on_step=on_step
+        )
 
-    return _crop_edit(image, masks.dilate(mask, dilation), paint, context=context, feather_px=None, area=area, info=info)
+    return _crop_edit(
+        image, masks.dilate(mask, dilation), paint, context=context, feather_px=None, area=area, info=info
+    )
 
 
-def edit_whole(pipe, image: Image.Image, instruction: str, *, steps: int | None = None, guidance: float | None = None,
-               seed: int | None = None, area: int = MEGAPIXEL, on_step: StepCallback | None = None) -> EditResult:
+def edit_whole(
+    pipe,
+    image: Image.Image,
+    instruction: str,
+    *,
+    steps: int | None = None,
+    guidance: float | None = None,
+    seed: int | None = None,
+    area: int = MEGAPIXEL,
+    on_step: StepCallback | None = None,
+) -> EditResult:
     """Gives back the whole picture edited by the instruction editor, at the input's size and detail (`mask` is None).
 
     The editor works at about `area` pixels; a larger photo gets the change carried onto its own
@@ -253,16 +318,18 @@ def edit_whole(pipe, image: Image.Image, instruction: str, *, steps: int | None 
     def run(scale: float) -> Image.Image:
         size = editor_size(image.width, image.height, round(min(area, image.width * image.height) * scale * scale))
         info["working_size"] = size
-        return run_instruction_editor(pipe, image, instruction, size=size, steps=steps, guidance=guidance, seed=seed,
-                                      on_step=on_step)
+        return run_instruction_editor(
+            pipe, image, instruction, size=size, steps=steps, guidance=guidance, seed=seed, on_step=on_step
+        )
 
     edited, carried = carry_to_full_size(image, retry_smaller_on_oom(run, info))
     info.update(carried)
     return EditResult(image=edited, mask=None, info=info)
 
 
-def edit_changed_region(pipe, image: Image.Image, instruction: str, *, candidates=None, region=None,
-                        **kwargs) -> EditResult:
+def edit_changed_region(
+    pipe, image: Image.Image, instruction: str, *, candidates=None, region=None, **kwargs
+) -> EditResult:
     """Gives back an instruction edit kept only where it changed the picture (text, move, count, pose).
 
     The instruction editor paints the whole picture; ZONE's layer (`blend.zone_layer`, with SAM
@@ -291,8 +358,16 @@ def edit_changed_region(pipe, image: Image.Image, instruction: str, *, candidate
     return EditResult(image=edited, mask=alpha, info=whole.info)
 
 
-def generate(pipe, prompt: str, size: tuple[int, int] | None = None, *, seed: int | None = None,
-             steps: int | None = None, area: int = MEGAPIXEL, on_step: StepCallback | None = None) -> EditResult:
+def generate(
+    pipe,
+    prompt: str,
+    size: tuple[int, int] | None = None,
+    *,
+    seed: int | None = None,
+    steps: int | None = None,
+    area: int = MEGAPIXEL,
+    on_step: StepCallback | None = None,
+) -> EditResult:
     """Gives back a picture drawn from `prompt` alone by FLUX.2 klein, `size` (width, height) or square (`mask` is None).
 
     klein with no reference picture is a text-to-image model. It draws at about `area` pixels with the
@@ -319,9 +394,15 @@ def generate(pipe, prompt: str, size: tuple[int, int] | None = None, *, seed: in
     def run(scale: float) -> Image.Image:
         working = editor_size(*(size or (1, 1)), round(area * scale * scale))
         info["working_size"] = working
-        return pipe(prompt=prompt, width=working[0], height=working[1], num_inference_steps=steps,
-                    generator=generator(pipe, seed), callback_on_step_end=step_callback(on_step),
-                    **_model_settings(pipe, None, "")).images[0]
+        return pipe(
+            prompt=prompt,
+            width=working[0],
+            height=working[1],
+            num_inference_steps=steps,
+            generator=generator(pipe, seed),
+            callback_on_step_end=step_callback(on_step),
+            **_model_settings(pipe, None, ""),
+        ).images[0]
 
     drawn = retry_smaller_on_oom(run, info).convert("RGB")
     if size is not None and drawn.size != tuple(size):

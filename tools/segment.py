@@ -74,9 +74,7 @@ def segment(
     if not boxes and not points:
         raise InputError("Nothing to segment: give at least one box or one point.")
     if boxes and points and len(boxes) != len(points):
-        raise InputError(
-            f"Got {len(boxes)} boxes and {len(points)} points; to combine them give one point per box."
-        )
+        raise InputError(f"Got {len(boxes)} boxes and {len(points)} points; to combine them give one point per box.")
     if point_labels is not None and (not points or len(point_labels) != len(points)):
         raise InputError("Give exactly one point label (1 object, 0 background) per point.")
 
@@ -183,9 +181,7 @@ def _decode(segmenter: SegmenterBundle, embedded: _Embedded, prompts: dict) -> t
 
 def _to_original(segmenter: SegmenterBundle, embedded: _Embedded, logits: torch.Tensor) -> np.ndarray:
     """Gives back boolean masks (n, height, width) at the image's size from logits (n, 1, side, side)."""
-    masks = segmenter.processor.post_process_masks(
-        [logits], [embedded.original_size], [embedded.reshaped_size]
-    )[0]
+    masks = segmenter.processor.post_process_masks([logits], [embedded.original_size], [embedded.reshaped_size])[0]
     return masks[:, 0].cpu().numpy()
 
 

@@ -118,12 +118,23 @@ class SegmenterBundle:
     embeddings: EmbeddingCache = field(default_factory=EmbeddingCache, repr=False)
 
 
-
 CPU = torch.device("cpu")
 
+
 def _load_role(
-    role, model_cls, load_processor, full_config, save_tiny, save_full_processor, bundle_cls,
-    *, profile, checkpoint, device, dtype, cache_dir,
+    role,
+    model_cls,
+    load_processor,
+    full_config,
+    save_tiny,
+    save_full_processor,
+    bundle_cls,
+    *,
+    profile,
+    checkpoint,
+    device,
+    dtype,
+    cache_dir,
 ):
     """Gives back one role's bundle: real checkpoint, tiny model saved once, or full-size random build."""
     with _LOAD_LOCK, quiet_loading():
@@ -159,9 +170,18 @@ def load_detector(
         ModelUnavailableError: `default` profile, checkpoint neither cached nor downloadable.
     """
     return _load_role(
-        "detector", GroundingDinoForObjectDetection, _load_detector_processor, full_detector_config,
-        _save_tiny_detector, _save_full_detector_processor, DetectorBundle,
-        profile=profile, checkpoint=checkpoint, device=device, dtype=dtype, cache_dir=cache_dir,
+        "detector",
+        GroundingDinoForObjectDetection,
+        _load_detector_processor,
+        full_detector_config,
+        _save_tiny_detector,
+        _save_full_detector_processor,
+        DetectorBundle,
+        profile=profile,
+        checkpoint=checkpoint,
+        device=device,
+        dtype=dtype,
+        cache_dir=cache_dir,
     )
 
 
@@ -175,9 +195,18 @@ def load_segmenter(
 ) -> SegmenterBundle:
     """Gives back the SAM bundle of a profile, in eval mode on `device` in `dtype` (arguments as load_detector)."""
     return _load_role(
-        "segmenter", SamModel, _load_segmenter_processor, full_segmenter_config,
-        _save_tiny_segmenter, _save_full_segmenter_processor, SegmenterBundle,
-        profile=profile, checkpoint=checkpoint, device=device, dtype=dtype, cache_dir=cache_dir,
+        "segmenter",
+        SamModel,
+        _load_segmenter_processor,
+        full_segmenter_config,
+        _save_tiny_segmenter,
+        _save_full_segmenter_processor,
+        SegmenterBundle,
+        profile=profile,
+        checkpoint=checkpoint,
+        device=device,
+        dtype=dtype,
+        cache_dir=cache_dir,
     )
 
 

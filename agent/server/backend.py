@@ -35,8 +35,13 @@ class ServerBusyError(ChatEditError, RuntimeError):
 TURN_ERRORS = (InputError, ModelUnavailableError, SessionBusyError, DatabaseUnavailableError)
 """The failures of a turn its client is told in words (bad input, models missing, session busy, database
 down); others are logged."""
-DATABASE_ERRORS = (DatabaseUnavailableError, psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout,
-                   sqlite3.OperationalError)
+DATABASE_ERRORS = (
+    DatabaseUnavailableError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    PoolTimeout,
+    sqlite3.OperationalError,
+)
 """What a database that went away raises mid-turn: the client is told to send the request again (503)."""
 
 
@@ -262,8 +267,9 @@ class Backend:
         version = turn.report.get("version")
         return _outcome(turn, session.id, changed=version is not None and version != start)
 
-    def run_variants(self, session_id: Optional[str], text: str, image, mask, n: int,
-                     request_id: Optional[str] = None) -> list[Outcome]:
+    def run_variants(
+        self, session_id: Optional[str], text: str, image, mask, n: int, request_id: Optional[str] = None
+    ) -> list[Outcome]:
         """Runs one turn and n-1 more from the same picture, each with its own seed; the first continues the session.
 
         `request_id` makes the first turn idempotent (see `run_turn`); the alternatives are drawn again.
@@ -278,8 +284,9 @@ class Backend:
         others = [self.run_turn(None, text, start, mask=mask, seed=variant_seed(seed, i)) for i in range(1, n)]
         return [first, *others]
 
-    def run_generations(self, session_id: Optional[str], prompt: str, size: Optional[tuple[int, int]],
-                        n: int) -> list[Outcome]:
+    def run_generations(
+        self, session_id: Optional[str], prompt: str, size: Optional[tuple[int, int]], n: int
+    ) -> list[Outcome]:
         """Draws n pictures from `prompt`, each from its own seed, each the new version of a session (the first: `session_id`)."""
         editor = self.editor()
         outcomes = []

@@ -74,7 +74,9 @@ async def read_json(request: Request, limit: int) -> dict:
 def _check_instruction(conversation: Conversation) -> None:
     if not conversation.text and conversation.image is None:
         raise APIError(
-            400, "The request has no instruction and no image; say what to change and attach a picture.", "invalid_request"
+            400,
+            "The request has no instruction and no image; say what to change and attach a picture.",
+            "invalid_request",
         )
     if len(conversation.text) > MAX_INSTRUCTION:
         raise APIError(
@@ -89,7 +91,9 @@ def admitted(backend: Backend, picture, settings: ServerSettings) -> Callable[[]
     try:
         return backend.admit(picture, settings)
     except ServerBusyError as exc:
-        raise APIError(503, str(exc), "server_busy", "server_error", headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+        raise APIError(
+            503, str(exc), "server_busy", "server_error", headers={"Retry-After": str(RETRY_AFTER_S)}
+        ) from None
 
 
 async def wait_for_turn(future):
@@ -103,8 +107,9 @@ async def wait_for_turn(future):
     except SessionBusyError as exc:
         raise APIError(409, str(exc), "session_busy") from None
     except DatabaseUnavailableError as exc:
-        raise APIError(503, str(exc), "database_unavailable", "server_error",
-                       headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+        raise APIError(
+            503, str(exc), "database_unavailable", "server_error", headers={"Retry-After": str(RETRY_AFTER_S)}
+        ) from None
     except Exception:
         logger.exception("turn failed")
         raise APIError(
@@ -134,8 +139,11 @@ async def chat_completions(request: Request, key: ApiKey):
         return await _side_request(backend, conversation, model, stream, usage)
     _check_instruction(conversation)
     try:
-        image = (await run_in_threadpool(backend.load_image, conversation.image, settings, request.app.state.keys, key)
-                 if conversation.image else None)
+        image = (
+            await run_in_threadpool(backend.load_image, conversation.image, settings, request.app.state.keys, key)
+            if conversation.image
+            else None
+        )
     except InputError as exc:
         raise from_input_error(exc) from None
     release = admitted(backend, image, settings)

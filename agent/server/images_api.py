@@ -167,8 +167,11 @@ async def edit_images(request: Request, key: ApiKey):
         raise _bad("`image` is missing: attach the picture to edit as `image` (or `image[]`).", "image")
     try:
         picture = (
-            await run_in_threadpool(load_image, asked.image, max_bytes=settings.max_image_bytes,
-                                    max_pixels=settings.max_pixels) if asked.image else None
+            await run_in_threadpool(
+                load_image, asked.image, max_bytes=settings.max_image_bytes, max_pixels=settings.max_pixels
+            )
+            if asked.image
+            else None
         )
     except InputError as exc:
         raise from_input_error(exc) from None
@@ -192,8 +195,9 @@ async def edit_images(request: Request, key: ApiKey):
     }
 
 
-async def _item(request: Request, asked: Union[EditRequest, GenerationRequest], outcome: Outcome,
-                key: Optional[str]) -> dict:
+async def _item(
+    request: Request, asked: Union[EditRequest, GenerationRequest], outcome: Outcome, key: Optional[str]
+) -> dict:
     """Gives back one picture of the answer: base64 in the asked-for format, or a link (for `key`), and what was done."""
     item = {"revised_prompt": revised_prompt(outcome, asked.prompt)}
     if asked.response_format == "url":
@@ -227,11 +231,14 @@ def _generation_size(size: object) -> Optional[tuple[int, int]]:
         raise _bad(f"`size` must be auto or WIDTHxHEIGHT, e.g. 1024x1024; got {text!r}.", "size")
     width, height = int(width), int(height)
     if not (GENERATION_SIDES[0] <= min(width, height) and max(width, height) <= GENERATION_SIDES[1]):
-        raise _bad(f"Each side of `size` must be from {GENERATION_SIDES[0]} to {GENERATION_SIDES[1]} pixels; "
-                   f"got {text!r}.", "size")
+        raise _bad(
+            f"Each side of `size` must be from {GENERATION_SIDES[0]} to {GENERATION_SIDES[1]} pixels; got {text!r}.",
+            "size",
+        )
     if max(width, height) > MAX_ASPECT * min(width, height):
-        raise _bad(f"`size` may be at most {MAX_ASPECT} times wider than high (or higher than wide); got {text!r}.",
-                   "size")
+        raise _bad(
+            f"`size` may be at most {MAX_ASPECT} times wider than high (or higher than wide); got {text!r}.", "size"
+        )
     return width, height
 
 

@@ -54,7 +54,9 @@ def picture_source(value: str, settings: ServerSettings, local_files: bool) -> U
         try:
             return base64.b64decode(text, validate=False)
         except binascii.Error:
-            raise ToolError("The picture is not valid base64; send a data URL or base64 of a PNG, JPEG or WebP.") from None
+            raise ToolError(
+                "The picture is not valid base64; send a data URL or base64 of a PNG, JPEG or WebP."
+            ) from None
     if local_files:
         return text
     raise ToolError("Over HTTP, send the picture as a data URL or base64: this server cannot read the client's files.")

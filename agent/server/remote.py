@@ -42,9 +42,10 @@ def fetch_remote(url: str, settings: ServerSettings) -> bytes:
     deadline = time.monotonic() + settings.remote_timeout_s
     data = bytearray()
     try:
-        with httpx.Client(timeout=settings.remote_timeout_s, follow_redirects=False) as client, client.stream(
-            "GET", pinned, headers={"Host": host}, extensions={"sni_hostname": parts.hostname}
-        ) as reply:
+        with (
+            httpx.Client(timeout=settings.remote_timeout_s, follow_redirects=False) as client,
+            client.stream("GET", pinned, headers={"Host": host}, extensions={"sni_hostname": parts.hostname}) as reply,
+        ):
             if reply.status_code != 200:
                 raise InputError(f"The image URL answered HTTP {reply.status_code}; attach the image instead.")
             for chunk in reply.iter_bytes():
