@@ -111,3 +111,26 @@ def record_calls(pipe, monkeypatch) -> list[dict]:
 
     monkeypatch.setattr(type(pipe), "__call__", spy)
     return calls
+
+
+@contextmanager
+def held_edits(editor: Editor) -> Iterator[tuple[threading.Event, threading.Event]]:
+    """Makes the editor's whole-picture edits wait inside the worker: gives (entered, go_on) events.
+
+    `entered` is set once an edit is waiting; it goes on when `go_on` is set (at the latest when the block ends).
+    """
+    entered, go_on = threading.Event(), threading.Event()
+    toolbox = editor.toolbox
+    global_edit = toolbox.global_edit
+
+    def held(*args, **kwargs):
+        entered.set()
+        go_on.wait(120)
+        return global_edit(*args, **kwargs)
+
+    toolbox.global_edit = held
+    try:
+        yield entered, go_on
+    finally:
+        go_on.set()
+        del toolbox.global_edit

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from chatedit.agent import cli
 from chatedit.agent.server import ServerSettings, create_app, remote
 from chatedit.tools.images import png_bytes, to_data_url
-from tests.helpers import tiny_editor
+from tests.helpers import held_edits, tiny_editor
 
 KEY = "sk-only-key"
 PHOTO = random_image(96, 64, seed=21)
@@ -375,27 +375,17 @@ def test_a_picture_over_the_servers_pixel_limit_is_413_before_any_work(editor):
     assert "megapixel limit" in message
 
 
-def test_large_pictures_held_at_once_are_bounded_and_the_next_is_told_to_come_back(editor, monkeypatch):
+def test_large_pictures_held_at_once_are_bounded_and_the_next_is_told_to_come_back(editor):
     """While one large picture waits or is edited, another answers 503 with Retry-After; then there is room."""
-    entered, go_on = threading.Event(), threading.Event()
-    global_edit = editor.toolbox.global_edit
-
-    def held(*args, **kwargs):
-        entered.set()
-        go_on.wait(60)
-        return global_edit(*args, **kwargs)
-
-    monkeypatch.setattr(editor.toolbox, "global_edit", held)
     http = TestClient(create_app(editor, ServerSettings(large_pixels=96 * 64 - 1, max_large_requests=1)))
     small = to_data_url(random_image(48, 32, seed=5))  # under the large-picture size: never held back
-    with ThreadPoolExecutor(1) as pool:
+    with held_edits(editor) as (entered, go_on), ThreadPoolExecutor(1) as pool:
         first = pool.submit(http.post, "/v1/chat/completions", json=chat(EDIT, to_data_url(PHOTO)))
         assert entered.wait(60)
         busy = http.post("/v1/chat/completions", json=chat(EDIT, to_data_url(random_image(96, 64, seed=6))))
         assert "large picture" in assert_error(busy, 503) and busy.headers["Retry-After"]
         go_on.set()
         assert first.result(timeout=120).status_code == 200
-    monkeypatch.setattr(editor.toolbox, "global_edit", global_edit)
     assert http.post("/v1/chat/completions", json=chat(EDIT, to_data_url(PHOTO))).status_code == 200
     assert http.post("/v1/chat/completions", json=chat(EDIT, small)).status_code == 200
 
@@ -438,3 +428,29 @@ def test_a_read_only_command_under_an_unused_name_stores_no_session(editor, comm
     from chatedit.agent.server.auth import scoped_session
 
     assert editor.graph.get_state({"configurable": {"thread_id": scoped_session(name, KEY)}}).values == {}
+
+
+def test_the_images_api_reads_no_picture_of_another_keys_session(editor):
+    """Key B naming key A's `user` edits nothing of A's: it is asked for a picture, as for any unused name."""
+    http = TestClient(create_app(editor, ServerSettings(api_keys=["sk-ann", "sk-bob"])))
+    made = http.post(
+        "/v1/images/edits",
+        data={"prompt": EDIT, "user": "shared"},
+        files={"image": ("p.png", png_bytes(PHOTO), "image/png")},
+        headers=bearer("sk-ann"),
+    )
+    assert made.status_code == 200, made.text
+    other = http.post(
+        "/v1/images/edits",
+        data={"prompt": EDIT, "user": "shared"},
+        files={"note": ("n.txt", b"no picture", "text/plain")},
+        headers=bearer("sk-bob"),
+    )
+    assert "attach the picture to edit" in assert_error(other, 400)
+    again = http.post(
+        "/v1/images/edits",
+        data={"prompt": EDIT, "user": "shared"},
+        files={"note": ("n.txt", b"no picture", "text/plain")},
+        headers=bearer("sk-ann"),
+    )
+    assert again.status_code == 200 and again.json()["chatedit"]["version"] == 2

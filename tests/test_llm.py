@@ -454,3 +454,19 @@ def test_the_plan_prompt_teaches_coordination_and_the_plan_keeps_each_value(fake
     assert "# Coordination" in system and "paint the door red and the fence green" in system
     assert '"her" is the woman, not the earrings' in system
     assert [(s.target, s.prompt) for s in result.value.steps] == [("door", "a red door"), ("fence", "a green fence")]
+
+
+def test_tools_are_remembered_missing_per_server_and_model(fake_llm, photo):
+    """One model that cannot call tools does not make another model, or the same name elsewhere, ask for JSON."""
+    no_tools = make_chat_model(llm_settings(fake_llm, model="llava-remembered-alone"))
+    fake_llm.script([error(400, NO_TOOLS), text(json.dumps(REMOVE_DOG))])
+    assert plan_with_llm(no_tools, photo, "remove the dog", [], image_size=photo.size).mode == "json"
+    other_model = make_chat_model(llm_settings(fake_llm, model="qwen-with-tools"))
+    fake_llm.script([tool_call("Plan", REMOVE_DOG)])
+    assert plan_with_llm(other_model, photo, "remove the dog", [], image_size=photo.size).mode == "tools"
+    settings = llm_settings(fake_llm, model="llava-remembered-alone")
+    elsewhere = make_chat_model(
+        settings.model_copy(update={"base_url": settings.base_url.replace("127.0.0.1", "localhost")})
+    )
+    fake_llm.script([tool_call("Plan", REMOVE_DOG)])
+    assert plan_with_llm(elsewhere, photo, "remove the dog", [], image_size=photo.size).mode == "tools"

@@ -31,7 +31,7 @@ from chatedit.agent.database import open_database
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
 from chatedit.tools.images import to_data_url
-from tests.helpers import FAST
+from tests.helpers import FAST, held_edits
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -256,7 +256,7 @@ def test_serve_exits_with_a_clear_message_when_the_database_is_unreachable(runne
 
 
 def test_a_database_restart_mid_turn_answers_the_saved_turn_and_a_resend_makes_no_second_edit(
-    postgres_cluster, tmp_path, monkeypatch
+    postgres_cluster, tmp_path
 ):
     """The turn's lock connection dies with the restart: a turn saved all the same answers 200, one whose
     writes failed answers 503 with Retry-After (never 500), and the same request sent again (same
@@ -270,15 +270,6 @@ def test_a_database_restart_mid_turn_answers_the_saved_turn_and_a_resend_makes_n
         settings=FAST,
         max_attempts=1,
     )
-    entered, go_on = threading.Event(), threading.Event()
-    global_edit = editor.toolbox.global_edit
-
-    def held(*args, **kwargs):
-        entered.set()
-        go_on.wait(120)
-        return global_edit(*args, **kwargs)
-
-    monkeypatch.setattr(editor.toolbox, "global_edit", held)
     photo = random_image(96, 64, seed=31)
     body = {
         "model": "chatedit",
@@ -294,7 +285,11 @@ def test_a_database_restart_mid_turn_answers_the_saved_turn_and_a_resend_makes_n
     }
     headers = {"X-Chatedit-Session": "restarted", "Idempotency-Key": "turn-1"}
     try:
-        with TestClient(create_app(editor, ServerSettings())) as http, ThreadPoolExecutor(1) as pool:
+        with (
+            TestClient(create_app(editor, ServerSettings())) as http,
+            held_edits(editor) as (entered, go_on),
+            ThreadPoolExecutor(1) as pool,
+        ):
             sent = pool.submit(http.post, "/v1/chat/completions", json=body, headers=headers)
             assert entered.wait(120)
             postgres_cluster.restart()
@@ -323,5 +318,4 @@ def test_a_database_restart_mid_turn_answers_the_saved_turn_and_a_resend_makes_n
             "make it look like a watercolor painting",
         ]
     finally:
-        go_on.set()
         editor.close()
