@@ -467,56 +467,6 @@ def route_located(state: ChatState) -> Literal["edit", "next_step", "respond"]:
 # ---- edit and verify -----------------------------------------------------------------------------
 
 
-def _run_editor(
-    toolbox: Toolbox,
-    step: dict,
-    image: Image.Image,
-    region: Optional[np.ndarray],
-    *,
-    prompt: str,
-    tries: int,
-    seed: int,
-    drawn: bool,
-    on_step,
-) -> tuple[str, EditResult]:
-    """Gives back the timing stage and the result of one attempt with the editor the step's category calls for."""
-    category = step["category"]
-    zone = category == "local" and toolbox.settings.local_mode == "zone"
-    instructed = category in INSTRUCTION_CATEGORIES
-    # The instruction editor reads the user's words for the step; the inpainter paints the prompt.
-    instruction = step.get("instruction") or prompt
-    # Stronger text guidance on each retry: the usual failure is an edit too weak to see.
-    guidance = 7.5 + 2.0 * tries
-    if drawn and (category == "global" or zone or instructed):
-        # A drawn mask bounds the instruction editor: its canvas is kept inside that mask alone (see `edit`).
-        text = prompt if category == "global" else instruction
-        result = toolbox.global_edit(image, text, seed=seed, guidance=guidance, on_step=on_step)
-        return "global_edit", EditResult(image=result.image, mask=None, info={"mode": "user mask"})
-    if category == "global":
-        return "global_edit", toolbox.global_edit(image, prompt, seed=seed, guidance=guidance, on_step=on_step)
-    if category == "remove":
-        # A detected object grows over its edges and shadow, more on each retry; a drawn mask is exact.
-        dilation = 0 if drawn else int(M.dilation_for(region) * (1 + 0.5 * tries))
-        return "inpaint", toolbox.remove(
-            image, region, step.get("target") or "", prompt=prompt, dilation=dilation, seed=seed, on_step=on_step
-        )
-    if zone:
-        return "global_edit", toolbox.zone_edit(image, instruction, region, seed=seed, on_step=on_step)
-    if instructed:
-        # Text and pose change the object where it is; a move or a count also changes places beside it.
-        near = region if category in ("text", "pose") and region is not None and not region.all() else None
-        return "global_edit", toolbox.edit_changed(
-            image, instruction, near, seed=seed, guidance=guidance, on_step=on_step
-        )
-    if category in ("local", "replace") and toolbox.edits_by_instruction:
-        # The instruction editor sees the object on its crop and keeps its structure; inpainting starts from noise.
-        return "global_edit", toolbox.edit_object(
-            image, region, instruction, seed=seed, guidance=guidance, on_step=on_step
-        )
-    negative = step.get("target") if category == "replace" else ""
-    return "inpaint", toolbox.inpaint(image, region, prompt, negative_prompt=negative or "", seed=seed, on_step=on_step)
-
-
 def _kept_inside(image: Image.Image, result: EditResult, drawn: np.ndarray) -> EditResult:
     """Gives back the attempt with every pixel outside the user's drawn mask the input's, bit for bit.
 
@@ -543,8 +493,7 @@ def edit(state: ChatState, runtime: Runtime[Context]) -> dict:
     region = context.images.get_mask(item["region"]) > 0.5 if item.get("region") else None
     drawn = context.images.get_mask(state["user_mask"]) > 0.5 if state.get("user_mask") else None
     started = time.perf_counter()
-    stage, result = _run_editor(
-        context.toolbox,
+    stage, result = context.toolbox.edit_step(
         item["step"],
         context.images.get(item["base"]),
         region,

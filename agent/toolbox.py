@@ -13,10 +13,9 @@ import numpy as np
 from PIL import Image
 
 from chatedit.agent.config import EditSettings
-from chatedit.agent.plan import INSTRUCTION_CATEGORIES
-from chatedit.tools import blend, detect, global_edit, inpaint, region_edit, segment
+from chatedit.agent.families import Family, family_of
+from chatedit.tools import blend, detect, segment
 from chatedit.tools.detect import Detection
-from chatedit.tools.errors import InputError
 from chatedit.tools.inpaint import EditResult
 from chatedit.tools.models import ModelSet
 
@@ -48,97 +47,38 @@ class Toolbox:
         """Gives back SAM segments of the whole image, for ZONE's Region-IoU."""
         return segment.segment_candidates(self.models.segmenter, image)
 
+    family: Family = field(init=False)
+    """How these models edit each kind of step (agent/families)."""
+
+    def __post_init__(self) -> None:
+        self.family = family_of(self.models, self.settings)
+
     @property
     def edits_by_instruction(self) -> bool:
         """Whether the family edits objects with its instruction editor (modern, max): see `edit_object`."""
-        return self.models.family != "classic"
+        return self.family.edits_objects_by_instruction
 
-    def _editor_kwargs(self, guidance) -> dict:
-        """Gives back the modern and max editors' settings; the graph's guidance is on SD's scale (7.5)."""
-        scale = (guidance or self.settings.guidance) / self.settings.guidance
-        return {
-            "steps": self.settings.editor_steps,
-            "area": self.models.editor_area,
-            "guidance": region_edit.DEFAULT_TRUE_CFG * scale,
-        }
+    def edit_step(
+        self, step: dict, image: Image.Image, region: Optional[np.ndarray], **kwargs
+    ) -> tuple[str, EditResult]:
+        """Gives back the timing stage and result of one attempt at `step` (see `Family.edit_step`)."""
+        return self.family.edit_step(self, step, image, region, **kwargs)
 
     def inpaint(
         self, image, mask, prompt, *, negative_prompt="", seed=0, guidance=None, on_step: StepCallback = None
     ) -> EditResult:
         """Gives back the image with `mask` repainted from `prompt`, and the paste mask used."""
-        if self.edits_by_instruction:
-            return region_edit.inpaint_region(
-                self.models.inpainter,
-                image,
-                mask,
-                prompt,
-                negative_prompt=negative_prompt,
-                seed=seed,
-                on_step=on_step,
-                **self._editor_kwargs(guidance),
-            )
-        return inpaint.inpaint(
-            self.models.inpainter,
-            image,
-            mask,
-            prompt,
-            negative_prompt=negative_prompt,
-            steps=self.settings.inpaint_steps,
-            guidance=guidance or self.settings.guidance,
-            seed=seed,
-            on_step=on_step,
+        return self.family.inpaint(
+            image, mask, prompt, negative_prompt=negative_prompt, seed=seed, guidance=guidance, on_step=on_step
         )
 
     def remove(self, image, mask, target, *, prompt, dilation, seed=0, on_step: StepCallback = None) -> EditResult:
         """Gives back the image with the object under `mask` replaced by what is behind it."""
-        if self.edits_by_instruction:
-            return region_edit.remove_region(
-                self.models.inpainter,
-                image,
-                mask,
-                target,
-                prompt=prompt,
-                dilation=dilation,
-                seed=seed,
-                on_step=on_step,
-                **self._editor_kwargs(None),
-            )
-        return inpaint.remove(
-            self.models.inpainter,
-            image,
-            mask,
-            target,
-            prompt=prompt,
-            dilation=dilation,
-            steps=self.settings.inpaint_steps,
-            guidance=self.settings.guidance,
-            seed=seed,
-            on_step=on_step,
-        )
+        return self.family.remove(image, mask, target, prompt=prompt, dilation=dilation, seed=seed, on_step=on_step)
 
     def global_edit(self, image, instruction, *, seed=0, guidance=None, on_step: StepCallback = None) -> EditResult:
         """Gives back the whole image edited by the instruction editor, at the input's size and detail."""
-        if self.edits_by_instruction:
-            return region_edit.edit_whole(
-                self.models.global_editor,
-                image,
-                instruction,
-                seed=seed,
-                on_step=on_step,
-                **self._editor_kwargs(guidance),
-            )
-        editor = self.models.global_editor
-        return global_edit.global_edit(
-            editor,
-            image,
-            inpaint.fit_prompt(editor, instruction),
-            steps=self.settings.global_steps,
-            guidance=guidance or self.settings.guidance,
-            image_guidance=self.settings.image_guidance,
-            max_side=self.settings.global_max_side,
-            seed=seed,
-            on_step=on_step,
-        )
+        return self.family.global_edit(image, instruction, seed=seed, guidance=guidance, on_step=on_step)
 
     def zone_edit(
         self, image, instruction, region, *, seed=0, guidance=None, on_step: StepCallback = None
@@ -153,63 +93,27 @@ class Toolbox:
         self, image, mask, instruction, *, seed=0, guidance=None, on_step: StepCallback = None
     ) -> EditResult:
         """Gives back the object under `mask` changed by the instruction editor on its crop (modern, max: local, replace)."""
-        return region_edit.edit_region(
-            self.models.global_editor,
-            image,
-            mask,
-            instruction,
-            seed=seed,
-            on_step=on_step,
-            **self._editor_kwargs(guidance),
-        )
+        return self.family.edit_object(image, mask, instruction, seed=seed, guidance=guidance, on_step=on_step)
 
     def edit_changed(
         self, image, instruction, region=None, *, seed=0, guidance=None, on_step: StepCallback = None
     ) -> EditResult:
         """Gives back an instruction edit kept only where it changed the picture (text, move, count, pose), near `region`."""
-        return region_edit.edit_changed_region(
-            self.models.global_editor,
-            image,
-            instruction,
-            candidates=self.candidates,
-            region=region,
-            seed=seed,
-            on_step=on_step,
-            **self._editor_kwargs(guidance),
+        return self.family.edit_changed(
+            image, instruction, region, candidates=self.candidates, seed=seed, guidance=guidance, on_step=on_step
         )
 
     @property
     def can_generate(self) -> bool:
-        """Whether the family draws pictures from text alone: modern (FLUX.2 klein) does; classic and max only edit.
-
-        Qwen-Image-Edit's pipeline reads its reference picture's size first, so it cannot run without one.
-        """
-        return self.models.family == "modern"
+        """Whether the family draws pictures from text alone (modern does; classic and max only edit)."""
+        return self.family.can_generate
 
     def generate(
         self, prompt: str, size: Optional[tuple[int, int]] = None, *, seed=0, on_step: StepCallback = None
     ) -> EditResult:
-        """Gives back a picture drawn from `prompt` at `size` (width, height; None: the model's own), modern only."""
-        if not self.can_generate:
-            raise InputError(
-                f"The {self.models.family} models only edit pictures; drawing one from text alone "
-                "needs the modern models (run with --models modern)."
-            )
-        return region_edit.generate(
-            self.models.global_editor,
-            prompt,
-            size,
-            seed=seed,
-            on_step=on_step,
-            steps=self.settings.editor_steps,
-            area=self.models.editor_area,
-        )
+        """Gives back a picture drawn from `prompt` at `size` (width, height; None: the model's own)."""
+        return self.family.generate(prompt, size, seed=seed, on_step=on_step)
 
     def cannot(self, category: str) -> Optional[str]:
         """Gives back why this family cannot make a step of `category` (a sentence for the answer), or None."""
-        if category in INSTRUCTION_CATEGORIES and not self.edits_by_instruction:
-            return (
-                f"This {category} edit needs the modern or max models (run with --models modern or max); "
-                "the classic models cannot make it without repainting the object at random."
-            )
-        return None
+        return self.family.cannot(category)

@@ -160,3 +160,42 @@ def test_classic_says_a_pose_edit_needs_the_modern_models_and_changes_nothing(co
     assert "--models modern" in turn.message
     assert toolbox.used == []
     assert np.array_equal(np.asarray(turn.image), np.asarray(photo))
+
+
+def test_each_family_is_an_object_that_says_what_it_can_do():
+    from chatedit.agent.families import FAMILIES, Classic, Max, Modern, family_of
+
+    assert FAMILIES == {"classic": Classic, "modern": Modern, "max": Max}
+    for name, family_class in FAMILIES.items():
+        family = family_of(get_models(f"{name}:tiny", "cpu"), EditSettings())
+        assert isinstance(family, family_class) and family.name == name
+        assert family.weights_gib > 0 and family.working_sides
+    classic = family_of(get_models("classic:tiny", "cpu"), EditSettings())
+    assert "--models modern or max" in classic.cannot("move") and classic.cannot("remove") is None
+    assert not classic.edits_objects_by_instruction and not classic.can_generate
+    assert Modern.can_generate and not Max.can_generate and Modern.edits_objects_by_instruction
+
+
+def test_a_new_family_is_one_class_and_the_graph_asks_it_to_edit_each_step(coffee, tmp_path, one_torch_thread):
+    """A family written outside the package (here: one that paints every edit white) edits a whole turn."""
+    from PIL import Image
+
+    from chatedit.agent.families import Classic
+
+    class WhitePaint(Classic):
+        name = "white"
+
+        def global_edit(self, image, instruction, *, seed=0, guidance=None, on_step=None):
+            from chatedit.tools.inpaint import EditResult
+
+            return EditResult(image=Image.new("RGB", image.size, "white"), mask=None)
+
+    photo = coffee.resize((96, 64))
+    toolbox = Toolbox(get_models("classic:tiny", "cpu"), EditSettings())
+    toolbox.family = WhitePaint(toolbox.models, toolbox.settings)
+    editor = Editor(planner="rules", data_dir=tmp_path, toolbox=toolbox, max_attempts=1)
+    try:
+        turn = editor.session().send("make it look like winter", image=photo)
+    finally:
+        editor.close()
+    assert np.asarray(turn.image).min() == 255
