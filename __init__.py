@@ -10,13 +10,7 @@ The package is three folders: `chatedit.agent` (the brain: planning, the graph, 
 `chatedit.tools` (the hands: plain functions over images) and `chatedit.prompts` (the words).
 """
 
-__all__ = ["Editor", "Session", "Turn"]
-
-
-def __getattr__(name: str):
-    # Imported on first use so that `chatedit plan` and `--help` do not pay for torch and diffusers.
-    if name in __all__:
-        from chatedit.agent import session
-
-        return getattr(session, name)
-    raise AttributeError(name)
+# The front door is chatedit.agent's: imported on first use, so that `chatedit plan` and `--help` do
+# not pay for torch and diffusers.
+from chatedit.agent import __all__ as __all__
+from chatedit.agent import __getattr__ as __getattr__
