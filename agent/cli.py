@@ -206,7 +206,7 @@ def edit(
     ] = False,
     debug_dir: Annotated[
         Optional[Path],
-        typer.Option("--debug-dir", help="Save each step's masks as PNGs here; the report points to them."),
+        typer.Option("--debug-dir", help="Save each step's region and masks as PNGs here; the report points to them."),
     ] = None,
     mask: Annotated[
         Optional[Path],
@@ -260,8 +260,10 @@ def edit(
                 _nothing_edited({"steps": [], "output": None}, planned.message or "", json_report)
         editor = make_editor(config)
         with ProgressView() as view:
-            turn = editor.session().send(instruction, image=picture, mask=region, on_event=view, debug_dir=debug_dir)
+            turn = editor.session().send(instruction, image=picture, mask=region, on_event=view)
         report = dict(turn.report)
+        if debug_dir is not None:
+            report = support.write_masks(report, editor.store, debug_dir)
         if report.get("question") or not report.get("steps"):
             # Nothing was edited: an ambiguous target (the CLI cannot answer back) or no edit in the words.
             hint = " Say which one in the instruction." if report.get("question") else ""

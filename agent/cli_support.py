@@ -105,3 +105,38 @@ def save_image(image, path: Path) -> Path:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, quality=95)
     return atomic_write(path, buffer.getvalue())
+
+
+def write_masks(report: dict, store, folder: Path) -> dict:
+    """Gives back the turn report with its mask ids replaced by PNG copies written into `folder`.
+
+    Each step's region, kept mask and every attempt's mask: step1_region.png, step1_mask.png,
+    step1_attempt2_mask.png, ... The report of a turn names masks by store id; this is the one place
+    they become files.
+    """
+    from chatedit.tools.images import atomic_write
+
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def written(mask_id, name: str):
+        if not mask_id:
+            return None
+        target = folder / name
+        atomic_write(target, store.png(mask_id))
+        return str(target)
+
+    steps = []
+    for i, step in enumerate(report.get("steps") or [], 1):
+        attempts = [
+            {**attempt, "mask": written(attempt.get("mask"), f"step{i}_attempt{k}_mask.png")}
+            for k, attempt in enumerate(step.get("attempts") or [], 1)
+        ]
+        steps.append(
+            {
+                **step,
+                "mask": written(step.get("mask"), f"step{i}_mask.png"),
+                "region": written(step.get("region"), f"step{i}_region.png"),
+                "attempts": attempts,
+            }
+        )
+    return {**report, "steps": steps}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import shutil
 import threading
 import time
 import uuid
@@ -42,11 +41,20 @@ REQUEST_WINDOW_S = 24 * 3600.0
 
 @dataclass
 class Turn:
-    """The result of one message: the image now current, the answer, and the turn report."""
+    """The result of one message: the image now current, the answer, and the turn report.
+
+    The report names pictures and masks by their ids in the editor's store (`editor.store.get`,
+    `get_mask`): a turn writes no files.
+    """
 
     image: Optional[Image.Image]
     message: str
     report: dict[str, Any]
+
+    @property
+    def image_id(self) -> Optional[str]:
+        """The store id of the image now current (None before any picture)."""
+        return self.report.get("image")
 
 
 @dataclass
@@ -57,7 +65,6 @@ class VersionInfo:
     image_id: str
     parent: Optional[int]
     instruction: str
-    path: Path
     current: bool
     _store: ImageStore = field(repr=False)
 
@@ -213,7 +220,6 @@ class Session:
         *,
         mask: MaskSource | None = None,
         on_event: Optional[EventHandler] = None,
-        debug_dir: str | os.PathLike | None = None,
         seed: Optional[int] = None,
         origin: Optional[str] = None,
         request_id: Optional[str] = None,
@@ -227,7 +233,6 @@ class Session:
                 picture's size; white, or fully transparent, marks it): every step of this message acts
                 there, without detection, and nothing outside it (and its feathered seam) changes.
             on_event: called with each progress event (plan, step, progress, verdict, done).
-            debug_dir: save each step's masks and attempts there as PNGs; report paths point to them.
             seed: the base seed of this message's generations (default: the editor's), for variants.
             origin: what made `image`, as its version's instruction in the history (default "uploaded").
             request_id: the client's id of this request: an edit is kept with it, and `answered(request_id)`
@@ -260,8 +265,8 @@ class Session:
                     on_event(chunk)
                 elif mode == "values":
                     final = chunk
-        report = self._paths(dict(final["report"]), debug_dir)
-        image_id = final["report"].get("image")
+        report = {**final["report"], "session": self.id}
+        image_id = report.get("image")
         return Turn(self.editor.store.get(image_id) if image_id else None, final["reply"], report)
 
     def _store_mask(self, mask: MaskSource, picture: Optional[Image.Image]) -> str:
@@ -270,32 +275,6 @@ class Session:
         if picture is None:
             raise InputError("A mask needs a picture to go with it: send the image together with the mask.")
         return self.editor.store.put_mask(load_mask(mask, picture.size))
-
-    def _paths(self, report: dict, debug_dir) -> dict:
-        """Gives back the report with store ids turned into file paths (copies in debug_dir if set)."""
-        store = self.editor.store
-        folder = Path(debug_dir) if debug_dir else None
-        if folder:
-            folder.mkdir(parents=True, exist_ok=True)
-
-        def where(mask_id: Optional[str], name: str) -> Optional[str]:
-            if not mask_id:
-                return None
-            if folder is None:
-                return str(store.path(mask_id))
-            target = folder / name
-            shutil.copyfile(store.path(mask_id), target)
-            return str(target)
-
-        for i, step in enumerate(report.get("steps") or [], 1):
-            for k, attempt in enumerate(step["attempts"], 1):
-                attempt["mask"] = where(attempt["mask"], f"step{i}_attempt{k}_mask.png")
-            step["mask"] = where(step["mask"], f"step{i}_mask.png")
-            step["region"] = where(step.get("region"), f"step{i}_region.png")
-        image_id = report.pop("image", None)
-        report["output"] = str(store.path(image_id)) if image_id else None
-        report["session"] = self.id
-        return report
 
     def answered(self, request_id: str, window_s: float = REQUEST_WINDOW_S) -> Optional[Turn]:
         """Gives back the turn that already made a version for this request id within the window, or None.
@@ -314,7 +293,7 @@ class Session:
             return Turn(
                 self.editor.store.get(versions[found]["image"]),
                 state.get("reply") or "",
-                self._paths(dict(report), None),
+                {**report, "session": self.id},
             )
         message = f"Already done: {versions[found]['instruction']} (version {found})."
         report = {
@@ -324,16 +303,14 @@ class Session:
             "steps": [],
             "replayed": True,
         }
-        return Turn(self.editor.store.get(versions[found]["image"]), message, self._paths(report, None))
+        return Turn(self.editor.store.get(versions[found]["image"]), message, {**report, "session": self.id})
 
     def history(self) -> list[VersionInfo]:
         """Gives back every version of the session, oldest first, the original included."""
         state = self._state()
         store = self.editor.store
         return [
-            VersionInfo(
-                i, v["image"], v["parent"], v["instruction"], store.path(v["image"]), i == state["cursor"], store
-            )
+            VersionInfo(i, v["image"], v["parent"], v["instruction"], i == state["cursor"], store)
             for i, v in enumerate(state.get("versions") or [])
         ]
 

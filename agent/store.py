@@ -146,12 +146,24 @@ class ImageStore:
 
     def path(self, image_id: str) -> Path:
         """Gives back where the file of this id lives (or would live) on disk, after its write if pending."""
+        self._settled(image_id)
+        return self._file(image_id)
+
+    def png(self, image_id: str) -> bytes:
+        """Gives back the stored PNG of this id as it is kept (no second encoding), or raises InputError."""
+        self._settled(image_id)
+        data = self._bytes(image_id)
+        if data is None:
+            raise InputError(f"There is no image with id {image_id} in this store; send the image again.")
+        return data
+
+    def _settled(self, image_id: str) -> None:
+        """Waits for a pending write of this id to end."""
         _check_id(image_id)
         with self._lock:
             entry = self._pending.get(image_id)
         if entry is not None:
             entry[1].result()
-        return self._file(image_id)
 
     def has(self, image_id: str) -> bool:
         """Gives back whether the store holds this picture (on disk, or being written)."""
@@ -164,7 +176,14 @@ class ImageStore:
     def _file(self, image_id: str) -> Path:
         return self.root / image_id[:2] / f"{image_id}.png"
 
-    # Where the PNG bytes live: a file per id here; `PostgresImageStore` overrides these three.
+    # Where the PNG bytes live: a file per id here; `PostgresImageStore` overrides these four.
+
+    def _bytes(self, image_id: str) -> bytes | None:
+        """Gives back the stored PNG of this id (not checked against the id), or None when absent."""
+        try:
+            return self._file(image_id).read_bytes()
+        except FileNotFoundError:
+            return None
 
     def _exists(self, image_id: str) -> bool:
         """Gives back whether the PNG of this id is stored (not checked against the id)."""
@@ -293,7 +312,8 @@ class PostgresImageStore(ImageStore):
     def path(self, image_id: str) -> Path:
         """Gives back a local file holding this picture, copied from the database unless already there.
 
-        The path is given back even when the database has no such picture (and no file is there).
+        Only the LangGraph entry needs a file (its answer names one); everything else reads `png` or
+        `get`. The path is given back even when the database has no such picture (and no file is there).
         """
         path = super().path(image_id)
         if not path.is_file():
@@ -302,6 +322,9 @@ class PostgresImageStore(ImageStore):
                 self._check(data, image_id)
                 atomic_write(path, data)
         return path
+
+    def _bytes(self, image_id: str) -> bytes | None:
+        return self._row(image_id)
 
     def _row(self, image_id: str) -> bytes | None:
         with self.pool.connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:

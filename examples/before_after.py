@@ -29,7 +29,7 @@ def main() -> None:
     editor = Editor(models=args.models, planner="rules", data_dir=tempfile.mkdtemp(), seed=args.seed)
     before = Image.open(args.image).convert("RGB")
     turn = editor.session().send(args.instruction, image=before)
-    masks = [np.asarray(Image.open(s["mask"])) > 0 for s in turn.report["steps"] if s["mask"]]
+    masks = [editor.store.get_mask(s["mask"]) > 0 for s in turn.report["steps"] if s["mask"]]
     allowed = np.logical_or.reduce(masks) if masks else np.zeros(before.size[::-1], bool)
 
     overlay = np.asarray(before).copy()

@@ -51,7 +51,7 @@ def main() -> None:
     print("you> undo")
     for version in session.history():
         marker = "*" if version.current else " "
-        print(f"{marker} {version.index}. {version.instruction}  ({version.path})")
+        print(f"{marker} {version.index}. {version.instruction}  (image {version.image_id[:12]})")
     print(f"session {session.id}: continue with `chatedit chat --session {session.id}`")
     editor.close()
 

@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--image", type=Path, default=HERE / "images" / "coffee.jpg")
     parser.add_argument("--instruction", default="remove the spoon and make it look like a watercolor painting")
     parser.add_argument("--output", type=Path, default=Path("edited.png"))
-    parser.add_argument("--debug-dir", type=Path, default=None, help="save each step's masks here")
+    parser.add_argument("--masks-dir", type=Path, default=None, help="save each step's mask here as a PNG")
     args = parser.parse_args()
 
     # Tiny models paint noise: a few denoising steps at a small size are enough to see the flow.
@@ -38,8 +38,14 @@ def main() -> None:
         if event["event"] != "progress":
             print("  event:", {k: v for k, v in event.items() if k != "plan"})
 
-    turn = session.send(args.instruction, image=args.image, on_event=show, debug_dir=args.debug_dir)
+    turn = session.send(args.instruction, image=args.image, on_event=show)
     turn.image.save(args.output)
+    # The report names masks by their id in the editor's store.
+    if args.masks_dir is not None:
+        args.masks_dir.mkdir(parents=True, exist_ok=True)
+        for i, step in enumerate(turn.report["steps"], 1):
+            if step["mask"]:
+                (args.masks_dir / f"step{i}_mask.png").write_bytes(editor.store.png(step["mask"]))
     print(turn.message)
     for step in turn.report["steps"]:
         print(json.dumps({k: step[k] for k in ("category", "target", "passed", "mask")}))

@@ -106,7 +106,7 @@ def test_three_chained_turns_keep_pixels_outside_all_masks(tmp_path, photo):
     for turn in turns:
         for step in turn.report["steps"]:
             assert step["mask"], turn.report
-            allowed |= np.asarray(Image.open(step["mask"])) > 0
+            allowed |= session.editor.store.get_mask(step["mask"]) > 0
     before, after = np.asarray(photo), np.asarray(turns[-1].image)
     assert allowed.any() and not allowed.all()
     assert np.array_equal(before[~allowed], after[~allowed])
@@ -164,10 +164,11 @@ def test_failed_check_loops_back_with_a_changed_attempt(tmp_path, photo):
             return {p: [Detection(p, tuple(map(float, CUP)), 0.8)] if p == "cup" else [] for p in phrases}
 
     toolbox = Stubborn(photo, {})
-    turn = make_editor(tmp_path, toolbox, max_attempts=3).session().send("remove the cup", image=photo)
+    editor = make_editor(tmp_path, toolbox, max_attempts=3)
+    turn = editor.session().send("remove the cup", image=photo)
     step = turn.report["steps"][0]
     assert len(step["attempts"]) == 3 and not step["passed"]
-    areas = [int((np.asarray(Image.open(a["mask"])) > 0).sum()) for a in step["attempts"]]
+    areas = [int((editor.store.get_mask(a["mask"]) > 0).sum()) for a in step["attempts"]]
     assert areas[0] < areas[1] < areas[2]
     assert "not sure" in turn.message.lower()
 
@@ -298,10 +299,11 @@ def test_local_edit_through_zone_keeps_only_the_edited_region(tmp_path, photo):
     settings = FAST.model_copy(update={"local_mode": "zone"})
     toolbox = ScriptedToolbox(photo, {"cup": [CUP]})
     toolbox.settings = settings
-    turn = make_editor(tmp_path, toolbox).session().send("make the cup blue", image=photo)
+    editor = make_editor(tmp_path, toolbox)
+    turn = editor.session().send("make the cup blue", image=photo)
     step = turn.report["steps"][0]
     assert step["category"] == "local" and step["mask"]
-    alpha = np.asarray(Image.open(step["mask"])) > 0
+    alpha = editor.store.get_mask(step["mask"]) > 0
     before, after = np.asarray(photo), np.asarray(turn.image)
     assert np.array_equal(before[~alpha], after[~alpha])
     # The kept layer stays on and near the cup's box, never far from it.
@@ -346,24 +348,22 @@ def test_user_mask_is_every_steps_region_without_detection(tmp_path, photo):
     """A drawn mask places each step (even one whose target is not in the picture) and bounds every change."""
     toolbox = ScriptedToolbox(photo, {"cup": [CUP]})
     mask = drawn_mask(photo)
-    turn = (
-        make_editor(tmp_path, toolbox)
-        .session()
-        .send("remove the giraffe and make it sunset", image=photo, mask=Image.fromarray(mask.astype(np.uint8) * 255))
-    )
+    editor = make_editor(tmp_path, toolbox)
+    drawn = Image.fromarray(mask.astype(np.uint8) * 255)
+    turn = editor.session().send("remove the giraffe and make it sunset", image=photo, mask=drawn)
     steps = turn.report["steps"]
     assert [s["category"] for s in steps] == ["remove", "global"]
     # There is no giraffe to detect: without the mask this step would be "not found".
     assert steps[0]["status"] != "not_found"
     assert all(s["region_source"] == "user mask" for s in steps)
-    assert all(np.array_equal(np.asarray(Image.open(s["region"])) > 0, mask) for s in steps)
+    assert all(np.array_equal(editor.store.get_mask(s["region"]) > 0, mask) for s in steps)
     assert all(s["mask"] and s["attempts"] for s in steps), steps
     # A drawn mask is a hard boundary: the editors' outward seams stop at its edge.
     before, after = np.asarray(photo), np.asarray(turn.image)
     assert np.array_equal(before[~mask], after[~mask])
     assert not np.array_equal(before[mask], after[mask])
     for step in steps:
-        alpha = np.asarray(Image.open(step["mask"])) > 0
+        alpha = editor.store.get_mask(step["mask"]) > 0
         assert mask[alpha].any() and not (alpha & ~mask).any()
         assert step["attempts"][-1]["evidence"]["changed_outside"] == 0
 
@@ -379,7 +379,7 @@ def test_transparent_mask_and_array_mask_mark_the_region(tmp_path, photo):
     for turn in (first, second):
         step = turn.report["steps"][0]
         assert step["region_source"] == "user mask"
-        assert np.array_equal(np.asarray(Image.open(step["region"])) > 0, mask)
+        assert np.array_equal(session.editor.store.get_mask(step["region"]) > 0, mask)
     before, after = np.asarray(photo), np.asarray(second.image)
     assert np.array_equal(before[~mask], after[~mask])
 
@@ -392,7 +392,8 @@ def test_user_mask_lasts_one_turn(tmp_path, photo):
     turn = session.send("remove the spoon")
     step = turn.report["steps"][0]
     assert step["region_source"] == "located"
-    assert np.array_equal(np.asarray(Image.open(step["region"])) > 0, box_mask((photo.height, photo.width), SPOON))
+    located = session.editor.store.get_mask(step["region"]) > 0
+    assert np.array_equal(located, box_mask((photo.height, photo.width), SPOON))
 
 
 def test_a_mask_of_the_wrong_size_is_refused_before_anything_changes(tmp_path, photo):

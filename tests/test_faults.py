@@ -18,7 +18,6 @@ import pytest
 import torch
 from conftest import random_image
 from fastapi.testclient import TestClient
-from PIL import Image
 from typer.testing import CliRunner
 
 from chatedit.agent import cli
@@ -122,7 +121,7 @@ def test_llm_fault_in_a_whole_turn(name, fake_llm, tmp_path):
     photo_path = tmp_path / "secret-holiday-photo.png"
     PHOTO.save(photo_path)
     editor = llm_editor(tmp_path, make_chat_model(llm_settings(fake_llm, **fault.settings)))
-    turn = editor.session().send(WATERCOLOR, image=str(photo_path), debug_dir=tmp_path / "debug")
+    turn = editor.session().send(WATERCOLOR, image=str(photo_path))
 
     report = turn.report
     assert turn.image.size == PHOTO.size and report["version"] == 1
@@ -163,18 +162,15 @@ def test_llm_boxes_outside_the_image(box, expected, fake_llm, tmp_path):
     add = {"category": "add", "prompt": "a red balloon", "instruction": "add a red balloon", "box": box}
     fake_llm.script([tool_call("Plan", {"steps": [add]}), PASSED])
     events = []
-    turn = (
-        llm_editor(tmp_path, make_chat_model(llm_settings(fake_llm)))
-        .session()
-        .send("add a red balloon", image=PHOTO, on_event=events.append)
-    )
+    editor = llm_editor(tmp_path, make_chat_model(llm_settings(fake_llm)))
+    turn = editor.session().send("add a red balloon", image=PHOTO, on_event=events.append)
     assert turn.report["planner"] == "llm" and turn.report["llm_calls"] == 2
     located = next(e["box"] for e in events if e["event"] == "located")
     if expected is not None:
         assert [round(v) for v in located] == expected
     x0, y0, x1, y1 = located
     assert 0 <= x0 < x1 <= PHOTO.width and 0 <= y0 < y1 <= PHOTO.height
-    mask = np.asarray(Image.open(turn.report["steps"][0]["mask"])) > 0
+    mask = editor.store.get_mask(turn.report["steps"][0]["mask"]) > 0
     assert mask.any()
     outside = ~mask
     assert np.array_equal(np.asarray(turn.image)[outside], np.asarray(PHOTO)[outside])

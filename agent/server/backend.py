@@ -7,7 +7,6 @@ import logging
 import sqlite3
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 import psycopg
@@ -296,8 +295,7 @@ class Backend:
             # The first continues the named session; the others are alternatives, each a new session.
             session = editor.session(session_id if i == 0 else None, create=True)
             turn = session.send("", image=drawn, origin=f"drawn from text: {prompt}")
-            image_id = Path(turn.report["output"]).stem
-            outcomes.append(Outcome(turn.message, session.id, image_id, turn.report))
+            outcomes.append(Outcome(turn.message, session.id, turn.image_id, turn.report))
         return outcomes
 
     def close(self) -> None:
@@ -309,31 +307,10 @@ class Backend:
 
 def _outcome(turn, session_id: str, changed: bool) -> Outcome:
     """Gives back what the HTTP layer needs of a turn: its picture's id only when the turn changed the picture."""
-    image_id = Path(turn.report["output"]).stem if changed and turn.report.get("output") else None
-    return Outcome(turn.message, session_id, image_id, turn.report)
+    return Outcome(turn.message, session_id, turn.image_id if changed else None, turn.report)
 
 
 def variant_seed(seed: int, i: int) -> int:
     """Gives back the base seed of the i-th picture of a request asking for several (the first: `seed`)."""
     # A prime stride apart from the graph's per-attempt one (1009): no two variants' attempts share a seed.
     return seed + 7919 * i
-
-
-def public_report(report: dict) -> dict:
-    """Gives back the turn report with file paths of the server replaced by image ids."""
-
-    def image_id(path: Optional[str]) -> Optional[str]:
-        return Path(path).stem if path else None
-
-    public = {k: v for k, v in report.items() if k != "output"}
-    public["image"] = image_id(report.get("output"))
-    public["steps"] = [
-        {
-            **{k: v for k, v in step.items() if k not in ("mask", "region", "attempts")},
-            "mask": image_id(step.get("mask")),
-            "region": image_id(step.get("region")),
-            "attempts": [{**a, "mask": image_id(a.get("mask"))} for a in step.get("attempts") or []],
-        }
-        for step in report.get("steps") or []
-    ]
-    return public

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from chatedit.agent.database import DatabaseUnavailableError, SessionBusyError
 from chatedit.agent.plan import MAX_INSTRUCTION
 from chatedit.agent.server.auth import ApiKey, request_id_for, scoped_session, session_for
-from chatedit.agent.server.backend import Backend, Outcome, ServerBusyError, public_report
+from chatedit.agent.server.backend import Backend, Outcome, ServerBusyError
 from chatedit.agent.server.conversation import Conversation, read_conversation
 from chatedit.agent.server.images import image_link
 from chatedit.agent.server.settings import RETRY_AFTER_S, APIError, ServerSettings, from_input_error
@@ -170,7 +170,7 @@ async def chat_completions(request: Request, key: ApiKey):
     future.add_done_callback(lambda _: release())
     outcome = await wait_for_turn(future)
     payload = completion(await answer_text(outcome), model)
-    payload["chatedit"] = {"session": outcome.session, "report": public_report(outcome.report)}
+    payload["chatedit"] = {"session": outcome.session, "report": outcome.report}
     return JSONResponse(payload, headers={"X-Chatedit-Session": outcome.session})
 
 

@@ -7,7 +7,7 @@ import re
 from typing import Optional
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 
 from chatedit.agent.server.auth import api_key
 from chatedit.agent.server.settings import APIError
@@ -27,7 +27,7 @@ def image_link(request: Request, image_id: str, key: Optional[str], how: Optiona
     """
     settings = request.app.state.settings
     if (how or settings.image_links) == "inline":
-        data = request.app.state.backend.editor().store.path(image_id).read_bytes()
+        data = request.app.state.backend.editor().store.png(image_id)
         return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
     keys = request.app.state.keys
     base = (settings.public_url or str(request.base_url)).rstrip("/")
@@ -52,7 +52,9 @@ async def get_image(name: str, request: Request, exp: Optional[str] = None, sig:
             "ask again for a fresh link, or send the picture itself.",
             "image_link_invalid",
         )
-    path = request.app.state.backend.editor().store.path(image_id)
-    if not path.is_file():
+    store = request.app.state.backend.editor().store
+    if not store.has(image_id):
         raise APIError(404, "No image with this id.", "not_found")
-    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=31536000, immutable"})
+    return Response(
+        store.png(image_id), media_type="image/png", headers={"Cache-Control": "private, max-age=31536000, immutable"}
+    )

@@ -31,7 +31,7 @@ from starlette.types import Receive, Scope, Send
 from chatedit.agent.events import step_name
 from chatedit.agent.rules import plan_rules
 from chatedit.agent.server.auth import api_key, scoped_session
-from chatedit.agent.server.backend import TURN_ERRORS, Backend, Outcome, public_report
+from chatedit.agent.server.backend import TURN_ERRORS, Backend, Outcome
 from chatedit.agent.server.remote import fetch_remote
 from chatedit.agent.server.settings import APIError, ServerSettings
 from chatedit.agent.server.streaming import ProgressLines
@@ -74,11 +74,11 @@ def _result(backend: Backend, outcome: Outcome, session: str) -> CallToolResult:
 
     `session` is the name the client knows the session by (see `Tools._session`).
     """
-    report = public_report(outcome.report)
+    report = outcome.report
     content: list = []
     if outcome.image_id is not None:
         # The stored PNG itself, as image links send it: no second encoding of the picture.
-        data = backend.editor().store.path(outcome.image_id).read_bytes()
+        data = backend.editor().store.png(outcome.image_id)
         content.append(ImageContent(data=base64.b64encode(data).decode("ascii"), mime_type="image/png"))
     content.append(TextContent(text=_steps_text(outcome)))
     structured = {"session": session, "version": report.get("version"), "steps": report.get("steps") or []}

@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 from sse_starlette import EventSourceResponse
 
 from chatedit.agent.events import StepTracker
-from chatedit.agent.server.backend import TURN_ERRORS, Backend, Outcome, public_report
+from chatedit.agent.server.backend import TURN_ERRORS, Backend, Outcome
 
 logger = logging.getLogger("chatedit.server")
 
@@ -112,7 +112,7 @@ async def _final_text(future, answer_text: Callable[[Outcome], Awaitable[str]]) 
         outcome = future.result()
         # The picture goes in ONE delta: frontends re-render the markdown on every piece.
         final = "\n" + await answer_text(outcome)
-        return final, {"chatedit": {"session": outcome.session, "report": public_report(outcome.report)}}
+        return final, {"chatedit": {"session": outcome.session, "report": outcome.report}}
     except TURN_ERRORS as exc:
         return f"\n{exc}", {}
     except Exception:
