@@ -27,3 +27,22 @@ def test_prompts_load_from_the_installed_package():
     from chatedit import prompts
 
     assert prompts.load("plan").strip()
+
+
+def test_every_package_folder_is_installed():
+    """A non-editable install takes only the packages pyproject.toml lists: each folder with an __init__.py."""
+    from pathlib import Path
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {
+        ".".join(("chatedit", *init.parent.relative_to(root).parts))
+        for top in ("agent", "tools", "prompts")
+        for init in (root / top).rglob("__init__.py")
+    }
+    assert folders <= listed, f"package folders missing from pyproject.toml: {sorted(folders - listed)}"
