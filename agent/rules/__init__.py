@@ -1,0 +1,39 @@
+"""The rules planner: a Plan from the instruction text alone, with no model.
+
+It reads an edit request the way a person skims one:
+
+1. Chat shorthand and common misspellings are written out ("pls remvoe teh bg").
+2. The turn is cut into clauses: at newlines, ";", sentence ends, "then", and at "and" or "," when
+   a new verb follows ("remove the dog and make it sunset"), never inside a noun phrase ("salt and
+   pepper shakers", "black and white").
+3. Each clause is put in the imperative: politeness dropped ("could you ... please?"), passives
+   made active ("the dog should be removed"), fronted places moved back ("to the left of the man,
+   add a girl"), wishes turned into orders ("I'd like the car to be red").
+4. A verb shared by several objects gives one clause per object ("paint the door red and the fence
+   green", "give the cat a bow and the dog a collar").
+5. Edits for an instruction-following editor are recognised first (text on a thing, a move, a
+   count, a pose); otherwise the clause's verb picks a frame (remove, add, replace or change, make,
+   colour, give, ...) through the table `_FRAMES`; the frame reads the object and what it should
+   become, and the word lists of agent/words/ (verbs, colours, materials, styles, seasons, weather,
+   lighting, places) settle the category.
+6. Steps are linked: "it" means the previous step's object, "her" after "the woman's earrings" the
+   woman, "put a cat where it was" turns the removal before it into a replacement.
+
+It never sees the image. "it" with nothing before it in the turn stays "it", for the session to
+resolve against the previous turn.
+
+What it knows is data in agent/words/: word lists (`_VERBS.remove` is the `remove` list of
+verbs.toml, `_SCENE.places` the `places` list of scene.toml) and phrasings (`_RE.polite_start` is
+the `polite_start` pattern of phrases.toml, compiled). A new word or wording is a line there; a
+new verb for an existing frame is a word in the verb list of that frame; a new kind of verb is a
+frame function `(instruction, rest, verb) -> steps` and a row of `_FRAMES`.
+
+The package: `lexicon` (the word lists of agent/words/), `clauses` (splitting and the imperative),
+`frames` (one per kind of verb), `commands` (session commands and questions, which the graph routes on)
+and `planner` (`plan_rules`).
+"""
+
+from chatedit.agent.rules.commands import is_question, parse_command
+from chatedit.agent.rules.planner import plan_rules
+
+__all__ = ["is_question", "parse_command", "plan_rules"]
