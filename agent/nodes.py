@@ -108,7 +108,7 @@ def start(state: ChatState) -> dict:
         "llm_calls": 0,
         "reply": None,
         "report": {},
-        "timings": {},
+        "timings": None,
     }
     upload = state.get("upload")
     versions = list(state.get("versions") or [])
@@ -191,7 +191,7 @@ def _resumed_choice(state: ChatState) -> Optional[list[int]]:
 def plan(state: ChatState, runtime: Runtime[Context]) -> dict:
     """Makes the plan (or resumes the one that waited for the user's choice)."""
     started = time.perf_counter()
-    timings = dict(state.get("timings") or {})
+    timings: dict[str, float] = {}
     pending = state.get("pending")
     choice = _resumed_choice(state)
     if choice is not None:
@@ -244,7 +244,7 @@ def locate(state: ChatState, runtime: Runtime[Context]) -> dict:
     if unable:
         return _skipped(state, unable)
     started = time.perf_counter()
-    timings = dict(state.get("timings") or {})
+    timings: dict[str, float] = {}
     base = _compose(state, index, context.images)
     item = state["work"][index]
     try:
@@ -260,14 +260,13 @@ def locate(state: ChatState, runtime: Runtime[Context]) -> dict:
         )
     except InputError as exc:
         return _skipped(state, str(exc))
-    work = [dict(w) for w in state["work"]]
-    work[index]["base"] = base
-    update: dict = {"work": work, "timings": timings}
+    changes: dict = {"base": base}
+    update: dict = {"work": {index: changes}, "timings": timings}
     if isinstance(found, Found):
-        work[index].update(region=context.images.put_mask(found.mask), box=found.box)
-        _emit("located", index=index + 1, mask=work[index]["region"], box=work[index]["box"])
+        changes.update(region=context.images.put_mask(found.mask), box=found.box)
+        _emit("located", index=index + 1, mask=changes["region"], box=changes["box"])
     elif isinstance(found, NotFound):
-        work[index].update(status="not_found", message=found.message)
+        changes.update(status="not_found", message=found.message)
         _emit("not_found", index=index + 1, target=found.target)
     else:
         _emit("question", text=found.question)
@@ -287,9 +286,7 @@ def locate(state: ChatState, runtime: Runtime[Context]) -> dict:
 
 def _skipped(state: ChatState, reason: str) -> dict:
     """Gives back the state update that skips the current step, saying why."""
-    work = [dict(w) for w in state["work"]]
-    work[state["current"]].update(status="skipped", message=f"Skipped: {reason}")
-    return {"work": work}
+    return {"work": {state["current"]: {"status": "skipped", "message": f"Skipped: {reason}"}}}
 
 
 # ---- edit and verify -----------------------------------------------------------------------------
@@ -310,12 +307,11 @@ def _kept_inside(image: Image.Image, result: EditResult, drawn: np.ndarray) -> E
 def edit(state: ChatState, runtime: Runtime[Context]) -> dict:
     """Makes one attempt at the current step, changed from the earlier attempts."""
     context = runtime.context
-    timings = dict(state.get("timings") or {})
-    work = [dict(w) for w in state["work"]]
+    timings: dict[str, float] = {}
     index = state["current"]
-    item = work[index]
+    item = state["work"][index]
     tries = len(item["attempts"])
-    item["base"] = _compose(state, index, context.images)
+    base = _compose(state, index, context.images)
     seed = context.seed + 1009 * tries
     prompt = item.get("new_prompt") or item["step"]["prompt"]
     region = context.images.get_mask(item["region"]) > 0.5 if item.get("region") else None
@@ -323,7 +319,7 @@ def edit(state: ChatState, runtime: Runtime[Context]) -> dict:
     started = time.perf_counter()
     stage, result = context.toolbox.edit_step(
         item["step"],
-        context.images.get(item["base"]),
+        context.images.get(base),
         region,
         prompt=prompt,
         tries=tries,
@@ -332,7 +328,7 @@ def edit(state: ChatState, runtime: Runtime[Context]) -> dict:
         on_step=partial(_progress, index + 1),
     )
     if drawn is not None:
-        result = _kept_inside(context.images.get(item["base"]), result, drawn)
+        result = _kept_inside(context.images.get(base), result, drawn)
     _timed(stage, timings, started)
     started = time.perf_counter()
     attempt = {
@@ -348,17 +344,16 @@ def edit(state: ChatState, runtime: Runtime[Context]) -> dict:
         "oom_retry": bool(result.info.get("oom_retry")),
     }
     _timed("store", timings, started)
-    item["attempts"] = list(item["attempts"]) + [attempt]
-    return {"work": work, "timings": timings}
+    return {"work": {index: {"base": base, "attempts": [*item["attempts"], attempt]}}, "timings": timings}
 
 
 def verify(state: ChatState, runtime: Runtime[Context]) -> dict:
     """Runs the model checks on the attempt just made."""
     images = runtime.context.images
     started = time.perf_counter()
-    timings = dict(state.get("timings") or {})
-    work = [dict(w) for w in state["work"]]
-    item = work[state["current"]]
+    timings: dict[str, float] = {}
+    index = state["current"]
+    item = state["work"][index]
     attempt = dict(item["attempts"][-1])
     mask = images.get_mask(attempt["mask"]) if attempt["mask"] else None
     if state.get("user_mask"):
@@ -368,11 +363,10 @@ def verify(state: ChatState, runtime: Runtime[Context]) -> dict:
     before, after = images.get(item["base"]), images.get(attempt["image"])
     check = check_attempt(runtime.context.toolbox, item["step"], before, after, mask, region, item.get("box"))
     attempt.update(passed=check.passed, reason=check.reason, score=check.score, evidence=check.evidence)
-    item["attempts"] = item["attempts"][:-1] + [attempt]
-    item["kept"] = len(item["attempts"]) - 1
-    _emit("checked", index=state["current"] + 1, passed=check.passed, reason=check.reason)
+    attempts = [*item["attempts"][:-1], attempt]
+    _emit("checked", index=index + 1, passed=check.passed, reason=check.reason)
     _timed("verify", timings, started)
-    return {"work": work, "timings": timings}
+    return {"work": {index: {"attempts": attempts, "kept": len(attempts) - 1}}, "timings": timings}
 
 
 # ---- judge ---------------------------------------------------------------------------------------
@@ -404,9 +398,10 @@ def _llm_verdicts(
     return verdicts, result.calls, result.error, result.mode
 
 
-def _settle(item: dict, verdict: Optional[dict], judge_error: Optional[str], max_attempts: int) -> bool:
-    """Records the verdict on the step's last attempt and gives back whether the step goes round again."""
+def _settle(item: dict, verdict: Optional[dict], judge_error: Optional[str], max_attempts: int) -> tuple[dict, bool]:
+    """Gives back the step's changes with the verdict on its last attempt, and whether it goes round again."""
     attempts = [dict(a) for a in item["attempts"]]
+    changes: dict = {"attempts": attempts}
     # Which judge decided, so the report shows when the model checks stood in for a failed LLM judge.
     attempts[-1]["judge"] = "llm" if verdict is not None else "model checks"
     if judge_error:
@@ -414,35 +409,30 @@ def _settle(item: dict, verdict: Optional[dict], judge_error: Optional[str], max
     if verdict is not None:
         attempts[-1].update(passed=bool(verdict["passed"]), reason=verdict["reason"] or attempts[-1]["reason"])
         if verdict.get("new_prompt"):
-            item["new_prompt"] = verdict["new_prompt"]
-    item["attempts"] = attempts
+            changes["new_prompt"] = verdict["new_prompt"]
     if attempts[-1]["passed"]:
-        item.update(status="done", kept=len(attempts) - 1)
-        return False
+        changes.update(status="done", kept=len(attempts) - 1)
+        return changes, False
     if len(attempts) < max_attempts:
-        return True
-    item.update(status="failed", kept=max(range(len(attempts)), key=lambda k: attempts[k]["score"]))
-    return False
+        return changes, True
+    changes.update(status="failed", kept=max(range(len(attempts)), key=lambda k: attempts[k]["score"]))
+    return changes, False
 
 
-def _with_replays(work: list[dict], retry: list[int]) -> list[int]:
-    """Gives back the retried steps plus the whole-image steps made after them, which must be made again."""
+def _replays(work: list, retry: list[int]) -> list[int]:
+    """Gives back the whole-image steps made after a retried step, which must be made again on its new result."""
     if not retry:
-        return retry
-    # Whole-image steps after a retried step were made on its old result.
+        return []
     first = min(retry)
-    replay = [i for i, w in enumerate(work) if i > first and w["step"]["category"] == "global" and i not in retry]
-    for i in replay:
-        work[i]["status"] = "pending"
-    return sorted(set(retry) | set(replay))
+    return [i for i, w in enumerate(work) if i > first and w["step"]["category"] == "global" and i not in retry]
 
 
 def judge(state: ChatState, runtime: Runtime[Context]) -> dict:
     """Decides each step of this round (one LLM call, or the model checks) and queues retries."""
     context = runtime.context
     started = time.perf_counter()
-    timings = dict(state.get("timings") or {})
-    work = [dict(w) for w in state["work"]]
+    timings: dict[str, float] = {}
+    work = state["work"]
     tried = [i for i, w in enumerate(work) if w["attempts"] and w["status"] == "pending"]
     calls = state.get("llm_calls", 0)
     verdicts: dict[int, dict] = {}
@@ -451,17 +441,22 @@ def judge(state: ChatState, runtime: Runtime[Context]) -> dict:
     if context.llm is not None and tried:
         verdicts, used, judge_error, judge_mode = _llm_verdicts(state, work, tried, context)
         calls += used
+    changes: dict[int, dict] = {}
     retry = []
     for i in tried:
-        if _settle(work[i], verdicts.get(i), judge_error, context.max_attempts):
+        changes[i], again = _settle(work[i], verdicts.get(i), judge_error, context.max_attempts)
+        if again:
             retry.append(i)
-        last = work[i]["attempts"][-1]
+        last = changes[i]["attempts"][-1]
         _emit("verdict", index=i + 1, passed=last["passed"], reason=last["reason"])
-    retry = _with_replays(work, retry)
+    replay = _replays(work, retry)
+    for i in replay:
+        changes.setdefault(i, {})["status"] = "pending"
+    retry = sorted(set(retry) | set(replay))
     _timed("verify", timings, started)
     next_round = state.get("round", 1) + (1 if retry else 0)
     return {
-        "work": work,
+        "work": changes,
         "queue": retry,
         "round": next_round,
         "llm_calls": calls,

@@ -6,7 +6,7 @@ persist in the checkpointer; the turn fields are reset by `start` at the beginni
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Optional, Union, cast
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
@@ -45,6 +45,16 @@ class Attempt(TypedDict):
     """Model-check score in [0, 1], used to keep the best attempt when all fail."""
     seed: int
     prompt: str
+    box: Optional[list[float]]
+    """Where the step acted for this attempt (an addition moves on a retry)."""
+    oom_retry: bool
+    """The editor ran out of GPU memory once and made this attempt at a smaller working size."""
+    evidence: NotRequired[dict]
+    """What the model checks measured (change inside, changed outside, detector scores). Written by `verify`."""
+    judge: NotRequired[str]
+    """Who decided: "llm" or "model checks". Written by `judge`."""
+    judge_note: NotRequired[str]
+    """Why the model checks decided although an LLM is configured (its failure). Written by `judge`."""
 
 
 class StepWork(TypedDict, total=False):
@@ -66,6 +76,33 @@ class StepWork(TypedDict, total=False):
     """Index of the attempt kept."""
     message: str
     """What to tell the user about this step."""
+    choice: list[list[float]]
+    """The boxes the user picked when asked which one (a resumed question). Written by `plan`."""
+    new_prompt: str
+    """The LLM judge's changed prompt for the next attempt. Written by `judge`, read by `edit`."""
+
+
+def patch_work(current: list[StepWork], update: Union[list[StepWork], dict[int, dict]]) -> list[StepWork]:
+    """The reducer of `work`: a list replaces it (a new plan, a new turn); {index: changes} updates those steps.
+
+    Nodes say only what changed of the steps they touched; nothing else of the work is copied by hand.
+    """
+    if isinstance(update, list):
+        return update
+    work = list(current or [])
+    for index, changes in update.items():
+        work[index] = cast(StepWork, {**work[index], **changes})
+    return work
+
+
+def add_timings(current: dict[str, float], update: Optional[dict[str, float]]) -> dict[str, float]:
+    """The reducer of `timings`: each node's milliseconds per stage are added up; None starts the turn at zero."""
+    if update is None:
+        return {}
+    total = dict(current or {})
+    for stage, ms in update.items():
+        total[stage] = total.get(stage, 0.0) + ms
+    return total
 
 
 class ChatState(TypedDict, total=False):
@@ -109,8 +146,8 @@ class ChatState(TypedDict, total=False):
     None without an LLM. Written by `plan`."""
     judge_mode: Optional[str]
     """How the LLM judge was asked: tools | json; None when the model checks judged. Written by `judge`."""
-    work: list[StepWork]
-    """Per-step work of this turn. Written by `plan`, `locate`, `edit`, `verify`, `judge`; read by `respond`."""
+    work: Annotated[list[StepWork], patch_work]
+    """Per-step work of this turn (see `patch_work`). Written by `plan`, `locate`, `edit`, `verify`, `judge`; read by `respond`."""
     current: int
     """Index into `work` of the step being located or edited."""
     queue: list[int]
@@ -122,7 +159,7 @@ class ChatState(TypedDict, total=False):
     reply: Optional[str]
     """The answer text for this turn. Written by `command`, `answer`, `plan` (nothing to edit), `locate`
     (a question) and `respond`; read by `finish` and `respond`."""
-    timings: dict[str, float]
-    """Milliseconds per stage this turn (plan, locate, inpaint, global_edit, verify, store, respond)."""
+    timings: Annotated[dict[str, float], add_timings]
+    """Milliseconds per stage this turn, added up by `add_timings` (plan, locate, inpaint, global_edit, verify, store, respond)."""
     report: dict[str, Any]
     """The turn report (see `respond` in agent/graph.py). Written by `respond`, `command` and `finish`."""

@@ -442,3 +442,16 @@ def test_distinct_drops_a_detection_overlapping_a_better_one_by_exactly_the_thre
     half = Detection("cup", (0.0, 0.0, 10.0, 10.0), 0.8)  # IoU 0.5 with `best`
     apart = Detection("cup", (30.0, 0.0, 40.0, 10.0), 0.7)
     assert distinct([half, apart, best], overlap=0.5) == [best, apart]
+
+
+def test_work_and_timings_are_merged_by_their_reducers():
+    """Nodes return only what changed: steps by index, milliseconds per stage; a list or None starts over."""
+    from chatedit.agent.state import add_timings, patch_work
+
+    work = [{"step": {"category": "remove"}, "status": "pending", "attempts": []}, {"step": {}, "status": "pending"}]
+    patched = patch_work(work, {1: {"status": "done", "kept": 0}})
+    assert patched[1] == {"step": {}, "status": "pending", **{"status": "done", "kept": 0}} and patched[0] is work[0]
+    assert work[1]["status"] == "pending"  # nothing given is changed
+    assert patch_work(work, []) == []
+    assert add_timings({"plan": 2.0}, {"plan": 1.5, "verify": 3.0}) == {"plan": 3.5, "verify": 3.0}
+    assert add_timings({"plan": 2.0}, None) == {}
