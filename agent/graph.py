@@ -34,7 +34,7 @@ from langgraph.graph import END, START, StateGraph
 from chatedit.agent.context import Context
 from chatedit.agent.nodes import answer, command, edit, finish, judge, locate, next_step, plan, respond, start, verify
 from chatedit.agent.rules import is_question, parse_command
-from chatedit.agent.state import ChatState
+from chatedit.agent.state import ChatInput, ChatState
 
 # ---- routers: which node comes next ----------------------------------------------------------------
 
@@ -86,14 +86,16 @@ def route_judged(state: ChatState) -> Literal["next_step", "respond"]:
 # ---- the graph -----------------------------------------------------------------------------------
 
 
-def build_graph(checkpointer=None, name: str = "chatedit"):
+def build_graph(checkpointer=None, name: str = "chatedit", input_schema: type = ChatInput):
     """Gives back the compiled chat-turn graph; run it with `context=Context(...)`.
 
     Args:
         checkpointer: a LangGraph checkpointer (sessions persist in it); None: the caller's, or none.
         name: the graph's name in traces and LangGraph tooling.
+        input_schema: what a caller sends for one turn (`ChatInput`); a graph that carries the session's
+            state itself from turn to turn (the LangGraph entry) passes `ChatState`.
     """
-    builder = StateGraph(ChatState, context_schema=Context)
+    builder = StateGraph(ChatState, context_schema=Context, input_schema=input_schema)
     for node in (start, command, answer, finish, plan, next_step, locate, edit, verify, judge, respond):
         builder.add_node(node)
     # Every turn begins by storing an upload and resetting the turn's fields.

@@ -163,3 +163,18 @@ class ChatState(TypedDict, total=False):
     """Milliseconds per stage this turn, added up by `add_timings` (plan, locate, inpaint, global_edit, verify, store, respond)."""
     report: dict[str, Any]
     """The turn report (see `respond` in agent/graph.py). Written by `respond`, `command` and `finish`."""
+
+
+class ChatInput(TypedDict, total=False):
+    """What a caller sends the graph for one turn (its input schema); everything else is the graph's own."""
+
+    instruction: str
+    """The user's text."""
+    upload: Optional[str]
+    """The id of a picture sent with the text, already in the image store."""
+    user_mask: Optional[str]
+    """The id of a mask the user drew, already in the store."""
+    origin: Optional[str]
+    """What made the upload, when it was not uploaded (a drawing from text)."""
+    request_id: Optional[str]
+    """The client's id of the request, for answering it again instead of editing twice."""

@@ -41,7 +41,7 @@ from chatedit.agent.toolbox import EditSettings, Toolbox
 from chatedit.tools.images import load_image
 from chatedit.tools.models import get_models
 
-TURN = build_graph(name="chatedit-turn")
+TURN = build_graph(name="chatedit-turn", input_schema=ChatState)
 """The chatedit graph one chat message runs; it checkpoints into the server's checkpointer."""
 
 

@@ -44,3 +44,24 @@ def test_studio_pictures_go_to_the_database_of_the_environment(
     assert not (tmp_path / "images").exists()
     path = state["messages"][-1].content.rsplit("Image: ", 1)[1].strip()
     assert Image.open(path).size == small_photo.size
+
+
+def test_studio_threads_go_on_turn_after_turn_and_undo(tmp_path, monkeypatch, small_photo):
+    """The LangGraph entry carries the session from one message to the next: a follow-up edits, undo goes back."""
+    monkeypatch.delenv("CHATEDIT_DATABASE_URL", raising=False)
+    graph = studio.make_graph()
+    graph.checkpointer = InMemorySaver()
+    context = {"models": "tiny", "device": "cpu", "data_dir": str(tmp_path), "max_attempts": 1, "seed": 5}
+    config = {"configurable": {"thread_id": "turns"}}
+    first = HumanMessage(
+        content=[
+            {"type": "text", "text": "make it sunset"},
+            {"type": "image_url", "image_url": {"url": to_data_url(small_photo)}},
+        ]
+    )
+    assert graph.invoke({"messages": [first]}, config, context=context)["report"]["version"] == 1
+    follow = graph.invoke({"messages": [HumanMessage(content="make it look like winter")]}, config, context=context)
+    assert follow["report"]["version"] == 2 and follow["report"]["steps"]
+    undone = graph.invoke({"messages": [HumanMessage(content="undo")]}, config, context=context)
+    assert undone["report"]["version"] == 1
+    studio._database(None, str(tmp_path)).close()
