@@ -150,9 +150,7 @@ class Editor:
             raise
         self.max_side = max_side
         self.checkpointer = self.database.checkpointer
-        self.context = Context(
-            toolbox=self.toolbox, images=self.store, llm=self.llm, max_attempts=config.max_attempts, seed=config.seed
-        )
+        self.context = Context.of(config, toolbox=self.toolbox, images=self.store, llm=self.llm)
         """What every turn's graph run works with (`graph.stream(..., context=editor.context)`)."""
         self.graph = build_graph(checkpointer=self.checkpointer)
         self.lock = threading.Lock()

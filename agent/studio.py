@@ -136,13 +136,7 @@ def turn(state: ChatState, runtime: Runtime[StudioContext]) -> dict:
     """Runs the chatedit graph on this turn, with the models and store the settings name."""
     settings = _settings(runtime)
     store = _image_store(settings.data_dir)
-    context = Context(
-        toolbox=_toolbox(settings.models, settings.device),
-        images=store,
-        llm=_llm(),
-        max_attempts=settings.max_attempts,
-        seed=settings.seed,
-    )
+    context = Context.of(settings, toolbox=_toolbox(settings.models, settings.device), images=store, llm=_llm())
     update = TURN.invoke(state, context=context)
     store.flush()
     return update
