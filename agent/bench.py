@@ -138,7 +138,7 @@ def run_bench(
     """Gives back per-stage timings (ms, median/min/max over `repeat` turns), memory and the LLM calls made.
 
     Args:
-        models: model profile (`tiny`, `random-full` or `default`).
+        models: the model choice (`tiny`, `random-full`, `auto`, or `family:weights`).
         device: `auto`, `cpu` or `cuda`.
         size: the photo's (width, height).
         repeat: timed turns after one warm-up turn.

@@ -175,8 +175,8 @@ def models_line(report: dict[str, Any]) -> str:
     roles = ", ".join(f"{role} {checkpoint}" for role, checkpoint in report["roles"].items())
     stand_in = {"tiny": "tiny random stand-ins for", "random": "full-size random-weight stand-ins for"}
     if report["weights"] in stand_in:
-        return f"Models: {report['profile']}, {stand_in[report['weights']]}: {roles} (pictures come out as noise)"
-    return f"Models: {report['profile']} ({report['weights']} weights): {roles}"
+        return f"Models: {report['family']}, {stand_in[report['weights']]}: {roles} (pictures come out as noise)"
+    return f"Models: {report['family']} ({report['weights']} weights): {roles}"
 
 
 def make_editor(config):

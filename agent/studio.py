@@ -50,7 +50,7 @@ class StudioContext:
     """The settings a LangGraph server run may carry as its `context`."""
 
     models: str = field(default_factory=lambda: Settings().models)
-    """Model profile: `default` (real checkpoints), `tiny` or `random-full`."""
+    """The model choice: `auto` (real checkpoints), a family, or `family:weights` such as `classic:tiny`."""
     device: str = field(default_factory=lambda: Settings().device)
     """Where the models run: `auto`, `cpu` or `cuda`."""
     data_dir: str = field(default_factory=lambda: str(Settings().data_dir))

@@ -60,7 +60,7 @@ def main() -> None:
         "--models",
         default="default",
         choices=["default", "tiny", "random-full"],
-        help="model profile of the server started here (ignored with --base-url)",
+        help="model choice of the server started here (ignored with --base-url)",
     )
     parser.add_argument("--base-url", default=None, help="a running `chatedit serve`, e.g. http://127.0.0.1:8000/v1")
     parser.add_argument("--api-key", default="none", help="the server's --api-key, if it has one")

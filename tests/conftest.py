@@ -64,7 +64,7 @@ def random_image(width: int, height: int, seed: int = 0) -> Image.Image:
 
 @pytest.fixture(scope="session", autouse=True)
 def _tiny_model_cache(tmp_path_factory):
-    """Builds the tiny profile's models once per test run, in a temporary folder."""
+    """Builds the tiny weights' models once per test run, in a temporary folder."""
     import os
 
     folder = tmp_path_factory.mktemp("chatedit-cache")

@@ -85,5 +85,5 @@ def test_llm_calls_are_counted_from_the_turns_with_a_scripted_llm(fake_llm):
 
 def test_a_modern_run_reports_the_steps_its_editor_ran():
     result = run_bench("modern:tiny", "cpu", (96, 64), 1, settings=EditSettings(editor_steps=1))
-    assert result["models_run"]["profile"] == "modern"
+    assert result["models_run"]["family"] == "modern"
     assert result["steps"] == {"editor": 1}

@@ -37,12 +37,12 @@ def cache_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def inpainter(cache_dir):
-    return load_inpainter(profile="tiny", checkpoint="unused", device=CPU, dtype=torch.float32, cache_dir=cache_dir)
+    return load_inpainter(weights="tiny", checkpoint="unused", device=CPU, dtype=torch.float32, cache_dir=cache_dir)
 
 
 @pytest.fixture(scope="module")
 def editor(cache_dir):
-    return load_global_editor(profile="tiny", checkpoint="unused", device=CPU, dtype=torch.float32, cache_dir=cache_dir)
+    return load_global_editor(weights="tiny", checkpoint="unused", device=CPU, dtype=torch.float32, cache_dir=cache_dir)
 
 
 def test_tiny_inpainter_is_loaded_back_from_its_saved_folder(inpainter, cache_dir):
@@ -66,7 +66,7 @@ def test_tiny_models_are_built_once_then_read_from_disk(inpainter, cache_dir, mo
         raise AssertionError("the tiny inpainter was rebuilt although it is saved")
 
     monkeypatch.setattr(diffusion_models, "build_tiny", must_not_build)
-    again = load_inpainter(profile="tiny", checkpoint="unused", device=CPU, dtype=torch.float32, cache_dir=cache_dir)
+    again = load_inpainter(weights="tiny", checkpoint="unused", device=CPU, dtype=torch.float32, cache_dir=cache_dir)
     for name, weight in inpainter.unet.state_dict().items():
         assert torch.equal(weight, again.unet.state_dict()[name]), name
 
@@ -106,7 +106,7 @@ def test_pipelines_are_ready_to_call(fixture, request):
 
 
 def test_half_precision_falls_back_to_full_files_cast_to_fp16(inpainter, cache_dir):
-    pipe = load_inpainter(profile="tiny", checkpoint="unused", device=CPU, dtype=torch.float16, cache_dir=cache_dir)
+    pipe = load_inpainter(weights="tiny", checkpoint="unused", device=CPU, dtype=torch.float16, cache_dir=cache_dir)
     assert pipe.unet.dtype == torch.float16
     assert pipe.text_encoder.dtype == torch.float16
 
@@ -116,7 +116,7 @@ def test_default_profile_offline_names_the_missing_checkpoint(loader, role, monk
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     checkpoint = "chatedit-tests/not-a-real-checkpoint"
     with pytest.raises(ModelUnavailableError) as raised:
-        loader(profile="default", checkpoint=checkpoint, device=CPU, dtype=torch.float16, cache_dir=tmp_path)
+        loader(weights="real", checkpoint=checkpoint, device=CPU, dtype=torch.float16, cache_dir=tmp_path)
     message = str(raised.value)
     assert checkpoint in message and role in message and "--models tiny" in message
 
@@ -156,7 +156,7 @@ def test_random_full_has_stable_diffusion_15s_architecture(pipeline_cls, in_chan
 
 
 def _load(cache_dir):
-    return load_inpainter(profile="tiny", checkpoint="unused", device=CPU, dtype=torch.float32, cache_dir=cache_dir)
+    return load_inpainter(weights="tiny", checkpoint="unused", device=CPU, dtype=torch.float32, cache_dir=cache_dir)
 
 
 def test_acceleration_is_off_unless_set(monkeypatch, cache_dir):

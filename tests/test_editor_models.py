@@ -45,7 +45,7 @@ def test_tiny_editor_is_saved_then_loaded_and_shared_by_both_roles(cache_dir, fa
     assert region.text_encoder is editor.text_encoder
     assert editor._progress_bar_config == {"disable": True} == region._progress_bar_config
     assert models.report() == {
-        "profile": family,
+        "family": family,
         "weights": "tiny",
         "roles": {
             "detector": "IDEA-Research/grounding-dino-tiny",
@@ -127,7 +127,7 @@ def test_checkpoints_are_overridable_and_missing_ones_say_so(monkeypatch, tmp_pa
 )
 def test_random_full_builds_the_published_sizes_in_bf16_on_the_device(tmp_path, loader, transformer_b, text_encoder_b):
     pipe = loader(
-        profile="random-full", checkpoint="unused", device=torch.device("meta"), dtype=torch.float16, cache_dir=tmp_path
+        weights="random", checkpoint="unused", device=torch.device("meta"), dtype=torch.float16, cache_dir=tmp_path
     )
 
     def billions(module) -> float:

@@ -33,7 +33,7 @@ def test_a_turn_with_a_drawn_mask_edits_inside_it_and_reports_the_models(family,
         turn = editor.session().send("make it red", image=photo, mask=mask)
     finally:
         editor.close()
-    assert turn.report["models"]["profile"] == family and turn.report["models"]["weights"] == "tiny"
+    assert turn.report["models"]["family"] == family and turn.report["models"]["weights"] == "tiny"
     if family != "classic":
         assert turn.report["models"]["roles"]["global_editor"] == turn.report["models"]["roles"]["inpainter"]
     after, before = np.asarray(turn.image), np.asarray(photo)
@@ -80,7 +80,7 @@ def test_cli_says_once_which_models_run(spelled, coffee, tmp_path, monkeypatch):
         "black-forest-labs/FLUX.2-klein-4B (pictures come out as noise)"
     ]
     report = json.loads(result.stdout)
-    assert report["models"]["profile"] == "modern" and report["planner"] == "rules"
+    assert report["models"]["family"] == "modern" and report["planner"] == "rules"
     assert len(report["steps"][0]["attempts"]) == 1
     assert output.exists()
 

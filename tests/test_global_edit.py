@@ -16,7 +16,7 @@ from tests.helpers import Spy
 def pipe(tmp_path_factory):
     cache_dir = tmp_path_factory.mktemp("models")
     cpu = torch.device("cpu")
-    return load_global_editor(profile="tiny", checkpoint="unused", device=cpu, dtype=torch.float32, cache_dir=cache_dir)
+    return load_global_editor(weights="tiny", checkpoint="unused", device=cpu, dtype=torch.float32, cache_dir=cache_dir)
 
 
 @pytest.mark.parametrize("size", [(601, 403), (1000, 300), (77, 129)])

@@ -22,7 +22,7 @@ STEPS = 3
 def pipe(tmp_path_factory):
     cache_dir = tmp_path_factory.mktemp("models")
     cpu = torch.device("cpu")
-    return load_inpainter(profile="tiny", checkpoint="unused", device=cpu, dtype=torch.float32, cache_dir=cache_dir)
+    return load_inpainter(weights="tiny", checkpoint="unused", device=cpu, dtype=torch.float32, cache_dir=cache_dir)
 
 
 def box(shape, x0, y0, x1, y1):

@@ -17,7 +17,7 @@ FOREIGN = ("Loading weights", "Writing model shards", "Loading pipeline componen
 def test_loading_the_vision_models_prints_nothing(tmp_path, capfd):
     before = (transformers_logging.is_progress_bar_enabled(), hub_utils.are_progress_bars_disabled())
     for load in (load_detector, load_segmenter):
-        load(profile="tiny", checkpoint="unused", device=torch.device("cpu"), dtype=torch.float32, cache_dir=tmp_path)
+        load(weights="tiny", checkpoint="unused", device=torch.device("cpu"), dtype=torch.float32, cache_dir=tmp_path)
     out, err = capfd.readouterr()
     assert not [marker for marker in FOREIGN if marker in out + err], out + err
     assert (transformers_logging.is_progress_bar_enabled(), hub_utils.are_progress_bars_disabled()) == before

@@ -84,7 +84,7 @@ def test_second_model_set_reuses_the_saved_folder(monkeypatch, tiny, cache_dir):
 def test_tiny_models_are_deterministic(tmp_path):
     for role, loader in (("detector", vision_models.load_detector), ("segmenter", vision_models.load_segmenter)):
         a, b = (
-            loader(profile="tiny", checkpoint="unused", device=CPU, dtype=torch.float32, cache_dir=tmp_path / name)
+            loader(weights="tiny", checkpoint="unused", device=CPU, dtype=torch.float32, cache_dir=tmp_path / name)
             for name in ("a", "b")
         )
         state_a, state_b = a.model.state_dict(), b.model.state_dict()
@@ -95,7 +95,7 @@ def test_tiny_models_are_deterministic(tmp_path):
 def test_concurrent_first_builds_leave_one_complete_folder(tmp_path):
     def load():
         return vision_models.load_segmenter(
-            profile="tiny", checkpoint="unused", device=CPU, dtype=torch.float32, cache_dir=tmp_path
+            weights="tiny", checkpoint="unused", device=CPU, dtype=torch.float32, cache_dir=tmp_path
         )
 
     bundles, errors = run_in_threads(load, 4)
@@ -196,10 +196,10 @@ def test_random_full_configs_match_the_real_architectures():
 def test_random_full_profile_builds_on_the_target_device(tmp_path):
     meta = torch.device("meta")  # stands in for the GPU: the model is built where it will run
     detector = vision_models.load_detector(
-        profile="random-full", checkpoint="unused", device=meta, dtype=torch.float16, cache_dir=tmp_path
+        weights="random", checkpoint="unused", device=meta, dtype=torch.float16, cache_dir=tmp_path
     )
     segmenter = vision_models.load_segmenter(
-        profile="random-full", checkpoint="unused", device=meta, dtype=torch.float16, cache_dir=tmp_path
+        weights="random", checkpoint="unused", device=meta, dtype=torch.float16, cache_dir=tmp_path
     )
 
     for bundle in (detector, segmenter):

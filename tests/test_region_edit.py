@@ -148,7 +148,7 @@ def test_classic_toolbox_says_which_edits_need_the_modern_models(tmp_path):
     for category in ("text", "move", "count", "pose"):
         assert "--models modern" in toolbox.cannot(category)
     assert toolbox.cannot("local") is None
-    assert toolbox.models.report()["profile"] == "classic"
+    assert toolbox.models.report()["family"] == "classic"
 
 
 def test_klein_draws_from_text_at_any_size_reproducibly_and_qwen_does_not(families):

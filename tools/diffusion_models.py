@@ -1,7 +1,7 @@
 """Loaders for the two diffusion pipelines: the inpainter and the global (instruction) editor.
 
 `tools/models.py` calls `load_inpainter` and `load_global_editor` once per process; they give back
-ready-to-call diffusers pipelines for a profile:
+ready-to-call diffusers pipelines for some weights:
 
 - `default`: the checkpoint through `from_pretrained` (half-precision files when the checkpoint has them).
 - `tiny`: tiny random components built here with a fixed seed, saved once to `cache_dir/tiny/<role>`
@@ -75,16 +75,16 @@ class Acceleration(BaseSettings):
     """torch.compile mode for the UNet (one of COMPILE_MODES); empty: run eagerly."""
 
 
-def load_inpainter(*, profile: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike):
-    """Gives back the inpainting pipeline of the profile on `device` in `dtype`.
+def load_inpainter(*, weights: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike):
+    """Gives back the inpainting pipeline of these weights on `device` in `dtype`.
 
     Args:
-        profile: `default`, `tiny` or `random-full`.
+        weights: `real` (the checkpoint), `tiny` or `random` (full-size random weights).
         checkpoint: the Hugging Face id or local folder of an inpainting checkpoint (SD 1.5 or SDXL
             inpainting); used by `default` only.
         device: where the pipeline runs.
         dtype: the weights' dtype (fp16 on GPU, fp32 on CPU).
-        cache_dir: where the tiny profile saves its models.
+        cache_dir: where the tiny weights are saved.
     """
     # AutoPipeline picks SD 1.5 or SDXL inpainting from a real checkpoint's config.
     return _load_pipeline(
@@ -92,7 +92,7 @@ def load_inpainter(*, profile: str, checkpoint: str, device: torch.device, dtype
         StableDiffusionInpaintPipeline,
         AutoPipelineForInpainting,
         INPAINT_IN_CHANNELS,
-        profile=profile,
+        weights=weights,
         checkpoint=checkpoint,
         device=device,
         dtype=dtype,
@@ -101,23 +101,23 @@ def load_inpainter(*, profile: str, checkpoint: str, device: torch.device, dtype
 
 
 def load_global_editor(
-    *, profile: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike
+    *, weights: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike
 ):
-    """Gives back the InstructPix2Pix pipeline of the profile on `device` in `dtype`.
+    """Gives back the InstructPix2Pix pipeline of these weights on `device` in `dtype`.
 
     Args:
-        profile: `default`, `tiny` or `random-full`.
+        weights: `real` (the checkpoint), `tiny` or `random` (full-size random weights).
         checkpoint: the Hugging Face id or local folder of an InstructPix2Pix checkpoint; used by `default` only.
         device: where the pipeline runs.
         dtype: the weights' dtype (fp16 on GPU, fp32 on CPU).
-        cache_dir: where the tiny profile saves its models.
+        cache_dir: where the tiny weights are saved.
     """
     return _load_pipeline(
         "global_editor",
         StableDiffusionInstructPix2PixPipeline,
         StableDiffusionInstructPix2PixPipeline,
         EDIT_IN_CHANNELS,
-        profile=profile,
+        weights=weights,
         checkpoint=checkpoint,
         device=device,
         dtype=dtype,
@@ -125,15 +125,15 @@ def load_global_editor(
     )
 
 
-def _load_pipeline(role, pipeline_cls, loader_cls, in_channels, *, profile, checkpoint, device, dtype, cache_dir):
+def _load_pipeline(role, pipeline_cls, loader_cls, in_channels, *, weights, checkpoint, device, dtype, cache_dir):
     """Gives back one role's pipeline: a real checkpoint, the tiny one saved once, or a full-size random build."""
-    if profile == "random-full":
+    if weights == "random":
         pipe = build_random_full(pipeline_cls, in_channels, device).to(dtype=dtype)
     else:
         source = checkpoint
         # chatedit reports its own progress: the libraries' saving and loading bars stay off.
         with quiet_loading():
-            if profile == "tiny":
+            if weights == "tiny":
                 source = _saved_once(cache_dir, role, lambda: build_tiny(pipeline_cls, in_channels))
             pipe = _from_pretrained(loader_cls, source, role, dtype)
     return _ready(pipe, device)

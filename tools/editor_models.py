@@ -80,23 +80,23 @@ FLUX2_TEXT_LAYERS = 28
 
 
 def load_modern_editor(
-    *, profile: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike
+    *, weights: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike
 ) -> Flux2KleinPipeline:
-    """Gives back the FLUX.2 klein instruction editor of the profile on `device` (bf16 where `dtype` is half).
+    """Gives back the FLUX.2 klein instruction editor of these weights on `device` (bf16 where `dtype` is half).
 
     Args:
-        profile: `default`, `tiny` or `random-full`.
+        weights: `real` (the checkpoint), `tiny` or `random` (full-size random weights).
         checkpoint: the Hugging Face id or local folder of a FLUX.2 klein checkpoint; used by `default` only.
         device: where the pipeline runs.
         dtype: the working dtype asked for; half precision becomes bf16.
-        cache_dir: where the tiny profile saves its models.
+        cache_dir: where the tiny weights are saved.
     """
     return _load(
         "modern_editor",
         Flux2KleinPipeline,
         build_tiny_flux2,
         build_full_flux2,
-        profile=profile,
+        weights=weights,
         checkpoint=checkpoint,
         device=device,
         dtype=dtype,
@@ -105,15 +105,15 @@ def load_modern_editor(
 
 
 def load_max_editor(
-    *, profile: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike
+    *, weights: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike
 ) -> QwenImageEditPlusPipeline:
-    """Gives back the Qwen-Image-Edit instruction editor of the profile on `device` (arguments as load_modern_editor)."""
+    """Gives back the Qwen-Image-Edit instruction editor of these weights on `device` (arguments as load_modern_editor)."""
     return _load(
         "max_editor",
         QwenImageEditPlusPipeline,
         build_tiny_qwen,
         build_full_qwen,
-        profile=profile,
+        weights=weights,
         checkpoint=checkpoint,
         device=device,
         dtype=dtype,
@@ -156,17 +156,17 @@ def _quiet_casts():
         diffusers_logging.set_verbosity(verbosity)
 
 
-def _load(role, pipeline_cls, build_tiny, build_full, *, profile, checkpoint, device, dtype, cache_dir):
+def _load(role, pipeline_cls, build_tiny, build_full, *, weights, checkpoint, device, dtype, cache_dir):
     """Gives back one family's instruction editor: a real checkpoint, the tiny one saved once, or a random build."""
     if dtype == torch.float16:
         dtype = torch.bfloat16
-    if profile == "random-full":
+    if weights == "random":
         # Built in the working dtype on the device: Qwen-Image-Edit in float32 would take 112 GB first.
         with torch.device(device), _default_dtype(dtype):
             pipe = build_full()
     else:
         with quiet_loading():
-            source = str(_saved_once(cache_dir, role, build_tiny)) if profile == "tiny" else checkpoint
+            source = str(_saved_once(cache_dir, role, build_tiny)) if weights == "tiny" else checkpoint
             try:
                 DiffusionPipeline.load_config(source)
                 pipe = pipeline_cls.from_pretrained(source, dtype=dtype, **_own_components(pipeline_cls, source))

@@ -34,17 +34,15 @@ import torch
 from chatedit.tools.checkpoints import Checkpoints
 from chatedit.tools.errors import InputError, ModelUnavailableError
 
-Profile = Literal["auto", "classic", "modern", "max", "default", "tiny", "random-full"]
+ModelChoice = Literal["auto", "classic", "modern", "max", "default", "tiny", "random-full"]
 FAMILIES: tuple[str, ...] = ("classic", "modern", "max")
-PROFILES: tuple[str, ...] = ("auto", *FAMILIES, "default", "tiny", "random-full")
+MODEL_CHOICES: tuple[str, ...] = ("auto", *FAMILIES, "default", "tiny", "random-full")
 WEIGHTS: tuple[str, ...] = ("real", "tiny", "random")
 ROLES: tuple[str, ...] = ("detector", "segmenter", "inpainter", "global_editor")
 
 SHORTHANDS = {"default": ("auto", "real"), "tiny": ("classic", "tiny"), "random-full": ("classic", "random")}
 """Model choices that name weights too: `tiny` and `random-full` are the classic family's tiny and random builds."""
 
-LOADER_WEIGHTS = {"real": "default", "tiny": "tiny", "random": "random-full"}
-"""How the role loaders name each kind of weights."""
 
 MODERN_MIN_GPU_BYTES = 24 * 2**30
 """`auto` picks `modern` on a GPU with at least this much memory: FLUX.2 klein 4B's transformer and its
@@ -68,8 +66,8 @@ def resolve_family(models: str, weights: str | None, device: torch.device) -> tu
                 f"The model choice names {spelled} weights but {weights} weights were asked for; pick one."
             )
         weights = spelled
-    if models not in PROFILES:
-        raise InputError(f"Unknown model choice {models!r}; use one of {', '.join(PROFILES)}.")
+    if models not in MODEL_CHOICES:
+        raise InputError(f"Unknown model choice {models!r}; use one of {', '.join(MODEL_CHOICES)}.")
     if weights is not None and weights not in WEIGHTS:
         raise InputError(f"Unknown weights {weights!r}; use one of {', '.join(WEIGHTS)}.")
     family, implied = SHORTHANDS.get(models, (models, None))
@@ -105,7 +103,7 @@ def _gpu_fits_modern(device: torch.device) -> bool:
 
 
 def default_cache_dir() -> Path:
-    """Gives back the folder where the tiny profile's models are saved (CHATEDIT_CACHE_DIR to move it)."""
+    """Gives back the folder where the tiny weights' models are saved (CHATEDIT_CACHE_DIR to move it)."""
     root = os.environ.get("CHATEDIT_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "chatedit"
     )
@@ -163,24 +161,24 @@ class ModelSet:
     """The models of one family and weights on one device, each loaded on first use and kept resident.
 
     Args:
-        profile: the model choice: `auto` (`default`), `classic`, `modern`, `max`, or the shorthands
+        models: the model choice: `auto` (`default`), `classic`, `modern`, `max`, or the shorthands
             `tiny` and `random-full` (classic with those weights).
         device: `auto`, `cpu` or `cuda`.
         checkpoints: checkpoint ids per role (default: from the environment).
         cache_dir: where the tiny weights are saved.
-        weights: `real`, `tiny` or `random`; None: what `profile` implies, else `real`.
+        weights: `real`, `tiny` or `random`; None: what `models` implies, else `real`.
     """
 
     def __init__(
         self,
-        profile: Profile = "default",
+        models: ModelChoice = "default",
         device: str | torch.device = "auto",
         checkpoints: Checkpoints | None = None,
         cache_dir: str | os.PathLike | None = None,
         weights: str | None = None,
     ):
         self.device = resolve_device(device)
-        self.family, self.weights = resolve_family(profile, weights, self.device)
+        self.family, self.weights = resolve_family(models, weights, self.device)
         # fp16 on GPU halves memory and doubles speed (the modern and max loaders make it bf16);
         # CPU kernels want fp32.
         self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
@@ -195,7 +193,7 @@ class ModelSet:
         with LOAD_LOCK:
             if role not in self._models:
                 self._models[role] = loader(
-                    profile=LOADER_WEIGHTS[self.weights],
+                    weights=self.weights,
                     checkpoint=self.checkpoints.for_role(self.family, role),
                     device=self.device,
                     dtype=self.dtype,
@@ -246,8 +244,8 @@ class ModelSet:
         return {role: self.checkpoints.for_role(self.family, role) for role in ROLES}
 
     def report(self) -> dict[str, Any]:
-        """Gives back what runs: `{"profile": family, "weights": ..., "roles": {role: checkpoint}}` (JSON-ready)."""
-        return {"profile": self.family, "weights": self.weights, "roles": self.roles()}
+        """Gives back what runs: `{"family": ..., "weights": ..., "roles": {role: checkpoint}}` (JSON-ready)."""
+        return {"family": self.family, "weights": self.weights, "roles": self.roles()}
 
     def loaded(self) -> list[str]:
         """Gives back the roles loaded so far."""
@@ -291,7 +289,7 @@ _SETS_LOCK = threading.Lock()
 
 
 def get_models(
-    profile: Profile = "default",
+    models: ModelChoice = "default",
     device: str | torch.device = "auto",
     checkpoints: Checkpoints | None = None,
     cache_dir: str | os.PathLike | None = None,
@@ -300,7 +298,7 @@ def get_models(
     """Gives back the process-wide ModelSet for this model choice, weights, device and checkpoints."""
     checkpoints = checkpoints or Checkpoints()
     resolved = resolve_device(device)
-    family, weights = resolve_family(profile, weights, resolved)
+    family, weights = resolve_family(models, weights, resolved)
     key = (family, weights, str(resolved), tuple(checkpoints.model_dump().items()), str(cache_dir))
     with _SETS_LOCK:
         if key not in _SETS:

@@ -1,6 +1,6 @@
 """Loaders for the vision roles: the detector (GroundingDINO) and the segmenter (SAM).
 
-`tools/models.py` calls `load_detector` and `load_segmenter` with a profile:
+`tools/models.py` calls `load_detector` and `load_segmenter` with the weights to use:
 
 - `default`: the checkpoint through `from_pretrained`, from the Hugging Face cache first, downloading
   only when the hub answers; a checkpoint that is neither cached nor reachable raises one clear error.
@@ -130,7 +130,7 @@ def _load_role(
     save_full_processor,
     bundle_cls,
     *,
-    profile,
+    weights,
     checkpoint,
     device,
     dtype,
@@ -138,12 +138,12 @@ def _load_role(
 ):
     """Gives back one role's bundle: real checkpoint, tiny model saved once, or full-size random build."""
     with _LOAD_LOCK, quiet_loading():
-        if profile == "random-full":
+        if weights == "random":
             folder = _saved_once(Path(cache_dir) / "random-full" / role, save_full_processor)
             model = _build(model_cls, full_config(), device).to(device, dtype).eval()
             return bundle_cls(model, load_processor(folder), device, dtype)
         source = checkpoint
-        if profile == "tiny":
+        if weights == "tiny":
             source = _saved_once(Path(cache_dir) / "tiny" / role, save_tiny)
         model, processor = _from_pretrained(model_cls, load_processor, source, role, device, dtype)
         return bundle_cls(model, processor, device, dtype)
@@ -151,23 +151,23 @@ def _load_role(
 
 def load_detector(
     *,
-    profile: str,
+    weights: str,
     checkpoint: str,
     device: torch.device,
     dtype: torch.dtype,
     cache_dir: str | os.PathLike,
 ) -> DetectorBundle:
-    """Gives back the GroundingDINO bundle of a profile, in eval mode on `device` in `dtype`.
+    """Gives back the GroundingDINO bundle of these weights, in eval mode on `device` in `dtype`.
 
     Args:
-        profile: `default`, `tiny` or `random-full`.
-        checkpoint: the Hugging Face id loaded by the `default` profile.
+        weights: `real` (the checkpoint), `tiny` or `random` (full-size random weights).
+        checkpoint: the Hugging Face id loaded by the `real` weights.
         device: where the model runs.
         dtype: the model's weight dtype.
-        cache_dir: where the `tiny` and `random-full` profiles keep what they save.
+        cache_dir: where the `tiny` and `random` weights keep what they save.
 
     Raises:
-        ModelUnavailableError: `default` profile, checkpoint neither cached nor downloadable.
+        ModelUnavailableError: `real` weights, checkpoint neither cached nor downloadable.
     """
     return _load_role(
         "detector",
@@ -177,7 +177,7 @@ def load_detector(
         _save_tiny_detector,
         _save_full_detector_processor,
         DetectorBundle,
-        profile=profile,
+        weights=weights,
         checkpoint=checkpoint,
         device=device,
         dtype=dtype,
@@ -187,13 +187,13 @@ def load_detector(
 
 def load_segmenter(
     *,
-    profile: str,
+    weights: str,
     checkpoint: str,
     device: torch.device,
     dtype: torch.dtype,
     cache_dir: str | os.PathLike,
 ) -> SegmenterBundle:
-    """Gives back the SAM bundle of a profile, in eval mode on `device` in `dtype` (arguments as load_detector)."""
+    """Gives back the SAM bundle of these weights, in eval mode on `device` in `dtype` (arguments as load_detector)."""
     return _load_role(
         "segmenter",
         SamModel,
@@ -202,7 +202,7 @@ def load_segmenter(
         _save_tiny_segmenter,
         _save_full_segmenter_processor,
         SegmenterBundle,
-        profile=profile,
+        weights=weights,
         checkpoint=checkpoint,
         device=device,
         dtype=dtype,
