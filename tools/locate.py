@@ -19,6 +19,7 @@ from scipy import ndimage
 from chatedit.tools.errors import InputError
 from chatedit.tools.geometry import box_area, box_iou, intersection
 from chatedit.tools.masks import area, as_mask, dilate, ellipse_mask
+from chatedit.tools.relations import ALIASES, PLACEMENT
 
 PixelBox = tuple[int, int, int, int]
 
@@ -115,52 +116,10 @@ _KIND_ALIASES = {
 
 _HEAD_END = re.compile(r"\b(with|of|on|in|holding|wearing|carrying|next|near|under|behind)\b")
 
-RELATIONS = (
-    "on",
-    "on top of",
-    "next to",
-    "beside",
-    "left of",
-    "right of",
-    "above",
-    "below",
-    "in front of",
-    "behind",
-    "in the sky",
-    "on the ground",
-    "near",
-    "under",
-    "in",
-)
+RELATIONS = PLACEMENT
+"""The relations `place_object` knows (tools/relations.toml)."""
 
-_RELATION_ALIASES = {
-    "on top of": "on",
-    "onto": "on",
-    "upon": "on",
-    "atop": "on",
-    "beside": "next to",
-    "by": "next to",
-    "alongside": "next to",
-    "to the left of": "left of",
-    "on the left of": "left of",
-    "left": "left of",
-    "to the right of": "right of",
-    "on the right of": "right of",
-    "right": "right of",
-    "over": "above",
-    "beneath": "under",
-    "underneath": "under",
-    "inside": "in",
-    "inside of": "in",
-    "within": "in",
-    "into": "in",
-    "close to": "near",
-    "in front": "in front of",
-    "in the air": "in the sky",
-    "sky": "in the sky",
-    "on the floor": "on the ground",
-    "ground": "on the ground",
-}
+_RELATION_ALIASES = ALIASES
 
 SKY_BAND = 0.4
 """A box in the sky lies wholly within this top fraction of the image."""

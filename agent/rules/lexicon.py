@@ -9,6 +9,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Optional
 
+from chatedit.tools.relations import PHRASINGS
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -66,7 +68,7 @@ _STYLE_PHRASES = tuple(_lexicon("scene")["style_phrases"])
 _TIME_PHRASES = tuple(_lexicon("scene")["time_phrases"])
 _ASPECTS = frozenset(_lexicon("scene")["aspects"])
 
-_RELATIONS: dict[str, list[str]] = _lexicon("relations")["relations"]
+_RELATIONS: dict[str, list[str]] = PHRASINGS
 _RELATION_OF = {phrase: relation for relation, phrases in _RELATIONS.items() for phrase in phrases}
 _RELATION_PATTERN = re.compile(
     r"(?<![\w'])("
