@@ -367,6 +367,7 @@ def plan(
             say(make(instruction).model_dump_json(exclude_none=True))
             return
         out = sys.stdout
+        assert input_file is not None  # either an instruction or --input, checked above
         with _open_text(input_file) as lines:
             for number, line in enumerate(lines, 1):
                 if not line.strip():

@@ -135,7 +135,9 @@ def evaluate_items(records: list[dict], planner: Planner = plan_rules) -> dict:
         `other` ({items, predicted: {category: count}}), `target` ({items, matched, match}) and
         `mistakes` (records whose category or target was wrong, with what was predicted).
     """
-    pairs, other, mistakes = [], Counter(), []
+    pairs: list[tuple[str, str]] = []
+    other: Counter[str] = Counter()
+    mistakes: list[dict] = []
     target_items = target_matched = 0
     for record in records:
         plan = planner(record["instruction"])
@@ -200,7 +202,9 @@ def evaluate_compound(records: list[dict], planner: Planner = plan_rules) -> dic
         and `mistakes`.
     """
     exact_steps = exact_sequence = 0
-    count_error, pairs, mistakes = Counter(), [], []
+    count_error: Counter[int] = Counter()
+    pairs: list[tuple[str, str]] = []
+    mistakes: list[dict] = []
     target_items = target_matched = 0
     for record in records:
         plan = planner(record["instruction"])

@@ -482,6 +482,8 @@ def _fit_box(box: list[float], shown: tuple[int, int], image_size: tuple[int, in
     if not all(math.isfinite(v) for v in box):
         return None
     width, height = image_size
+    scale_x: float
+    scale_y: float
     if all(0 <= v <= 1 for v in box):
         scale_x, scale_y = width, height
     else:

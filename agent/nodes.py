@@ -14,6 +14,7 @@ What a node works with (toolbox, image store, LLM, settings) comes from `runtime
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, Optional
 
@@ -30,7 +31,7 @@ from chatedit.agent.planner import make_plan
 from chatedit.agent.regions import Found, NotFound, find_region
 from chatedit.agent.report import summary, turn_report
 from chatedit.agent.rules import parse_command
-from chatedit.agent.state import ChatState
+from chatedit.agent.state import ChatState, StepWork
 from chatedit.agent.store import ImageStore
 from chatedit.agent.verifier import check_attempt
 from chatedit.tools import blend
@@ -61,13 +62,22 @@ def _current_image_id(state: ChatState) -> Optional[str]:
     return versions[state["cursor"]]["image"] if versions else None
 
 
+def _current_picture(state: ChatState) -> str:
+    """Gives back the current version's image id; the nodes that ask run only once the session has a picture."""
+    image_id = _current_image_id(state)
+    if image_id is None:
+        raise InputError("Send an image first (attach it to your message), then tell me what to change.")
+    return image_id
+
+
 def _compose(state: ChatState, upto: int, images: ImageStore) -> str:
     """Gives back the id of the version image with the kept attempts of steps before `upto` applied."""
-    image_id = _current_image_id(state)
+    image_id = _current_picture(state)
     for work in state["work"][:upto]:
-        if work.get("kept") is None:
+        kept = work.get("kept")
+        if kept is None:
             continue
-        attempt = work["attempts"][work["kept"]]
+        attempt = work["attempts"][kept]
         if work.get("base") == image_id or attempt["mask"] is None:
             image_id = attempt["image"]
             continue
@@ -162,7 +172,7 @@ def answer(state: ChatState, runtime: Runtime[Context]) -> dict:
         }
     from chatedit.agent.llm import answer_with_llm
 
-    result = answer_with_llm(llm, images.get(_current_image_id(state)), state["instruction"], _history_lines(state))
+    result = answer_with_llm(llm, images.get(_current_picture(state)), state["instruction"], _history_lines(state))
     reply = result.value or f"I could not get an answer from the LLM ({result.error})."
     return {"reply": reply, "llm_calls": state.get("llm_calls", 0) + result.calls}
 
@@ -170,10 +180,11 @@ def answer(state: ChatState, runtime: Runtime[Context]) -> dict:
 def finish(state: ChatState) -> dict:
     """Writes the answer of a command or question turn."""
     versions = state.get("versions") or []
-    report = turn_report(state, state["reply"], versions=versions, cursor=state.get("cursor", 0), edited=False)
+    reply = state.get("reply") or ""
+    report = turn_report(state, reply, versions=versions, cursor=state.get("cursor", 0), edited=False)
     report.update(state.get("report") or {})
-    _emit("done", message=state["reply"])
-    return {"report": report, "messages": [AIMessage(content=state["reply"])], "user_mask": None}
+    _emit("done", message=reply)
+    return {"report": report, "messages": [AIMessage(content=reply)], "user_mask": None}
 
 
 # ---- plan and the step queue ---------------------------------------------------------------------
@@ -194,17 +205,19 @@ def plan(state: ChatState, runtime: Runtime[Context]) -> dict:
     timings: dict[str, float] = {}
     pending = state.get("pending")
     choice = _resumed_choice(state)
-    if choice is not None:
+    if pending is not None and choice is not None:
         the_plan = Plan.model_validate(pending["plan"])
         planner, calls, note, mode = pending["planner"], 0, None, pending.get("planner_mode")
     else:
-        image = runtime.context.images.get(_current_image_id(state))
+        image = runtime.context.images.get(_current_picture(state))
         planned = make_plan(
             state["instruction"], image, _history_lines(state), _previous_targets(state), llm=runtime.context.llm
         )
         the_plan, planner, calls, note, mode = planned.plan, planned.planner, planned.calls, planned.note, planned.mode
-    work = [{"step": s.model_dump(), "status": "pending", "attempts": [], "kept": None} for s in the_plan.steps]
-    if choice is not None:
+    work: list[StepWork] = [
+        {"step": s.model_dump(), "status": "pending", "attempts": [], "kept": None} for s in the_plan.steps
+    ]
+    if pending is not None and choice is not None:
         work[pending["step"]]["choice"] = [pending["candidates"][i]["box"] for i in choice]
     _timed("plan", timings, started)
     _emit("plan", plan=the_plan.model_dump(), planner=planner)
@@ -373,7 +386,7 @@ def verify(state: ChatState, runtime: Runtime[Context]) -> dict:
 
 
 def _llm_verdicts(
-    state: ChatState, work: list[dict], tried: list[int], context: Context
+    state: ChatState, work: Sequence[Mapping[str, Any]], tried: list[int], context: Context
 ) -> tuple[dict[int, dict], int, Optional[str], Optional[str]]:
     """Gives back the LLM's verdict per step index, the calls it took, its error (if it failed) and its mode."""
     from chatedit.agent.llm import judge_with_llm
@@ -389,7 +402,7 @@ def _llm_verdicts(
         }
         for i in tried
     ]
-    before = context.images.get(_current_image_id(state))
+    before = context.images.get(_current_picture(state))
     after = context.images.get(_compose(state, len(work), context.images))
     result = judge_with_llm(context.llm, before, after, Plan.model_validate(state["plan"]), evidence)
     verdicts = {
@@ -398,7 +411,9 @@ def _llm_verdicts(
     return verdicts, result.calls, result.error, result.mode
 
 
-def _settle(item: dict, verdict: Optional[dict], judge_error: Optional[str], max_attempts: int) -> tuple[dict, bool]:
+def _settle(
+    item: Mapping[str, Any], verdict: Optional[dict], judge_error: Optional[str], max_attempts: int
+) -> tuple[dict, bool]:
     """Gives back the step's changes with the verdict on its last attempt, and whether it goes round again."""
     attempts = [dict(a) for a in item["attempts"]]
     changes: dict = {"attempts": attempts}
@@ -419,7 +434,7 @@ def _settle(item: dict, verdict: Optional[dict], judge_error: Optional[str], max
     return changes, False
 
 
-def _replays(work: list, retry: list[int]) -> list[int]:
+def _replays(work: Sequence[Mapping[str, Any]], retry: list[int]) -> list[int]:
     """Gives back the whole-image steps made after a retried step, which must be made again on its new result."""
     if not retry:
         return []
@@ -468,7 +483,7 @@ def judge(state: ChatState, runtime: Runtime[Context]) -> dict:
 # ---- respond -------------------------------------------------------------------------------------
 
 
-def _new_version(state: ChatState, edited: list[dict], images: ImageStore) -> dict:
+def _new_version(state: ChatState, edited: Sequence[Mapping[str, Any]], images: ImageStore) -> dict:
     """Gives back the state update that saves the kept attempts as the new current version."""
     versions = list(state["versions"])
     versions.append(

@@ -6,7 +6,8 @@ The report holds store ids, never pixels or paths.
 
 from __future__ import annotations
 
-from typing import Optional
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
 
 from chatedit.agent.events import step_name
 from chatedit.agent.state import ChatState
@@ -53,7 +54,7 @@ def turn_report(
     return report
 
 
-def step_report(work: dict, drawn: bool) -> dict:
+def step_report(work: Mapping[str, Any], drawn: bool) -> dict:
     """Gives back one step's part of the turn report: what it was, where it acted, how each try went."""
     step = work["step"]
     kept = work.get("kept")
@@ -83,7 +84,7 @@ def step_report(work: dict, drawn: bool) -> dict:
     }
 
 
-def summary(work: list[dict]) -> str:
+def summary(work: Sequence[Mapping[str, Any]]) -> str:
     """Gives back an honest one-line-per-step account of what was done."""
     lines = []
     for item in work:

@@ -263,6 +263,8 @@ class Session:
                     on_event(chunk)
                 elif mode == "values":
                     final = chunk
+        if final is None:
+            raise RuntimeError("The turn's graph gave back no state.")
         report = {**final["report"], "session": self.id}
         image_id = report.get("image")
         return Turn(self.editor.store.get(image_id) if image_id else None, final["reply"], report)

@@ -41,7 +41,7 @@ class Toolbox:
 
     def segment_box(self, image: Image.Image, box) -> np.ndarray:
         """Gives back the SAM mask (bool, image size) of the object in `box`."""
-        return segment.segment(self.models.segmenter, image, boxes=[list(box)])[0]
+        return segment.segment(self.models.segmenter, image, boxes=[tuple(box)])[0]
 
     def candidates(self, image: Image.Image) -> list[np.ndarray]:
         """Gives back SAM segments of the whole image, for ZONE's Region-IoU."""

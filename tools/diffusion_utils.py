@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import random
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 import torch
 
@@ -48,8 +48,11 @@ def pick_seed(seed: int | None) -> int:
     return random.randrange(2**32) if seed is None else int(seed)
 
 
-def denoiser(pipe) -> torch.nn.Module:
-    """Gives back the pipeline's denoising network: the UNet of Stable Diffusion, the transformer of the 2026 editors."""
+def denoiser(pipe) -> Any:
+    """Gives back the pipeline's denoising network: the UNet of Stable Diffusion, the transformer of the 2026 editors.
+
+    A diffusers model (`ModelMixin`, a torch module with diffusers' own attributes such as `attn_processors`).
+    """
     return getattr(pipe, "unet", None) or pipe.transformer
 
 

@@ -79,7 +79,7 @@ def _shorten(path: Path) -> str:
     return text if len(text) <= 200 else text[:80] + "..."
 
 
-def _read_source(source: ImageSource, max_bytes: int) -> bytes:
+def _read_source(source: str | os.PathLike | bytes | bytearray | memoryview, max_bytes: int) -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif isinstance(source, str) and source.lstrip().lower().startswith("data:"):

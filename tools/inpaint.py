@@ -92,7 +92,7 @@ def inpaint(
     if not 0.0 < strength <= 1.0:
         raise InputError(f"The strength must be above 0 and at most 1; got {strength}.")
 
-    box = masks.bbox(mask)
+    box = masks.box_of(mask)
     if feather_px is None:
         feather_px = feather_for(box)
     # Small masks still get enough surroundings to continue, and are magnified at most twice.
@@ -122,7 +122,7 @@ def inpaint(
     alpha = np.zeros(mask.shape, dtype=np.float32)
     alpha[y0:y1, x0:x1] = masks.feather(mask[y0:y1, x0:x1], feather_px)
     # Only the part of the crop that the paste mask reaches is blended.
-    px0, py0, px1, py1 = masks.bbox(alpha[y0:y1, x0:x1] > 0)
+    px0, py0, px1, py1 = masks.box_of(alpha[y0:y1, x0:x1] > 0)
     patch = painted.crop((px0, py0, px1, py1))
     return EditResult(image=paste(image, patch, alpha, (x0 + px0, y0 + py0, x0 + px1, y0 + py1)), mask=alpha, info=info)
 
@@ -156,7 +156,7 @@ def fit_prompt(pipe, text: str) -> str:
     """
     tokenizer = getattr(pipe, "tokenizer", None)
     limit = getattr(tokenizer, "model_max_length", None)
-    if not text or not isinstance(limit, int) or limit > MAX_CUT_TOKENS:
+    if not text or tokenizer is None or not isinstance(limit, int) or limit > MAX_CUT_TOKENS:
         return text
 
     def fits(candidate: str) -> bool:

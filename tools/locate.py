@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -390,7 +390,7 @@ def _slide(low: float, high: float, preferred: float, steps: int = 9) -> list[fl
 
 def _anchored_candidates(
     relation: str, anchor: PixelBox, w: float, h: float, width: int, height: int
-) -> list[list[tuple[float, float, float, float]]]:
+) -> list[list[PixelBox]]:
     """Gives back candidate boxes per size step (full size, then smaller), each list in order of preference."""
     ax0, ay0, ax1, ay1 = anchor
     aw, ah = ax1 - ax0, ay1 - ay0
@@ -539,7 +539,7 @@ def _place_free(width: int, height: int, prior: SizePrior, band: str | None, obs
     min_side = _min_side(width, height)
     if band == "sky":
         w, h = _fit_height(w, h, SKY_BAND * height)
-    best = None
+    best: tuple[Any, PixelBox] | None = None
     for scale in (1.0, 0.8, 0.6, 0.45):
         sw, sh = _at_least(w * scale, h * scale, min_side, width, height)
         bw, bh = min(math.ceil(sw / cell), cols), min(math.ceil(sh / cell), rows)
@@ -565,4 +565,5 @@ def _place_free(width: int, height: int, prior: SizePrior, band: str | None, obs
             return box
         if best is None or blocked[index] < best[0]:
             best = (blocked[index], box)
+    assert best is not None  # every size was tried: each gave back a free box or kept the least blocked one
     return best[1]

@@ -48,7 +48,7 @@ def _window(mask: np.ndarray, reach: int) -> tuple[slice, slice]:
     Every mask pixel lies in the window, so a distance to the mask measured inside it is the distance
     in the whole image for every pixel within `reach` of the box; pixels outside are farther than that.
     """
-    x0, y0, x1, y1 = bbox(mask)
+    x0, y0, x1, y1 = box_of(mask)
     height, width = mask.shape
     return slice(max(y0 - reach, 0), min(y1 + reach, height)), slice(max(x0 - reach, 0), min(x1 + reach, width))
 
@@ -83,7 +83,7 @@ def _unchanged_by(mask: np.ndarray, radius: int, operation: str) -> bool:
     """Gives back whether growing or shrinking `mask` by `radius` leaves it as it is; a negative radius raises."""
     if radius < 0:
         raise InputError(f"The {operation} radius must be 0 or more pixels; got {radius}.")
-    return radius == 0 or not mask.any() or mask.all()
+    return bool(radius == 0 or not mask.any() or mask.all())
 
 
 def dilate(mask, radius: int) -> np.ndarray:
@@ -158,6 +158,14 @@ def union(*masks) -> np.ndarray:
     arrays = [as_mask(mask) for mask in masks]
     _same_shape(*arrays)
     return np.logical_or.reduce(arrays)
+
+
+def box_of(mask) -> tuple[int, int, int, int]:
+    """Gives back the bounding box of a mask that must not be empty (`bbox`), or raises InputError."""
+    box = bbox(mask)
+    if box is None:
+        raise InputError("The mask is empty, so there is nothing to edit; give a mask that covers the region.")
+    return box
 
 
 def bbox(mask) -> tuple[int, int, int, int] | None:

@@ -27,14 +27,13 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 import torch
 
 from chatedit.tools.checkpoints import Checkpoints
 from chatedit.tools.errors import InputError, ModelUnavailableError
 
-ModelChoice = Literal["auto", "classic", "modern", "max", "default", "tiny", "random-full"]
 FAMILIES: tuple[str, ...] = ("classic", "modern", "max")
 MODEL_CHOICES: tuple[str, ...] = ("auto", *FAMILIES, "default", "tiny", "random-full")
 WEIGHTS: tuple[str, ...] = ("real", "tiny", "random")
@@ -171,7 +170,7 @@ class ModelSet:
 
     def __init__(
         self,
-        models: ModelChoice = "default",
+        models: str = "default",
         device: str | torch.device = "auto",
         checkpoints: Checkpoints | None = None,
         cache_dir: str | os.PathLike | None = None,
@@ -289,7 +288,7 @@ _SETS_LOCK = threading.Lock()
 
 
 def get_models(
-    models: ModelChoice = "default",
+    models: str = "default",
     device: str | torch.device = "auto",
     checkpoints: Checkpoints | None = None,
     cache_dir: str | os.PathLike | None = None,

@@ -149,7 +149,7 @@ def _crop_edit(
     painted at about `area` pixels and its own aspect ratio, scaled back, and only the mask's pixels
     (with an outward feather) are composited into a copy of the input.
     """
-    box = masks.bbox(mask)
+    box = masks.box_of(mask)
     if feather_px is None:
         feather_px = feather_for(box)
     crop = crop_box(box, image.size, context=context, margin=feather_px + 1, min_side=round(math.sqrt(area)) // 4)
@@ -279,7 +279,7 @@ def edit_region(
     """
     image, mask, steps = _checked(image, mask, steps, pipe)
     if dilation is None:
-        box = masks.bbox(mask)
+        box = masks.box_of(mask)
         dilation = max(2, round(0.02 * max(box[2] - box[0], box[3] - box[1])))
     seed = pick_seed(seed)
     info = {"seed": seed, "steps": steps, "instruction": instruction, "dilation": dilation, "mode": "instruction"}

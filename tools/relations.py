@@ -7,11 +7,12 @@ reads it without loading the models.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
+else:  # Python 3.10
     import tomli as tomllib
 
 with open(Path(__file__).with_name("relations.toml"), "rb") as _handle:

@@ -142,7 +142,7 @@ def segment_candidates(segmenter: SegmenterBundle, image: Image.Image, *, points
     masks = _to_original(segmenter, embedded, logits[kept][:, None])
     distinct, seen = [], set()
     for mask in masks:
-        digest = hashlib.sha256(np.packbits(mask)).digest()
+        digest = hashlib.sha256(np.packbits(mask).tobytes()).digest()
         if mask.any() and digest not in seen:
             seen.add(digest)
             distinct.append(mask)
@@ -163,11 +163,8 @@ def _embed(segmenter: SegmenterBundle, image: Image.Image) -> _Embedded:
         pixel_values = inputs["pixel_values"].to(segmenter.device, segmenter.dtype)
         with torch.inference_mode():
             embeddings = segmenter.model.get_image_embeddings(pixel_values)
-        return _Embedded(
-            embeddings,
-            tuple(int(v) for v in inputs["original_sizes"][0]),
-            tuple(int(v) for v in inputs["reshaped_input_sizes"][0]),
-        )
+        original, reshaped = inputs["original_sizes"][0], inputs["reshaped_input_sizes"][0]
+        return _Embedded(embeddings, (int(original[0]), int(original[1])), (int(reshaped[0]), int(reshaped[1])))
 
     return segmenter.embeddings.get_or_compute(image_key(image), encode)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
-from chatedit.agent.plan import Step
+from chatedit.agent.plan import Category, Step
 from chatedit.agent.rules.clauses import (
     _imperative,
     _noun_phrase,
@@ -62,7 +62,7 @@ from chatedit.tools.removal import REMOVE_PROMPT
 class _Draft:
     """A step being built: a Step's fields, plus what ties it to the step before."""
 
-    category: str
+    category: Category
     instruction: str
     target: Optional[str] = None
     prompt: Optional[str] = None
@@ -79,8 +79,11 @@ class _Draft:
         anchor = _PERSON_PRONOUNS.get(self.anchor or "", self.anchor)
         prompt = self.prompt
         if self.category == "local" and self.look:
-            known = target not in (None, "it", "them")
-            prompt = _describe(target, self.look).strip() if known else self.look.format("").strip()
+            prompt = (
+                _describe(target, self.look).strip()
+                if target is not None and target not in ("it", "them")
+                else self.look.format("").strip()
+            )
         return Step(
             category=self.category,
             target=target,
@@ -683,7 +686,7 @@ def _state(instruction: str, rest: str, verb: str) -> list[_Draft]:
 
 
 # Which frame reads a clause, by the clause's verb: a verb listed in several rows goes to the first.
-_FRAMES = (
+_FRAMES: tuple[tuple[frozenset[str] | set[str], Callable[[str, str, str], list[_Draft]]], ...] = (
     (_VERBS.keep, lambda instruction, rest, verb: []),
     (frozenset(_STATE_OF), _state),
     (_VERBS.restore | _VERBS.light, _adjust),

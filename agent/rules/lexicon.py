@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import string
+import sys
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,9 +12,9 @@ from typing import Optional
 
 from chatedit.tools.relations import PHRASINGS
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
+else:  # Python 3.10
     import tomli as tomllib
 
 

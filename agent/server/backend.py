@@ -106,8 +106,8 @@ class Backend:
     """The editor (built on first use when given a factory) and the queue its turns run on."""
 
     def __init__(self, editor: Union[Editor, Callable[[], Editor]]):
-        self._editor = editor if isinstance(editor, Editor) else None
-        self._factory = None if self._editor is not None else editor
+        self._editor: Optional[Editor] = editor if isinstance(editor, Editor) else None
+        self._factory: Optional[Callable[[], Editor]] = None if isinstance(editor, Editor) else editor
         self._build_lock = threading.Lock()
         self.queue = TurnQueue()
         self.side_requests = 0
@@ -141,6 +141,8 @@ class Backend:
         if self._editor is None:
             with self._build_lock:
                 if self._editor is None:
+                    if self._factory is None:
+                        raise RuntimeError("The backend has neither an editor nor a way to build one.")
                     self._editor = self._factory()
         return self._editor
 
@@ -208,10 +210,10 @@ class Backend:
         if ref.kind == "remote":
             if not settings.allow_remote_images:
                 raise InputError("Image URLs are not accepted here; attach the image itself (a data: URL).")
-            source = fetch_remote(ref.value, settings)
-        else:
-            source = ref.value
-        return load_image(source, max_bytes=settings.max_image_bytes, max_pixels=settings.max_pixels)
+            return load_image(
+                fetch_remote(ref.value, settings), max_bytes=settings.max_image_bytes, max_pixels=settings.max_pixels
+            )
+        return load_image(ref.value, max_bytes=settings.max_image_bytes, max_pixels=settings.max_pixels)
 
     def run_turn(
         self,

@@ -132,7 +132,8 @@ async def chat_completions(request: Request, key: ApiKey):
     body = await read_json(request, settings.max_request_bytes)
     conversation = read_conversation(body)
     stream = bool(body.get("stream"))
-    model = body.get("model") if isinstance(body.get("model"), str) else settings.model_id
+    asked_model = body.get("model")
+    model: str = asked_model if isinstance(asked_model, str) else settings.model_id
     options = body.get("stream_options")
     usage = isinstance(options, dict) and bool(options.get("include_usage"))
     if conversation.task is not None:

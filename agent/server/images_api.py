@@ -226,10 +226,10 @@ def _generation_size(size: object) -> Optional[tuple[int, int]]:
     text = str(size or "auto").strip().lower()
     if text == "auto":
         return None
-    width, _, height = text.partition("x")
-    if not (width.isdigit() and height.isdigit()):
+    wide, _, high = text.partition("x")
+    if not (wide.isdigit() and high.isdigit()):
         raise _bad(f"`size` must be auto or WIDTHxHEIGHT, e.g. 1024x1024; got {text!r}.", "size")
-    width, height = int(width), int(height)
+    width, height = int(wide), int(high)
     if not (GENERATION_SIDES[0] <= min(width, height) and max(width, height) <= GENERATION_SIDES[1]):
         raise _bad(
             f"Each side of `size` must be from {GENERATION_SIDES[0]} to {GENERATION_SIDES[1]} pixels; got {text!r}.",

@@ -214,10 +214,12 @@ def build_mcp(backend: Backend, settings: ServerSettings, *, local_files: bool) 
         log_level="WARNING",
     )
     tools = Tools(backend, settings, local_files)
-    for tool in (tools.edit_image, tools.undo, tools.redo):
-        server.add_tool(tool)
-    for tool in (tools.history, tools.plan):
-        server.add_tool(tool, structured_output=True)
+    server.add_tool(tools.edit_image)
+    server.add_tool(tools.undo)
+    server.add_tool(tools.redo)
+    # These two answer plain JSON: MCP clients get it as structured content too.
+    server.add_tool(tools.history, structured_output=True)
+    server.add_tool(tools.plan, structured_output=True)
     return server
 
 

@@ -16,7 +16,7 @@ from chatedit.tools.errors import InputError, TooLargeError
 def public_addresses(host: str, port: int) -> list[str]:
     """Gives back the addresses `host` resolves to, or raises InputError when one of them is not public."""
     try:
-        addresses = sorted({info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
+        addresses = sorted({str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
     except OSError:
         raise InputError(f"Cannot resolve {host}; attach the image instead.") from None
     if not addresses or any(not ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
