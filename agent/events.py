@@ -16,7 +16,7 @@ def step_name(step: dict) -> str:
 class StepTracker:
     """Remembers the plan's step names and counts each step's tries as events arrive."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.names: dict[int, str] = {}
         self.tries: dict[int, int] = {}
 

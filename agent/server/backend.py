@@ -47,7 +47,7 @@ DATABASE_ERRORS = (
 class TurnQueue:
     """Runs turns one at a time, in arrival order, on one worker thread; counts what runs and waits."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatedit-turn")
         self._lock = threading.Lock()
         self.running = 0
