@@ -26,7 +26,7 @@ TURNS = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="default", choices=["default", "tiny", "random-full"])
+    parser.add_argument("--models", default="auto", choices=["auto", "tiny", "random-full"])
     parser.add_argument("--planner", default="auto", choices=["auto", "llm", "rules"])
     parser.add_argument("--image", type=Path, default=HERE / "images" / "astronaut.jpg")
     parser.add_argument("--out-dir", type=Path, default=Path("chat_session"))

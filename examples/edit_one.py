@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="default", choices=["default", "tiny", "random-full"])
+    parser.add_argument("--models", default="auto", choices=["auto", "tiny", "random-full"])
     parser.add_argument("--planner", default="auto", choices=["auto", "llm", "rules"])
     parser.add_argument("--image", type=Path, default=HERE / "images" / "coffee.jpg")
     parser.add_argument("--instruction", default="remove the spoon and make it look like a watercolor painting")

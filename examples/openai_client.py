@@ -58,8 +58,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--models",
-        default="default",
-        choices=["default", "tiny", "random-full"],
+        default="auto",
+        choices=["auto", "tiny", "random-full"],
         help="model choice of the server started here (ignored with --base-url)",
     )
     parser.add_argument("--base-url", default=None, help="a running `chatedit serve`, e.g. http://127.0.0.1:8000/v1")
