@@ -463,34 +463,11 @@ def serve(
         if host not in ("127.0.0.1", "localhost", "::1") and not settings.keys:
             stderr.print("[yellow]Warning:[/] no API key: anyone who can reach this address can use the server.")
         editor = make_editor(config)
-        _warn_of_missing_weights(editor)
         stderr.print(
             f"chatedit serving at http://{host}:{port}/v1 (model id: {settings.model_id}); "
             f"sessions in {editor.database.where}"
         )
         uvicorn.run(create_app(editor, settings), host=host, port=port, log_level="info")
-
-
-def _warn_of_missing_weights(editor) -> None:
-    """Says at start when the checkpoints are not in the cache: a download on the first edit, or no edits at all."""
-    from chatedit.tools.models import hub_unreachable
-
-    missing = editor.toolbox.models.missing()
-    if not missing:
-        return
-    why = hub_unreachable()
-    names = ", ".join(missing)
-    if why is None:
-        stderr.print(
-            f"[yellow]Warning:[/] not in the Hugging Face cache: {escape(names)}; the first edit downloads "
-            "them (or run `chatedit models download` now)."
-        )
-    else:
-        stderr.print(
-            f"[yellow]Warning:[/] not in the Hugging Face cache: {escape(names)}, and {escape(why)}: no edit "
-            "can run, and /health answers 503. Run `chatedit models download` where the network allows, "
-            "or serve --models tiny for a smoke run."
-        )
 
 
 @app.command(cls=support.Command)

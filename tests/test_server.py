@@ -405,9 +405,15 @@ def editor_without_weights(tmp_path, monkeypatch):
     editor.close()
 
 
-def test_health_is_503_at_start_when_the_weights_cannot_be_loaded(editor_without_weights):
-    with TestClient(create_app(editor_without_weights, ServerSettings())) as http:
+def test_health_is_503_at_start_when_the_weights_cannot_be_loaded(editor_without_weights, caplog):
+    with (
+        caplog.at_level("WARNING", logger="chatedit.server"),
+        TestClient(create_app(editor_without_weights, ServerSettings())) as http,
+    ):
         health = http.get("/health")
+    # The server says so once, at start, as well as on every health check.
+    warned = [r.getMessage() for r in caplog.records if r.name == "chatedit.server"]
+    assert len(warned) == 1 and "no-such-detector" in warned[0] and "/health answers 503" in warned[0]
     assert health.status_code == 503
     body = health.json()
     assert body["status"] == "models unavailable" and body["models"]["ready"] is False

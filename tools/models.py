@@ -264,19 +264,21 @@ class ModelSet:
                 absent.append(checkpoint)
         return absent
 
-    def unloadable(self) -> str | None:
-        """Gives back why the models cannot be loaded (missing from the cache, and no way to download them), or None."""
+    def availability(self) -> tuple[list[str], str | None]:
+        """Gives back the checkpoints missing from the cache, and why the models cannot be loaded (None: they can).
+
+        Missing checkpoints that can be downloaded are no problem: the first edit fetches them.
+        """
         missing = self.missing()
-        if not missing:
-            return None
-        why = hub_unreachable()
+        why = hub_unreachable() if missing else None
         if why is None:
-            return None
-        return (
+            return missing, None
+        problem = (
             f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in the Hugging Face cache and "
             f"cannot be downloaded: {why}. Run `chatedit models download` where the network allows, or "
             "serve with --models tiny for a smoke run."
         )
+        return missing, problem
 
 
 LOAD_LOCK = threading.RLock()

@@ -128,13 +128,22 @@ class Backend:
         return self.queue.models_error or self.startup_problem
 
     def check_models(self) -> Optional[str]:
-        """Checks once whether the editor's models can be loaded (in the cache, or downloadable) and remembers it.
+        """Checks once, at start, whether the editor's models can be loaded, remembers it, and warns of missing ones.
 
         Gives back the problem, or None. An editor built on first use is not built for this: it is checked
         when it loads.
         """
-        if self._editor is not None:
-            self.startup_problem = self._editor.toolbox.models.unloadable()
+        if self._editor is None:
+            return None
+        missing, self.startup_problem = self._editor.toolbox.models.availability()
+        if self.startup_problem is not None:
+            logger.warning("No edit can run, and /health answers 503: %s", self.startup_problem)
+        elif missing:
+            logger.warning(
+                "Not in the Hugging Face cache: %s; the first edit downloads them (or run `chatedit models "
+                "download` now).",
+                ", ".join(missing),
+            )
         return self.startup_problem
 
     def editor(self) -> Editor:
