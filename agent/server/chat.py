@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from chatedit.agent.database import DatabaseUnavailableError, SessionBusyError
-from chatedit.agent.plan import MAX_INSTRUCTION
+from chatedit.agent.plan import instruction_text
 from chatedit.agent.server.auth import ApiKey, request_id_for, scoped_session, session_for
 from chatedit.agent.server.backend import Backend, Outcome, ServerBusyError
 from chatedit.agent.server.conversation import Conversation, read_conversation
@@ -78,12 +78,10 @@ def _check_instruction(conversation: Conversation) -> None:
             "The request has no instruction and no image; say what to change and attach a picture.",
             "invalid_request",
         )
-    if len(conversation.text) > MAX_INSTRUCTION:
-        raise APIError(
-            400,
-            f"The instruction is {len(conversation.text)} characters; keep it under {MAX_INSTRUCTION}.",
-            "invalid_request",
-        )
+    try:
+        instruction_text(conversation.text)
+    except InputError as exc:
+        raise from_input_error(exc) from None
 
 
 def admitted(backend: Backend, picture, settings: ServerSettings) -> Callable[[], None]:

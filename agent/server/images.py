@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from chatedit.agent.server.auth import api_key
 from chatedit.agent.server.settings import APIError
+from chatedit.tools.errors import InputError
 
 IMAGE_ID = re.compile(r"^(?P<id>[0-9a-f]{64})(?:\.png)?$")
 router = APIRouter()
@@ -52,9 +53,8 @@ async def get_image(name: str, request: Request, exp: Optional[str] = None, sig:
             "ask again for a fresh link, or send the picture itself.",
             "image_link_invalid",
         )
-    store = request.app.state.backend.editor().store
-    if not store.has(image_id):
-        raise APIError(404, "No image with this id.", "not_found")
-    return Response(
-        store.png(image_id), media_type="image/png", headers={"Cache-Control": "private, max-age=31536000, immutable"}
-    )
+    try:
+        data = request.app.state.backend.editor().store.png(image_id)
+    except InputError:
+        raise APIError(404, "No image with this id.", "not_found") from None
+    return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=31536000, immutable"})
