@@ -7,19 +7,18 @@ single capability, e.g. a scripted detector, without touching the graph.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 from PIL import Image
 
 from chatedit.agent.config import EditSettings
 from chatedit.agent.families import Family, family_of
+from chatedit.agent.families.base import StepCallback
 from chatedit.tools import blend, detect, segment
 from chatedit.tools.detect import Detection
 from chatedit.tools.inpaint import EditResult
 from chatedit.tools.models import ModelSet
-
-StepCallback = Optional[Callable[[int, int], None]]
 
 
 @dataclass

@@ -8,7 +8,7 @@ The toolbox stays the seam in between, so a test or a deployment can swap one ca
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, ClassVar, Optional
+from typing import TYPE_CHECKING, ClassVar, Optional
 
 import numpy as np
 from PIL import Image
@@ -16,6 +16,7 @@ from PIL import Image
 from chatedit.agent.config import EditSettings
 from chatedit.agent.plan import INSTRUCTION_CATEGORIES
 from chatedit.tools import masks as M
+from chatedit.tools.diffusion_utils import StepCallback as ProgressCallback
 from chatedit.tools.errors import InputError
 from chatedit.tools.inpaint import EditResult
 from chatedit.tools.models import ModelSet
@@ -23,7 +24,7 @@ from chatedit.tools.models import ModelSet
 if TYPE_CHECKING:
     from chatedit.agent.toolbox import Toolbox
 
-StepCallback = Optional[Callable[[int, int], None]]
+StepCallback = Optional[ProgressCallback]
 
 
 class Family:
@@ -52,10 +53,6 @@ class Family:
     def cannot(self, category: str) -> Optional[str]:
         """Gives back why this family cannot make a step of `category` (a sentence for the answer), or None."""
         return None
-
-    def steps(self) -> Optional[int]:
-        """Gives back the denoising steps the editors run (None: what each model is made for)."""
-        return self.settings.editor_steps
 
     # ---- the editors ----------------------------------------------------------------------------
 
