@@ -19,9 +19,12 @@ from chatedit.agent.toolbox import Toolbox
 from chatedit.tools import locate as L
 from chatedit.tools import masks as M
 from chatedit.tools.detect import Detection
+from chatedit.tools.geometry import box_iou
 
 SALIENT_PHRASES = ["person", "animal", "main object"]
 """What `background` keeps when the instruction names no subject."""
+POINTED_IOU = 0.3
+"""Overlap (IoU) a detection needs with the planner's box to be the object it points at."""
 
 
 @dataclass
@@ -164,6 +167,8 @@ def _target_region(step: dict, image: Image.Image, toolbox: Toolbox, choice: Opt
     target = step.get("target") or ""
     if choice:
         boxes = choice
+    elif step.get("box"):
+        boxes = [_pointed_at(step["box"], toolbox.detect(image, [target]).get(target, []), image.size)]
     else:
         candidates = choose.contenders(toolbox.detect(image, [target]).get(target, []))
         if not candidates:
@@ -177,3 +182,17 @@ def _target_region(step: dict, image: Image.Image, toolbox: Toolbox, choice: Opt
         mask = M.union(*[M.box_mask((image.height, image.width), b) for b in boxes])
     box = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
     return Found(mask, box)
+
+
+def _pointed_at(box: list, detections: list[Detection], size: tuple[int, int]) -> list[float]:
+    """Gives back the box of the detection the planner's box points at, else the planner's box itself.
+
+    A VLM planner that sees the picture boxes the one object meant ("the man on the left"): the
+    detection it overlaps most wins, whatever its score; with none overlapping enough, the
+    segmenter works from the planner's box.
+    """
+    pointed = [float(v) for v in L.parse_box(box, *size)]
+    best = max(detections, key=lambda d: box_iou(d.box, pointed), default=None)
+    if best is not None and box_iou(best.box, pointed) >= POINTED_IOU:
+        return list(best.box)
+    return pointed

@@ -4,7 +4,7 @@ transformers, diffusers and huggingface_hub each draw tqdm bars while they read 
 ("Loading weights", "Loading pipeline components...", "Fetching files"). `quiet_loading` turns them off
 through each library's own switch for as long as chatedit loads, and puts the switches back as they
 were afterwards. It also drops transformers' notice that an image processor falls back to its PIL
-version: torchvision is deliberately not installed, so PIL is the intended path, not a fault.
+version, which only a setup without torchvision (a dependency) would print: PIL works, just slower.
 A user who sets HF_HUB_DISABLE_PROGRESS_BARS=0 asked for the bars and keeps them.
 """
 
