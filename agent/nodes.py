@@ -171,9 +171,9 @@ def answer(state: ChatState, runtime: Runtime[Context]) -> dict:
     llm, images = runtime.context.llm, runtime.context.images
     if llm is None:
         return {
-            "reply": "I can only answer questions about the picture with a vision LLM configured "
-            "(set CHATEDIT_LLM_BASE_URL / CHATEDIT_LLM_API_KEY). Tell me an edit instead, e.g. "
-            "'remove the cup'."
+            "reply": "I can only answer questions about the picture with an LLM: --llm editor (with the "
+            "modern or max models), --llm local:MODEL, or a server (CHATEDIT_LLM_BASE_URL). Tell me an "
+            "edit instead, e.g. 'remove the cup'."
         }
     from chatedit.agent.llm import answer_with_llm
 
