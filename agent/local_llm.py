@@ -437,6 +437,8 @@ def local_chat_model(
         ModelUnavailableError: the model is neither cached nor downloadable.
     """
 
+    _check_available(model_id)
+
     def load() -> LoadedLM:
         from chatedit.tools.models import LOAD_LOCK
 
@@ -447,6 +449,23 @@ def local_chat_model(
             return _LOCAL[key]
 
     return LocalChatModel(load=load, source=LOCAL_PREFIX + model_id, name=model_id, max_new_tokens=max_new_tokens)
+
+
+def _check_available(model_id: str) -> None:
+    """Raises ModelUnavailableError at once when the model is neither a folder, cached, nor downloadable."""
+    from pathlib import Path
+
+    from huggingface_hub import snapshot_download
+
+    from chatedit.tools.models import hub_unreachable, unavailable
+
+    if Path(model_id).is_dir():
+        return
+    try:
+        snapshot_download(model_id, local_files_only=True)
+    except Exception:  # not (fully) cached: fine when the hub answers, the first reply downloads it
+        if hub_unreachable(timeout=5.0):
+            raise unavailable(model_id, "planner") from None
 
 
 class _AutoChatModel:

@@ -370,3 +370,11 @@ def test_plan_prints_a_local_model_s_plan(local_vlm, tmp_path, coffee):
         Plan.model_validate_json(result.stdout)
     else:
         assert "did not give a usable plan" in result.stderr
+
+
+def test_a_local_model_that_cannot_be_had_stops_the_start_with_the_models_error(tmp_path, monkeypatch):
+    from chatedit.tools.errors import ModelUnavailableError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelUnavailableError, match="'someone/absent-vlm'.*chatedit models download"):
+        Editor(models="tiny", llm="local:someone/absent-vlm", data_dir=tmp_path)
