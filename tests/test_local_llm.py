@@ -226,23 +226,11 @@ def local_vlm(tmp_path_factory):
     from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2VLImageProcessor, Qwen2VLProcessor
     from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
-    from chatedit.tools.editor_models import QWEN_CHAT_TEMPLATE, _qwen_vl_config
+    from chatedit.tools.editor_models import QWEN_CHAT_TEMPLATE, tiny_qwen_vl_config
 
     folder = tmp_path_factory.mktemp("local-vlm")
     tokenizer = small_qwen_tokenizer()
-    config = _qwen_vl_config(
-        tokenizer,
-        dict(
-            vocab_size=len(tokenizer),
-            hidden_size=16,
-            intermediate_size=16,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            num_key_value_heads=2,
-            mrope_section=[1, 1, 2],
-        ),
-        dict(depth=1, hidden_size=16, intermediate_size=16, num_heads=2, out_hidden_size=16),
-    )
+    config = tiny_qwen_vl_config(tokenizer)
     torch.manual_seed(0)
     Qwen2_5_VLForConditionalGeneration(config).save_pretrained(folder)
     processor = Qwen2VLProcessor(

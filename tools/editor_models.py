@@ -343,6 +343,24 @@ def _qwen_vl_config(tokenizer: Qwen2TokenizerFast, text: dict[str, Any], vision:
     )
 
 
+def tiny_qwen_vl_config(tokenizer: Qwen2TokenizerFast) -> Qwen2_5_VLConfig:
+    """Gives back the tiny Qwen2.5-VL's config (two text layers of width 16, one vision block) over `tokenizer`."""
+    return _qwen_vl_config(
+        tokenizer,
+        text=dict(
+            vocab_size=len(tokenizer),
+            hidden_size=16,
+            intermediate_size=16,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            rope_theta=1000000.0,
+            mrope_section=[1, 1, 2],
+        ),
+        vision=dict(depth=1, hidden_size=16, intermediate_size=16, num_heads=2, out_hidden_size=16),
+    )
+
+
 def build_tiny_qwen() -> QwenImageEditPlusPipeline:
     """Gives back a Qwen-Image-Edit pipeline of tiny random components (fixed seed), with a tiny Qwen2.5-VL.
 
@@ -352,22 +370,7 @@ def build_tiny_qwen() -> QwenImageEditPlusPipeline:
     tokenizer = small_qwen_tokenizer()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(TINY_SEED)
-        text_encoder = Qwen2_5_VLForConditionalGeneration(
-            _qwen_vl_config(
-                tokenizer,
-                text=dict(
-                    vocab_size=len(tokenizer),
-                    hidden_size=16,
-                    intermediate_size=16,
-                    num_hidden_layers=2,
-                    num_attention_heads=2,
-                    num_key_value_heads=2,
-                    rope_theta=1000000.0,
-                    mrope_section=[1, 1, 2],
-                ),
-                vision=dict(depth=1, hidden_size=16, intermediate_size=16, num_heads=2, out_hidden_size=16),
-            )
-        )
+        text_encoder = Qwen2_5_VLForConditionalGeneration(tiny_qwen_vl_config(tokenizer))
         transformer = QwenImageTransformer2DModel(
             patch_size=2,
             in_channels=16,
