@@ -31,8 +31,10 @@ def main() -> None:
     if args.mistakes:
         for o in outcomes:
             if not o.correct:
-                print(f"  - {o.item['instruction']!r} [{o.item['scene']}]: expected {o.item['expect']}, got {o.got}"
-                      f" (asked {o.phrases})")
+                print(
+                    f"  - {o.item['instruction']!r} [{o.item['scene']}]: expected {o.item['expect']}, got {o.got}"
+                    f" (asked {o.phrases})"
+                )
 
 
 if __name__ == "__main__":

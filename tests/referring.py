@@ -12,12 +12,11 @@ Used by tests/test_refer.py and scripts/referring_eval.py (which prints the accu
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
+import tomllib
 from PIL import Image, ImageColor
 
 from chatedit.agent.config import EditSettings
@@ -157,7 +156,9 @@ def planned_step(item: dict) -> Step:
     """Gives back the item's step: the rules planner's for the instruction, or the labelled LLM step."""
     if item.get("planner", "rules") == "rules":
         return plan_rules(item["instruction"]).steps[item.get("step", 0)]
-    return Step(category=item["category"], target=item["target"], prompt=item["instruction"], instruction=item["instruction"])
+    return Step(
+        category=item["category"], target=item["target"], prompt=item["instruction"], instruction=item["instruction"]
+    )
 
 
 def _ids(scene: Scene, mask: np.ndarray) -> list[str]:
@@ -169,20 +170,16 @@ def _id_of(scene: Scene, box) -> str:
     return next(o["id"] for o in scene.objects if [float(v) for v in o["box"]] == [float(v) for v in box])
 
 
-def run(item: dict, scenes: dict, words: Optional[str] = None) -> Outcome:
-    """Gives back what find_region does with the item's step in its scene.
-
-    Args:
-        item: one item of the set.
-        scenes: the set's scenes, by name.
-        words: the words the `locate` node sends; None: what agent/nodes.py sends (the step's
-            instruction and the turn's).
-    """
+def run(item: dict, scenes: dict) -> Outcome:
+    """Gives back what find_region does with the item's step in its scene, sent as the `locate` node sends it."""
     scene = paint(scenes[item["scene"]])
     toolbox = SceneToolbox(scene)
     step = planned_step(item)
     found = find_region(
-        step.model_dump(), scene.image, toolbox, words=f"{step.instruction} {item['instruction']}" if words is None else words  # type: ignore[arg-type]
+        step.model_dump(),
+        scene.image,
+        toolbox,
+        words=step.instruction,
     )
     if isinstance(found, Found):
         return Outcome(item, _ids(scene, found.mask), [], toolbox.phrases)
