@@ -50,6 +50,8 @@ MIN_COLOUR_SHARE = 0.25
 """A colour fits a candidate when at least this share of its pixels has that colour..."""
 COLOUR_KEEP = 0.5
 """...and at least this share of the best-fitting candidate's."""
+SIDEWAYS = 0.5
+"""A box is left of another when its centre is further left than this share of how far it is above or below."""
 TOUCHING = 0.05
 """Boxes closer than this share of the picture's diagonal touch ("behind", "in front of")."""
 
@@ -210,7 +212,8 @@ def _same_box(a: Box, b: Box) -> bool:
 def relation_fit(kind: str, box: Box, others: Sequence[Box], size: tuple[int, int]) -> Optional[float]:
     """Gives back how well `box` stands in the relation to the nearest fitting other box (higher is better), or None.
 
-    next to: the smallest gap; left of, right of, above, below: on that side, the smallest gap; on:
+    next to: the smallest gap; left of, right of, above, below: the centre on that side of the other's
+    (more that way than across), the smallest gap; on:
     above and resting on it; behind: touching it and higher in the picture (farther away); in front
     of: touching it and lower; holding, with: the share of the other inside the box; in: the share of
     the box inside the other; without: overlapping none of them.
@@ -235,10 +238,10 @@ def _fit(kind: str, a: Box, b: Box, size: tuple[int, int]) -> Optional[float]:
     fits: dict[str, Callable[[], Optional[float]]] = {
         "next to": lambda: -gap - 0.1 * math.hypot(ax - bx, ay - by) / diagonal,
         "far from": lambda: gap,
-        "left of": lambda: -gap - 0.25 * down if ax < bx and a[0] < b[0] else None,
-        "right of": lambda: -gap - 0.25 * down if ax > bx and a[2] > b[2] else None,
-        "above": lambda: -gap - 0.25 * across if ay < by else None,
-        "below": lambda: -gap - 0.25 * across if ay > by else None,
+        "left of": lambda: -gap - 0.25 * down if bx - ax > SIDEWAYS * abs(by - ay) else None,
+        "right of": lambda: -gap - 0.25 * down if ax - bx > SIDEWAYS * abs(by - ay) else None,
+        "above": lambda: -gap - 0.25 * across if by - ay > SIDEWAYS * abs(bx - ax) else None,
+        "below": lambda: -gap - 0.25 * across if ay - by > SIDEWAYS * abs(bx - ax) else None,
         "on": lambda: (
             -gap - 0.25 * across if ay < by and side_by_side and b[1] - TOUCHING * height <= a[3] <= b[3] else None
         ),
@@ -299,32 +302,32 @@ _MEASURES: dict[str, tuple[Callable[[Box, tuple[int, int]], float], int]] = {
 
 
 def _by_geometry(reference: Reference, pool: list[Detection], fits: dict[int, float], size: tuple[int, int]) -> Choice:
-    """Gives back the choice among candidates the colour and relation left: by order, place, size or how many."""
+    """Gives back the choice among the candidates colour and relation left: by order, place, size, relation or how many."""
     if len(pool) == 1:
         return Choice(picked=pool)
     if reference.order:
         return _by_order(reference, pool, size)
-    wanted = len(pool) if reference.every else (reference.count or 1)
-    places = [p for p in reference.places if p != "middle"]
     if "middle" in reference.places:
         pool, tie = _middle(pool)
         if tie:
             return Choice(offer=pool)
-    if reference.size or wanted > 1 or fits:
-        # A place with more to choose by keeps the candidates on that side ("the small bird at the top").
-        for place in places:
+    sides = [place for place in reference.places if place != "middle"]
+    if sides and (reference.every or reference.size or (fits and not reference.count)):
+        # A side with more to choose by keeps the candidates on that side ("the small bird at the top").
+        for place in sides:
             pool = _on_side(place, pool, size)
-        places = []
+        sides = []
+    if reference.every:
+        return Choice(picked=pool)
+    wanted = reference.count or 1
     if reference.size:
         measure, sign = _MEASURES[reference.size]
         return _extreme(pool, lambda d: sign * measure(d.box, size), wanted, relative=reference.size in _RELATIVE)
-    if places:
-        return _extreme(pool, lambda d: sum(_toward(p, d.box, size) for p in places), wanted, relative=False)
-    if fits and wanted == 1:
-        return _extreme(pool, lambda d: fits[id(d)], 1, relative=False, tie=RELATION_TIE)
-    if 1 < wanted < len(pool):
-        return Choice(offer=pool)
-    return Choice(picked=pool) if wanted > 1 else Choice(offer=pool)
+    if sides:
+        return _extreme(pool, lambda d: sum(_toward(p, d.box, size) for p in sides), wanted, relative=False)
+    if fits:
+        return _extreme(pool, lambda d: fits[id(d)], wanted, relative=False, tie=RELATION_TIE)
+    return Choice(picked=pool) if wanted >= len(pool) else Choice(offer=pool)
 
 
 _RELATIVE = frozenset({"biggest", "smallest", "tallest", "shortest", "widest", "narrowest"})

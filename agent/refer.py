@@ -72,6 +72,7 @@ _SPLIT_PARTS = (
     frozenset(_PLACE_OF) | _PLACE_TAILS | frozenset(word for phrase in _ORDINALS for word in phrase) | {"to", "hand"}
 )
 """Parts of hyphenated words that are read one by one ("second-to-last", "top-left", "left-hand")."""
+_SURFACES: dict[str, str] = _WORDS["surfaces"]
 _PLACE_OF_RELATION = {"left of": "left", "right of": "right", "above": "top", "below": "bottom", "behind": "back"}
 """A relation to the picture itself is a place in it: "left of the picture" is on the left."""
 
@@ -160,9 +161,9 @@ class _Read:
 
 
 def _tokens(text: str) -> list[str]:
-    """Gives back the words of a text, lowercased; "second-to-last" and "top-left" come apart, "t-shirt" does not."""
+    """Gives back the words of a text, lowercased; "second-to-last" and "top-left" come apart, "t-shirt" does not, "left-most" is "leftmost"."""
     words: list[str] = []
-    for token in re.findall(r"[a-z0-9]+(?:[-'’][a-z0-9]+)*", text.lower()):
+    for token in re.findall(r"[a-z0-9]+(?:[-'’][a-z0-9]+)*", text.lower().replace("-most", "most")):
         parts = token.split("-")
         words.extend(parts if all(part in _SPLIT_PARTS for part in parts) else [token])
     return words
@@ -297,6 +298,9 @@ def _relation(tokens: list[str], at: int) -> Optional[tuple[list, int]]:
         return None
     if other in _IMAGE_WORDS:
         return ([("place", _PLACE_OF_RELATION[kind])] if kind in _PLACE_OF_RELATION else []), end
+    if other in _SURFACES:
+        # "the vase on the floor": the floor is where the picture's bottom is, not an object to find.
+        return [("place", _SURFACES[other])], end
     return [("relation", Relation(kind, other))], end
 
 

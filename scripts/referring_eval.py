@@ -1,18 +1,24 @@
 """Prints how often find_region acts on the object a referring expression means (tests/data/referring.toml).
 
-Run from the repository root: `python scripts/referring_eval.py [--mistakes]`.
+Run from the repository root: `python scripts/referring_eval.py [--mistakes]`. The set's first batch was
+written before the chooser was built, the second ("after") once it was, and run once before any change
+for it; the numbers are printed per batch and per planner.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.referring import run_all  # noqa: E402
+from tests.referring import Outcome, run_all  # noqa: E402
+
+
+def _line(label: str, outcomes: list[Outcome]) -> str:
+    right = sum(o.correct for o in outcomes)
+    return f"{label}: {right}/{len(outcomes)} right ({100 * right / max(len(outcomes), 1):.1f}%)"
 
 
 def main() -> None:
@@ -20,14 +26,13 @@ def main() -> None:
     parser.add_argument("--mistakes", action="store_true", help="list the items chosen wrongly")
     args = parser.parse_args()
     outcomes = run_all()
-    right = sum(o.correct for o in outcomes)
-    print(f"referring expressions: {right}/{len(outcomes)} right ({100 * right / len(outcomes):.1f}%)")
-    by_planner = Counter(o.item.get("planner", "rules") for o in outcomes)
-    for planner, count in sorted(by_planner.items()):
-        good = sum(o.correct for o in outcomes if o.item.get("planner", "rules") == planner)
-        print(f"  {planner} targets: {good}/{count}")
+    print(_line("referring expressions", outcomes))
+    for batch in ("before", "after"):
+        print("  " + _line(f"batch {batch}", [o for o in outcomes if o.item.get("batch", "before") == batch]))
+    for planner in ("rules", "llm"):
+        print("  " + _line(f"{planner} targets", [o for o in outcomes if o.item.get("planner", "rules") == planner]))
     bare = sum(all(len(p.split()) == 1 for p in o.phrases) for o in outcomes)
-    print(f"  detector asked only for bare nouns: {bare}/{len(outcomes)}")
+    print(f"  detector asked only for one-word phrases: {bare}/{len(outcomes)}")
     if args.mistakes:
         for o in outcomes:
             if not o.correct:
