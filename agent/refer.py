@@ -290,7 +290,8 @@ def _worn_colour(tokens: list[str], at: int) -> Optional[tuple[list, int]]:
 def _relation(tokens: list[str], at: int) -> Optional[tuple[list, int]]:
     """Reads "next to the laptop", "behind the bus", "holding an umbrella", "left of the glass"."""
     wording = _phrase_at(tokens, at, _RELATION_PHRASES)
-    if wording is None:
+    if wording is None or _phrase_at(tokens, at, _ORDINAL_PHRASES):
+        # "the next to last chair" counts; it is not next to anything.
         return None
     kind = _RELATION_OF[wording]
     other, end = _other_noun(tokens, at + len(wording))
