@@ -18,7 +18,7 @@ import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from chatedit.tools.colours import colour_name
 
@@ -31,6 +31,10 @@ with open(Path(__file__).parent / "words" / "refer.toml", "rb") as _handle:
     _WORDS = tomllib.load(_handle)
 
 Words = tuple[str, ...]
+Said = list[tuple[str, Any]]
+"""Qualifiers as (kind, value), in the order said (see `_Read`)."""
+Reading = Optional[tuple[Said, int]]
+"""What a phrase said and the index of the word after it; None: the words there are no such phrase."""
 
 
 def _set(key: str) -> frozenset[str]:
@@ -68,9 +72,7 @@ _GARMENT_OF = {word: part for part, garment in _WORDS["garments"].items() for wo
 BANDS: dict[str, tuple[float, float]] = {part: tuple(garment["band"]) for part, garment in _WORDS["garments"].items()}
 """Where each kind of garment is on a person: its band of the box, from the top (0) to the bottom (1)."""
 
-_SPLIT_PARTS = (
-    frozenset(_PLACE_OF) | _PLACE_TAILS | frozenset(word for phrase in _ORDINALS for word in phrase) | {"to", "hand"}
-)
+_SPLIT_PARTS = frozenset(_PLACE_OF) | _PLACE_TAILS | frozenset(word for phrase in _ORDINALS for word in phrase)
 """Parts of hyphenated words that are read one by one ("second-to-last", "top-left", "left-hand")."""
 _SURFACES: dict[str, str] = _WORDS["surfaces"]
 _PLACE_OF_RELATION = {"left of": "left", "right of": "right", "above": "top", "below": "bottom", "behind": "back"}
@@ -136,32 +138,50 @@ class Reference:
 
 @dataclass
 class _Read:
-    """The qualifiers read so far, by the kind of phrase that said each, in the order said."""
+    """What the words said so far: the noun's words, and the qualifiers as (kind, value) in the order said.
+
+    Kinds: "place" (a side of the picture), "side" (the side an order counts from), "order" (a
+    position in a row), "size", "colour" (a colour and the garment part it is worn on), "relation",
+    "count".
+    """
 
     noun: list[str] = field(default_factory=list)
-    said: list[tuple[str, object]] = field(default_factory=list)
+    said: Said = field(default_factory=list)
     every: bool = False
 
     def reference(self) -> Reference:
-        values: dict = {"every": self.every}
+        """Gives back the Reference of what was read; a later qualifier of a kind overrides an earlier one."""
+        places: list[str] = []
+        position: Optional[int] = None
+        side: Optional[str] = None
+        fields: dict[str, Any] = {}
         for kind, value in self.said:
             if kind == "place":
-                values["places"] = (*values.get("places", ()), value)
+                places.append(value)
             elif kind == "side":
-                values["order"] = replace(values.get("order") or Order(1), side=value)
+                side = value
             elif kind == "order":
-                values["order"] = Order(value, values["order"].side if values.get("order") else None)  # type: ignore[arg-type]
+                position = value
             elif kind == "colour":
-                values["colour"], values["worn"] = value  # type: ignore[misc]
+                fields["colour"], fields["worn"] = value
             else:
-                values[kind] = value
-        noun = " ".join(word for word in self.noun if word not in _PRONOUNS)
-        plural = bool(self.noun) and (self.noun[-1] in ("ones", "them") or _is_plural(self.noun[-1]))
-        return Reference(noun=noun, **{**values, "every": self.every or (plural and "count" not in values)})
+                fields[kind] = value
+        head = self.noun[-1] if self.noun else ""
+        plural = head == "them" or _is_plural(head)
+        return Reference(
+            noun=" ".join(word for word in self.noun if word not in _PRONOUNS),
+            places=tuple(places),
+            order=Order(position or 1, side) if position or side else None,
+            every=self.every or (plural and "count" not in fields),
+            **fields,
+        )
 
 
 def _tokens(text: str) -> list[str]:
-    """Gives back the words of a text, lowercased; "second-to-last" and "top-left" come apart, "t-shirt" does not, "left-most" is "leftmost"."""
+    """Gives back the words of a text, lowercased.
+
+    "second-to-last" and "top-left" come apart, "t-shirt" does not, "left-most" is "leftmost".
+    """
     words: list[str] = []
     for token in re.findall(r"[a-z0-9]+(?:[-'’][a-z0-9]+)*", text.lower().replace("-most", "most")):
         parts = token.split("-")
@@ -242,7 +262,7 @@ def _place_phrase(tokens: list[str], at: int) -> tuple[list[str], int]:
     return places, at
 
 
-def _order_side(tokens: list[str], at: int) -> Optional[tuple[list, int]]:
+def _order_side(tokens: list[str], at: int) -> Reading:
     """Reads "from the right": the side an order counts from."""
     if at >= len(tokens) or tokens[at] != "from":
         return None
@@ -250,7 +270,7 @@ def _order_side(tokens: list[str], at: int) -> Optional[tuple[list, int]]:
     return ([("side", places[0])], end) if places else None
 
 
-def _position(tokens: list[str], at: int) -> Optional[tuple[list, int]]:
+def _position(tokens: list[str], at: int) -> Reading:
     """Reads "on the left", "at the top right", "in the background", "in front" (not "in front of the bus")."""
     if at >= len(tokens) or tokens[at] not in ("on", "in", "at", "to", "towards"):
         return None
@@ -266,17 +286,18 @@ def _position(tokens: list[str], at: int) -> Optional[tuple[list, int]]:
     return [("place", place) for place in places], end
 
 
-def _worn_colour(tokens: list[str], at: int) -> Optional[tuple[list, int]]:
+def _worn_colour(tokens: list[str], at: int) -> Reading:
     """Reads "in red", "in the blue shirt", "wearing a yellow dress", "in blue jeans", "with the hat"."""
     connector = _phrase_at(tokens, at, _WEAR)
     if connector is None:
         return None
     start = _skip_determiners(tokens, at + len(connector))
     end = start
-    colours = []
+    colours: list[str] = []
     while end < len(tokens) and (colour_name(tokens[end]) or tokens[end] in _SHADES | {"and"}):
-        if colour_name(tokens[end]):
-            colours.append(colour_name(tokens[end]))
+        colour = colour_name(tokens[end])
+        if colour:
+            colours.append(colour)
         end += 1
     garment = _GARMENT_OF.get(tokens[end]) if end < len(tokens) else None
     if colours:
@@ -287,7 +308,7 @@ def _worn_colour(tokens: list[str], at: int) -> Optional[tuple[list, int]]:
     return None
 
 
-def _relation(tokens: list[str], at: int) -> Optional[tuple[list, int]]:
+def _relation(tokens: list[str], at: int) -> Reading:
     """Reads "next to the laptop", "behind the bus", "holding an umbrella", "left of the glass"."""
     wording = _phrase_at(tokens, at, _RELATION_PHRASES)
     if wording is None or _phrase_at(tokens, at, _ORDINAL_PHRASES):
@@ -333,7 +354,9 @@ _POSTMODIFIERS = (_order_side, _position, _worn_colour, _relation)
 """What may follow a noun, tried in this order at each place ("in front" is a place before "in" a relation)."""
 
 
-def _postmodifier(tokens: list[str], at: int, readers=_POSTMODIFIERS) -> Optional[tuple[list, int]]:
+def _postmodifier(
+    tokens: list[str], at: int, readers: tuple[Callable[[list[str], int], Reading], ...] = _POSTMODIFIERS
+) -> Reading:
     """Gives back the qualifiers of the phrase that starts at `at` (after any filler) and where it ends, or None."""
     start = _skip_fillers(tokens, at)
     for reader in readers:
@@ -350,7 +373,7 @@ def _read_postmodifiers(tokens: list[str], at: int, read: _Read, *, moved: bool 
     "closer"), and a place or relation said last is where the object goes, not which it is
     ("move the cup next to the laptop").
     """
-    said: list[list] = []
+    said: list[Said] = []
     while at < len(tokens):
         start = _skip_fillers(tokens, at)
         if moved and start < len(tokens) and tokens[start] in _DESTINATIONS:
