@@ -38,6 +38,8 @@ ALL_WORDS = re.compile(r"\b(all|both|every|each|them all|all of them)\b", re.I)
 
 AMBIGUITY_MARGIN = 0.1
 """Detections within this score of the best one count as equally likely."""
+QUALIFIED_SHARE = 0.5
+"""With qualifiers, detections scoring at least this share of the best one are candidates too."""
 MAX_CHOICES = 4
 """More equally likely detections than this is detector noise, not a choice to put to the user."""
 PLACE_TIE = 0.05
@@ -65,14 +67,18 @@ def distinct(detections: list[Detection], overlap: float = 0.5) -> list[Detectio
     return non_max_suppression(sorted(detections, key=lambda d: -d.score), math.nextafter(overlap, -math.inf))
 
 
-def contenders(detections: list[Detection]) -> list[Detection]:
-    """Gives back the distinct detections about as likely as the best one, left to right."""
+def contenders(detections: list[Detection], qualified: bool = False) -> list[Detection]:
+    """Gives back the distinct detections about as likely as the best one, left to right.
+
+    With `qualified` (words that pick among them), a less likely one may be the one they point at (a
+    car half hidden behind a bus), so any scoring half the best's counts.
+    """
     found = distinct(detections)
     if not found:
         return []
     top = found[0].score
-    close = [d for d in found if d.score >= top - AMBIGUITY_MARGIN]
-    return sorted(close, key=lambda d: d.box[0])
+    lowest = QUALIFIED_SHARE * top if qualified else top - AMBIGUITY_MARGIN
+    return sorted((d for d in found if d.score >= lowest), key=lambda d: d.box[0])
 
 
 @dataclass
@@ -108,8 +114,7 @@ def choose(
         ask: whether the user may be asked; False takes the likeliest where the words do not choose,
             and gives no pick (with the reason) where they cannot be met.
     """
-    # With qualifiers, a less likely detection may be the one they point at (a car half hidden behind a bus).
-    pool = sorted(distinct(detections) if reference.qualified else contenders(detections), key=lambda d: d.box[0])
+    pool = contenders(detections, reference.qualified)
     size = image.size if image is not None else _extent(pool)
     choice = _decide(reference, pool, image, size, others, mask_of)
     if choice.picked or not choice.offer:

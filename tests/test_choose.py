@@ -65,6 +65,11 @@ def test_with_a_qualifier_a_less_likely_detection_may_be_the_one_meant():
     assert boxes(choose.choose(parse("dog on the right"), detections, picture())) == [ROW[3]]
 
 
+def test_a_far_less_likely_detection_is_no_candidate_even_with_a_qualifier():
+    detections = [det(ROW[0], 0.85), det(ROW[3], 0.3)]
+    assert boxes(choose.choose(parse("dog on the right"), detections, picture())) == [ROW[0]]
+
+
 @pytest.mark.parametrize(
     "phrase, index",
     [
