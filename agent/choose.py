@@ -164,7 +164,8 @@ def _by_colour(
     """Gives back the candidates of the reference's colour (all when it names none), or why none is."""
     if not reference.colour or image is None:
         return pool, ""
-    shares = [colour_share(image, _worn_part(d, image, mask_of, reference.worn), reference.colour) for d in pool]
+    pixels = np.asarray(image.convert("RGB"))
+    shares = [colour_share(pixels, _worn_part(d, image, mask_of, reference.worn), reference.colour) for d in pool]
     best = max(shares)
     if best < MIN_COLOUR_SHARE:
         return [], f"None of the {plural(reference.noun)} I see looks {reference.colour} to me."

@@ -42,6 +42,7 @@ def test_colour_share_is_the_share_of_the_masked_pixels_of_that_colour():
     left[:, :20] = True
     assert colour_share(image, left, "red") == 1.0
     assert colour_share(image, left, "crimson") == 1.0
+    assert colour_share(np.asarray(image), left, "red") == 1.0
 
 
 def test_a_colour_in_shade_or_pale_keeps_its_name():

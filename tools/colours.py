@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 from PIL import Image, ImageColor
@@ -55,16 +55,17 @@ _SHADE_LAB = to_lab(np.array([ImageColor.getrgb(shade)[:3] for _, shade in _NAME
 _SHADE_NAME = np.array([name for name, _ in _NAMED])
 
 
-def colour_share(image: Image.Image, mask: np.ndarray, colour: str) -> float:
+def colour_share(image: Union[Image.Image, np.ndarray], mask: np.ndarray, colour: str) -> float:
     """Gives back the share (0 to 1) of the pixels under `mask` whose nearest named shade is `colour`.
 
     Args:
-        image: the picture.
+        image: the picture, or its RGB pixels (height, width, 3), read once for several objects.
         mask: bool, the picture's size: the object's pixels.
         colour: a colour word ("red", "navy"); an unknown word fits nothing (0).
     """
     name = colour_name(colour)
-    pixels = np.asarray(image.convert("RGB"))[mask]
+    rgb = np.asarray(image.convert("RGB")) if isinstance(image, Image.Image) else image
+    pixels = rgb[mask]
     if name is None or not len(pixels):
         return 0.0
     if len(pixels) > MAX_PIXELS:
