@@ -59,6 +59,9 @@ TOUCHING = 0.05
 
 Box = Sequence[float]
 MaskOf = Callable[[Detection], Optional[np.ndarray]]
+"""A candidate's mask (bool, the picture's size), or None when there is none."""
+Find = Callable[[str], list[Detection]]
+"""The finder: the detections of an object named by a noun."""
 
 
 def distinct(detections: list[Detection], overlap: float = 0.5) -> list[Detection]:
@@ -98,7 +101,7 @@ def choose(
     detections: list[Detection],
     image: Optional[Image.Image] = None,
     *,
-    others: Sequence[Detection] = (),
+    find: Optional[Find] = None,
     mask_of: Optional[MaskOf] = None,
     ask: bool = True,
 ) -> Choice:
@@ -108,7 +111,8 @@ def choose(
         reference: the target's noun and qualifiers (agent/refer.py).
         detections: what the finder found for the noun (any finder: boxes and scores).
         image: the picture, for a colour and for the picture's size; None: colours are not checked.
-        others: what the finder found for the relation's other object ("the laptop").
+        find: the finder, for the relation's other object ("laptop"); asked only when the relation
+            must choose among several candidates. None: nothing else can be found.
         mask_of: a candidate's mask (bool, the picture's size), for a colour; None, or a None
             answer: its box.
         ask: whether the user may be asked; False takes the likeliest where the words do not choose,
@@ -116,7 +120,7 @@ def choose(
     """
     pool = contenders(detections, reference.qualified)
     size = image.size if image is not None else _extent(pool)
-    choice = _decide(reference, pool, image, size, others, mask_of)
+    choice = _decide(reference, pool, image, size, find, mask_of)
     if choice.picked or not choice.offer:
         return choice
     if choice.reason and not ask:
@@ -132,7 +136,7 @@ def _decide(
     pool: list[Detection],
     image: Optional[Image.Image],
     size: tuple[int, int],
-    others: Sequence[Detection],
+    find: Optional[Find],
     mask_of: Optional[MaskOf],
 ) -> Choice:
     """Gives back the choice the words make among `pool`: colour and relation narrow it, then geometry picks."""
@@ -144,7 +148,7 @@ def _decide(
     kept, reason = _by_colour(reference, pool, image, mask_of)
     if reason:
         return Choice(offer=pool, reason=reason)
-    kept, fits, reason = _by_relation(reference, kept, others, size)
+    kept, fits, reason = _by_relation(reference, kept, find, size)
     if reason:
         return Choice(offer=pool, reason=reason)
     return _by_geometry(reference, kept, fits, size)
@@ -190,12 +194,13 @@ def _worn_part(detection: Detection, image: Image.Image, mask_of: Optional[MaskO
 
 
 def _by_relation(
-    reference: Reference, pool: list[Detection], others: Sequence[Detection], size: tuple[int, int]
+    reference: Reference, pool: list[Detection], find: Optional[Find], size: tuple[int, int]
 ) -> tuple[list[Detection], dict[int, float], str]:
     """Gives back the candidates the relation holds for and how well (by id), or why it holds for none."""
     relation = reference.relation
-    if relation is None:
+    if relation is None or len(pool) == 1:
         return pool, {}, ""
+    others = find(relation.other) if find else []
     if not others:
         return [], {}, f"I could not find the {relation.other} to tell which {reference.noun or 'one'} is meant."
     fits: dict[int, float] = {}

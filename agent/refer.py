@@ -140,9 +140,9 @@ class Reference:
 class _Read:
     """What the words said so far: the noun's words, and the qualifiers as (kind, value) in the order said.
 
-    Kinds: "place" (a side of the picture), "side" (the side an order counts from), "order" (a
-    position in a row), "size", "colour" (a colour and the garment part it is worn on), "relation",
-    "count".
+    Kinds: "place" (a side of the picture), "surface" (a side said by what the object stands on),
+    "side" (the side an order counts from), "order" (a position in a row), "size", "colour" (a
+    colour and the garment part it is worn on), "relation", "count".
     """
 
     noun: list[str] = field(default_factory=list)
@@ -155,8 +155,12 @@ class _Read:
         position: Optional[int] = None
         side: Optional[str] = None
         fields: dict[str, Any] = {}
+        head = self.noun[-1] if self.noun else ""
+        plural = head == "them" or _is_plural(head)
+        every = self.every or (plural and not _says(self.said, "count"))
         for kind, value in self.said:
-            if kind == "place":
+            if kind == "place" or (kind == "surface" and not every):
+                # A surface places one object ("the vase on the floor"), not all ("the leaves on the ground").
                 places.append(value)
             elif kind == "side":
                 side = value
@@ -164,15 +168,13 @@ class _Read:
                 position = value
             elif kind == "colour":
                 fields["colour"], fields["worn"] = value
-            else:
+            elif kind != "surface":
                 fields[kind] = value
-        head = self.noun[-1] if self.noun else ""
-        plural = head == "them" or _is_plural(head)
         return Reference(
             noun=" ".join(word for word in self.noun if word not in _PRONOUNS),
             places=tuple(places),
             order=Order(position or 1, side) if position or side else None,
-            every=self.every or (plural and "count" not in fields),
+            every=every,
             **fields,
         )
 
@@ -213,7 +215,7 @@ def _read_premodifiers(tokens: list[str], read: _Read) -> None:
             continue
         if word in _EVERY:
             read.every = True
-        elif word in _DETERMINERS or (word == "of" and not read.noun):
+        elif (word in _DETERMINERS or word == "of") and not read.noun:
             pass
         elif word in _NUMBERS and not read.noun:
             read.said.append(("count", _NUMBERS[word]))
@@ -291,14 +293,7 @@ def _worn_colour(tokens: list[str], at: int) -> Reading:
     connector = _phrase_at(tokens, at, _WEAR)
     if connector is None:
         return None
-    start = _skip_determiners(tokens, at + len(connector))
-    end = start
-    colours: list[str] = []
-    while end < len(tokens) and (colour_name(tokens[end]) or tokens[end] in _SHADES | {"and"}):
-        colour = colour_name(tokens[end])
-        if colour:
-            colours.append(colour)
-        end += 1
+    colours, end = _colours(tokens, _skip_determiners(tokens, at + len(connector)))
     garment = _GARMENT_OF.get(tokens[end]) if end < len(tokens) else None
     if colours:
         return [("colour", (colours[0], garment))], end + (1 if garment else 0)
@@ -306,6 +301,23 @@ def _worn_colour(tokens: list[str], at: int) -> Reading:
         # "the man with the hat", "the woman in the dress": a thing the person has, found by the detector.
         return [("relation", Relation("holding", tokens[end]))], end + 1
     return None
+
+
+def _colours(tokens: list[str], at: int) -> tuple[list[str], int]:
+    """Gives back the colours named from `at` ("dark blue and white" -> ["blue", "white"]) and where they end."""
+    colours: list[str] = []
+    end = word = at
+    while True:
+        while word < len(tokens) and tokens[word] in _SHADES:
+            word += 1
+        colour = colour_name(tokens[word]) if word < len(tokens) else None
+        if colour is None:
+            return colours, end
+        colours.append(colour)
+        end = word + 1
+        if end >= len(tokens) or tokens[end] != "and":
+            return colours, end
+        word = end + 1
 
 
 def _relation(tokens: list[str], at: int) -> Reading:
@@ -322,7 +334,7 @@ def _relation(tokens: list[str], at: int) -> Reading:
         return ([("place", _PLACE_OF_RELATION[kind])] if kind in _PLACE_OF_RELATION else []), end
     if other in _SURFACES:
         # "the vase on the floor": the floor is where the picture's bottom is, not an object to find.
-        return [("place", _SURFACES[other])], end
+        return [("surface", _SURFACES[other])], end
     return [("relation", Relation(kind, other))], end
 
 
@@ -340,8 +352,13 @@ def _other_noun(tokens: list[str], at: int) -> tuple[str, int]:
         if at > start and (colour_name(word) or _starts_qualifier(tokens, at)):
             break
         at += 1
+    words = tokens[start:at]
+    owner = next((index for index, word in enumerate(words) if word.endswith(("'s", "’s"))), None)
+    if owner is not None:
+        # "on the person's back": the other object is the person.
+        words = words[:owner] + [words[owner][:-2]]
     read = _Read()
-    _read_premodifiers(tokens[start:at], read)
+    _read_premodifiers(words, read)
     return " ".join(read.noun), at
 
 
@@ -366,26 +383,43 @@ def _postmodifier(
     return None
 
 
-def _read_postmodifiers(tokens: list[str], at: int, read: _Read, *, moved: bool = False) -> None:
+def _read_postmodifiers(tokens: list[str], at: int, read: _Read, category: str = "") -> None:
     """Reads the qualifiers after the noun, from `at` on, until a word that qualifies nothing.
 
-    With `moved` (a move step's instruction), a destination word ends them ("to the left",
-    "closer"), and a place or relation said last is where the object goes, not which it is
-    ("move the cup next to the laptop").
+    In a step's instruction, some of these words say what the edit does, not which object:
+    - move: a destination word ends them ("to the left", "closer"), and a place or relation said last
+      is where the object goes ("move the cup next to the laptop");
+    - local, text: a colour with nothing after it but more of the look is the new look ("dress the
+      goose in black", "the sofa in green velvet"), unless a verb or another colour follows ("make
+      the woman in red wear a hat").
     """
-    said: list[Said] = []
+    said: list[tuple[Said, int]] = []
     while at < len(tokens):
         start = _skip_fillers(tokens, at)
-        if moved and start < len(tokens) and tokens[start] in _DESTINATIONS:
+        if category == "move" and start < len(tokens) and tokens[start] in _DESTINATIONS:
             break
         found = _postmodifier(tokens, at)
         if found is None:
             break
         qualifiers, at = found
-        said.append(qualifiers)
-    if moved and at >= len(tokens) and said and any(kind in ("place", "relation") for kind, _ in said[-1]):
+        said.append((qualifiers, at))
+    if category == "move" and at >= len(tokens) and said and _says(said[-1][0], "place", "relation"):
         said.pop()
-    read.said.extend(qualifier for qualifiers in said for qualifier in qualifiers)
+    if category in ("local", "text"):
+        said = [(qualifiers, end) for qualifiers, end in said if not _new_look(qualifiers, tokens, end)]
+    read.said.extend(qualifier for qualifiers, _ in said for qualifier in qualifiers)
+
+
+def _says(qualifiers: Said, *kinds: str) -> bool:
+    return any(kind in kinds for kind, _ in qualifiers)
+
+
+def _new_look(qualifiers: Said, tokens: list[str], end: int) -> bool:
+    """Gives back whether a colour said after the noun is the look an edit gives it, not how it is told apart."""
+    if not _says(qualifiers, "colour"):
+        return False
+    following = tokens[end] if end < len(tokens) else ""
+    return following not in _VERBS_AFTER and colour_name(following) is None
 
 
 # ---- the whole phrase ----------------------------------------------------------------------------------
@@ -418,13 +452,16 @@ def describe(target: str, instruction: str = "", category: str = "") -> Referenc
     Args:
         target: the step's target, as the planner wrote it ("cup", "left man", "woman in red").
         instruction: the words of the user's instruction that the step carries out.
-        category: the step's kind: a move's destination and a replacement's new object are not
-            read as qualifiers.
+        category: the step's kind: a move's destination, a replacement's new object, a new look and
+            a new count are not read as qualifiers.
     """
     own = parse(target)
     if not own.noun:
         # Only qualifiers ("in front"): the detector gets the words as they are.
         return replace(own, noun=target.strip())
+    if category == "count":
+        # "make it three apples instead of one": the numbers are what the edit makes, not which apples.
+        return own
     said = _said(own.noun, instruction, category)
     if said is None or not (said.qualified or said.every):
         return own
@@ -442,15 +479,15 @@ def _said(noun: str, instruction: str, category: str) -> Optional[Reference]:
     at = next((index for index, word in enumerate(tokens) if word in forms), None)
     if at is None:
         return None
-    if category in ("replace", "local") and "with" in tokens[at + 1 :]:
-        # "replace the car behind the bus with a truck": the last "with" names the new object or look.
+    if category in ("replace", "local", "text") and "with" in tokens[at + 1 :]:
+        # "replace the car behind the bus with a truck": the last "with" names the new object, look or words.
         tokens = tokens[: len(tokens) - 1 - tokens[::-1].index("with")]
     start = at
     while start > 0 and _qualifies(tokens[start - 1], nouns):
         start -= 1
     read = _Read()
     _read_premodifiers(tokens[start : at + 1], read)
-    _read_postmodifiers(tokens, at + 1, read, moved=category == "move")
+    _read_postmodifiers(tokens, at + 1, read, category)
     return read.reference()
 
 

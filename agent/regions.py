@@ -163,15 +163,14 @@ def _target_region(step: dict, image: Image.Image, toolbox: Toolbox, choice: Opt
     else:
         # The detector is asked for the bare noun ("cup"); the words around it pick the instance.
         reference = refer.describe(target, words, step["category"])
-        found = toolbox.detect(image, reference.phrases)
-        candidates = found.get(reference.noun, [])
+        candidates = toolbox.detect(image, [reference.noun]).get(reference.noun, [])
         if not candidates:
             return NotFound(target, f"I could not find {the(target)} in the picture, so I left that part unchanged.")
         chosen = choose.choose(
             reference,
             candidates,
             image,
-            others=found.get(reference.relation.other, []) if reference.relation else [],
+            find=lambda noun: toolbox.detect(image, [noun]).get(noun, []),
             mask_of=lambda detection: segment(tuple(detection.box)),
             ask=toolbox.settings.ask_when_ambiguous,
         )

@@ -36,6 +36,11 @@ def offered(choice: choose.Choice) -> list[tuple]:
     return [tuple(int(v) for v in d.box) for d in choice.offer]
 
 
+def finds(*boxes) -> choose.Find:
+    """Gives back a finder that finds the boxes, whatever it is asked for."""
+    return lambda noun: [det(box, label=noun) for box in boxes]
+
+
 ROW = [(10, 80, 50, 120), (80, 80, 120, 120), (150, 80, 190, 120), (220, 80, 260, 120)]
 """Four equal boxes in a row, left to right."""
 
@@ -228,29 +233,44 @@ LAPTOP = (120, 60, 180, 120)
 
 def test_next_to_is_the_smallest_gap():
     cups = [det((20, 80, 50, 120)), det((90, 80, 115, 120)), det((200, 80, 230, 120))]
-    choice = choose.choose(parse("cup next to the laptop"), cups, picture(), others=[det(LAPTOP)])
+    choice = choose.choose(parse("cup next to the laptop"), cups, picture(), find=finds(LAPTOP))
     assert boxes(choice) == [(90, 80, 115, 120)]
 
 
 def test_left_of_is_the_nearest_on_that_side():
     cups = [det((10, 80, 40, 120)), det((80, 80, 110, 120)), det((200, 80, 230, 120)), det((260, 80, 290, 120))]
-    others = [det(LAPTOP)]
-    assert boxes(choose.choose(parse("cup left of the laptop"), cups, picture(), others=others)) == [(80, 80, 110, 120)]
-    assert boxes(choose.choose(parse("cup to the right of the laptop"), cups, picture(), others=others)) == [
+    laptop = finds(LAPTOP)
+    assert boxes(choose.choose(parse("cup left of the laptop"), cups, picture(), find=laptop)) == [(80, 80, 110, 120)]
+    assert boxes(choose.choose(parse("cup to the right of the laptop"), cups, picture(), find=laptop)) == [
         (200, 80, 230, 120)
     ]
 
 
+def test_the_other_object_is_looked_for_only_when_the_relation_must_choose():
+    asked: list[str] = []
+
+    def find(noun: str) -> list[Detection]:
+        asked.append(noun)
+        return [det(LAPTOP, label=noun)]
+
+    image = picture({ROW[0]: RED, ROW[1]: BLUE})
+    choose.choose(parse("cup next to the laptop"), [det(ROW[0])], image, find=find)
+    choose.choose(parse("red cup next to the laptop"), [det(ROW[0]), det(ROW[1])], image, find=find)
+    assert asked == []
+    choose.choose(parse("cup next to the laptop"), [det(ROW[0]), det(ROW[1])], image, find=find)
+    assert asked == ["laptop"]
+
+
 def test_a_relation_to_an_object_not_found_asks_and_says_why():
     cups = [det(ROW[0]), det(ROW[1])]
-    choice = choose.choose(parse("cup next to the laptop"), cups, picture(), others=[])
+    choice = choose.choose(parse("cup next to the laptop"), cups, picture(), find=finds())
     assert not choice.picked and len(choice.offer) == 2
     assert choice.reason == "I could not find the laptop to tell which cup is meant."
 
 
 def test_a_relation_that_holds_for_none_asks_and_says_why():
     cups = [det((10, 150, 40, 190)), det((250, 150, 280, 190))]
-    choice = choose.choose(parse("cup on the shelf"), cups, picture(), others=[det((100, 20, 200, 40))])
+    choice = choose.choose(parse("cup on the shelf"), cups, picture(), find=finds((100, 20, 200, 40)))
     assert not choice.picked and choice.reason == "None of the cups I see is on the shelf."
 
 
@@ -258,32 +278,30 @@ def test_behind_and_in_front_of_read_depth_from_the_bottom_edges():
     bus = (100, 60, 220, 160)
     behind, beside, front = (180, 40, 260, 90), (10, 100, 95, 160), (120, 140, 200, 195)
     cars = [det(behind), det(beside), det(front)]
-    assert boxes(choose.choose(parse("car behind the bus"), cars, picture(), others=[det(bus)])) == [behind]
-    assert boxes(choose.choose(parse("car in front of the bus"), cars, picture(), others=[det(bus)])) == [front]
-    assert boxes(choose.choose(parse("car left of the bus"), cars, picture(), others=[det(bus)])) == [beside]
+    assert boxes(choose.choose(parse("car behind the bus"), cars, picture(), find=finds(bus))) == [behind]
+    assert boxes(choose.choose(parse("car in front of the bus"), cars, picture(), find=finds(bus))) == [front]
+    assert boxes(choose.choose(parse("car left of the bus"), cars, picture(), find=finds(bus))) == [beside]
 
 
 def test_on_and_under():
     table = (80, 80, 220, 130)
     on, under = (120, 40, 170, 80), (130, 140, 180, 190)
     cats = [det(on), det(under)]
-    assert boxes(choose.choose(parse("cat on the table"), cats, picture(), others=[det(table)])) == [on]
-    assert boxes(choose.choose(parse("cat under the table"), cats, picture(), others=[det(table)])) == [under]
+    assert boxes(choose.choose(parse("cat on the table"), cats, picture(), find=finds(table))) == [on]
+    assert boxes(choose.choose(parse("cat under the table"), cats, picture(), find=finds(table))) == [under]
 
 
 def test_holding_and_without_read_the_overlap_with_the_other():
     umbrella = (20, 10, 110, 60)
     holder, other = (40, 50, 90, 190), (200, 50, 250, 190)
     people = [det(holder), det(other)]
-    assert boxes(choose.choose(parse("man holding the umbrella"), people, picture(), others=[det(umbrella)])) == [
-        holder
-    ]
-    assert boxes(choose.choose(parse("man without the umbrella"), people, picture(), others=[det(umbrella)])) == [other]
+    assert boxes(choose.choose(parse("man holding the umbrella"), people, picture(), find=finds(umbrella))) == [holder]
+    assert boxes(choose.choose(parse("man without the umbrella"), people, picture(), find=finds(umbrella))) == [other]
 
 
 def test_a_relation_to_the_same_kind_of_object_leaves_the_candidate_itself_out():
     cups = [det((10, 80, 40, 120)), det((60, 80, 90, 120)), det((250, 80, 280, 120))]
-    choice = choose.choose(parse("cup next to the other cup"), cups, picture(), others=cups)
+    choice = choose.choose(parse("cup next to the other cup"), cups, picture(), find=lambda noun: cups)
     assert not choice.picked and offered(choice) == [(10, 80, 40, 120), (60, 80, 90, 120)]
 
 
@@ -325,4 +343,4 @@ def test_plural_for_a_sentence():
 def test_reference_fields_can_be_given_directly():
     reference = Reference("cup", order=Order(1, "right"), relation=Relation("next to", "laptop"))
     cups = [det((10, 80, 40, 120)), det((200, 80, 230, 120))]
-    assert boxes(choose.choose(reference, cups, picture(), others=[det(LAPTOP)])) == [(200, 80, 230, 120)]
+    assert boxes(choose.choose(reference, cups, picture(), find=finds(LAPTOP))) == [(200, 80, 230, 120)]

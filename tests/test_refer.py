@@ -13,6 +13,7 @@ from chatedit.agent.refer import Order, Reference, Relation, describe, ordinal_w
         ("cup", Reference("cup")),
         ("the coffee cup", Reference("coffee cup")),
         ("cup of coffee", Reference("cup of coffee")),
+        ("the reflection of the photographer", Reference("reflection of the photographer")),
         ("wooden chair", Reference("wooden chair")),
         ("orange", Reference("orange")),
         ("red panda", Reference("red panda")),
@@ -157,6 +158,27 @@ def test_qualified_says_whether_anything_besides_the_noun_picks():
         ("man", "move the man on the left to the right", "move", Reference("man", places=("left",))),
         ("cup", "move the cup on the table to the shelf", "move", Reference("cup", relation=Relation("on", "table"))),
         ("cup", "move the red cup a bit left", "move", Reference("cup", colour="red")),
+        # A colour said last in a local or text edit is the new look; a verb after it makes it a description.
+        ("goose", "dress the goose in black", "local", Reference("goose")),
+        ("sofa", "i want the sofa in green velvet", "local", Reference("sofa")),
+        ("woman", "make the woman in red wear a hat", "local", Reference("woman", colour="red")),
+        ("car", "make the car in red blue", "local", Reference("car", colour="red")),
+        ("woman", "make the woman in red smile", "pose", Reference("woman", colour="red")),
+        ("car", "replace the car in red with a truck", "replace", Reference("car", colour="red")),
+        ("poster", "replace the words on the poster with 'sale'", "text", Reference("poster")),
+        # A count edit's numbers are what it makes, not which ones.
+        ("apples", "make it three apples instead of one", "count", Reference("apples", every=True)),
+        ("birds", "only two birds please, not four", "count", Reference("birds", every=True)),
+        # What an object stands on places one object, not all of them.
+        ("vase", "remove the vase on the floor", "remove", Reference("vase", places=("bottom",))),
+        ("leaves", "clear the leaves on the ground", "remove", Reference("leaves", every=True)),
+        # The other object of "on the person's back" is the person.
+        (
+            "backpack",
+            "delete the backpack on the person's back",
+            "remove",
+            Reference("backpack", relation=Relation("on", "person")),
+        ),
         # The target keeps what the instruction does not say again (a pronoun resolved, another step's words).
         ("left cup", "make it blue", "local", Reference("cup", places=("left",))),
         ("cup", "remove the cup", "remove", Reference("cup")),
