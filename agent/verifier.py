@@ -133,7 +133,8 @@ def check_attempt(toolbox, step: dict, before: Image.Image, after: Image.Image, 
     check_box = box or M.bbox(allowed)
     if category == "remove":
         # Asked as the locate step asked: "second cup from the right" is a cup, looked for in its box.
-        noun = refer.parse(step["target"]).noun or step["target"]
+        target = step.get("target") or ""
+        noun = refer.parse(target).noun or target
         seen = _found_in(toolbox.detect(after, [noun]).get(noun, []), check_box)
         evidence["target_score_after"] = round(seen, 3)
         if seen:
