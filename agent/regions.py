@@ -161,13 +161,14 @@ def _target_region(step: dict, image: Image.Image, toolbox: Toolbox, choice: Opt
     def segment(box: tuple) -> np.ndarray:
         return toolbox.segment_box(image, box)
 
+    # The detector is asked for the bare noun ("cup"); the words around it pick the instance.
+    reference = refer.describe(target, words, step["category"])
     if choice:
         boxes = choice
     elif step.get("box"):
-        boxes = [_pointed_at(step["box"], toolbox.detect(image, [target]).get(target, []), image.size)]
+        found = toolbox.detect(image, [reference.noun]).get(reference.noun, [])
+        boxes = [_pointed_at(step["box"], found, image.size)]
     else:
-        # The detector is asked for the bare noun ("cup"); the words around it pick the instance.
-        reference = refer.describe(target, words, step["category"])
         candidates = toolbox.detect(image, [reference.noun]).get(reference.noun, [])
         if not candidates:
             return NotFound(target, f"I could not find {the(target)} in the picture, so I left that part unchanged.")
