@@ -642,7 +642,7 @@ def test_every_phrasing_and_word_list_of_the_data_files_is_read_by_the_planner()
     "instruction, category, target, said",
     [
         ("erase the tattoo too", "remove", "tattoo", None),
-        ("give him a dragon tattoo", "add", None, "dragon tattoo"),
+        ("give him a dragon tattoo", "local", "man", "dragon tattoo"),
         ("swap the crow for a cockatoo", "replace", "crow", "cockatoo"),
         ("the rug is too red, make it beige", "local", "rug", "beige rug"),
         ("the walls are way too dark so paint them white", "local", "walls", "white walls"),
@@ -661,7 +661,7 @@ def test_words_ending_like_a_polite_word_and_degree_words_stay_out_of_the_target
         ("the bin in the corner bothers me, could it go?", "bin"),
         ("that crane in the sky ruins it, can you do something?", "crane"),
         ("I can't stand the wires on the wall", "wires"),
-        ("the sign in the back is so distracting", "sign"),
+        ("the sign in the back is so distracting", "back sign"),
         ("the tourists spoil it, get rid of them", "tourists"),
     ],
 )

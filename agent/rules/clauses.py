@@ -155,7 +155,7 @@ def _from_statement(text: str) -> str:
 
 def _from_description(text: str, np: str, value: str) -> str:
     """Gives back the order in "the queen is wearing a hat", "the cart is a wagon"; complaints stay as they are."""
-    if re.match(r"^(?:too|so|very|really|quite|kind\s+of|a\s+bit)\s", value, re.IGNORECASE):
+    if _RE.complained_look.match(value):
         return text
     if _is_attribute(value) or _is_global_look(value):
         return f"make {np} {value}"

@@ -561,7 +561,7 @@ def _give(instruction: str, rest: str, verb: str = "give") -> list[_Draft]:
     holder, what = holder_and_what
     if _is_background(what):
         return _background(instruction, what, keep=None if _is_image(holder) else _target(_noun_phrase(holder)[0]))
-    if _is_image(holder) or _is_style_or_time(what):
+    if _is_image(holder) or (_is_style_or_time(what) and _is_a_look(what)):
         return _global(instruction)
     phrase, _ = _noun_phrase(holder)
     look = _RE.given_look.match(what)
@@ -606,7 +606,13 @@ def _adjust(instruction: str, rest: str, verb: str) -> list[_Draft]:
 
 
 def _loose(instruction: str, text: str) -> list[_Draft]:
-    """Frames a clause with no verb we know: "as a watercolor", "more Renaissance", "a cat on the sofa"."""
+    """Frames a clause with no verb we know: "as a watercolor", "more Renaissance", "a cat on the sofa".
+
+    A description of how a thing is now ("the rug is too red") asks for nothing: it names the thing.
+    """
+    described = _RE.copula.match(text)
+    if described and _RE.focus.match(text) and _RE.complained_look.match(described["value"]):
+        return []
     low = text.lower()
     instead = _RE.rather_than.match(text)
     if instead:

@@ -53,13 +53,27 @@ def plan_rules(instruction: str) -> Plan:
         return Plan(steps=[], message=_QUESTION_MESSAGE)
     drafts: list[_Draft] = []
     last: Optional[_Draft] = None
+    named: Optional[str] = None
     for clause in _split_clauses(text):
+        if named:
+            # "the rug is too red, make it beige": after a description, "it" is what was described.
+            clause = re.sub(r"\b(?:it|them|they)\b", f"the {named}", clause, count=1, flags=re.IGNORECASE)
         parsed = _parse_clause(clause)
         focus = _RE.focus.match(_imperative(clause)) if not parsed else None
+        named = None
         if focus:
             last = _Draft("local", clause, target=_target(_noun_phrase(focus["np"] or focus["subject"])[0]))
+            named = last.target
+        elif parsed and _RE.complaint.match(_RE.polite_start.sub("", clause)):
+            named = parsed[0].target
         for draft in parsed:
             last = _link(draft, last, drafts)
+            if drafts and drafts[-1].category == "remove" and drafts[-1].target == last.target:
+                # "the lamp bothers me, make it blue": what is edited after it was complained about stays.
+                if last.category == "remove":
+                    last = drafts[-1]
+                    continue
+                drafts.pop()
             drafts.append(last)
     if not drafts:
         return Plan(steps=[], message=_NO_EDIT_MESSAGE)
