@@ -686,9 +686,13 @@ def _parse_clause(clause: str) -> list[_Draft]:
 
 
 def _state(instruction: str, rest: str, verb: str) -> list[_Draft]:
-    """Frames "open the window", "break the vase": the thing, in the state the verb leaves it in."""
-    phrase = _noun_phrase(rest)[0]
-    return _local(instruction, phrase, _STATE_OF[verb] + " {}") if phrase and not _is_image(phrase) else []
+    """Frames "open the window", "gild the frame", "upholster the chair in velvet": the thing, in the state the verb leaves it in."""
+    phrase, tail = _noun_phrase(rest)
+    if not phrase or _is_image(phrase):
+        return _global(instruction) if _is_global_look(instruction) else []
+    finish = re.match(r"^(?:in|with)\s+(?P<look>.+)$", tail, re.IGNORECASE)
+    how = " " + tail if finish and _is_attribute(finish["look"]) else ""
+    return _local(instruction, phrase, _STATE_OF[verb] + " {}" + how)
 
 
 # Which frame reads a clause, by the clause's verb: a verb listed in several rows goes to the first.
