@@ -188,7 +188,10 @@ def _noun_phrase(text: str, keep_with: bool = True) -> tuple[str, str]:
     text = text.strip(" ,.")
     stop = len(text)
     for match in _RE.cut.finditer(text):
-        if not [w for w in _words(text[: match.start()]) if w not in _GRAMMAR.articles and w not in _GRAMMAR.numbers]:
+        before = _words(text[: match.start()])
+        # "the couple to a vineyard": a number word after "the" and before the cut is the noun.
+        counted = before[-2:-1] == ["the"] and before[-1] in _GRAMMAR.numbers
+        if not counted and not [w for w in before if w not in _GRAMMAR.articles and w not in _GRAMMAR.numbers]:
             continue
         if match.group(0).strip() == "," and _continues_list(text[match.end() :]):
             continue

@@ -810,6 +810,21 @@ def _is_pose(verb: Optional[str], after: Optional[str]) -> bool:
     return base in _VERBS.pose
 
 
+def _is_setting(sent: re.Match) -> bool:
+    """Gives back whether a subject sent somewhere gets a new setting: a place, a named one, or a new one in front.
+
+    "into a rainforest", "to Paris", "in front of the Taj Mahal", "in front of a castle" and "in the
+    middle of a desert" are settings; "on Bob", "in front of the fireplace" and "in the middle of
+    the room" (a spot in the setting there is) are not.
+    """
+    place, where = sent["place"], sent["where"].lower()
+    named = bool(re.match(r"^(?:the\s+)?[A-Z]\w", place)) and where != "on"
+    if sent["part"] and re.match(r"^the\s", place, re.IGNORECASE) and not named:
+        return False
+    new = where == "in front of" and _RE.counted.match(place)
+    return _head(_noun_phrase(place)[0]) in _SCENE.places or _is_background(place) or bool(named or new)
+
+
 def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[list[_Draft]]:
     """Gives back the step of a text, count, pose or move edit, or None when the clause is another kind.
 
@@ -831,10 +846,10 @@ def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[li
     if verb not in _VERBS.move and not (verb in _VERBS.carried and definite):
         return None
     phrase, tail = _noun_phrase(rest, keep_with=False)
-    tail = re.sub(r"^(?:in|at|on)\s+the\s+(?:back|front|middle|corner)\s+", "", tail, flags=re.IGNORECASE)
-    place = re.match(r"^(?:to|into|onto|in|on|at)\s+(?P<place>.+)$", tail, re.IGNORECASE)
-    if place and (_head(place["place"]) in _SCENE.places or _is_background(place["place"])):
-        return _background(said, place["place"], keep=None if phrase.lower() in ("us", "me") else _target(phrase))
+    tail = re.sub(r"^(?:in|at|on)\s+the\s+(?:back|front|middle|corner)\s+(?=to\b)", "", tail, flags=re.IGNORECASE)
+    sent = _RE.sent_to.match(tail)
+    if sent and _is_setting(sent):
+        return _background(said, sent["place"], keep=None if phrase.lower() in ("us", "me") else _target(phrase))
     direction = _RE.move_to.search(rest)
     if verb not in _VERBS.move and not direction:
         return None

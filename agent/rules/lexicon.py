@@ -200,7 +200,7 @@ def _strip_determiners(phrase: str, keep_numbers: bool = False) -> str:
     phrase = phrase.strip()
     while True:
         stripped = _RE.leading_determiners.sub("", phrase)
-        if not keep_numbers:
+        if not keep_numbers and _LEADING_NUMBERS.sub("", stripped):
             stripped = _LEADING_NUMBERS.sub("", stripped)
         if stripped == phrase:
             return phrase.strip()
