@@ -132,7 +132,7 @@ def _remove(instruction: str, rest: str, verb: str = "remove") -> list[_Draft]:
         # "clear everything off the desk": the things on it.
         phrase = "objects " + tail
     # "remove the photo (from the wall)" names a thing in the picture: the picture cannot leave itself.
-    pictured = phrase.lower() in ("photo", "photos", "photograph", "picture", "pictures", "frame", "poster")
+    pictured = phrase.lower() in _SCENE.picture_things
     if not phrase or (_is_image(phrase) and not pictured):
         return _global(instruction) if _is_global_look(instruction) else []
     if _is_weather_thing(phrase):
@@ -591,9 +591,12 @@ def _adjust(instruction: str, rest: str, verb: str) -> list[_Draft]:
         return _global(instruction)
     if verb in _VERBS.mood and _is_style_or_time(rest):
         return _global(instruction)
-    phrase, _ = _noun_phrase(rest, keep_with=False)
+    phrase, tail = _noun_phrase(rest, keep_with=False)
     if _head(phrase) in ("shadows", "highlights", "midtones", "blacks", "whites"):
         return _global(instruction)
+    if phrase.lower() in _SCENE.picture_things and _RE.hung.match(tail):
+        # "enlarge the photo on the wall": a picture in the picture.
+        return _local(instruction, phrase, _past(verb) + " {}")
     if not phrase or _is_image(phrase) or _is_weather_thing(phrase) or _is_global_look(phrase) or _is_global_look(rest):
         if phrase and _is_background(phrase) and not _mentions(phrase, _SCENE.weather):
             return [_Draft("background", instruction, prompt=f"{_past(verb)} background")]

@@ -274,13 +274,21 @@ def _is_attribute(text: str) -> bool:
 
 
 def _is_image(phrase: str) -> bool:
-    """Gives back whether a phrase means the whole picture ("the photo", "it", "everything", nothing)."""
-    if re.search(r"\b(?:whole|entire)\s+thing\b", phrase, re.IGNORECASE):
+    """Gives back whether a phrase means the whole picture ("the photo", "it", "everything", nothing).
+
+    A word for the picture that also names a thing, with a word before it that does not describe
+    the picture, is the thing: "the wooden frame", "the family photo", "the mirror's frame".
+    """
+    if re.search(r"\b(?:whole|entire|complete|full)\s+thing\b", phrase, re.IGNORECASE):
         return True
     if re.match(r"^\s*(?:his|her|their)\s+\w", phrase, re.IGNORECASE):
         return False
-    ignored = {"whole", "entire", "overall", "current", "original", "obscured", "clear", "visual"}
-    words = [w for w in _words(phrase) if w not in _GRAMMAR.articles and w not in ignored]
+    words = [w for w in _words(phrase) if w not in _GRAMMAR.articles and w not in _SCENE.picture_modifiers]
+    before = words[-2] if len(words) > 1 else ""
+    # "the shadow obstructing the photo" names the photo itself.
+    clause = before.endswith("ing") and before not in _GRAMMAR.nouns_ending_in_ing
+    if words[-1:] and words[-1] in _SCENE.picture_things and before and not clause and not _is_global_look(before):
+        return False
     return not words or words[-1] in _SCENE.image_words or words == ["all"]
 
 
