@@ -284,6 +284,11 @@ def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
     attribute = _ATTRIBUTE_OF.match(old_text.strip()) or _POSSESSED_ATTRIBUTE.match(old_text.strip())
     if attribute and _head(attribute["attr"]) in ("style", "look", "appearance") and _is_image(attribute["np"]):
         return _global(instruction)
+    if attribute:
+        kind, thing = _head(attribute["attr"]), _noun_phrase(attribute["np"])[0]
+        other = _other_kind(instruction, kind, thing, new)
+        if other is not None:
+            return other
     if attribute and _head(attribute["attr"]) not in _SCENE.background_words:
         return _local(instruction, _noun_phrase(attribute["np"])[0], _attribute_look(attribute["attr"], new))
     old_words = [w for w in _words(old_text) if w not in _GRAMMAR.articles]
@@ -315,6 +320,28 @@ def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
         # "change the lake to a desert": one setting for another.
         return _background(instruction, new)
     return _new_look_or_object(instruction, old, new)
+
+
+def _other_kind(instruction: str, kind: str, thing: str, new: str) -> Optional[list[_Draft]]:
+    """Gives back the step of an attribute that is another kind of edit, or None for a look.
+
+    "the position of the lamp to the left of the sofa" is a move ("the location of the dog to
+    Paris" a new background), "the number of the cups to five" a count, "the number of the bus to
+    42" new text, "the expression of the boy to surprised" a pose.
+    """
+    category: Optional[Category] = None
+    if kind in _LOOKS.place_nouns:
+        placed = _head(_noun_phrase(new)[0]) in _SCENE.places or re.match(r"^(?:the\s+)?[A-Z]\w", new)
+        if placed and not _is_image(thing):
+            return _background(instruction, new, keep=_target(thing))
+        category = "move"
+    elif kind in _LOOKS.count_nouns:
+        category = "count" if _is_plural(thing) or _head(thing) in _GRAMMAR.mass_nouns else "text"
+    elif kind in _LOOKS.text_nouns:
+        category = "text"
+    elif kind in _LOOKS.pose_nouns:
+        category = "pose"
+    return [_Draft(category, instruction, target=_target(thing), prompt=instruction)] if category else None
 
 
 def _new_look_or_object(instruction: str, old: str, new: str) -> list[_Draft]:
