@@ -801,6 +801,7 @@ def _gapped(verb: str, rest: str) -> Optional[list[str]]:
 # Edits for an instruction-following editor: text, counts, poses and moves.
 
 _QUOTED_OR_CAPS = _PHRASES["fragments"]["quoted_or_caps"]
+_TITLE = _PHRASES["fragments"]["title_case"]
 _SAYS = re.compile(
     r"^(?:(?:make|have|let|get|change|turn|can|could)\s+)?(?P<np>.+?)\s+(?:to\s+)?(?:should\s+|will\s+|would\s+)?"
     r"(?P<say>" + "|".join(sorted(_VERBS.say)) + r")\s+(?P<what>\S.*)$",
@@ -818,8 +819,10 @@ def _written_on(text: str) -> tuple[bool, Optional[str]]:
         if match:
             return True, _target(_noun_phrase(match["np"])[0])
     says = _SAYS.match(text)
-    if says and (says["say"].lower().startswith(("say", "spell")) or re.match(_QUOTED_OR_CAPS, says["what"])):
-        return True, _target(_noun_phrase(says["np"])[0])
+    if says and (says["say"].lower().startswith(("say", "spell")) or re.match(_QUOTED_OR_CAPS + "|" + _TITLE, says["what"])):
+        # "correct the misspelled sign so it reads BAKERY": the verb before the sign is no part of it.
+        carrier = re.sub(r"^(?!(?:the|this|that|his|her|their|its|my|our|your)\s)[\w'-]+\s+(?=(?:the|this|that|his|her|their|its|my|our|your)\s)", "", says["np"], flags=re.IGNORECASE)
+        return True, _target(_noun_phrase(carrier)[0])
     return False, None
 
 
@@ -855,6 +858,19 @@ def _is_setting(sent: re.Match) -> bool:
     return _head(_noun_phrase(place)[0]) in _SCENE.places or _is_background(place) or bool(named or new)
 
 
+def _places_anew(verb: str, after: str) -> bool:
+    """Gives back whether the words after a thing give it a new place: "on the left instead", "sit nearer".
+
+    A new setting is no move: "have him be in a desert instead" changes the background.
+    """
+    said, stays = f"{verb} {after}".strip(), _lemma(verb) in _VERBS.stay
+    where = after if stays else said
+    sent = _RE.sent_to.match(re.sub(r"\s+instead$", "", where, flags=re.IGNORECASE))
+    if sent and _is_setting(sent):
+        return False
+    return bool(_RE.moved_to.match(said) or (stays and (_RE.moved_to.match(after) or _RE.placed_at.match(after))))
+
+
 def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[list[_Draft]]:
     """Gives back the step of a text, count, pose or move edit, or None when the clause is another kind.
 
@@ -870,6 +886,9 @@ def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[li
         return [_Draft("count", said, target=_target(next(g for g in counted.groups() if g)), prompt=said)]
     posed = _RE.posed.match(text) or _RE.posed.match(said)
     owned = posed and posed["np"] and posed["np"].lower().endswith(("'s", "’s"))
+    if posed and posed["np"] and not owned and _places_anew(posed["verb"], posed["after"]):
+        # "the vase should sit nearer the window", "have the cat on the left instead".
+        return [_Draft("move", said, target=_target(_noun_phrase(posed["np"])[0]), prompt=said)]
     if posed and not owned and (posed["owner"] or _is_pose(posed["verb"], posed["after"])):
         return [_Draft("pose", said, target=_target(_noun_phrase(posed["np"] or posed["owner"])[0]), prompt=said)]
     definite = re.match(r"^(?:the|this|that|these|those|his|her|their|its|my|him|them|it|us|me)\b", rest, re.I)
@@ -881,7 +900,7 @@ def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[li
     if sent and _is_setting(sent):
         return _background(said, sent["place"], keep=None if phrase.lower() in ("us", "me") else _target(phrase))
     direction = _RE.move_to.search(rest)
-    if verb not in _VERBS.move and not direction:
+    if verb not in _VERBS.move and not direction and not _RE.moved_to.match(tail):
         return None
     if direction:
         phrase = _noun_phrase(re.sub(r"\s+(?:a\s+)?(?:bit|little|tad)$", "", rest[: direction.start()]))[0]
