@@ -650,6 +650,18 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
     arrow = _RE.arrow.match(text)
     if arrow:
         return _transform(instruction, arrow["old"], arrow["new"])
+    switched = _RE.switched.match(text)
+    if switched and not _is_image(switched["np"]):
+        # "lamps on", "the porch light off".
+        return _local(instruction, _noun_phrase(switched["np"])[0], "{} switched " + switched["state"].lower())
+    relation, _, new = _relation(text)
+    thing = _words(new)
+    some = thing[:1] != ["the"] and _is_noun_phrase(new) and len(thing) <= 3 and len(_words(low)) <= 6
+    if relation and some and (_is_plural(new) or thing[-1] in _GRAMMAR.mass_nouns or _is_a_look(new)):
+        # "birds in the sky", "snow on the cars": something new somewhere.
+        added = _add(instruction, text, "add")
+        if added:
+            return added
     if _is_global_look(text):
         ignored = _GRAMMAR.determiners | _GRAMMAR.loose_filler
         concrete = [w for w in _words(low) if w not in ignored and not _is_global_look(w)]
@@ -672,6 +684,10 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
         )
     if re.match(r"^(?:a|an|some|two|three|four|five|another)\s", low):
         return _add(instruction, text, "add")
+    look = _split_look(text)
+    if look and _is_attribute(look[1]) and _is_noun_phrase(look[0]) and not _is_attribute(look[0]) and not _is_image(look[0]):
+        # "the candles lit", "the girl's balloon red", "the curtains in pale yellow".
+        return _local(instruction, _noun_phrase(look[0])[0], re.sub(r"^in\s+", "", look[1]) + " {}")
     colours = [w for w in _words(low) if w in _LOOKS.colours]
     if colours and len(_words(low)) <= 8:
         # "red for the horse's hue".
@@ -681,6 +697,18 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
         if phrase and not _is_image(phrase):
             return _local(instruction, phrase, colours[0] + " {}")
     return []
+
+
+def _is_noun_phrase(text: str) -> bool:
+    """Gives back whether a text is only a noun phrase: "the girl's balloon", "birds"; not "pattern the goat"."""
+    words = _words(text)
+    if not words or words[0] in _GRAMMAR.function_words - _GRAMMAR.determiners:
+        return False
+    later = words[1:]
+    verbs = {"is", "are", "was", "were", "be"}
+    if any(w in _GRAMMAR.determiners or w in verbs or (w.endswith("ing") and _lemma(w) != w) for w in later):
+        return False
+    return not _noun_phrase(text, keep_with=False)[1]
 
 
 # Reading a clause: its verb picks the frame.
@@ -759,7 +787,7 @@ def _particle_frame(said: str, rest: str, verb: str) -> Optional[list[_Draft]]:
         if verb == "crop" and not re.match(r"^(?:out|away)\b", rest, re.IGNORECASE):
             return _adjust(said, rest, verb)
         return _remove(said, rest)
-    if verb == "light" and not re.match(r"^(?:up\b|it\b|the\s+(?:image|photo|picture|scene)\b)", rest, re.IGNORECASE):
+    if verb == "light" and not re.match(r"^(?:up\b|it\b|on\b|off\b|the\s+(?:image|photo|picture|scene)\b)", rest, re.I):
         if _RE.counted.match(rest):
             return _add(said, rest, "add")
         return _local(said, _noun_phrase(rest)[0], "lit {}")
@@ -770,7 +798,28 @@ def _particle_frame(said: str, rest: str, verb: str) -> Optional[list[_Draft]]:
     return None
 
 
-# Coordination: one verb shared by several objects.
+# Coordination: one verb shared by several objects, or edits listed with no verb.
+
+
+def _listed_edits(clause: str) -> list[str]:
+    """Gives back the edits of a clause that lists them with commas and no verb, else the clause.
+
+    "sunset, streetlights on", "golden hour, no people", "make it dusk, porch light on": every
+    piece is an edit by itself and none is only a noun or a look, as in "add a hat, a scarf and
+    gloves" or "paint it red, white and blue".
+    """
+    pieces = [piece.strip() for piece in re.split(r"\s*,\s*(?:and\s+)?", clause) if piece.strip()]
+    said_verb, _, rest = clause.partition(" ")
+    if len(pieces) < 2 or _gapped(said_verb, rest):
+        return [clause]
+    for piece in pieces[1:]:
+        words = _words(piece)
+        opens = words[0] in _GRAMMAR.function_words - _GRAMMAR.determiners or _RE.fronted_start.match(piece)
+        if opens or _is_attribute(piece):
+            return [clause]
+        if not _noun_phrase(piece)[1] and not _is_look_word(words[-1]) and not _RE.no_more.match(piece):
+            return [clause]
+    return pieces if all(_parse_clause(piece) for piece in pieces) else [clause]
 
 
 def _gapped(verb: str, rest: str) -> Optional[list[str]]:

@@ -19,6 +19,7 @@ from chatedit.agent.rules.commands import (
 )
 from chatedit.agent.rules.frames import (
     _Draft,
+    _listed_edits,
     _parse_clause,
 )
 from chatedit.agent.rules.lexicon import (
@@ -54,7 +55,7 @@ def plan_rules(instruction: str) -> Plan:
     drafts: list[_Draft] = []
     last: Optional[_Draft] = None
     named: Optional[str] = None
-    for clause in _split_clauses(text):
+    for clause in (edit for said in _split_clauses(text) for edit in _listed_edits(said)):
         if named:
             # "the rug is too red, make it beige": after a description, "it" is what was described.
             clause = re.sub(r"\b(?:it|them|they)\b", f"the {named}", clause, count=1, flags=re.IGNORECASE)
