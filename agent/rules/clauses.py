@@ -341,7 +341,8 @@ def _split_look(rest: str) -> Optional[tuple[str, str]]:
     seen_noun = False
     for i in range(start, len(words)):
         word, following = low[i], low[i + 1] if i + 1 < len(low) else ""
-        if seen_noun and (word in _GRAMMAR.look_starters or (word == "in" and _is_look_word(following))):
+        opens = word == "in" and (_is_look_word(following) or _is_global_look(following))
+        if seen_noun and (word in _GRAMMAR.look_starters or opens):
             return split(i)
         if word in ("of", "with", "on", "in", "at", "from"):
             seen_noun = False

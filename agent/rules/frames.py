@@ -331,8 +331,8 @@ def _other_kind(instruction: str, kind: str, thing: str, new: str) -> Optional[l
     """
     category: Optional[Category] = None
     if kind in _LOOKS.place_nouns:
-        placed = _head(_noun_phrase(new)[0]) in _SCENE.places or re.match(r"^(?:the\s+)?[A-Z]\w", new)
-        if placed and not _is_image(thing):
+        sent = _RE.sent_to.match(new if _RE.sent_to.match(new) else f"to {new}")
+        if sent and _is_setting(sent) and not _is_image(thing):
             return _background(instruction, new, keep=_target(thing))
         category = "move"
     elif kind in _LOOKS.count_nouns:
@@ -456,6 +456,9 @@ def _make(instruction: str, rest: str, verb: str = "make") -> list[_Draft]:
             return _transform(instruction, becomes["np"], becomes["new"])
         return _make(instruction, rest) or _action(instruction, rest, anywhere=True)
     rest = re.sub(r"\s+instead$", "", rest.strip(), flags=re.IGNORECASE)
+    # "the whole photo done in crayon" is the photo in crayon.
+    made = r"\s+(?:" + "|".join(_GRAMMAR.made_as) + r")\s+(?=(?:in|as|like)\s)"
+    rest = re.sub(made, " ", rest, count=1, flags=re.IGNORECASE)
     gone = _RE.gone_look.match(rest)
     if gone and not _is_image(gone["np"]):
         return _remove(instruction, gone["np"])
@@ -907,6 +910,15 @@ def _is_setting(sent: re.Match) -> bool:
     return _head(_noun_phrase(place)[0]) in _SCENE.places or _is_background(place) or bool(named or new)
 
 
+def _new_place(rest: str) -> Optional[re.Match]:
+    """Gives back where the words that give a thing its new place start: "the painting| higher up the wall"."""
+    for space in re.finditer(r"\s+", rest):
+        before = _words(rest[: space.start()])
+        if len(before) > 1 and before[-1] not in _GRAMMAR.determiners and _RE.moved_to.match(rest[space.end() :]):
+            return space
+    return None
+
+
 def _places_anew(verb: str, after: str) -> bool:
     """Gives back whether the words after a thing give it a new place: "on the left instead", "sit nearer".
 
@@ -948,7 +960,7 @@ def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[li
     sent = _RE.sent_to.match(tail)
     if sent and _is_setting(sent):
         return _background(said, sent["place"], keep=None if phrase.lower() in ("us", "me") else _target(phrase))
-    direction = _RE.move_to.search(rest)
+    direction = _RE.move_to.search(rest) or _new_place(rest)
     if verb not in _VERBS.move and not direction and not _RE.moved_to.match(tail):
         return None
     if direction:

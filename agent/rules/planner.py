@@ -116,6 +116,7 @@ def _result_object(draft: _Draft) -> Optional[str]:
     """Gives back what "it" means after a step: the new object of a replace or add, else the target."""
     if draft.category in ("replace", "add"):
         return _strip_determiners(draft.prompt or "") or None
-    if draft.category in ("local", "remove"):
+    if draft.category != "global":
+        # "move the bike left, then make it red", "put the kids on a beach and make them wave".
         return draft.target
     return None
