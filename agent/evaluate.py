@@ -178,8 +178,9 @@ def evaluate_items(records: list[dict], planner: Planner = plan_rules) -> dict:
             value_ok = bool(plan.steps) and value_matches(plan.steps[0], record["value"])
             value_items += 1
             value_matched += value_ok
-        fully_right += gold != "other" and _correct(gold, predicted) and target_ok is not False and value_ok is not False
-        if (gold != "other" and not _correct(gold, predicted)) or target_ok is False or value_ok is False:
+        wrong = (gold != "other" and not _correct(gold, predicted)) or target_ok is False or value_ok is False
+        fully_right += gold != "other" and not wrong
+        if wrong:
             mistakes.append(
                 {
                     "id": record.get("id"),
@@ -188,7 +189,11 @@ def evaluate_items(records: list[dict], planner: Planner = plan_rules) -> dict:
                     "predicted": predicted,
                     "object": record.get("object"),
                     "target": phrase,
-                    **({"value": record["value"], "prompt": plan.steps[0].prompt if plan.steps else None} if value_ok is False else {}),
+                    **(
+                        {"value": record["value"], "prompt": plan.steps[0].prompt}
+                        if value_ok is False and plan.steps
+                        else {}
+                    ),
                 }
             )
     correct = sum(_correct(gold, pred) for gold, pred in pairs)
@@ -245,14 +250,7 @@ def evaluate_compound(records: list[dict], planner: Planner = plan_rules) -> dic
         gold_steps = record["steps"]
         count_error[len(plan.steps) - len(gold_steps)] += 1
         if len(plan.steps) != len(gold_steps):
-            mistakes.append(
-                {
-                    "id": record.get("id"),
-                    "instruction": record["instruction"],
-                    "gold": [_described(step["category"], step.get("object"), step.get("value")) for step in gold_steps],
-                    "predicted": [_described(step.category, step_phrase(step), step.prompt) for step in plan.steps],
-                }
-            )
+            mistakes.append(_compound_mistake(record, plan))
             continue
         exact_steps += 1
         sequence_ok = words_ok = True
@@ -275,14 +273,7 @@ def evaluate_compound(records: list[dict], planner: Planner = plan_rules) -> dic
         exact_sequence += sequence_ok
         fully_right += sequence_ok and words_ok
         if not sequence_ok or not words_ok:
-            mistakes.append(
-                {
-                    "id": record.get("id"),
-                    "instruction": record["instruction"],
-                    "gold": [_described(step["category"], step.get("object"), step.get("value")) for step in gold_steps],
-                    "predicted": [_described(step.category, step_phrase(step), step.prompt) for step in plan.steps],
-                }
-            )
+            mistakes.append(_compound_mistake(record, plan))
     total = len(records)
     return {
         "items": total,
@@ -309,6 +300,16 @@ def evaluate_compound(records: list[dict], planner: Planner = plan_rules) -> dic
 
 def _described(category: str, phrase: Optional[str], value: Optional[str]) -> str:
     return " ".join(part for part in (category, phrase and f"[{phrase}]", value and f"({value})") if part)
+
+
+def _compound_mistake(record: dict, plan: Plan) -> dict:
+    """Gives back a compound mistake: each gold step and each planned one as "category [object] (value)"."""
+    return {
+        "id": record.get("id"),
+        "instruction": record["instruction"],
+        "gold": [_described(step["category"], step.get("object"), step.get("value")) for step in record["steps"]],
+        "predicted": [_described(step.category, step_phrase(step), step.prompt) for step in plan.steps],
+    }
 
 
 def is_compound(records: list[dict]) -> bool:

@@ -688,7 +688,7 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
     if re.match(r"^(?:a|an|some|two|three|four|five|another)\s", low):
         return _add(instruction, text, "add")
     look = _split_look(text)
-    if look and _is_attribute(look[1]) and _is_noun_phrase(look[0]) and not _is_attribute(look[0]) and not _is_image(look[0]):
+    if look and _is_attribute(look[1]) and _is_noun_phrase(look[0]) and not _is_image(look[0]):
         # "the candles lit", "the girl's balloon red", "the curtains in pale yellow".
         return _local(instruction, _noun_phrase(look[0])[0], re.sub(r"^in\s+", "", look[1]) + " {}")
     colours = [w for w in _words(low) if w in _LOOKS.colours]
@@ -705,11 +705,11 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
 def _is_noun_phrase(text: str) -> bool:
     """Gives back whether a text is only a noun phrase: "the girl's balloon", "birds"; not "pattern the goat"."""
     words = _words(text)
-    if not words or words[0] in _GRAMMAR.function_words - _GRAMMAR.determiners:
+    if not words or words[0] in _GRAMMAR.function_words - _GRAMMAR.determiners or _is_attribute(text):
         return False
-    later = words[1:]
-    verbs = {"is", "are", "was", "were", "be"}
-    if any(w in _GRAMMAR.determiners or w in verbs or (w.endswith("ing") and _lemma(w) != w) for w in later):
+    # A determiner, a copula or a participle after the first word: a verb came first ("pattern the goat").
+    verbs = _GRAMMAR.determiners | {"is", "are", "was", "were", "be"}
+    if any(w in verbs or (w.endswith("ing") and _lemma(w) != w) for w in words[1:]):
         return False
     return not _noun_phrase(text, keep_with=False)[1]
 
@@ -747,7 +747,7 @@ def _parse_clause(clause: str) -> list[_Draft]:
 
 
 def _state(instruction: str, rest: str, verb: str) -> list[_Draft]:
-    """Frames "open the window", "gild the frame", "upholster the chair in velvet": the thing, in the state the verb leaves it in."""
+    """Frames "open the window", "gild the frame", "upholster the chair in velvet": the thing in its new state."""
     phrase, tail = _noun_phrase(rest)
     if not phrase or _is_image(phrase):
         return _global(instruction) if _is_global_look(instruction) else []
@@ -871,9 +871,12 @@ def _written_on(text: str) -> tuple[bool, Optional[str]]:
         if match:
             return True, _target(_noun_phrase(match["np"])[0])
     says = _SAYS.match(text)
-    if says and (says["say"].lower().startswith(("say", "spell")) or re.match(_QUOTED_OR_CAPS + "|" + _TITLE, says["what"])):
+    written = re.match(_QUOTED_OR_CAPS + "|" + _TITLE, says["what"]) if says else None
+    if says and (says["say"].lower().startswith(("say", "spell")) or written):
         # "correct the misspelled sign so it reads BAKERY": the verb before the sign is no part of it.
-        carrier = re.sub(r"^(?!(?:the|this|that|his|her|their|its|my|our|your)\s)[\w'-]+\s+(?=(?:the|this|that|his|her|their|its|my|our|your)\s)", "", says["np"], flags=re.IGNORECASE)
+        carrier = re.sub(
+            r"^[\w'-]+\s+(?=(?:the|this|that|his|her|their|its|my|our|your)\s)", "", says["np"], flags=re.I
+        )
         return True, _target(_noun_phrase(carrier)[0])
     return False, None
 
@@ -961,7 +964,7 @@ def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[li
     if sent and _is_setting(sent):
         return _background(said, sent["place"], keep=None if phrase.lower() in ("us", "me") else _target(phrase))
     direction = _RE.move_to.search(rest) or _new_place(rest)
-    if verb not in _VERBS.move and not direction and not _RE.moved_to.match(tail):
+    if verb not in _VERBS.move and not direction:
         return None
     if direction:
         phrase = _noun_phrase(re.sub(r"\s+(?:a\s+)?(?:bit|little|tad)$", "", rest[: direction.start()]))[0]
