@@ -688,7 +688,8 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
     if re.match(r"^(?:a|an|some|two|three|four|five|another)\s", low):
         return _add(instruction, text, "add")
     look = _split_look(text)
-    if look and _is_attribute(look[1]) and _is_noun_phrase(look[0]) and not _is_image(look[0]):
+    named = look and _is_noun_phrase(look[0]) and not _is_attribute(look[0]) and not _is_image(look[0])
+    if named and _is_attribute(look[1]):
         # "the candles lit", "the girl's balloon red", "the curtains in pale yellow".
         return _local(instruction, _noun_phrase(look[0])[0], re.sub(r"^in\s+", "", look[1]) + " {}")
     colours = [w for w in _words(low) if w in _LOOKS.colours]
@@ -705,7 +706,7 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
 def _is_noun_phrase(text: str) -> bool:
     """Gives back whether a text is only a noun phrase: "the girl's balloon", "birds"; not "pattern the goat"."""
     words = _words(text)
-    if not words or words[0] in _GRAMMAR.function_words - _GRAMMAR.determiners or _is_attribute(text):
+    if not words or words[0] in _GRAMMAR.function_words - _GRAMMAR.determiners:
         return False
     # A determiner, a copula or a participle after the first word: a verb came first ("pattern the goat").
     verbs = _GRAMMAR.determiners | {"is", "are", "was", "were", "be"}
