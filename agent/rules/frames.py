@@ -8,6 +8,7 @@ from typing import Callable, Optional
 
 from chatedit.agent.plan import Category, Step
 from chatedit.agent.rules.clauses import (
+    _CLAUSE_SIGNAL,
     _imperative,
     _noun_phrase,
     _relation,
@@ -688,10 +689,10 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
     if re.match(r"^(?:a|an|some|two|three|four|five|another)\s", low):
         return _add(instruction, text, "add")
     look = _split_look(text)
-    named = look and _is_noun_phrase(look[0]) and not _is_attribute(look[0]) and not _is_image(look[0])
-    if named and _is_attribute(look[1]):
+    held, how = look or ("", "")
+    if _is_noun_phrase(held) and not _is_attribute(held) and not _is_image(held) and _is_attribute(how):
         # "the candles lit", "the girl's balloon red", "the curtains in pale yellow".
-        return _local(instruction, _noun_phrase(look[0])[0], re.sub(r"^in\s+", "", look[1]) + " {}")
+        return _local(instruction, _noun_phrase(held)[0], re.sub(r"^in\s+", "", how) + " {}")
     colours = [w for w in _words(low) if w in _LOOKS.colours]
     if colours and len(_words(low)) <= 8:
         # "red for the horse's hue".
@@ -728,6 +729,9 @@ def _parse_clause(clause: str) -> list[_Draft]:
     if not words or _RE.negation.match(text):
         return []
     verb = _lemma(words[0])
+    if verb in _VERBS.noun_like and words[0] == verb + "s" and words[1:2] and words[1] not in _CLAUSE_SIGNAL:
+        # "leaves on the ground", "lights off": a plural noun, not a verb.
+        verb = words[0]
     said_verb, *tail = text.split(None, 1)
     rest = tail[0] if tail else ""
     # A wish or a statement lists objects and their looks with no verb: "the door green and the fence red".
@@ -791,7 +795,7 @@ def _particle_frame(said: str, rest: str, verb: str) -> Optional[list[_Draft]]:
         if verb == "crop" and not re.match(r"^(?:out|away)\b", rest, re.IGNORECASE):
             return _adjust(said, rest, verb)
         return _remove(said, rest)
-    if verb == "light" and not re.match(r"^(?:up\b|it\b|on\b|off\b|the\s+(?:image|photo|picture|scene)\b)", rest, re.I):
+    if verb == "light" and not re.match(r"^(?:up\b|it\b|the\s+(?:image|photo|picture|scene)\b)", rest, re.IGNORECASE):
         if _RE.counted.match(rest):
             return _add(said, rest, "add")
         return _local(said, _noun_phrase(rest)[0], "lit {}")
