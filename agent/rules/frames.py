@@ -644,8 +644,8 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
 
     A description of how a thing is now ("the rug is too red") asks for nothing: it names the thing.
     """
-    described = _RE.copula.match(text)
-    if described and _RE.focus.match(text) and _RE.complained_look.match(described["value"]):
+    described = _RE.focus.match(text)
+    if described and described["subject"] and _RE.complained_look.match(described["state"]):
         return []
     low = text.lower()
     instead = _RE.rather_than.match(text)
@@ -927,13 +927,16 @@ def _new_place(rest: str) -> Optional[re.Match]:
     return None
 
 
-def _places_anew(verb: str, after: str) -> bool:
+def _places_anew(verb: str, after: str, be: bool = False) -> bool:
     """Gives back whether the words after a thing give it a new place: "on the left instead", "sit nearer".
 
     A new setting is no move: "have him be in a desert instead" changes the background.
     """
     said, stays = f"{verb} {after}".strip(), _lemma(verb) in _VERBS.stay
     where = after if stays else said
+    if be and not stays:
+        # "the mug should be on the left side of the plate": "be" came before the place.
+        return bool(_RE.placed_at.match(said) or _places_anew("be", said))
     sent = _RE.sent_to.match(re.sub(r"\s+instead$", "", where, flags=re.IGNORECASE))
     if sent and _is_setting(sent):
         return False
@@ -953,11 +956,12 @@ def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[li
     counted = _RE.count.search(said) or _RE.count.search(text)
     if counted:
         return [_Draft("count", said, target=_target(next(g for g in counted.groups() if g)), prompt=said)]
+    for placed in (_RE.posed.match(said), _RE.posed.match(text)):
+        if placed and placed["np"] and _places_anew(placed["verb"], placed["after"], bool(placed["be"])):
+            # "the vase should sit nearer the window", "have the cat on the left instead".
+            return [_Draft("move", said, target=_target(_noun_phrase(placed["np"])[0]), prompt=said)]
     posed = _RE.posed.match(text) or _RE.posed.match(said)
     owned = posed and posed["np"] and posed["np"].lower().endswith(("'s", "’s"))
-    if posed and posed["np"] and not owned and _places_anew(posed["verb"], posed["after"]):
-        # "the vase should sit nearer the window", "have the cat on the left instead".
-        return [_Draft("move", said, target=_target(_noun_phrase(posed["np"])[0]), prompt=said)]
     if posed and not owned and (posed["owner"] or _is_pose(posed["verb"], posed["after"])):
         return [_Draft("pose", said, target=_target(_noun_phrase(posed["np"] or posed["owner"])[0]), prompt=said)]
     definite = re.match(r"^(?:the|this|that|these|those|his|her|their|its|my|him|them|it|us|me)\b", rest, re.I)
