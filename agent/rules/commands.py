@@ -58,6 +58,9 @@ def is_question(text: str) -> bool:
     if _RE.wish.match(low) and _edit_like(low):
         return False
     asking = _RE.asking.match(low)
+    if asking and asking.group(0) in _AUXILIARIES[3:] and _edit_like(low):
+        # "can the billboard go?", "could the van disappear?": a wish.
+        return False
     if asking:
         # "have the dog wear a hat" and "have it be night" are orders; "have you seen it?" asks.
         subject = re.match(r"^\S+\s+(?:you|i|we|they|he|she|it|there|this|that|u)\s+(?P<next>\S+)", low)

@@ -195,7 +195,8 @@ def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
         return _global(instruction)
     if not new or (_is_image(new) and not _RE.counted.match(new)):
         return []
-    if _is_background(new) or (_head(new) in _SCENE.places and relation in ("behind", "around", "near")):
+    landmark = _head(new) in _SCENE.places or re.match(r"^the\s+[A-Z]", new)
+    if _is_background(new) or (landmark and relation in ("behind", "around", "near")):
         return _background(instruction, new, keep=anchor if relation in ("behind", "around", "near") else None)
     if anchor and _head(new) in _LOOKS.pattern_nouns:
         return _local(instruction, anchor, "{} with " + _strip_determiners(new))
@@ -297,8 +298,8 @@ def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
         len(old_words) == 1 and old_words[0] in _SCENE.times | _SCENE.seasons | _SCENE.weather | {"day"}
     ):
         return _global(instruction)
-    old, _ = _noun_phrase(old_text)
-    whole = not old or _is_image(old)
+    old, where = _noun_phrase(old_text)
+    whole = not old or (_is_image(old) and not _is_hung(old, where))
     if whole and _is_style_or_time(new):
         return _global(instruction)
     placed = re.match(r"^(?:in|at|on|inside)\s+(?P<place>.+)$", new, re.IGNORECASE)
@@ -321,6 +322,11 @@ def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
         # "change the lake to a desert": one setting for another.
         return _background(instruction, new)
     return _new_look_or_object(instruction, old, new)
+
+
+def _is_hung(phrase: str, tail: str) -> bool:
+    """Gives back whether a word for the picture is a picture in it, by where it is: "the photo on the wall"."""
+    return _head(phrase) in _SCENE.picture_things and bool(_RE.hung.match(tail))
 
 
 def _other_kind(instruction: str, kind: str, thing: str, new: str) -> Optional[list[_Draft]]:
@@ -625,8 +631,7 @@ def _adjust(instruction: str, rest: str, verb: str) -> list[_Draft]:
     phrase, tail = _noun_phrase(rest, keep_with=False)
     if _head(phrase) in ("shadows", "highlights", "midtones", "blacks", "whites"):
         return _global(instruction)
-    if phrase.lower() in _SCENE.picture_things and _RE.hung.match(tail):
-        # "enlarge the photo on the wall": a picture in the picture.
+    if _is_hung(phrase, tail):
         return _local(instruction, phrase, _past(verb) + " {}")
     if not phrase or _is_image(phrase) or _is_weather_thing(phrase) or _is_global_look(phrase) or _is_global_look(rest):
         if phrase and _is_background(phrase) and not _mentions(phrase, _SCENE.weather):
@@ -686,7 +691,8 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
             if _is_background(with_what["what"])
             else _add(instruction, with_what["what"], "add")
         )
-    if re.match(r"^(?:a|an|some|two|three|four|five|another)\s", low):
+    if re.match(r"^(?:a|an|some|two|three|four|five|another)\s", low) or (re.match(r"^the\s+[A-Z]", text) and relation):
+        # "a cat on the sofa", "the Eiffel Tower behind us".
         return _add(instruction, text, "add")
     look = _split_look(text)
     held, how = look or ("", "")
@@ -753,11 +759,12 @@ def _parse_clause(clause: str) -> list[_Draft]:
 
 def _state(instruction: str, rest: str, verb: str) -> list[_Draft]:
     """Frames "open the window", "gild the frame", "upholster the chair in velvet": the thing in its new state."""
-    phrase, tail = _noun_phrase(rest)
+    phrase, tail = _noun_phrase(rest, keep_with=False)
     if not phrase or _is_image(phrase):
         return _global(instruction) if _is_global_look(instruction) else []
-    finish = re.match(r"^(?:in|with)\s+(?P<look>.+)$", tail, re.IGNORECASE)
-    how = " " + tail if finish and _is_attribute(finish["look"]) else ""
+    # "in velvet", "with white icing": what it is finished with; "in the kitchen" says where it is.
+    finish = re.match(r"^(?:in|with)\s+(?!(?:the|this|that|his|her|their|its|my)\b)(?P<look>.+)$", tail, re.IGNORECASE)
+    how = " " + tail if finish and len(_words(finish["look"])) <= 3 else ""
     return _local(instruction, phrase, _STATE_OF[verb] + " {}" + how)
 
 
@@ -860,7 +867,8 @@ def _gapped(verb: str, rest: str) -> Optional[list[str]]:
 _QUOTED_OR_CAPS = _PHRASES["fragments"]["quoted_or_caps"]
 _TITLE = _PHRASES["fragments"]["title_case"]
 _SAYS = re.compile(
-    r"^(?:(?:make|have|let|get|change|turn|can|could)\s+)?(?P<np>.+?)\s+(?:to\s+)?(?:should\s+|will\s+|would\s+)?"
+    r"^(?:(?:make|have|let|get|change|turn|can|could)\s+)?(?P<np>.+?)\s+(?:to\s+)?"
+    r"(?:(?:should|will|would|must|needs?\s+to|has\s+to|ought\s+to)\s+)?"
     r"(?P<say>" + "|".join(sorted(_VERBS.say)) + r")\s+(?P<what>\S.*)$",
     re.IGNORECASE,
 )
