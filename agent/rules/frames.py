@@ -759,13 +759,19 @@ def _parse_clause(clause: str) -> list[_Draft]:
 
 def _state(instruction: str, rest: str, verb: str) -> list[_Draft]:
     """Frames "open the window", "gild the frame", "upholster the chair in velvet": the thing in its new state."""
-    phrase, tail = _noun_phrase(rest, keep_with=False)
-    if not phrase or _is_image(phrase):
+    coloured = _split_look(rest)
+    said = coloured and _is_attribute(coloured[1]) and not re.match(r"^(?:in|with)\s", coloured[1], re.IGNORECASE)
+    look = coloured[1] + " " if said and coloured else ""
+    phrase, tail = _noun_phrase(coloured[0] if said and coloured else rest, keep_with=False)
+    # Only a thing takes a finish: "gild the frame" gilds a frame, "varnish it" the thing meant.
+    bare = _words(rest)[:2] in (["the", phrase.lower()], [phrase.lower()])
+    thing = _is_pronoun(phrase) or (bare and phrase.lower() in _SCENE.picture_things)
+    if not phrase or (_is_image(phrase) and not thing):
         return _global(instruction) if _is_global_look(instruction) else []
     # "in velvet", "with white icing": what it is finished with; "in the kitchen" says where it is.
     finish = re.match(r"^(?:in|with)\s+(?!(?:the|this|that|his|her|their|its|my)\b)(?P<look>.+)$", tail, re.IGNORECASE)
     how = " " + tail if finish and len(_words(finish["look"])) <= 3 else ""
-    return _local(instruction, phrase, _STATE_OF[verb] + " {}" + how)
+    return _local(instruction, phrase, look + _STATE_OF[verb] + " {}" + how)
 
 
 # Which frame reads a clause, by the clause's verb: a verb listed in several rows goes to the first.

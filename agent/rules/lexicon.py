@@ -80,6 +80,7 @@ _RELATION_PATTERN = re.compile(
 
 _GLOBAL_VERBS = _VERBS.picture | _VERBS.restore | _VERBS.light
 _STATE_OF: dict[str, str] = _lexicon("verbs")["state_of"]
+_FINISHES = frozenset(_STATE_OF.values())
 _REMOVAL_PARTICLES = tuple(
     (frozenset(row["verbs"].split()), _compiled(row["particle"]), _compiled(row["cut"]), row["into"])
     for row in _lexicon("verbs")["removal_particles"]
@@ -253,6 +254,9 @@ def _is_style_or_time(text: str) -> bool:
 def _is_look_word(word: str, following: str = "") -> bool:
     """Gives back whether a word says how something looks ("red", "wooden", "bigger"; "sky" only in "sky blue")."""
     if word in _LOOKS.colours or word in _LOOKS.materials or word in _LOOKS.looks or word in _LOOKS.comparatives:
+        return True
+    if word in _FINISHES:
+        # "tiled", "gilded": the state a verb of agent/words/verbs.toml leaves a thing in.
         return True
     return word.endswith(("ish", "-colored", "-coloured")) or (word in _LOOKS.shades and following in _LOOKS.colours)
 
