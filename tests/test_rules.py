@@ -789,3 +789,8 @@ def test_the_picture_itself_stays_the_picture():
     assert one_step("make the whole photo black and white").category == "global"
     assert one_step("brighten the picture").category == "global"
     assert one_step("crop the photo").category == "global"
+
+
+def test_a_finish_on_a_frame_is_on_the_frame_and_on_the_whole_picture_is_global():
+    assert (one_step("gild the frame").category, one_step("gild the frame").target) == ("local", "frame")
+    assert one_step("frost the whole picture").category == "global"

@@ -332,9 +332,8 @@ def _is_hung(phrase: str, tail: str) -> bool:
 def _other_kind(instruction: str, kind: str, thing: str, new: str) -> Optional[list[_Draft]]:
     """Gives back the step of an attribute that is another kind of edit, or None for a look.
 
-    "the position of the lamp to the left of the sofa" is a move ("the location of the dog to
-    Paris" a new background), "the number of the cups to five" a count, "the number of the bus to
-    42" new text, "the expression of the boy to surprised" a pose.
+    The position of the lamp is a move (a new background for a place), the number of the cups a count
+    (of the bus, its text), the expression of the boy a pose.
     """
     category: Optional[Category] = None
     if kind in _LOOKS.place_nouns:
@@ -823,11 +822,9 @@ def _particle_frame(said: str, rest: str, verb: str) -> Optional[list[_Draft]]:
 
 
 def _listed_edits(clause: str) -> list[str]:
-    """Gives back the edits of a clause that lists them with commas and no verb, else the clause.
+    """Gives back the edits of a clause that lists them with no verb ("sunset, streetlights on"), else the clause.
 
-    "sunset, streetlights on", "golden hour, no people", "make it dusk, porch light on": every
-    piece is an edit by itself and none is only a noun or a look, as in "add a hat, a scarf and
-    gloves" or "paint it red, white and blue".
+    Every piece must be an edit by itself, not only a noun or a look ("add a hat, a scarf", "red, white").
     """
     pieces = [piece.strip() for piece in re.split(r"\s*,\s*(?:and\s+)?", clause) if piece.strip()]
     said_verb, _, rest = clause.partition(" ")
@@ -918,11 +915,10 @@ def _is_pose(verb: Optional[str], after: Optional[str]) -> bool:
 
 
 def _is_setting(sent: re.Match) -> bool:
-    """Gives back whether a subject sent somewhere gets a new setting: a place, a named one, or a new one in front.
+    """Gives back whether a subject sent somewhere gets a new setting.
 
-    "into a rainforest", "to Paris", "in front of the Taj Mahal", "in front of a castle" and "in the
-    middle of a desert" are settings; "on Bob", "in front of the fireplace" and "in the middle of
-    the room" (a spot in the setting there is) are not.
+    "into a rainforest", "to Paris", "in front of the Taj Mahal", "in front of a castle" do; "on Bob"
+    and "in the middle of the room" (a spot in the setting there is) do not.
     """
     place, where = sent["place"], sent["where"].lower()
     named = bool(re.match(r"^(?:the\s+)?[A-Z]\w", place)) and where != "on"
@@ -944,17 +940,15 @@ def _new_place(rest: str) -> Optional[re.Match]:
 def _places_anew(verb: str, after: str, be: bool = False) -> bool:
     """Gives back whether the words after a thing give it a new place: "on the left instead", "sit nearer".
 
-    A new setting is no move: "have him be in a desert instead" changes the background.
+    `be`: "be" came before them ("should be on the other side"). A new setting is no move ("be in a desert").
     """
-    said, stays = f"{verb} {after}".strip(), _lemma(verb) in _VERBS.stay
-    where = after if stays else said
-    if be and not stays:
-        # "the mug should be on the left side of the plate": "be" came before the place.
-        return bool(_RE.placed_at.match(said) or _places_anew("be", said))
+    said = f"{verb} {after}".strip()
+    where = after if _lemma(verb) in _VERBS.stay else said
     sent = _RE.sent_to.match(re.sub(r"\s+instead$", "", where, flags=re.IGNORECASE))
     if sent and _is_setting(sent):
         return False
-    return bool(_RE.moved_to.match(said) or (stays and (_RE.moved_to.match(after) or _RE.placed_at.match(after))))
+    stays = be or _lemma(verb) in _VERBS.stay
+    return bool(_RE.moved_to.match(said) or _RE.moved_to.match(where) or (stays and _RE.placed_at.match(where)))
 
 
 def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[list[_Draft]]:
