@@ -928,15 +928,6 @@ def _is_setting(sent: re.Match) -> bool:
     return _head(_noun_phrase(place)[0]) in _SCENE.places or _is_background(place) or bool(named or new)
 
 
-def _new_place(rest: str) -> Optional[re.Match]:
-    """Gives back where the words that give a thing its new place start: "the painting| higher up the wall"."""
-    for space in re.finditer(r"\s+", rest):
-        before = _words(rest[: space.start()])
-        if len(before) > 1 and before[-1] not in _GRAMMAR.determiners and _RE.moved_to.match(rest[space.end() :]):
-            return space
-    return None
-
-
 def _places_anew(verb: str, after: str, be: bool = False) -> bool:
     """Gives back whether the words after a thing give it a new place: "on the left instead", "sit nearer".
 
@@ -980,8 +971,8 @@ def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[li
     sent = _RE.sent_to.match(tail)
     if sent and _is_setting(sent):
         return _background(said, sent["place"], keep=None if phrase.lower() in ("us", "me") else _target(phrase))
-    direction = _RE.move_to.search(rest) or _new_place(rest)
-    if verb not in _VERBS.move and not direction:
+    direction = _RE.move_to.search(rest)
+    if verb not in _VERBS.move and not direction and not _RE.moved_to.match(tail):
         return None
     if direction:
         phrase = _noun_phrase(re.sub(r"\s+(?:a\s+)?(?:bit|little|tad)$", "", rest[: direction.start()]))[0]
