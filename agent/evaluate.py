@@ -20,6 +20,12 @@ How the numbers are counted:
   word) is a word of the prediction, or when both end in the same head noun: "red slippers" and
   "slippers" match either way, "shirt of person" matches "person", "glasses" matches "pair of
   glasses"; "table" does not match "table lamp".
+* Value: where a record or a gold step has a `value` (the colour, the new object or background, the
+  words of a text, the number, the destination), the step's prompt must hold every word of it, each
+  word compared by its start ("gild" is in "gilded frame", "red" in "red door"); so "the door red and
+  the fence green" planned with the colours swapped scores as a value mistake. An item is fully right
+  when its category, target and value all are; a compound one when, in addition to its exact
+  sequence, every labelled target and value of its steps is.
 * Compound: a plan has the exact step count when it has as many steps as the gold `steps`, and the
   exact category sequence when, in addition, every step's category equals the gold one (`replace`
   as `local`; a gold `other` step accepts any category, for the reason above).
@@ -98,6 +104,21 @@ def phrases_match(predicted: Optional[str], gold: Optional[str]) -> bool:
     return mine == theirs or theirs[-1] in mine or mine[-1] == theirs[-1]
 
 
+def _stem(word: str) -> str:
+    word = _singular(word)
+    for suffix in ("ing", "ed", "e"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def value_matches(step: Step, value: str) -> bool:
+    """Gives back whether a step's prompt holds every word of a gold value (see the module docstring)."""
+    said = re.findall(r"[a-z0-9]+", step.prompt.lower())
+    wanted = [word for word in re.findall(r"[a-z0-9]+", value.lower()) if word not in ("a", "an", "the")]
+    return all(any(word.startswith(_stem(gold)) or _stem(word) == _stem(gold) for word in said) for gold in wanted)
+
+
 def step_phrase(step: Step) -> Optional[str]:
     """Gives back the phrase a step acts on: its target, or the new object for an `add` step."""
     return step.prompt if step.category == "add" else step.target
@@ -138,7 +159,7 @@ def evaluate_items(records: list[dict], planner: Planner = plan_rules) -> dict:
     pairs: list[tuple[str, str]] = []
     other: Counter[str] = Counter()
     mistakes: list[dict] = []
-    target_items = target_matched = 0
+    target_items = target_matched = value_items = value_matched = fully_right = 0
     for record in records:
         plan = planner(record["instruction"])
         predicted, gold = plan_category(plan), record["category"]
@@ -152,7 +173,14 @@ def evaluate_items(records: list[dict], planner: Planner = plan_rules) -> dict:
             target_ok = phrases_match(phrase, record["object"])
             target_items += 1
             target_matched += target_ok
-        if (gold != "other" and not _correct(gold, predicted)) or target_ok is False:
+        value_ok = None
+        if record.get("value") and gold != "other":
+            value_ok = bool(plan.steps) and value_matches(plan.steps[0], record["value"])
+            value_items += 1
+            value_matched += value_ok
+        wrong = (gold != "other" and not _correct(gold, predicted)) or target_ok is False or value_ok is False
+        fully_right += gold != "other" and not wrong
+        if wrong:
             mistakes.append(
                 {
                     "id": record.get("id"),
@@ -161,6 +189,11 @@ def evaluate_items(records: list[dict], planner: Planner = plan_rules) -> dict:
                     "predicted": predicted,
                     "object": record.get("object"),
                     "target": phrase,
+                    **(
+                        {"value": record["value"], "prompt": plan.steps[0].prompt}
+                        if value_ok is False and plan.steps
+                        else {}
+                    ),
                 }
             )
     correct = sum(_correct(gold, pred) for gold, pred in pairs)
@@ -184,6 +217,12 @@ def evaluate_items(records: list[dict], planner: Planner = plan_rules) -> dict:
             "matched": target_matched,
             "match": target_matched / target_items if target_items else None,
         },
+        "value": {
+            "items": value_items,
+            "matched": value_matched,
+            "match": value_matched / value_items if value_items else None,
+        },
+        "fully_right": fully_right / len(pairs) if pairs else None,
         "mistakes": mistakes,
     }
 
@@ -201,27 +240,20 @@ def evaluate_compound(records: list[dict], planner: Planner = plan_rules) -> dic
         `steps` (scored steps), `step_accuracy`, `confusion`, `target` ({items, matched, match}),
         and `mistakes`.
     """
-    exact_steps = exact_sequence = 0
+    exact_steps = exact_sequence = fully_right = 0
     count_error: Counter[int] = Counter()
     pairs: list[tuple[str, str]] = []
     mistakes: list[dict] = []
-    target_items = target_matched = 0
+    target_items = target_matched = value_items = value_matched = 0
     for record in records:
         plan = planner(record["instruction"])
         gold_steps = record["steps"]
         count_error[len(plan.steps) - len(gold_steps)] += 1
         if len(plan.steps) != len(gold_steps):
-            mistakes.append(
-                {
-                    "id": record.get("id"),
-                    "instruction": record["instruction"],
-                    "gold": [step["category"] for step in gold_steps],
-                    "predicted": [step.category for step in plan.steps],
-                }
-            )
+            mistakes.append(_compound_mistake(record, plan))
             continue
         exact_steps += 1
-        sequence_ok = True
+        sequence_ok = words_ok = True
         for gold_step, step in zip(gold_steps, plan.steps, strict=False):
             gold = gold_step["category"]
             if gold == "other":
@@ -229,18 +261,19 @@ def evaluate_compound(records: list[dict], planner: Planner = plan_rules) -> dic
             pairs.append((gold, step.category))
             sequence_ok &= _correct(gold, step.category)
             if gold_step.get("object"):
+                target_ok = phrases_match(step_phrase(step), gold_step["object"])
                 target_items += 1
-                target_matched += phrases_match(step_phrase(step), gold_step["object"])
+                target_matched += target_ok
+                words_ok &= target_ok
+            if gold_step.get("value"):
+                value_ok = value_matches(step, gold_step["value"])
+                value_items += 1
+                value_matched += value_ok
+                words_ok &= value_ok
         exact_sequence += sequence_ok
-        if not sequence_ok:
-            mistakes.append(
-                {
-                    "id": record.get("id"),
-                    "instruction": record["instruction"],
-                    "gold": [step["category"] for step in gold_steps],
-                    "predicted": [step.category for step in plan.steps],
-                }
-            )
+        fully_right += sequence_ok and words_ok
+        if not sequence_ok or not words_ok:
+            mistakes.append(_compound_mistake(record, plan))
     total = len(records)
     return {
         "items": total,
@@ -255,7 +288,27 @@ def evaluate_compound(records: list[dict], planner: Planner = plan_rules) -> dic
             "matched": target_matched,
             "match": target_matched / target_items if target_items else None,
         },
+        "value": {
+            "items": value_items,
+            "matched": value_matched,
+            "match": value_matched / value_items if value_items else None,
+        },
+        "fully_right": fully_right / total if total else None,
         "mistakes": mistakes,
+    }
+
+
+def _described(category: str, phrase: Optional[str], value: Optional[str]) -> str:
+    return " ".join(part for part in (category, phrase and f"[{phrase}]", value and f"({value})") if part)
+
+
+def _compound_mistake(record: dict, plan: Plan) -> dict:
+    """Gives back a compound mistake: each gold step and each planned one as "category [object] (value)"."""
+    return {
+        "id": record.get("id"),
+        "instruction": record["instruction"],
+        "gold": [_described(step["category"], step.get("object"), step.get("value")) for step in record["steps"]],
+        "predicted": [_described(step.category, step_phrase(step), step.prompt) for step in plan.steps],
     }
 
 
@@ -329,12 +382,15 @@ def format_report(results: dict[str, dict]) -> str:
                 *(_percent(result["per_category"].get(label, {}).get("accuracy")) for label in labels),
                 f"{result['target']['matched']}/{result['target']['items']}",
                 _percent(result["target"]["match"]),
+                _percent(result["value"]["match"]),
+                _percent(result["fully_right"]),
                 str(result["other"]["items"]),
             ]
             for name, result in items.items()
         ]
-        header = ["file", "items", "scored", "category", *labels, "targets", "target match", "other"]
-        parts.append("Category accuracy (replace and text count as local; `other` left out) and target match\n")
+        header = ["file", "items", "scored", "category", *labels, "targets", "target match", "value match"]
+        header += ["fully right", "other"]
+        parts.append("Category accuracy (replace and text count as local; `other` left out), target and value match\n")
         parts.append(_table(header, rows))
     if compound:
         rows = [
@@ -345,11 +401,14 @@ def format_report(results: dict[str, dict]) -> str:
                 _percent(result["exact_sequence"]),
                 _percent(result["step_accuracy"]),
                 _percent(result["target"]["match"]),
+                _percent(result["value"]["match"]),
+                _percent(result["fully_right"]),
                 " ".join(f"{k:+d}:{v}" for k, v in result["step_count_error"].items()),
             ]
             for name, result in compound.items()
         ]
-        header = ["file", "items", "exact steps", "exact sequence", "step category", "step target", "count error"]
+        header = ["file", "items", "exact steps", "exact sequence", "step category", "step target", "step value"]
+        header += ["fully right", "count error"]
         parts.append("\n\nCompound instructions\n")
         parts.append(_table(header, rows))
     for name, result in results.items():

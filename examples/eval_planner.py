@@ -68,7 +68,11 @@ def main() -> int:
             shown = result["mistakes"][: args.mistakes]
             print(f"\nMistakes in {name} ({len(shown)} of {len(result['mistakes'])}):")
             for mistake in shown:
-                print(f"  gold {mistake['gold']} | predicted {mistake['predicted']} | {mistake['instruction']!r}")
+                gold, predicted = mistake["gold"], mistake["predicted"]
+                if "target" in mistake:
+                    gold += f" [{mistake['object']}]" + (f" ({mistake['value']})" if "value" in mistake else "")
+                    predicted += f" [{mistake['target']}]" + (f" ({mistake['prompt']})" if "prompt" in mistake else "")
+                print(f"  gold {gold} | predicted {predicted} | {mistake['instruction']!r}")
     return 0
 
 

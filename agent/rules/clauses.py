@@ -155,7 +155,7 @@ def _from_statement(text: str) -> str:
 
 def _from_description(text: str, np: str, value: str) -> str:
     """Gives back the order in "the queen is wearing a hat", "the cart is a wagon"; complaints stay as they are."""
-    if re.match(r"^(?:too|so|very|really|quite|kind\s+of|a\s+bit)\s", value, re.IGNORECASE):
+    if _RE.complained_look.match(value):
         return text
     if _is_attribute(value) or _is_global_look(value):
         return f"make {np} {value}"
@@ -188,7 +188,10 @@ def _noun_phrase(text: str, keep_with: bool = True) -> tuple[str, str]:
     text = text.strip(" ,.")
     stop = len(text)
     for match in _RE.cut.finditer(text):
-        if not [w for w in _words(text[: match.start()]) if w not in _GRAMMAR.articles and w not in _GRAMMAR.numbers]:
+        before = _words(text[: match.start()])
+        # "the couple to a vineyard": a number word after "the" and before the cut is the noun.
+        counted = before[-2:-1] == ["the"] and before[-1] in _GRAMMAR.numbers
+        if not counted and not [w for w in before if w not in _GRAMMAR.articles and w not in _GRAMMAR.numbers]:
             continue
         if match.group(0).strip() == "," and _continues_list(text[match.end() :]):
             continue
@@ -338,7 +341,8 @@ def _split_look(rest: str) -> Optional[tuple[str, str]]:
     seen_noun = False
     for i in range(start, len(words)):
         word, following = low[i], low[i + 1] if i + 1 < len(low) else ""
-        if seen_noun and (word in _GRAMMAR.look_starters or (word == "in" and _is_look_word(following))):
+        opens = word == "in" and (_is_look_word(following) or _is_global_look(following))
+        if seen_noun and (word in _GRAMMAR.look_starters or opens):
             return split(i)
         if word in ("of", "with", "on", "in", "at", "from"):
             seen_noun = False

@@ -7,6 +7,7 @@ from typing import Literal, Optional
 
 from chatedit.agent.rules.clauses import (
     _imperative,
+    _split_clauses,
     _starts_clause,
 )
 from chatedit.agent.rules.frames import (
@@ -47,7 +48,7 @@ def is_question(text: str) -> bool:
     cat?", "could the sky be bluer?" and "how about adding a hat?" are edits phrased as questions.
     """
     low = " ".join(text.lower().replace("’", "'").split())
-    low = re.sub(r"^(?:hey|hi|hello|ok|okay|so|and|but|um|hmm|well|please)[,!.]?\s+", "", low)
+    low = re.sub(r"^(?:hey|hi|hello|ok|okay|so|and|but|um|hmm|well|please|honestly|ugh|oh|uh)[,!.]?\s+", "", low)
     if not low or parse_command(low):
         return False
     request = _RE.request.match(low)
@@ -57,13 +58,17 @@ def is_question(text: str) -> bool:
     if _RE.wish.match(low) and _edit_like(low):
         return False
     asking = _RE.asking.match(low)
+    if asking and asking.group(0) in _AUXILIARIES[3:] and _edit_like(low):
+        # "can the billboard go?", "could the van disappear?": a wish.
+        return False
     if asking:
         # "have the dog wear a hat" and "have it be night" are orders; "have you seen it?" asks.
         subject = re.match(r"^\S+\s+(?:you|i|we|they|he|she|it|there|this|that|u)\s+(?P<next>\S+)", low)
         ordered = subject and asking.group(0) in ("have", "let") and subject["next"] in _VERBS.actions | _CLAUSE_VERBS
         return asking.group(0) not in _AUXILIARIES or low.endswith("?") or bool(subject and not ordered)
     if low.endswith("?"):
-        return not _edit_like(low)
+        # "the bin bothers me, could it go?": the question asks for the edit before it.
+        return not any(_edit_like(clause) for clause in _split_clauses(low))
     return False
 
 

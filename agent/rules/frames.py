@@ -8,6 +8,7 @@ from typing import Callable, Optional
 
 from chatedit.agent.plan import Category, Step
 from chatedit.agent.rules.clauses import (
+    _CLAUSE_SIGNAL,
     _imperative,
     _noun_phrase,
     _relation,
@@ -132,7 +133,7 @@ def _remove(instruction: str, rest: str, verb: str = "remove") -> list[_Draft]:
         # "clear everything off the desk": the things on it.
         phrase = "objects " + tail
     # "remove the photo (from the wall)" names a thing in the picture: the picture cannot leave itself.
-    pictured = phrase.lower() in ("photo", "photos", "photograph", "picture", "pictures", "frame", "poster")
+    pictured = phrase.lower() in _SCENE.picture_things
     if not phrase or (_is_image(phrase) and not pictured):
         return _global(instruction) if _is_global_look(instruction) else []
     if _is_weather_thing(phrase):
@@ -194,7 +195,8 @@ def _add(instruction: str, rest: str, verb: str = "add") -> list[_Draft]:
         return _global(instruction)
     if not new or (_is_image(new) and not _RE.counted.match(new)):
         return []
-    if _is_background(new) or (_head(new) in _SCENE.places and relation in ("behind", "around", "near")):
+    landmark = _head(new) in _SCENE.places or re.match(r"^the\s+[A-Z]", new)
+    if _is_background(new) or (landmark and relation in ("behind", "around", "near")):
         return _background(instruction, new, keep=anchor if relation in ("behind", "around", "near") else None)
     if anchor and _head(new) in _LOOKS.pattern_nouns:
         return _local(instruction, anchor, "{} with " + _strip_determiners(new))
@@ -284,6 +286,11 @@ def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
     attribute = _ATTRIBUTE_OF.match(old_text.strip()) or _POSSESSED_ATTRIBUTE.match(old_text.strip())
     if attribute and _head(attribute["attr"]) in ("style", "look", "appearance") and _is_image(attribute["np"]):
         return _global(instruction)
+    if attribute:
+        kind, thing = _head(attribute["attr"]), _noun_phrase(attribute["np"])[0]
+        other = _other_kind(instruction, kind, thing, new)
+        if other is not None:
+            return other
     if attribute and _head(attribute["attr"]) not in _SCENE.background_words:
         return _local(instruction, _noun_phrase(attribute["np"])[0], _attribute_look(attribute["attr"], new))
     old_words = [w for w in _words(old_text) if w not in _GRAMMAR.articles]
@@ -291,8 +298,8 @@ def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
         len(old_words) == 1 and old_words[0] in _SCENE.times | _SCENE.seasons | _SCENE.weather | {"day"}
     ):
         return _global(instruction)
-    old, _ = _noun_phrase(old_text)
-    whole = not old or _is_image(old)
+    old, where = _noun_phrase(old_text)
+    whole = not old or (_is_image(old) and not _is_hung(old, where))
     if whole and _is_style_or_time(new):
         return _global(instruction)
     placed = re.match(r"^(?:in|at|on|inside)\s+(?P<place>.+)$", new, re.IGNORECASE)
@@ -315,6 +322,32 @@ def _transform(instruction: str, old_text: str, new_text: str) -> list[_Draft]:
         # "change the lake to a desert": one setting for another.
         return _background(instruction, new)
     return _new_look_or_object(instruction, old, new)
+
+
+def _is_hung(phrase: str, tail: str) -> bool:
+    """Gives back whether a word for the picture is a picture in it, by where it is: "the photo on the wall"."""
+    return _head(phrase) in _SCENE.picture_things and bool(_RE.hung.match(tail))
+
+
+def _other_kind(instruction: str, kind: str, thing: str, new: str) -> Optional[list[_Draft]]:
+    """Gives back the step of an attribute that is another kind of edit, or None for a look.
+
+    The position of the lamp is a move (a new background for a place), the number of the cups a count
+    (of the bus, its text), the expression of the boy a pose.
+    """
+    category: Optional[Category] = None
+    if kind in _LOOKS.place_nouns:
+        sent = _RE.sent_to.match(new if _RE.sent_to.match(new) else f"to {new}")
+        if sent and _is_setting(sent) and not _is_image(thing):
+            return _background(instruction, new, keep=_target(thing))
+        category = "move"
+    elif kind in _LOOKS.count_nouns:
+        category = "count" if _is_plural(thing) or _head(thing) in _GRAMMAR.mass_nouns else "text"
+    elif kind in _LOOKS.text_nouns:
+        category = "text"
+    elif kind in _LOOKS.pose_nouns:
+        category = "pose"
+    return [_Draft(category, instruction, target=_target(thing), prompt=instruction)] if category else None
 
 
 def _new_look_or_object(instruction: str, old: str, new: str) -> list[_Draft]:
@@ -429,6 +462,9 @@ def _make(instruction: str, rest: str, verb: str = "make") -> list[_Draft]:
             return _transform(instruction, becomes["np"], becomes["new"])
         return _make(instruction, rest) or _action(instruction, rest, anywhere=True)
     rest = re.sub(r"\s+instead$", "", rest.strip(), flags=re.IGNORECASE)
+    # "the whole photo done in crayon" is the photo in crayon.
+    made = r"\s+(?:" + "|".join(_GRAMMAR.made_as) + r")\s+(?=(?:in|as|like)\s)"
+    rest = re.sub(made, " ", rest, count=1, flags=re.IGNORECASE)
     gone = _RE.gone_look.match(rest)
     if gone and not _is_image(gone["np"]):
         return _remove(instruction, gone["np"])
@@ -561,7 +597,7 @@ def _give(instruction: str, rest: str, verb: str = "give") -> list[_Draft]:
     holder, what = holder_and_what
     if _is_background(what):
         return _background(instruction, what, keep=None if _is_image(holder) else _target(_noun_phrase(holder)[0]))
-    if _is_image(holder) or _is_style_or_time(what):
+    if _is_image(holder) or (_is_style_or_time(what) and _is_a_look(what)):
         return _global(instruction)
     phrase, _ = _noun_phrase(holder)
     look = _RE.given_look.match(what)
@@ -591,9 +627,11 @@ def _adjust(instruction: str, rest: str, verb: str) -> list[_Draft]:
         return _global(instruction)
     if verb in _VERBS.mood and _is_style_or_time(rest):
         return _global(instruction)
-    phrase, _ = _noun_phrase(rest, keep_with=False)
+    phrase, tail = _noun_phrase(rest, keep_with=False)
     if _head(phrase) in ("shadows", "highlights", "midtones", "blacks", "whites"):
         return _global(instruction)
+    if _is_hung(phrase, tail):
+        return _local(instruction, phrase, _past(verb) + " {}")
     if not phrase or _is_image(phrase) or _is_weather_thing(phrase) or _is_global_look(phrase) or _is_global_look(rest):
         if phrase and _is_background(phrase) and not _mentions(phrase, _SCENE.weather):
             return [_Draft("background", instruction, prompt=f"{_past(verb)} background")]
@@ -606,7 +644,13 @@ def _adjust(instruction: str, rest: str, verb: str) -> list[_Draft]:
 
 
 def _loose(instruction: str, text: str) -> list[_Draft]:
-    """Frames a clause with no verb we know: "as a watercolor", "more Renaissance", "a cat on the sofa"."""
+    """Frames a clause with no verb we know: "as a watercolor", "more Renaissance", "a cat on the sofa".
+
+    A description of how a thing is now ("the rug is too red") asks for nothing: it names the thing.
+    """
+    described = _RE.focus.match(text)
+    if described and described["subject"] and _RE.complained_look.match(described["state"]):
+        return []
     low = text.lower()
     instead = _RE.rather_than.match(text)
     if instead:
@@ -614,6 +658,18 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
     arrow = _RE.arrow.match(text)
     if arrow:
         return _transform(instruction, arrow["old"], arrow["new"])
+    switched = _RE.switched.match(text)
+    if switched and not _is_image(switched["np"]):
+        # "lamps on", "the porch light off".
+        return _local(instruction, _noun_phrase(switched["np"])[0], "{} switched " + switched["state"].lower())
+    relation, _, new = _relation(text)
+    thing = _words(new)
+    some = thing[:1] != ["the"] and _is_noun_phrase(new) and len(thing) <= 3 and len(_words(low)) <= 6
+    if relation and some and (_is_plural(new) or thing[-1] in _GRAMMAR.mass_nouns or _is_a_look(new)):
+        # "birds in the sky", "snow on the cars": something new somewhere.
+        added = _add(instruction, text, "add")
+        if added:
+            return added
     if _is_global_look(text):
         ignored = _GRAMMAR.determiners | _GRAMMAR.loose_filler
         concrete = [w for w in _words(low) if w not in ignored and not _is_global_look(w)]
@@ -634,8 +690,14 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
             if _is_background(with_what["what"])
             else _add(instruction, with_what["what"], "add")
         )
-    if re.match(r"^(?:a|an|some|two|three|four|five|another)\s", low):
+    if re.match(r"^(?:a|an|some|two|three|four|five|another)\s", low) or (re.match(r"^the\s+[A-Z]", text) and relation):
+        # "a cat on the sofa", "the Eiffel Tower behind us".
         return _add(instruction, text, "add")
+    look = _split_look(text)
+    held, how = look or ("", "")
+    if _is_noun_phrase(held) and not _is_attribute(held) and not _is_image(held) and _is_attribute(how):
+        # "the candles lit", "the girl's balloon red", "the curtains in pale yellow".
+        return _local(instruction, _noun_phrase(held)[0], re.sub(r"^in\s+", "", how) + " {}")
     colours = [w for w in _words(low) if w in _LOOKS.colours]
     if colours and len(_words(low)) <= 8:
         # "red for the horse's hue".
@@ -645,6 +707,18 @@ def _loose(instruction: str, text: str) -> list[_Draft]:
         if phrase and not _is_image(phrase):
             return _local(instruction, phrase, colours[0] + " {}")
     return []
+
+
+def _is_noun_phrase(text: str) -> bool:
+    """Gives back whether a text is only a noun phrase: "the girl's balloon", "birds"; not "pattern the goat"."""
+    words = _words(text)
+    if not words or words[0] in _GRAMMAR.function_words - _GRAMMAR.determiners:
+        return False
+    # A determiner, a copula or a participle after the first word: a verb came first ("pattern the goat").
+    verbs = _GRAMMAR.determiners | {"is", "are", "was", "were", "be"}
+    if any(w in verbs or (w.endswith("ing") and _lemma(w) != w) for w in words[1:]):
+        return False
+    return not _noun_phrase(text, keep_with=False)[1]
 
 
 # Reading a clause: its verb picks the frame.
@@ -660,6 +734,9 @@ def _parse_clause(clause: str) -> list[_Draft]:
     if not words or _RE.negation.match(text):
         return []
     verb = _lemma(words[0])
+    if verb in _VERBS.noun_like and words[0] == verb + "s" and words[1:2] and words[1] not in _CLAUSE_SIGNAL:
+        # "leaves on the ground", "lights off": a plural noun, not a verb.
+        verb = words[0]
     said_verb, *tail = text.split(None, 1)
     rest = tail[0] if tail else ""
     # A wish or a statement lists objects and their looks with no verb: "the door green and the fence red".
@@ -680,9 +757,20 @@ def _parse_clause(clause: str) -> list[_Draft]:
 
 
 def _state(instruction: str, rest: str, verb: str) -> list[_Draft]:
-    """Frames "open the window", "break the vase": the thing, in the state the verb leaves it in."""
-    phrase = _noun_phrase(rest)[0]
-    return _local(instruction, phrase, _STATE_OF[verb] + " {}") if phrase and not _is_image(phrase) else []
+    """Frames "open the window", "gild the frame", "upholster the chair in velvet": the thing in its new state."""
+    coloured = _split_look(rest)
+    said = coloured and _is_attribute(coloured[1]) and not re.match(r"^(?:in|with)\s", coloured[1], re.IGNORECASE)
+    look = coloured[1] + " " if said and coloured else ""
+    phrase, tail = _noun_phrase(coloured[0] if said and coloured else rest, keep_with=False)
+    # Only a thing takes a finish: "gild the frame" gilds a frame, "varnish it" the thing meant.
+    bare = _words(rest)[:2] in (["the", phrase.lower()], [phrase.lower()])
+    thing = _is_pronoun(phrase) or (bare and phrase.lower() in _SCENE.picture_things)
+    if not phrase or (_is_image(phrase) and not thing):
+        return _global(instruction) if _is_global_look(instruction) else []
+    # "in velvet", "with white icing": what it is finished with; "in the kitchen" says where it is.
+    finish = re.match(r"^(?:in|with)\s+(?!(?:the|this|that|his|her|their|its|my)\b)(?P<look>.+)$", tail, re.IGNORECASE)
+    how = " " + tail if finish and len(_words(finish["look"])) <= 3 else ""
+    return _local(instruction, phrase, look + _STATE_OF[verb] + " {}" + how)
 
 
 # Which frame reads a clause, by the clause's verb: a verb listed in several rows goes to the first.
@@ -730,7 +818,26 @@ def _particle_frame(said: str, rest: str, verb: str) -> Optional[list[_Draft]]:
     return None
 
 
-# Coordination: one verb shared by several objects.
+# Coordination: one verb shared by several objects, or edits listed with no verb.
+
+
+def _listed_edits(clause: str) -> list[str]:
+    """Gives back the edits of a clause that lists them with no verb ("sunset, streetlights on"), else the clause.
+
+    Every piece must be an edit by itself, not only a noun or a look ("add a hat, a scarf", "red, white").
+    """
+    pieces = [piece.strip() for piece in re.split(r"\s*,\s*(?:and\s+)?", clause) if piece.strip()]
+    said_verb, _, rest = clause.partition(" ")
+    if len(pieces) < 2 or _gapped(said_verb, rest):
+        return [clause]
+    for piece in pieces[1:]:
+        words = _words(piece)
+        opens = words[0] in _GRAMMAR.function_words - _GRAMMAR.determiners or _RE.fronted_start.match(piece)
+        if opens or _is_attribute(piece):
+            return [clause]
+        if not _noun_phrase(piece)[1] and not _is_look_word(words[-1]) and not _RE.no_more.match(piece):
+            return [clause]
+    return pieces if all(_parse_clause(piece) for piece in pieces) else [clause]
 
 
 def _gapped(verb: str, rest: str) -> Optional[list[str]]:
@@ -761,8 +868,10 @@ def _gapped(verb: str, rest: str) -> Optional[list[str]]:
 # Edits for an instruction-following editor: text, counts, poses and moves.
 
 _QUOTED_OR_CAPS = _PHRASES["fragments"]["quoted_or_caps"]
+_TITLE = _PHRASES["fragments"]["title_case"]
 _SAYS = re.compile(
-    r"^(?:(?:make|have|let|get|change|turn|can|could)\s+)?(?P<np>.+?)\s+(?:to\s+)?(?:should\s+|will\s+|would\s+)?"
+    r"^(?:(?:make|have|let|get|change|turn|can|could)\s+)?(?P<np>.+?)\s+(?:to\s+)?"
+    r"(?:(?:should|will|would|must|needs?\s+to|has\s+to|ought\s+to)\s+)?"
     r"(?P<say>" + "|".join(sorted(_VERBS.say)) + r")\s+(?P<what>\S.*)$",
     re.IGNORECASE,
 )
@@ -778,8 +887,13 @@ def _written_on(text: str) -> tuple[bool, Optional[str]]:
         if match:
             return True, _target(_noun_phrase(match["np"])[0])
     says = _SAYS.match(text)
-    if says and (says["say"].lower().startswith(("say", "spell")) or re.match(_QUOTED_OR_CAPS, says["what"])):
-        return True, _target(_noun_phrase(says["np"])[0])
+    written = re.match(_QUOTED_OR_CAPS + "|" + _TITLE, says["what"]) if says else None
+    if says and (says["say"].lower().startswith(("say", "spell")) or written):
+        # "correct the misspelled sign so it reads BAKERY": the verb before the sign is no part of it.
+        carrier = re.sub(
+            r"^[\w'-]+\s+(?=(?:the|this|that|his|her|their|its|my|our|your)\s)", "", says["np"], flags=re.I
+        )
+        return True, _target(_noun_phrase(carrier)[0])
     return False, None
 
 
@@ -800,6 +914,34 @@ def _is_pose(verb: Optional[str], after: Optional[str]) -> bool:
     return base in _VERBS.pose
 
 
+def _is_setting(sent: re.Match) -> bool:
+    """Gives back whether a subject sent somewhere gets a new setting.
+
+    "into a rainforest", "to Paris", "in front of the Taj Mahal", "in front of a castle" do; "on Bob"
+    and "in the middle of the room" (a spot in the setting there is) do not.
+    """
+    place, where = sent["place"], sent["where"].lower()
+    named = bool(re.match(r"^(?:the\s+)?[A-Z]\w", place)) and where != "on"
+    if sent["part"] and re.match(r"^the\s", place, re.IGNORECASE) and not named:
+        return False
+    new = where == "in front of" and _RE.counted.match(place)
+    return _head(_noun_phrase(place)[0]) in _SCENE.places or _is_background(place) or bool(named or new)
+
+
+def _places_anew(verb: str, after: str, be: bool = False) -> bool:
+    """Gives back whether the words after a thing give it a new place: "on the left instead", "sit nearer".
+
+    `be`: "be" came before them ("should be on the other side"). A new setting is no move ("be in a desert").
+    """
+    said = f"{verb} {after}".strip()
+    where = after if _lemma(verb) in _VERBS.stay else said
+    sent = _RE.sent_to.match(re.sub(r"\s+instead$", "", where, flags=re.IGNORECASE))
+    if sent and _is_setting(sent):
+        return False
+    stays = be or _lemma(verb) in _VERBS.stay
+    return bool(_RE.moved_to.match(said) or _RE.moved_to.match(where) or (stays and _RE.placed_at.match(where)))
+
+
 def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[list[_Draft]]:
     """Gives back the step of a text, count, pose or move edit, or None when the clause is another kind.
 
@@ -813,6 +955,10 @@ def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[li
     counted = _RE.count.search(said) or _RE.count.search(text)
     if counted:
         return [_Draft("count", said, target=_target(next(g for g in counted.groups() if g)), prompt=said)]
+    for placed in (_RE.posed.match(said), _RE.posed.match(text)):
+        if placed and placed["np"] and _places_anew(placed["verb"], placed["after"], bool(placed["be"])):
+            # "the vase should sit nearer the window", "have the cat on the left instead".
+            return [_Draft("move", said, target=_target(_noun_phrase(placed["np"])[0]), prompt=said)]
     posed = _RE.posed.match(text) or _RE.posed.match(said)
     owned = posed and posed["np"] and posed["np"].lower().endswith(("'s", "’s"))
     if posed and not owned and (posed["owner"] or _is_pose(posed["verb"], posed["after"])):
@@ -821,12 +967,12 @@ def _instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[li
     if verb not in _VERBS.move and not (verb in _VERBS.carried and definite):
         return None
     phrase, tail = _noun_phrase(rest, keep_with=False)
-    tail = re.sub(r"^(?:in|at|on)\s+the\s+(?:back|front|middle|corner)\s+", "", tail, flags=re.IGNORECASE)
-    place = re.match(r"^(?:to|into|onto|in|on|at)\s+(?P<place>.+)$", tail, re.IGNORECASE)
-    if place and (_head(place["place"]) in _SCENE.places or _is_background(place["place"])):
-        return _background(said, place["place"], keep=None if phrase.lower() in ("us", "me") else _target(phrase))
+    tail = re.sub(r"^(?:in|at|on)\s+the\s+(?:back|front|middle|corner)\s+(?=to\b)", "", tail, flags=re.IGNORECASE)
+    sent = _RE.sent_to.match(tail)
+    if sent and _is_setting(sent):
+        return _background(said, sent["place"], keep=None if phrase.lower() in ("us", "me") else _target(phrase))
     direction = _RE.move_to.search(rest)
-    if verb not in _VERBS.move and not direction:
+    if verb not in _VERBS.move and not direction and not _RE.moved_to.match(tail):
         return None
     if direction:
         phrase = _noun_phrase(re.sub(r"\s+(?:a\s+)?(?:bit|little|tad)$", "", rest[: direction.start()]))[0]

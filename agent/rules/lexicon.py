@@ -80,6 +80,7 @@ _RELATION_PATTERN = re.compile(
 
 _GLOBAL_VERBS = _VERBS.picture | _VERBS.restore | _VERBS.light
 _STATE_OF: dict[str, str] = _lexicon("verbs")["state_of"]
+_FINISHES = frozenset(_STATE_OF.values())
 _REMOVAL_PARTICLES = tuple(
     (frozenset(row["verbs"].split()), _compiled(row["particle"]), _compiled(row["cut"]), row["into"])
     for row in _lexicon("verbs")["removal_particles"]
@@ -200,7 +201,7 @@ def _strip_determiners(phrase: str, keep_numbers: bool = False) -> str:
     phrase = phrase.strip()
     while True:
         stripped = _RE.leading_determiners.sub("", phrase)
-        if not keep_numbers:
+        if not keep_numbers and _LEADING_NUMBERS.sub("", stripped):
             stripped = _LEADING_NUMBERS.sub("", stripped)
         if stripped == phrase:
             return phrase.strip()
@@ -254,6 +255,9 @@ def _is_look_word(word: str, following: str = "") -> bool:
     """Gives back whether a word says how something looks ("red", "wooden", "bigger"; "sky" only in "sky blue")."""
     if word in _LOOKS.colours or word in _LOOKS.materials or word in _LOOKS.looks or word in _LOOKS.comparatives:
         return True
+    if word in _FINISHES:
+        # "tiled", "gilded": the state a verb of agent/words/verbs.toml leaves a thing in.
+        return True
     return word.endswith(("ish", "-colored", "-coloured")) or (word in _LOOKS.shades and following in _LOOKS.colours)
 
 
@@ -274,13 +278,21 @@ def _is_attribute(text: str) -> bool:
 
 
 def _is_image(phrase: str) -> bool:
-    """Gives back whether a phrase means the whole picture ("the photo", "it", "everything", nothing)."""
-    if re.search(r"\b(?:whole|entire)\s+thing\b", phrase, re.IGNORECASE):
+    """Gives back whether a phrase means the whole picture ("the photo", "it", "everything", nothing).
+
+    A word for the picture that also names a thing, with a word before it that does not describe
+    the picture, is the thing: "the wooden frame", "the family photo", "the mirror's frame".
+    """
+    if re.search(r"\b(?:whole|entire|complete|full)\s+thing\b", phrase, re.IGNORECASE):
         return True
     if re.match(r"^\s*(?:his|her|their)\s+\w", phrase, re.IGNORECASE):
         return False
-    ignored = {"whole", "entire", "overall", "current", "original", "obscured", "clear", "visual"}
-    words = [w for w in _words(phrase) if w not in _GRAMMAR.articles and w not in ignored]
+    words = [w for w in _words(phrase) if w not in _GRAMMAR.articles and w not in _SCENE.picture_modifiers]
+    before = words[-2] if len(words) > 1 else ""
+    # "the shadow obstructing the photo" names the photo itself.
+    clause = before.endswith("ing") and before not in _GRAMMAR.nouns_ending_in_ing
+    if words[-1:] and words[-1] in _SCENE.picture_things and before and not clause and not _is_global_look(before):
+        return False
     return not words or words[-1] in _SCENE.image_words or words == ["all"]
 
 

@@ -19,6 +19,7 @@ from chatedit.agent.rules.commands import (
 )
 from chatedit.agent.rules.frames import (
     _Draft,
+    _listed_edits,
     _parse_clause,
 )
 from chatedit.agent.rules.lexicon import (
@@ -53,13 +54,27 @@ def plan_rules(instruction: str) -> Plan:
         return Plan(steps=[], message=_QUESTION_MESSAGE)
     drafts: list[_Draft] = []
     last: Optional[_Draft] = None
-    for clause in _split_clauses(text):
+    named: Optional[str] = None
+    for clause in (edit for said in _split_clauses(text) for edit in _listed_edits(said)):
+        if named:
+            # "the rug is too red, make it beige": after a description, "it" is what was described.
+            clause = re.sub(r"\b(?:it|them|they)\b", f"the {named}", clause, count=1, flags=re.IGNORECASE)
         parsed = _parse_clause(clause)
         focus = _RE.focus.match(_imperative(clause)) if not parsed else None
+        named = None
         if focus:
             last = _Draft("local", clause, target=_target(_noun_phrase(focus["np"] or focus["subject"])[0]))
+            named = last.target
+        elif parsed and _RE.complaint.match(_RE.polite_start.sub("", clause)):
+            named = parsed[0].target
         for draft in parsed:
             last = _link(draft, last, drafts)
+            if drafts and drafts[-1].category == "remove" and drafts[-1].target == last.target:
+                # "the lamp bothers me, make it blue": what is edited after it was complained about stays.
+                if last.category == "remove":
+                    last = drafts[-1]
+                    continue
+                drafts.pop()
             drafts.append(last)
     if not drafts:
         return Plan(steps=[], message=_NO_EDIT_MESSAGE)
@@ -101,6 +116,7 @@ def _result_object(draft: _Draft) -> Optional[str]:
     """Gives back what "it" means after a step: the new object of a replace or add, else the target."""
     if draft.category in ("replace", "add"):
         return _strip_determiners(draft.prompt or "") or None
-    if draft.category in ("local", "remove"):
+    if draft.category != "global":
+        # "move the bike left, then make it red", "put the kids on a beach and make them wave".
         return draft.target
     return None
