@@ -155,6 +155,8 @@ class Settings(BaseSettings):
     """real checkpoints, tiny random models or random full-size ones; None: what `models` implies, else real."""
     planner: Literal["auto", "llm", "rules"] = "auto"
     """auto: the LLM when one is configured, else the rules."""
+    finder: Literal["auto", "dino-sam", "sam3"] = "auto"
+    """What finds and outlines objects: GroundingDINO + SAM, or SAM 3; auto: SAM 3 when it is in the Hugging Face cache."""
     device: str = "auto"
     """Where the models run: auto, cpu or cuda."""
     data_dir: Path = Field(default_factory=default_data_dir)

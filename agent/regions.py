@@ -130,7 +130,7 @@ def _background_region(step: dict, image: Image.Image, toolbox: Toolbox) -> Foun
     if best is None:
         # Nothing to keep in front: the whole picture is background.
         return Found(np.ones((image.height, image.width), bool), None)
-    kept = toolbox.segment_box(image, best.box)
+    kept = _outline(best, image, toolbox)
     if not kept.any() or kept.all():
         kept = M.box_mask((image.height, image.width), best.box)
     return Found(L.background_mask(kept), list(best.box))
@@ -159,11 +159,18 @@ def _question(target: str, candidates: list, size: tuple[int, int]) -> str:
     )
 
 
+def _outline(detection: Detection, image: Image.Image, toolbox: Toolbox) -> np.ndarray:
+    """Gives back a found object's mask: the finder's own (SAM 3), else the segmenter's of its box."""
+    return detection.mask if detection.mask is not None else toolbox.segment_box(image, detection.box)
+
+
 def _target_region(step: dict, image: Image.Image, toolbox: Toolbox, choice: Optional[list], words: str) -> Located:
     """Gives back the named target's mask, that it is not there, or the question of which one."""
     target = step.get("target") or ""
     if choice:
+        # The user's pick comes back as boxes (the state holds no masks): each is segmented again.
         boxes = choice
+        mask = M.union(*[toolbox.segment_box(image, b) for b in boxes])
     else:
         candidates = choose.contenders(toolbox.detect(image, [target]).get(target, []))
         if not candidates:
@@ -172,7 +179,7 @@ def _target_region(step: dict, image: Image.Image, toolbox: Toolbox, choice: Opt
         if picked is None:
             return Ask(target, candidates, _question(target, candidates, image.size))
         boxes = [list(candidates[i].box) for i in picked]
-    mask = M.union(*[toolbox.segment_box(image, b) for b in boxes])
+        mask = M.union(*[_outline(candidates[i], image, toolbox) for i in picked])
     if not mask.any():
         mask = M.union(*[M.box_mask((image.height, image.width), b) for b in boxes])
     box = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
