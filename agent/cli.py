@@ -684,7 +684,7 @@ def models_list(
             cached = {}
         chosen = _finder(finder)
         wanted = family_checkpoints(_family(models), finder=chosen)
-        optional = {} if chosen == "sam3" else {Checkpoints().sam3: ["finder with --finder sam3 (gated)"]}
+        optional = {} if chosen == "sam3" else {Checkpoints().sam3: ["--finder sam3"]}
         table = Table("role", "checkpoint", "cached", "size", box=None)
         for checkpoint, roles in {**wanted, **optional}.items():
             repo = cached.get(checkpoint)

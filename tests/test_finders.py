@@ -214,6 +214,28 @@ def test_the_images_api_answers_503_with_the_sentence(small_photo, monkeypatch, 
     _says_what_to_do(error["message"])
 
 
+def test_downloading_sam3_without_access_exits_3_with_the_sentence(monkeypatch):
+    import huggingface_hub
+
+    request = httpx.Request("GET", "https://huggingface.co/api/models/facebook/sam3/tree/main")
+
+    def refuse(self, repo, *args, **kwargs):
+        if repo == "facebook/sam3":
+            raise GatedRepoError("403 Client Error.", response=httpx.Response(403, request=request))
+        return []
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_files", refuse)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo, **kwargs: f"/cache/{repo}")
+    monkeypatch.setattr(models_module, "hub_unreachable", lambda: None)
+    result = CliRunner().invoke(cli.app, ["models", "download", "--models", "classic", "--finder", "sam3"])
+    assert result.exit_code == 3, result.output
+    message = " ".join(result.stderr.split())
+    assert (
+        "'facebook/sam3' is gated" in message and "the SAM License on https://huggingface.co/facebook/sam3" in message
+    )
+    assert "hf auth login" in message and "Traceback" not in result.output
+
+
 def test_get_models_keeps_one_model_set_per_finder():
     assert get_models("tiny", "cpu", finder="sam3") is get_models("tiny", "cpu", finder="sam3")
     assert get_models("tiny", "cpu", finder="sam3") is not get_models("tiny", "cpu", finder="dino-sam")
