@@ -1,4 +1,4 @@
-"""Masks from prompts with SAM: one per box or point, one for an object a box and clicks mark, and candidate regions.
+"""Masks from prompts with SAM: the object a box and/or clicks mark, and candidate regions of a whole image.
 
 SAM's image encoder is the expensive part (a ViT over 1024x1024); its mask decoder is cheap. The
 encoder's output for an image is kept in a small cache on the segmenter, keyed by the image's
@@ -42,59 +42,6 @@ class _Embedded:
         """Maps x, y coordinates from original pixels to the encoder's input pixels."""
         (height, width), (new_height, new_width) = self.original_size, self.reshaped_size
         return xy * np.array([new_width / width, new_height / height], dtype=np.float64)
-
-
-def segment(
-    segmenter: SegmenterBundle,
-    image: Image.Image,
-    *,
-    boxes: Sequence[Box] | None = None,
-    points: Sequence[Point] | None = None,
-    point_labels: Sequence[int] | None = None,
-) -> list[np.ndarray]:
-    """Gives back one boolean mask (image height x width) per box, or per point.
-
-    Each prompt asks SAM for its three masks (whole, part, sub-part) and keeps the one SAM rates
-    best. Given boxes and points together, box i and point i form one prompt (e.g. a box with a
-    background point to cut a hole out of it).
-
-    Args:
-        segmenter: the SAM bundle (`ModelSet.segmenter`).
-        image: the picture.
-        boxes: x0, y0, x1, y1 in the image's pixels.
-        points: x, y in the image's pixels.
-        point_labels: 1 for a point on the object, 0 for a point on the background; one per point
-            (default: all 1).
-
-    Raises:
-        InputError: no prompt, or prompt lists of different lengths.
-    """
-    boxes = [] if boxes is None else list(boxes)
-    points = [] if points is None else list(points)
-    if not boxes and not points:
-        raise InputError("Nothing to segment: give at least one box or one point.")
-    if boxes and points and len(boxes) != len(points):
-        raise InputError(f"Got {len(boxes)} boxes and {len(points)} points; to combine them give one point per box.")
-    if point_labels is not None and (not points or len(point_labels) != len(points)):
-        raise InputError("Give exactly one point label (1 object, 0 background) per point.")
-
-    image = image.convert("RGB")
-    embedded = _embed(segmenter, image)
-    prompts = {}
-    if boxes:
-        corners = embedded.scale(np.asarray(boxes, dtype=np.float64).reshape(-1, 2, 2)).reshape(1, -1, 4)
-        prompts["input_boxes"] = _tensor(corners, segmenter)
-    if points:
-        xy = embedded.scale(np.asarray(points, dtype=np.float64).reshape(-1, 2))
-        labels = np.ones(len(xy)) if point_labels is None else np.asarray(point_labels)
-        prompts["input_points"] = _tensor(xy.reshape(1, -1, 1, 2), segmenter)
-        prompts["input_labels"] = torch.as_tensor(labels, dtype=torch.long, device=segmenter.device).reshape(1, -1, 1)
-
-    logits, scores = _decode(segmenter, embedded, prompts)
-    best = scores.argmax(dim=-1)
-    chosen = logits[torch.arange(len(best), device=logits.device), best][:, None]
-    masks = _to_original(segmenter, embedded, chosen)
-    return list(masks)
 
 
 def segment_object(
