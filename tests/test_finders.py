@@ -157,13 +157,15 @@ def _says_what_to_do(message: str) -> None:
     assert "--finder dino-sam" in message
 
 
+@pytest.mark.parametrize("role", ["detector", "segmenter"])
 @pytest.mark.parametrize("wrapped", [False, True], ids=["hub error", "wrapped by transformers"])
-def test_sam3_without_access_is_one_sentence_of_what_to_accept_and_how_to_log_in(wrapped, monkeypatch, tmp_path):
+def test_sam3_without_access_is_one_sentence_of_what_to_accept_and_how_to_log_in(wrapped, role, monkeypatch, tmp_path):
     _gated_hub(monkeypatch, wrapped)
     models = ModelSet("classic", "cpu", cache_dir=tmp_path, finder="sam3")
     with pytest.raises(ModelUnavailableError) as caught:
-        _ = models.detector
+        getattr(models, role)
     _says_what_to_do(str(caught.value))
+    assert str(caught.value).count("--finder dino-sam") == 1
     assert models.loaded() == []
 
 

@@ -160,3 +160,18 @@ def test_the_embedding_of_a_picture_is_shared_by_its_prompts(bundle, coffee, mon
     sam3.segment_object(bundle, picture, points=[(20, 20)])
     sam3.segment_candidates(bundle, picture, points_per_side=2)
     assert len(calls) == 1
+
+
+def test_random_weights_are_the_full_size_architecture_built_on_the_target_device(tmp_path):
+    meta = torch.device("meta")  # stands in for the GPU: the models are built where they will run
+    full = load_sam3(weights="random", checkpoint="unused", device=meta, dtype=torch.float16, cache_dir=tmp_path)
+
+    for model in (full.model, full.tracker):
+        assert {p.device.type for p in model.parameters()} == {"meta"} and not model.training
+        # Half precision is asked for; SAM 3 runs in bfloat16.
+        assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+    assert full.model.config.vision_config.backbone_config.hidden_size == 1024
+    assert full.model.config.vision_config.backbone_config.num_hidden_layers == 32
+    assert full.tracker.vision_encoder.backbone is full.model.vision_encoder.backbone
+    assert full.processor.image_processor.size == {"height": 1008, "width": 1008}
+    assert not (tmp_path / "random-full" / "sam3" / "model.safetensors").exists()

@@ -95,9 +95,10 @@ class Sam3:
         return sam3.segment_candidates(self.models.segmenter, image)
 
 
-FINDERS: dict[str, type[DinoSam] | type[Sam3]] = {DinoSam.name: DinoSam, Sam3.name: Sam3}
+FINDER_CLASSES: dict[str, type[DinoSam] | type[Sam3]] = {DinoSam.name: DinoSam, Sam3.name: Sam3}
+"""Each finder by the name `ModelSet.finder` gives it."""
 
 
 def finder_of(models: ModelSet) -> Finder:
     """Gives back the finder that `models` load (`ModelSet.finder`)."""
-    return FINDERS[models.finder](models)
+    return FINDER_CLASSES[models.finder](models)

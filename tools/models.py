@@ -26,7 +26,8 @@ The finder, which plays detector and segmenter in every family, is a third choic
 
 `tiny` and `random-full` are still accepted as model choices: they mean `classic` with those weights.
 The builders and loaders for each role live in `tools/vision_models.py`, `tools/sam3_models.py`,
-`tools/diffusion_models.py` and `tools/editor_models.py`; this module decides family, device, dtype, caching and error messages.
+`tools/diffusion_models.py` and `tools/editor_models.py`; this module decides family, finder, device,
+dtype, caching and error messages.
 """
 
 from __future__ import annotations
@@ -47,8 +48,6 @@ WEIGHTS: tuple[str, ...] = ("real", "tiny", "random")
 ROLES: tuple[str, ...] = ("detector", "segmenter", "inpainter", "global_editor")
 FINDERS: tuple[str, ...] = ("dino-sam", "sam3")
 FINDER_CHOICES: tuple[str, ...] = ("auto", *FINDERS)
-FINDER_ROLES: tuple[str, ...] = ("detector", "segmenter")
-"""The roles the finder plays."""
 
 SHORTHANDS = {"default": ("auto", "real"), "tiny": ("classic", "tiny"), "random-full": ("classic", "random")}
 """Model choices that name weights too: `tiny` and `random-full` are the classic family's tiny and random builds."""
@@ -118,7 +117,7 @@ def cached(checkpoint: str) -> bool:
 def family_checkpoints(
     family: str, checkpoints: Checkpoints | None = None, finder: str = "dino-sam"
 ) -> dict[str, list[str]]:
-    """Gives back each checkpoint id of `family` (auto: every family's) with `finder`, with the roles it plays, in role order."""
+    """Gives back each checkpoint id of `family` (auto: every family's) and `finder`, with its roles, in role order."""
     checkpoints = checkpoints or Checkpoints()
     families = FAMILIES if family == "auto" else (family,)
     found: dict[str, list[str]] = {}
@@ -229,6 +228,7 @@ def access_denied(exc: BaseException) -> bool:
 SAM3_FALLBACK = (
     "Or find objects without SAM 3: --finder dino-sam (CHATEDIT_FINDER=dino-sam) uses GroundingDINO and SAM."
 )
+"""Said after any reason SAM 3 cannot be loaded: the finder that needs no access."""
 
 
 class ModelSet:
@@ -279,7 +279,8 @@ class ModelSet:
                         cache_dir=self.cache_dir,
                     )
                 except ModelUnavailableError as exc:
-                    if self.finder == "sam3" and role in FINDER_ROLES:
+                    # SAM 3's bundle loads in the detector role; the segmenter role hands on the same one.
+                    if self.finder == "sam3" and role == "detector":
                         raise ModelUnavailableError(f"{exc} {SAM3_FALLBACK}") from exc
                     raise
             return self._models[role]
