@@ -23,6 +23,7 @@ from typing import Optional
 import torch
 from PIL import Image
 
+from chatedit.agent.brain import llm_report
 from chatedit.agent.session import Editor
 from chatedit.agent.toolbox import EditSettings
 from chatedit.tools import region_edit
@@ -145,7 +146,12 @@ def run_bench(
         target: the object the turn removes.
         settings: generation settings (steps, sizes); the defaults otherwise.
         planner: `rules` (no LLM time in the numbers), `auto` or `llm`, as for `Editor`.
-        llm: a LangChain chat model for the `auto` and `llm` planners (else one from the environment).
+        llm: `editor`, `local:MODEL`, a server URL or a LangChain chat model for the `auto` and `llm`
+            planners (else the settings' choice).
+
+    The result says which LLM planned, the tokens it generated per turn (the `plan` stage holds its
+    seconds), and `llm_extra_weight_bytes`: the bytes of the LLM's weights that no editor role holds
+    (0 for `--llm editor`: the planner is the family's own text encoder).
     """
     instruction = f"remove the {target} and make it sunset"
     photo = bench_photo(size)
@@ -159,6 +165,7 @@ def run_bench(
         )
         models_set = editor.toolbox.models
         resident = _load_all(models_set)
+        extra = llm_extra_weight_bytes(models_set, editor.llm)
         load_ms = (time.perf_counter() - started) * 1000.0
         clock = ModelClock(models_set.device)
         _attach(clock, models_set)
@@ -192,6 +199,9 @@ def run_bench(
         "planner": warm_up.report.get("planner", planner),
         "llm_calls_warm_up": warm_up.report.get("llm_calls", 0),
         "llm_calls_per_turn": [turn.report.get("llm_calls", 0) for _, turn in turns],
+        "llm": llm_report(editor.llm),
+        "llm_tokens_per_turn": [turn.report.get("llm_tokens", 0) for _, turn in turns],
+        "llm_extra_weight_bytes": extra,
         "steps": _steps_run(models_set, settings),
         "acceleration": Acceleration().model_dump(),
         "attention": attention_kernels(models_set),
@@ -204,6 +214,28 @@ def _steps_run(models, settings: EditSettings) -> dict[str, int]:
     if models.family == "classic":
         return {"inpaint": settings.inpaint_steps, "global_edit": settings.global_steps}
     return {"editor": region_edit.editor_steps(models.global_editor, settings.editor_steps)}
+
+
+def llm_extra_weight_bytes(models, chat_model) -> Optional[int]:
+    """Gives back the bytes of an in-process LLM's weights that no loaded role holds; None for a server or none.
+
+    Weights are the same when they share storage (the editor's text encoder is one module in both).
+    """
+    loaded = getattr(chat_model, "lm", None)
+    if loaded is None:
+        return None
+    held = {p.data_ptr() for module in role_modules(models) for p in module.parameters()}
+    return sum(p.numel() * p.element_size() for p in loaded.model.parameters() if p.data_ptr() not in held)
+
+
+def role_modules(models) -> list[torch.nn.Module]:
+    """Gives back the torch modules of every loaded role: pipeline components and the finders' models."""
+    modules: list[torch.nn.Module] = []
+    for role in models.loaded():
+        holder = getattr(models, role)
+        parts = holder.components.values() if hasattr(holder, "components") else [getattr(holder, "model", None)]
+        modules.extend(part for part in parts if isinstance(part, torch.nn.Module))
+    return modules
 
 
 def _load_all(models) -> Optional[int]:

@@ -88,6 +88,16 @@ PlannerOption = Annotated[
         show_default=False,
     ),
 ]
+LLMOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--llm",
+        help="Who plans, judges and answers: editor (the family's own text encoder, in-process: modern, max), "
+        "local:MODEL (a transformers chat model, in-process), server (CHATEDIT_LLM_BASE_URL) or a server URL "
+        "[default: CHATEDIT_LLM, else a configured server, else the editor's encoder on a GPU, else the rules].",
+        show_default=False,
+    ),
+]
 ModelsOption = Annotated[
     Optional[Models],
     typer.Option(
@@ -209,10 +219,12 @@ def make_editor(config):
 
     The models that will run are said once on stderr.
     """
+    from chatedit.agent.brain import llm_line
     from chatedit.agent.session import Editor
 
     editor = Editor(config=config)
     stderr.print(escape(models_line(editor.toolbox.models.report())))
+    stderr.print(escape(llm_line(editor.llm)))
     return editor
 
 
@@ -261,6 +273,7 @@ def edit(
         ),
     ] = None,
     planner: PlannerOption = None,
+    llm: LLMOption = None,
     models: ModelsOption = None,
     weights: WeightsOption = None,
     device: DeviceOption = None,
@@ -285,6 +298,7 @@ def edit(
             models=models,
             weights=weights,
             planner=planner,
+            llm=llm,
             device=device,
             finder=finder,
             seed=seed,
@@ -302,7 +316,7 @@ def edit(
         instruction = instruction_text(instruction)
         if not instruction:
             _nothing_edited({"steps": [], "output": None}, 'Say what to change, e.g. "remove the cup".', json_report)
-        if config.planner == "rules" or not config.language_model.configured:
+        if _rules_plan(config):
             from chatedit.agent.rules import plan_rules
 
             planned = plan_rules(instruction)
@@ -327,6 +341,15 @@ def edit(
             say(json.dumps(report, default=str))
 
 
+def _rules_plan(config) -> bool:
+    """Gives back whether the rules will plan this run (no LLM chosen), found without loading a model."""
+    from chatedit.agent.brain import llm_choice
+    from chatedit.tools.models import get_models
+
+    models = get_models(config.models, config.device, config.checkpoints, config.cache_dir, weights=config.weights)
+    return llm_choice(config, models) is None
+
+
 def _nothing_edited(report: dict, message: str, json_report: bool) -> None:
     """Says that nothing was edited, and why, then exits 2 (the instruction could not be made)."""
     if json_report:
@@ -344,6 +367,7 @@ def chat(
         Optional[str], typer.Option("--session", help="Resume this session (its id is printed when it starts).")
     ] = None,
     planner: PlannerOption = None,
+    llm: LLMOption = None,
     models: ModelsOption = None,
     weights: WeightsOption = None,
     device: DeviceOption = None,
@@ -366,6 +390,7 @@ def chat(
                 models=models,
                 weights=weights,
                 planner=planner,
+                llm=llm,
                 device=device,
                 finder=finder,
                 data_dir=data_dir,
@@ -406,6 +431,9 @@ def plan(
         Planner, typer.Option("--planner", help="rules: instant, no model; llm: the vision LLM (needs --image).")
     ] = Planner.rules,
     image: Annotated[Optional[Path], typer.Option("--image", help="The picture the LLM planner looks at.")] = None,
+    llm: LLMOption = None,
+    models: ModelsOption = None,
+    weights: WeightsOption = None,
 ) -> None:
     """Print the plan of an instruction as JSON, without editing anything.
 
@@ -414,7 +442,7 @@ def plan(
     with exit_codes():
         if (instruction is None) == (input_file is None):
             raise InputError('Give either an INSTRUCTION or --input FILE.jsonl, e.g. chatedit plan "remove the cup".')
-        make = _planner(planner, image)
+        make = _planner(settings_of(planner=planner, llm=llm, models=models, weights=weights), image)
         if instruction is not None:
             say(make(instruction).model_dump_json(exclude_none=True))
             return
@@ -453,18 +481,19 @@ def _open_text(path: Path) -> Iterator[Any]:
         yield handle
 
 
-def _planner(planner: Planner, image_path: Optional[Path]):
+def _planner(config, image_path: Optional[Path]):
     """Gives back a function instruction -> Plan for the chosen planner."""
     from chatedit.agent.rules import plan_rules
 
-    if planner == Planner.rules:
+    if config.planner == "rules":
         return plan_rules
-    from chatedit.agent.llm import configured_chat_model, plan_with_llm
+    from chatedit.agent.brain import planner_llm
+    from chatedit.agent.llm import plan_with_llm
+    from chatedit.tools.models import get_models
 
-    llm = configured_chat_model()
+    models = get_models(config.models, config.device, config.checkpoints, config.cache_dir, weights=config.weights)
+    llm = planner_llm(config, models)
     if llm is None:
-        if planner == Planner.llm:
-            raise InputError("--planner llm needs an LLM: set CHATEDIT_LLM_BASE_URL and/or CHATEDIT_LLM_API_KEY.")
         return plan_rules
     if image_path is None:
         raise InputError("The LLM planner looks at the picture: pass --image FILE, or use --planner rules.")
@@ -488,6 +517,7 @@ def serve(
     models: ModelsOption = None,
     weights: WeightsOption = None,
     planner: PlannerOption = None,
+    llm: LLMOption = None,
     device: DeviceOption = None,
     finder: FinderOption = None,
     data_dir: DataDirOption = None,
@@ -511,6 +541,7 @@ def serve(
             models=models,
             weights=weights,
             planner=planner,
+            llm=llm,
             device=device,
             finder=finder,
             data_dir=data_dir,
@@ -534,6 +565,7 @@ def mcp(
     models: ModelsOption = None,
     weights: WeightsOption = None,
     planner: PlannerOption = None,
+    llm: LLMOption = None,
     device: DeviceOption = None,
     finder: FinderOption = None,
     data_dir: DataDirOption = None,
@@ -550,6 +582,7 @@ def mcp(
             models=models,
             weights=weights,
             planner=planner,
+            llm=llm,
             device=device,
             finder=finder,
             data_dir=data_dir,
@@ -568,6 +601,7 @@ def bench(
     planner: Annotated[
         Planner, typer.Option("--planner", help="rules: no LLM time in the numbers; auto or llm: the configured LLM.")
     ] = Planner.rules,
+    llm: LLMOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as one JSON object.")] = False,
 ) -> None:
     """Time one turn, "remove the cup and make it sunset", per stage: median, min and max in ms.
@@ -589,6 +623,7 @@ def bench(
             size=(width, height),
             repeat=repeat,
             planner=planner.value,
+            llm=llm,
         )
         if as_json:
             say(json.dumps(result))
@@ -605,7 +640,14 @@ def bench(
                 f"GPU memory: resident {result['gpu_memory_resident_gib']} GiB, peak {result['gpu_memory_peak_gib']} GiB"
             )
         calls = ", ".join(str(n) for n in result["llm_calls_per_turn"])
-        Console().print(f"Planner: {result['planner']}; LLM calls per timed turn: {calls}")
+        tokens = ", ".join(str(n) for n in result["llm_tokens_per_turn"])
+        Console().print(f"Planner: {result['planner']}; LLM calls per timed turn: {calls}; tokens: {tokens}")
+        if result["llm_extra_weight_bytes"] is not None:
+            extra = result["llm_extra_weight_bytes"]
+            Console().print(
+                f"LLM: {result['llm']['model']} ({result['llm']['source']}); weights beyond the editors': "
+                f"{extra / 2**30:.2f} GiB" + (" (it is the editor's own text encoder)" if extra == 0 else "")
+            )
 
 
 DIFFUSERS_ROLES = ("inpainter", "global_editor")

@@ -81,6 +81,9 @@ class LLMSettings(BaseSettings):
     timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for one HTTP request.")
     retries: int = Field(default=RETRIES, ge=0, description="Retries of a request after a transport failure.")
     backoff: float = Field(default=BACKOFF, ge=0, description="Seconds before the first retry; doubles each time.")
+    max_tokens: int = Field(
+        default=1024, ge=16, description="Token budget of one reply of an in-process model (--llm editor or local:)."
+    )
 
     @field_validator("base_url", "api_key", mode="before")
     @classmethod
@@ -154,7 +157,11 @@ class Settings(BaseSettings):
     weights: Optional[Literal["real", "tiny", "random"]] = None
     """real checkpoints, tiny random models or random full-size ones; None: what `models` implies, else real."""
     planner: Literal["auto", "llm", "rules"] = "auto"
-    """auto: the LLM when one is configured, else the rules."""
+    """auto: the LLM (`llm`) when there is one, else the rules."""
+    llm: Optional[str] = None
+    """Which LLM plans, judges and answers: `editor` (the family's own text encoder, in-process), `local:MODEL`
+    (a transformers chat model, in-process), `server` (CHATEDIT_LLM_BASE_URL/API_KEY) or the URL of an
+    OpenAI-compatible server; None: a configured server, else the editor's encoder on a GPU, else none."""
     finder: Literal["auto", "dino-sam", "sam3"] = "auto"
     """What finds and outlines objects: GroundingDINO + SAM, or SAM 3; auto: SAM 3 when it is in the Hugging Face cache."""
     device: str = "auto"
@@ -178,10 +185,21 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=lambda: ServerSettings())
     checkpoints: Checkpoints = Field(default_factory=lambda: Checkpoints())
 
-    @field_validator("database_url", mode="before")
+    @field_validator("database_url", "llm", mode="before")
     @classmethod
     def _blank_is_none(cls, value):
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("llm")
+    @classmethod
+    def _known_llm(cls, value):
+        if value is None or value in ("editor", "server") or value.startswith(("http://", "https://")):
+            return value
+        if value.startswith("local:") and value.removeprefix("local:").strip():
+            return "local:" + value.removeprefix("local:").strip()
+        raise ValueError(
+            f"unknown LLM {value!r}: use editor, local:MODEL (a model id or folder), server, or an http(s) URL"
+        )
 
     @classmethod
     def given(cls, **overrides: Any) -> "Settings":

@@ -126,9 +126,12 @@ class LLMResult:
     error: Optional[str] = None
     """Why the call failed (for the turn report); None when it succeeded."""
     mode: Optional[str] = None
-    """How a Plan or Verdicts were asked for: "tools" (a tool call) or "json" (JSON in the reply)."""
+    """How a Plan or Verdicts were asked for: "tools" (a tool call), "json" (JSON in the reply) or "local"
+    (an in-process model, its decoding constrained to the schema)."""
     tools_refused: bool = False
     """The server answered that the model cannot call tools."""
+    tokens: int = 0
+    """Tokens the model generated, retries included (0 when the server does not say)."""
 
 
 _JSON_MODELS: set[tuple[str, str]] = set()
@@ -300,7 +303,13 @@ def _ask_for(
     """
     name = schema.__name__
     key = _model_key(llm)
-    calls = 0
+    calls = tokens = 0
+    if getattr(llm, "constrained", False):
+        # An in-process model: the tool's JSON schema constrains its decoding, so the reply always parses.
+        chat = llm.bind_tools([schema], tool_choice=name)
+        result = _ask(llm, chat, messages, lambda reply: parse_args(_tool_arguments(reply, name)))
+        result.mode = "local"
+        return result
     if key not in _JSON_MODELS:
         chat = llm.bind_tools([schema], tool_choice=name)
         how = f"by calling the {name} tool"
@@ -310,13 +319,14 @@ def _ask_for(
             return result
         logger.warning("The LLM %s cannot call tools; asking it for JSON instead.", key[1])
         _JSON_MODELS.add(key)
-        calls = result.calls
+        calls, tokens = result.calls, result.tokens
     json_schema = schema.model_json_schema()
     chat = llm.bind(response_format={"type": "json_schema", "json_schema": {"name": name, "schema": json_schema}})
     asked = [*messages, HumanMessage(prompts.load("json_reply").format(name=name, schema=json.dumps(json_schema)))]
     how = f"with the {name} JSON object only"
     result = _ask(llm, chat, asked, lambda reply: parse_args(_json_arguments(reply, name)), how)
     result.calls += calls
+    result.tokens += tokens
     result.mode = "json"
     return result
 
@@ -338,22 +348,27 @@ def _ask(
     calls = 0
     problem = ""
     # The answer, and one more try, told what was wrong, when the answer is unusable.
+    tokens = 0
     for _ in range(2):
         reply, made = _send(chat, messages, retries, backoff)
         calls += made
+        if isinstance(reply, AIMessage) and reply.usage_metadata:
+            tokens += reply.usage_metadata.get("output_tokens", 0)
         if isinstance(reply, openai.APIError):
             refused = isinstance(reply, openai.BadRequestError) and bool(_NO_TOOLS.search(_describe(reply)))
-            return LLMResult(None, calls, f"{_describe(reply)} (after {calls} request(s))", tools_refused=refused)
+            return LLMResult(
+                None, calls, f"{_describe(reply)} (after {calls} request(s))", tools_refused=refused, tokens=tokens
+            )
         try:
             if isinstance(reply, Exception):
                 raise _Unusable(f"the reply could not be read ({type(reply).__name__}: {_clip(str(reply))}).")
-            return LLMResult(parse(reply), calls)
+            return LLMResult(parse(reply), calls, tokens=tokens)
         except _Unusable as exc:
             problem = str(exc)
             logger.warning("LLM answer unusable: %s", problem)
         again = " ".join(filter(None, (f"Your previous reply could not be used: {problem} Answer again", answer_as)))
         messages = [*messages, HumanMessage(again + ".")]
-    return LLMResult(None, calls, f"the LLM's answer was unusable twice: {problem}")
+    return LLMResult(None, calls, f"the LLM's answer was unusable twice: {problem}", tokens=tokens)
 
 
 def _send(chat, messages: list[BaseMessage], retries: int, backoff: float) -> tuple[Any, int]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from langchain_core.messages import AIMessage, HumanMessage
@@ -25,6 +25,7 @@ from langgraph.runtime import Runtime
 from PIL import Image
 
 from chatedit.agent import choose
+from chatedit.agent.brain import llm_report
 from chatedit.agent.context import Context
 from chatedit.agent.plan import Plan
 from chatedit.agent.planner import make_plan
@@ -37,6 +38,9 @@ from chatedit.agent.verifier import check_attempt
 from chatedit.tools import blend
 from chatedit.tools.errors import InputError
 from chatedit.tools.inpaint import EditResult
+
+if TYPE_CHECKING:
+    from chatedit.agent.llm import LLMResult
 
 # ---- helpers over ids ----------------------------------------------------------------------------
 
@@ -116,6 +120,7 @@ def start(state: ChatState) -> dict:
         "current": 0,
         "round": 1,
         "llm_calls": 0,
+        "llm_tokens": 0,
         "reply": None,
         "report": {},
         "timings": None,
@@ -166,15 +171,19 @@ def answer(state: ChatState, runtime: Runtime[Context]) -> dict:
     llm, images = runtime.context.llm, runtime.context.images
     if llm is None:
         return {
-            "reply": "I can only answer questions about the picture with a vision LLM configured "
-            "(set CHATEDIT_LLM_BASE_URL / CHATEDIT_LLM_API_KEY). Tell me an edit instead, e.g. "
-            "'remove the cup'."
+            "reply": "I can only answer questions about the picture with an LLM: --llm editor (with the "
+            "modern or max models), --llm local:MODEL, or a server (CHATEDIT_LLM_BASE_URL). Tell me an "
+            "edit instead, e.g. 'remove the cup'."
         }
     from chatedit.agent.llm import answer_with_llm
 
     result = answer_with_llm(llm, images.get(_current_picture(state)), state["instruction"], _history_lines(state))
     reply = result.value or f"I could not get an answer from the LLM ({result.error})."
-    return {"reply": reply, "llm_calls": state.get("llm_calls", 0) + result.calls}
+    return {
+        "reply": reply,
+        "llm_calls": state.get("llm_calls", 0) + result.calls,
+        "llm_tokens": state.get("llm_tokens", 0) + result.tokens,
+    }
 
 
 def finish(state: ChatState) -> dict:
@@ -207,13 +216,14 @@ def plan(state: ChatState, runtime: Runtime[Context]) -> dict:
     choice = _resumed_choice(state)
     if pending is not None and choice is not None:
         the_plan = Plan.model_validate(pending["plan"])
-        planner, calls, note, mode = pending["planner"], 0, None, pending.get("planner_mode")
+        planner, calls, tokens, note, mode = pending["planner"], 0, 0, None, pending.get("planner_mode")
     else:
         image = runtime.context.images.get(_current_picture(state))
         planned = make_plan(
             state["instruction"], image, _history_lines(state), _previous_targets(state), llm=runtime.context.llm
         )
-        the_plan, planner, calls, note, mode = planned.plan, planned.planner, planned.calls, planned.note, planned.mode
+        the_plan, planner, note, mode = planned.plan, planned.planner, planned.note, planned.mode
+        calls, tokens = planned.calls, planned.tokens
     work: list[StepWork] = [
         {"step": s.model_dump(), "status": "pending", "attempts": [], "kept": None} for s in the_plan.steps
     ]
@@ -230,6 +240,7 @@ def plan(state: ChatState, runtime: Runtime[Context]) -> dict:
         "work": work,
         "queue": list(range(len(work))),
         "llm_calls": state.get("llm_calls", 0) + calls,
+        "llm_tokens": state.get("llm_tokens", 0) + tokens,
         "reply": the_plan.message if not the_plan.steps else None,
         "timings": timings,
     }
@@ -387,8 +398,8 @@ def verify(state: ChatState, runtime: Runtime[Context]) -> dict:
 
 def _llm_verdicts(
     state: ChatState, work: Sequence[Mapping[str, Any]], tried: list[int], context: Context
-) -> tuple[dict[int, dict], int, Optional[str], Optional[str]]:
-    """Gives back the LLM's verdict per step index, the calls it took, its error (if it failed) and its mode."""
+) -> tuple[dict[int, dict], LLMResult]:
+    """Gives back the LLM's verdict per step index, and the call's result (calls, tokens, error, mode)."""
     from chatedit.agent.llm import judge_with_llm
 
     evidence = [
@@ -408,7 +419,7 @@ def _llm_verdicts(
     verdicts = {
         v.step - 1: {"passed": v.passed, "reason": v.reason, "new_prompt": v.new_prompt} for v in result.value or []
     }
-    return verdicts, result.calls, result.error, result.mode
+    return verdicts, result
 
 
 def _settle(
@@ -449,13 +460,15 @@ def judge(state: ChatState, runtime: Runtime[Context]) -> dict:
     timings: dict[str, float] = {}
     work = state["work"]
     tried = [i for i, w in enumerate(work) if w["attempts"] and w["status"] == "pending"]
-    calls = state.get("llm_calls", 0)
+    calls, tokens = state.get("llm_calls", 0), state.get("llm_tokens", 0)
     verdicts: dict[int, dict] = {}
     judge_error: Optional[str] = None
     judge_mode = state.get("judge_mode")
-    if context.llm is not None and tried:
-        verdicts, used, judge_error, judge_mode = _llm_verdicts(state, work, tried, context)
-        calls += used
+    # A text-only model cannot see the result: the model checks judge.
+    if context.llm is not None and tried and getattr(context.llm, "sees_images", True):
+        verdicts, result = _llm_verdicts(state, work, tried, context)
+        calls, tokens = calls + result.calls, tokens + result.tokens
+        judge_error, judge_mode = result.error, result.mode
     changes: dict[int, dict] = {}
     retry = []
     for i in tried:
@@ -475,6 +488,7 @@ def judge(state: ChatState, runtime: Runtime[Context]) -> dict:
         "queue": retry,
         "round": next_round,
         "llm_calls": calls,
+        "llm_tokens": tokens,
         "timings": timings,
         "judge_mode": judge_mode,
     }
@@ -525,6 +539,7 @@ def respond(state: ChatState, runtime: Runtime[Context]) -> dict:
         versions=update.get("versions") or state.get("versions") or [],
         cursor=update.get("cursor", state.get("cursor", 0)),
         models=runtime.context.toolbox.models.report(),
+        llm=llm_report(runtime.context.llm),
         timings=timings,
     )
     _emit("done", message=reply)

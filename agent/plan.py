@@ -58,7 +58,11 @@ class Step(BaseModel):
     )
     box: Optional[list[float]] = Field(
         default=None,
-        description="add only: [x0, y0, x1, y1] where the new object goes, in pixels or 0-1 fractions of the image.",
+        min_length=4,
+        max_length=4,
+        description="[x0, y0, x1, y1] in pixels or 0-1 fractions of the image. add: where the new object goes. "
+        "remove, replace, local, move: when the instruction singles out one of several objects ('the man on "
+        "the left', 'the second cup'), the box around that one; else null.",
     )
 
     @field_validator("target", "anchor", "relation", mode="before")
@@ -66,13 +70,6 @@ class Step(BaseModel):
     def _blank_is_none(cls, value):
         if isinstance(value, str) and not value.strip():
             return None
-        return value
-
-    @field_validator("box")
-    @classmethod
-    def _four_numbers(cls, value):
-        if value is not None and len(value) != 4:
-            raise ValueError("box must be [x0, y0, x1, y1]")
         return value
 
 

@@ -26,7 +26,10 @@ class Planned:
     note: Optional[str] = None
     """Why the rules planner was used when an LLM was asked for."""
     mode: Optional[str] = None
-    """How the LLM was asked: "tools" (a Plan tool call) or "json" (a model that cannot call tools)."""
+    """How the LLM was asked: "tools" (a Plan tool call), "json" (a model that cannot call tools) or
+    "local" (an in-process model, decoding constrained to the Plan schema)."""
+    tokens: int = 0
+    """Tokens the LLM generated for the plan (0 for the rules, or when a server does not say)."""
 
 
 def resolve_references(plan: Plan, previous_targets: list[str]) -> Plan:
@@ -55,8 +58,9 @@ def make_plan(
 
         result = plan_with_llm(llm, image, instruction, history, image_size=image.size)
         if result.value is not None:
-            return Planned(resolve_references(result.value, previous_targets), "llm", result.calls, mode=result.mode)
+            plan = resolve_references(result.value, previous_targets)
+            return Planned(plan, "llm", result.calls, mode=result.mode, tokens=result.tokens)
         plan = resolve_references(plan_rules(instruction), previous_targets)
         note = f"LLM planner failed ({result.error}); used the rules planner"
-        return Planned(plan, "rules", result.calls, note, mode=result.mode)
+        return Planned(plan, "rules", result.calls, note, mode=result.mode, tokens=result.tokens)
     return Planned(resolve_references(plan_rules(instruction), previous_targets), "rules", 0)

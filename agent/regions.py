@@ -19,9 +19,12 @@ from chatedit.agent.toolbox import Toolbox
 from chatedit.tools import locate as L
 from chatedit.tools import masks as M
 from chatedit.tools.detect import Detection
+from chatedit.tools.geometry import box_iou
 
 SALIENT_PHRASES = ["person", "animal", "main object"]
 """What `background` keeps when the instruction names no subject."""
+POINTED_IOU = 0.3
+"""Overlap (IoU) a detection needs with the planner's box to be the object it points at."""
 
 
 @dataclass
@@ -171,6 +174,10 @@ def _target_region(step: dict, image: Image.Image, toolbox: Toolbox, choice: Opt
         # The user's pick comes back as boxes (the state holds no masks): each is segmented again.
         boxes = choice
         mask = M.union(*[toolbox.segment_box(image, b) for b in boxes])
+    elif step.get("box"):
+        pointed = _pointed_at(step["box"], toolbox.detect(image, [target]).get(target, []), image.size)
+        boxes = [list(pointed.box)]
+        mask = _outline(pointed, image, toolbox)
     else:
         candidates = choose.contenders(toolbox.detect(image, [target]).get(target, []))
         if not candidates:
@@ -184,3 +191,18 @@ def _target_region(step: dict, image: Image.Image, toolbox: Toolbox, choice: Opt
         mask = M.union(*[M.box_mask((image.height, image.width), b) for b in boxes])
     box = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
     return Found(mask, box)
+
+
+def _pointed_at(box: list, detections: list[Detection], size: tuple[int, int]) -> Detection:
+    """Gives back the detection the planner's box points at, else one of the planner's box itself.
+
+    A VLM planner that sees the picture boxes the one object meant ("the man on the left"): the
+    detection it overlaps most wins, whatever its score (with its mask, when the finder gave one);
+    with none overlapping enough, the segmenter works from the planner's box.
+    """
+    x0, y0, x1, y1 = (float(v) for v in L.parse_box(box, *size))
+    pointed = (x0, y0, x1, y1)
+    best = max(detections, key=lambda d: box_iou(d.box, pointed), default=None)
+    if best is not None and box_iou(best.box, pointed) >= POINTED_IOU:
+        return best
+    return Detection("", pointed, 0.0)

@@ -22,6 +22,7 @@ def turn_report(
     models: Optional[dict] = None,
     timings: Optional[dict] = None,
     edited: bool = True,
+    llm: Optional[dict] = None,
 ) -> dict:
     """Gives back the report of a turn that answered `reply` and left the session at `cursor`.
 
@@ -33,6 +34,7 @@ def turn_report(
         models: what ran (`ModelSet.report()`), for edit turns.
         timings: milliseconds per stage.
         edited: an edit turn (planned, maybe edited); False for commands and questions.
+        llm: which LLM planned and judged ({"source", "model"}); None when the rules did.
     """
     drawn = bool(state.get("user_mask"))
     work = (state.get("work") or []) if edited else []
@@ -44,6 +46,8 @@ def turn_report(
         "planner_mode": state.get("planner_mode") if edited else None,
         "judge_mode": state.get("judge_mode") if edited else None,
         "llm_calls": state.get("llm_calls", 0),
+        "llm_tokens": state.get("llm_tokens", 0),
+        "llm": llm,
         "message": reply,
         "question": bool(state.get("pending")) if edited else False,
         "steps": [step_report(w, drawn) for w in work],

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from PIL import Image
+from pydantic import ValidationError
 
+from chatedit.agent.brain import planner_llm
 from chatedit.agent.config import Settings
 from chatedit.agent.context import Context
 from chatedit.agent.database import open_database
@@ -88,7 +90,9 @@ class Editor:
         max_attempts: tries per step before the best failed try is kept (default 3).
         seed: base seed of every generation (default 0).
         settings: generation settings (steps, guidance, local edit mode).
-        llm: a LangChain chat model to use instead of one built from the environment.
+        llm: who plans, judges and answers: `editor` (the family's own text encoder), `local:MODEL`
+            (a transformers chat model), `server`, an OpenAI-compatible server's URL, or a LangChain
+            chat model; None: CHATEDIT_LLM, else a configured server, else the encoder on a GPU.
         toolbox: the tools to use instead of ones built from `models` (tests, custom deployments).
         database: where sessions and pictures are kept: a `postgresql://` URL shared by replicas, or
             None for CHATEDIT_DATABASE_URL, else SQLite and an image folder in the data dir.
@@ -121,6 +125,9 @@ class Editor:
             raise InputError(f"Unknown planner {planner!r}; use auto, llm or rules.")
         if max_attempts is not None and max_attempts < 1:
             raise InputError("max_attempts must be at least 1.")
+        chat_model = None if llm is None or isinstance(llm, str) else llm
+        if isinstance(llm, str):
+            llm = _llm_choice(llm)
         given = dict(
             models=models,
             planner=planner,
@@ -132,6 +139,7 @@ class Editor:
             database_url=database,
             session_wait=session_wait,
             weights=weights,
+            llm=llm if isinstance(llm, str) else None,
             finder=finder,
         )
         base = config or Settings()
@@ -155,7 +163,7 @@ class Editor:
                 ),
                 config.edit,
             )
-            self.llm = _planner_llm(config, llm)
+            self.llm = planner_llm(config, self.toolbox.models, chat_model)
         except BaseException:
             # A start that fails here (models missing, no LLM) must not leave the database's connections open.
             self.database.close()
@@ -183,23 +191,12 @@ class Editor:
         self.database.close()
 
 
-def _planner_llm(config: Settings, llm) -> Optional[Any]:
-    """Gives back the LLM the planner uses: `llm`, else one from the settings; None for the rules planner."""
-    if config.planner == "rules":
-        return None
-    if llm is not None:
-        return llm
-    from chatedit.agent.llm import configured_chat_model
-
-    chat_model = configured_chat_model(config.language_model)
-    if chat_model is not None:
-        return chat_model
-    if config.planner == "llm":
-        raise InputError(
-            "--planner llm needs an LLM: set CHATEDIT_LLM_BASE_URL and/or CHATEDIT_LLM_API_KEY "
-            "(or OPENAI_API_KEY), or use --planner rules."
-        )
-    return None
+def _llm_choice(value: str) -> str:
+    """Gives back an `llm` choice spelled as the settings keep it, or raises InputError saying what is allowed."""
+    try:
+        return Settings.given(llm=value).llm or value
+    except ValidationError as exc:
+        raise InputError(f"Unknown LLM {value!r}: use editor, local:MODEL, server, or an http(s) URL.") from exc
 
 
 def _config(session_id: str) -> dict:

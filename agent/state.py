@@ -156,6 +156,8 @@ class ChatState(TypedDict, total=False):
     """Attempt round: 1 for the first try of every step, 2.. for retries."""
     llm_calls: int
     """LLM requests made this turn (plan, judge, answers, retries included)."""
+    llm_tokens: int
+    """Tokens the LLM generated this turn (0 when a server does not say)."""
     reply: Optional[str]
     """The answer text for this turn. Written by `command`, `answer`, `plan` (nothing to edit), `locate`
     (a question) and `respond`; read by `finish` and `respond`."""

@@ -30,6 +30,8 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "CHATEDIT_INPAINT_STEPS": ("12", "edit.inpaint_steps", 12),
     "CHATEDIT_GLOBAL_STEPS": ("9", "edit.global_steps", 9),
     "CHATEDIT_LOCAL_MODE": ("zone", "edit.local_mode", "zone"),
+    "CHATEDIT_LLM": ("local:Qwen/Qwen2.5-VL-3B-Instruct", "llm", "local:Qwen/Qwen2.5-VL-3B-Instruct"),
+    "CHATEDIT_LLM_MAX_TOKENS": ("512", "language_model.max_tokens", 512),
     "CHATEDIT_LLM_BASE_URL": ("http://127.0.0.1:11434/v1", "language_model.base_url", "http://127.0.0.1:11434/v1"),
     "CHATEDIT_LLM_API_KEY": ("sk-test", "language_model.api_key", "sk-test"),
     "CHATEDIT_LLM_MODEL": ("qwen2.5vl:7b", "language_model.model", "qwen2.5vl:7b"),

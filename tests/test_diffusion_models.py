@@ -193,3 +193,24 @@ def test_an_unknown_compile_mode_is_refused_with_the_choices(monkeypatch, cache_
     monkeypatch.setenv("CHATEDIT_COMPILE_MODE", "fastest")
     with pytest.raises(InputError, match="reduce-overhead"):
         _load(cache_dir)
+
+
+def test_a_tiny_pipeline_saved_by_an_older_build_is_built_again(tmp_path):
+    from chatedit.tools.diffusion_models import BUILD_FILE, TINY_BUILD, _saved_once
+
+    class Built:
+        def save_pretrained(self, folder):
+            (folder / "model_index.json").write_text('{"built": "now"}')
+
+    old = tmp_path / "tiny" / "max_editor"
+    old.mkdir(parents=True)
+    (old / "model_index.json").write_text('{"built": "before"}')
+    folder = _saved_once(tmp_path, "max_editor", Built)
+    assert folder == old and json.loads((folder / "model_index.json").read_text()) == {"built": "now"}
+    assert (folder / BUILD_FILE).read_text() == str(TINY_BUILD)
+    # The current build is loaded as it is, not built again.
+    (folder / "model_index.json").write_text('{"built": "kept"}')
+    assert json.loads((_saved_once(tmp_path, "max_editor", Built) / "model_index.json").read_text()) == {
+        "built": "kept"
+    }
+    assert sorted(p.name for p in (tmp_path / "tiny").iterdir()) == ["max_editor"]

@@ -56,10 +56,10 @@ def test_tiny_editor_is_saved_then_loaded_and_shared_by_both_roles(cache_dir, fa
     }
 
 
-def test_tiny_max_editor_uses_the_pil_picture_processor(cache_dir):
+def test_tiny_max_editor_uses_the_picture_processor(cache_dir):
     editor = ModelSet("max", "cpu", cache_dir=cache_dir, weights="tiny").global_editor
     assert isinstance(editor.processor, QwenPictureProcessor)
-    assert type(editor.processor.image_processor).__name__ == "Qwen2VLImageProcessorPil"
+    assert type(editor.processor.image_processor).__name__.startswith("Qwen2VLImageProcessor")
     image_token = editor.text_encoder.config.image_token_id
     assert editor.tokenizer.convert_ids_to_tokens(image_token) == "<|image_pad|>"
 

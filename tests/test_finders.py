@@ -241,3 +241,22 @@ def test_downloading_sam3_without_access_exits_3_with_the_sentence(monkeypatch):
 def test_get_models_keeps_one_model_set_per_finder():
     assert get_models("tiny", "cpu", finder="sam3") is get_models("tiny", "cpu", finder="sam3")
     assert get_models("tiny", "cpu", finder="sam3") is not get_models("tiny", "cpu", finder="dino-sam")
+
+
+def test_a_planners_box_on_a_sam3_instance_takes_its_mask_and_elsewhere_is_outlined(small_photo):
+    from chatedit.agent.regions import Found, find_region
+    from chatedit.agent.toolbox import Toolbox
+
+    toolbox = Toolbox(get_models("tiny", "cpu", finder="sam3"), SAM3_FAST)
+    instance = toolbox.detect(small_photo, ["cup"])["cup"][0]
+    outlined = []
+    segment = toolbox.finder.segment
+    toolbox.finder.segment = lambda image, **marks: outlined.append(marks) or segment(image, **marks)
+    step = {"category": "local", "target": "cup", "prompt": "a blue cup"}
+
+    found = find_region({**step, "box": list(instance.box)}, small_photo, toolbox)
+    assert isinstance(found, Found) and np.array_equal(found.mask, instance.mask) and outlined == []
+
+    # A box that points at no instance is outlined as the planner drew it.
+    found = find_region({**step, "box": [0, 0, 12, 10]}, small_photo, toolbox)
+    assert isinstance(found, Found) and outlined == [{"box": (0.0, 0.0, 12.0, 10.0)}]

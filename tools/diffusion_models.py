@@ -192,6 +192,12 @@ def on_device(pipe: DiffusionPipeline, device: torch.device) -> DiffusionPipelin
     return pipe
 
 
+TINY_BUILD = 2
+"""The tiny pipelines' build: raised when what they are built from changes (2: Qwen's chat template takes
+picture parts), so that a cache saved by an older chatedit is built again rather than loaded."""
+BUILD_FILE = "chatedit-build.txt"
+
+
 def _saved_once(cache_dir: os.PathLike, role: str, build: Callable[[], DiffusionPipeline]) -> Path:
     """Gives back the folder of the tiny `role` pipeline, building and saving it on first use.
 
@@ -199,12 +205,16 @@ def _saved_once(cache_dir: os.PathLike, role: str, build: Callable[[], Diffusion
     folder always finds it whole, even while another process is saving the same models.
     """
     folder = Path(cache_dir) / "tiny" / role
-    if (folder / "model_index.json").exists():
+    if (folder / "model_index.json").exists() and _build_of(folder) == TINY_BUILD:
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{role}-", dir=folder.parent))
     try:
         build().save_pretrained(staging)
+        (staging / BUILD_FILE).write_text(str(TINY_BUILD))
+        if folder.exists() and _build_of(folder) != TINY_BUILD:
+            # Saved by an older chatedit: set it aside, then take its place.
+            shutil.rmtree(folder.rename(folder.with_name(f".{role}-old-{os.getpid()}")), ignore_errors=True)
         try:
             staging.rename(folder)
         except OSError:
@@ -214,6 +224,14 @@ def _saved_once(cache_dir: os.PathLike, role: str, build: Callable[[], Diffusion
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def _build_of(folder: Path) -> int | None:
+    """Gives back the build number of a saved tiny pipeline (None: saved before builds were numbered)."""
+    try:
+        return int((folder / BUILD_FILE).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def small_tokenizer() -> CLIPTokenizer:

@@ -69,11 +69,17 @@ QWEN_SPECIAL_TOKENS = (
 """The control tokens the Qwen chat templates and the Qwen2-VL processor write into prompts."""
 
 QWEN_CHAT_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>\n"
     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n"
     "{% if enable_thinking is defined and not enable_thinking %}<think>\n\n</think>\n\n{% endif %}{% endif %}"
 )
-"""Qwen3's chat layout (what Flux2KleinPipeline renders its prompt with), without tools."""
+"""Qwen3's chat layout (what Flux2KleinPipeline renders its prompt with), without tools; a message's
+content is text, or a list of text and picture parts as Qwen2.5-VL's template takes them."""
 
 FLUX2_TEXT_LAYERS = 28
 """The tiny Qwen3's depth: Flux2KleinPipeline reads hidden layers 9, 18 and 27, as in Qwen3-4B."""
@@ -220,7 +226,7 @@ def build_tiny_flux2() -> Flux2KleinPipeline:
                 num_attention_heads=2,
                 num_key_value_heads=2,
                 head_dim=8,
-                max_position_embeddings=1024,
+                max_position_embeddings=16384,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
             )
@@ -296,9 +302,9 @@ def build_full_flux2() -> Flux2KleinPipeline:
 class QwenPictureProcessor(Qwen2VLProcessor):
     """Qwen2-VL's processor for pictures and text only.
 
-    Qwen2VLProcessor also requires a video processor, which needs torchvision (absent beside the CPU
-    torch build here). The editors never send video, so this subclass drops that half; it loads the
-    same `processor/` folder of a real checkpoint, with the PIL image processor.
+    Qwen2VLProcessor also requires a video processor. The editors and the planner never send video,
+    so this subclass drops that half; it loads the same `processor/` folder of a real checkpoint, with
+    whichever image processor transformers picks (the torchvision one when torchvision is installed).
     """
 
     def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
@@ -309,7 +315,7 @@ class QwenPictureProcessor(Qwen2VLProcessor):
 
 
 def _qwen_processor(tokenizer: Qwen2TokenizerFast) -> QwenPictureProcessor:
-    """Gives back the picture processor over `tokenizer`, with the PIL image processor (no torchvision)."""
+    """Gives back the picture processor over `tokenizer` (saved with the PIL image processor's settings)."""
     return QwenPictureProcessor(Qwen2VLImageProcessorPil(), tokenizer, chat_template=QWEN_CHAT_TEMPLATE)
 
 
@@ -337,6 +343,24 @@ def _qwen_vl_config(tokenizer: Qwen2TokenizerFast, text: dict[str, Any], vision:
     )
 
 
+def tiny_qwen_vl_config(tokenizer: Qwen2TokenizerFast) -> Qwen2_5_VLConfig:
+    """Gives back the tiny Qwen2.5-VL's config (two text layers of width 16, one vision block) over `tokenizer`."""
+    return _qwen_vl_config(
+        tokenizer,
+        text=dict(
+            vocab_size=len(tokenizer),
+            hidden_size=16,
+            intermediate_size=16,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            rope_theta=1000000.0,
+            mrope_section=[1, 1, 2],
+        ),
+        vision=dict(depth=1, hidden_size=16, intermediate_size=16, num_heads=2, out_hidden_size=16),
+    )
+
+
 def build_tiny_qwen() -> QwenImageEditPlusPipeline:
     """Gives back a Qwen-Image-Edit pipeline of tiny random components (fixed seed), with a tiny Qwen2.5-VL.
 
@@ -346,22 +370,7 @@ def build_tiny_qwen() -> QwenImageEditPlusPipeline:
     tokenizer = small_qwen_tokenizer()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(TINY_SEED)
-        text_encoder = Qwen2_5_VLForConditionalGeneration(
-            _qwen_vl_config(
-                tokenizer,
-                text=dict(
-                    vocab_size=len(tokenizer),
-                    hidden_size=16,
-                    intermediate_size=16,
-                    num_hidden_layers=2,
-                    num_attention_heads=2,
-                    num_key_value_heads=2,
-                    rope_theta=1000000.0,
-                    mrope_section=[1, 1, 2],
-                ),
-                vision=dict(depth=1, hidden_size=16, intermediate_size=16, num_heads=2, out_hidden_size=16),
-            )
-        )
+        text_encoder = Qwen2_5_VLForConditionalGeneration(tiny_qwen_vl_config(tokenizer))
         transformer = QwenImageTransformer2DModel(
             patch_size=2,
             in_channels=16,

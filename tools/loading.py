@@ -3,10 +3,10 @@
 transformers, diffusers and huggingface_hub each draw tqdm bars while they read or write weights
 ("Loading weights", "Loading pipeline components...", "Fetching files"). `quiet_loading` turns them off
 through each library's own switch for as long as chatedit loads, and puts the switches back as they
-were afterwards. It also drops two of transformers' notices about what chatedit means to do: that an
-image processor falls back to its PIL version (PIL is the intended path where torchvision is absent),
-and that SAM 3's tracker is loaded from the sam3_video checkpoint it shares (transformers' own
-conversion maps it; see tools/sam3_models.py).
+were afterwards. It also drops two of transformers' notices about paths chatedit takes on purpose: that
+an image processor falls back to its PIL version, which only a setup without torchvision (a dependency)
+would print (PIL works, just slower), and that SAM 3's tracker is loaded from the sam3_video checkpoint
+it shares with the concept model (transformers' own conversion maps it; see tools/sam3_models.py).
 A user who sets HF_HUB_DISABLE_PROGRESS_BARS=0 asked for the bars and keeps them.
 """
 
