@@ -280,7 +280,7 @@ def locate(state: ChatState, runtime: Runtime[Context]) -> dict:
             earlier_boxes=[a.get("box") for a in item["attempts"] if a.get("box")],
             first_try=not item["attempts"],
             choice=item.get("choice"),
-            words=f"{item['step'].get('instruction', '')} {state.get('instruction', '')}",
+            words=item["step"].get("instruction") or state.get("instruction") or "",
         )
     except InputError as exc:
         return _skipped(state, str(exc))

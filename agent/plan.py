@@ -42,8 +42,9 @@ class Step(BaseModel):
     )
     target: Optional[str] = Field(
         default=None,
-        description="The object to find, as a short noun phrase ('the red car' -> 'red car'). For "
-        "background: the subject to keep (null: the main subject). Null for add and global.",
+        description="The object to find, as a noun phrase without articles, with the words that pick it "
+        "among others of its kind ('the red car' -> 'red car', 'second cup from the right', 'woman in red'). "
+        "For background: the subject to keep (null: the main subject). Null for add and global.",
     )
     prompt: str = Field(
         description="What the generator paints. remove: what is behind the object (a neutral scene); "

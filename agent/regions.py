@@ -8,12 +8,13 @@ result into state (agent/nodes.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Optional, Union
 
 import numpy as np
 from PIL import Image
 
-from chatedit.agent import choose
+from chatedit.agent import choose, refer
 from chatedit.agent.plan import INSTRUCTION_CATEGORIES
 from chatedit.agent.toolbox import Toolbox
 from chatedit.tools import locate as L
@@ -83,7 +84,8 @@ def find_region(
         earlier_boxes: boxes of this step's earlier attempts (an addition goes somewhere else).
         first_try: whether no attempt was made yet (the planner's box is used only then).
         choice: boxes the user picked when asked which one.
-        words: the step's and the turn's words, searched for which of several candidates is meant.
+        words: the step's instruction: what it says of the target besides the planner's target phrase
+            ("the cup next to the laptop" planned as "cup") picks among several candidates.
     """
     category = step["category"]
     if drawn is not None:
@@ -139,25 +141,14 @@ def _background_region(step: dict, image: Image.Image, toolbox: Toolbox) -> Foun
     return Found(L.background_mask(kept), list(best.box))
 
 
-def _pick(text: str, target: str, candidates: list, toolbox: Toolbox) -> Optional[list[int]]:
-    """Gives back the candidates the instruction means, or None when the user must be asked."""
-    picked = choose.select(text, candidates)
-    if picked is None and choose.wants_all(text, target):
-        picked = list(range(len(candidates)))
-    if picked is None and toolbox.settings.ask_when_ambiguous and choose.should_ask(candidates):
-        return None
-    if picked is None:
-        # Not worth a question: take the most likely one.
-        picked = [max(range(len(candidates)), key=lambda i: candidates[i].score)]
-    return picked
-
-
-def _question(target: str, candidates: list, size: tuple[int, int]) -> str:
-    """Gives back the question that asks which of the candidates to edit."""
+def _question(noun: str, candidates: list, size: tuple[int, int], reason: str = "") -> str:
+    """Gives back the question that asks which of the candidates to edit (after why the words did not settle it)."""
     where = choose.describe(candidates, *size)
     options = "; ".join(f"{i + 1}: the one {w}" for i, w in enumerate(where))
+    if reason:
+        return f"{reason} Which one should I edit ({options})? Answer with a number, 'the left one', or 'all'."
     return (
-        f"I see {len(candidates)} {target}s ({options}). Which one should I edit? "
+        f"I see {len(candidates)} {choose.plural(noun)} ({options}). Which one should I edit? "
         "Answer with a number, 'the left one', or 'all'."
     )
 
@@ -170,23 +161,44 @@ def _outline(detection: Detection, image: Image.Image, toolbox: Toolbox) -> np.n
 def _target_region(step: dict, image: Image.Image, toolbox: Toolbox, choice: Optional[list], words: str) -> Located:
     """Gives back the named target's mask, that it is not there, or the question of which one."""
     target = step.get("target") or ""
+
+    @lru_cache(maxsize=None)
+    def segment(box: tuple) -> np.ndarray:
+        return toolbox.segment_box(image, box)
+
+    def mask_of(detection: Detection) -> np.ndarray:
+        # A finder that outlines what it finds (SAM 3) gave the mask; a box is segmented once, however often asked.
+        return detection.mask if detection.mask is not None else segment(tuple(detection.box))
+
+    # The detector is asked for the bare noun ("cup"); the words around it pick the instance.
+    reference = refer.describe(target, words, step["category"])
     if choice:
         # The user's pick comes back as boxes (the state holds no masks): each is segmented again.
         boxes = choice
-        mask = M.union(*[toolbox.segment_box(image, b) for b in boxes])
+        mask = M.union(*[segment(tuple(b)) for b in boxes])
     elif step.get("box"):
-        pointed = _pointed_at(step["box"], toolbox.detect(image, [target]).get(target, []), image.size)
+        found = toolbox.detect(image, [reference.noun]).get(reference.noun, [])
+        pointed = _pointed_at(step["box"], found, image.size)
         boxes = [list(pointed.box)]
-        mask = _outline(pointed, image, toolbox)
+        mask = mask_of(pointed)
     else:
-        candidates = choose.contenders(toolbox.detect(image, [target]).get(target, []))
+        candidates = toolbox.detect(image, [reference.noun]).get(reference.noun, [])
         if not candidates:
             return NotFound(target, f"I could not find {the(target)} in the picture, so I left that part unchanged.")
-        picked = _pick(words, target, candidates, toolbox)
-        if picked is None:
-            return Ask(target, candidates, _question(target, candidates, image.size))
-        boxes = [list(candidates[i].box) for i in picked]
-        mask = M.union(*[_outline(candidates[i], image, toolbox) for i in picked])
+        chosen = choose.choose(
+            reference,
+            candidates,
+            image,
+            find=lambda noun: toolbox.detect(image, [noun]).get(noun, []),
+            mask_of=mask_of,
+            ask=toolbox.settings.ask_when_ambiguous,
+        )
+        if chosen.offer:
+            return Ask(target, chosen.offer, _question(reference.noun, chosen.offer, image.size, chosen.reason))
+        if not chosen.picked:
+            return NotFound(target, f"{chosen.reason} I left that part unchanged.")
+        boxes = [list(d.box) for d in chosen.picked]
+        mask = M.union(*[mask_of(d) for d in chosen.picked])
     if not mask.any():
         mask = M.union(*[M.box_mask((image.height, image.width), b) for b in boxes])
     box = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]

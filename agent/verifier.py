@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageChops
 
+from chatedit.agent import refer
 from chatedit.tools import masks as M
 from chatedit.tools.geometry import box_area, intersection
 
@@ -131,11 +132,14 @@ def check_attempt(toolbox, step: dict, before: Image.Image, after: Image.Image, 
 
     check_box = box or M.bbox(allowed)
     if category == "remove":
-        seen = _found_in(toolbox.detect(after, [step["target"]]).get(step["target"], []), check_box)
+        # Asked as the locate step asked: "second cup from the right" is a cup, looked for in its box.
+        target = step.get("target") or ""
+        noun = refer.parse(target).noun or target
+        seen = _found_in(toolbox.detect(after, [noun]).get(noun, []), check_box)
         evidence["target_score_after"] = round(seen, 3)
         if seen:
-            return Check(False, f"the detector still finds the {step['target']} there", 0.5 * (1 - seen), evidence)
-        return Check(True, f"the {step['target']} is gone", 1.0, evidence)
+            return Check(False, f"the detector still finds the {noun} there", 0.5 * (1 - seen), evidence)
+        return Check(True, f"the {noun} is gone", 1.0, evidence)
     if category in ("replace", "add"):
         name = step.get("prompt") or step.get("target") or ""
         seen = _found_in(toolbox.detect(after, [name]).get(name, []), check_box)

@@ -156,6 +156,25 @@ def test_two_equal_candidates_ask_and_the_answer_resolves(tmp_path, photo):
     assert done.report["steps"][0]["passed"]
 
 
+def test_the_words_of_the_target_pick_the_instance_and_the_detector_gets_the_noun(tmp_path, photo):
+    cups = [(5, 30, 35, 70), (55, 30, 85, 70), (110, 30, 140, 70)]
+    toolbox = ScriptedToolbox(photo, {"cup": cups})
+    turn = make_editor(tmp_path, toolbox).session().send("remove the second cup from the right", image=photo)
+    changed = np.any(np.asarray(turn.image) != np.asarray(photo), axis=2)
+    ys, xs = np.nonzero(changed)
+    assert changed.any() and 40 <= xs.min() and xs.max() < 100
+    assert toolbox.calls[0] == ["cup"]
+
+
+def test_another_steps_words_do_not_choose_the_target(tmp_path, photo):
+    """ "to the left" says where the lamp goes; which cup to remove is still a question."""
+    left, right = (5, 10, 45, 60), (100, 10, 145, 60)
+    toolbox = ScriptedToolbox(photo, {"cup": [left, right], "lamp": [(60, 60, 90, 95)]})
+    asked = make_editor(tmp_path, toolbox).session().send("remove the cup and move the lamp to the left", image=photo)
+    assert asked.report["question"] is True and "which" in asked.message.lower()
+    assert np.array_equal(np.asarray(asked.image), np.asarray(photo))
+
+
 def test_failed_check_loops_back_with_a_changed_attempt(tmp_path, photo):
     """A removal the detector still sees is retried with a new seed and a larger mask, then kept as best."""
 
