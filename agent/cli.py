@@ -73,6 +73,12 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
+class Finder(str, Enum):
+    auto = "auto"
+    dino_sam = "dino-sam"
+    sam3 = "sam3"
+
+
 # Options left out come from the settings (chatedit.agent.config.Settings): CHATEDIT_* variables, then defaults.
 PlannerOption = Annotated[
     Optional[Planner],
@@ -108,6 +114,16 @@ WeightsOption = Annotated[
         "--weights",
         help="real checkpoints, tiny random models (smoke runs) or random full-size (benchmarks) "
         "[default: CHATEDIT_WEIGHTS, else what --models implies, else real].",
+        show_default=False,
+    ),
+]
+FinderOption = Annotated[
+    Optional[Finder],
+    typer.Option(
+        "--finder",
+        help="What finds and outlines objects: dino-sam (GroundingDINO + SAM), sam3 (SAM 3, facebook/sam3: "
+        "gated, accept the SAM License on its page and log in with `hf auth login`), or auto (sam3 when it is "
+        "in the Hugging Face cache, else dino-sam) [default: CHATEDIT_FINDER or auto].",
         show_default=False,
     ),
 ]
@@ -170,23 +186,32 @@ def settings_of(
     weights: Optional[Weights] = None,
     planner: Optional[Planner] = None,
     device: Optional[Device] = None,
+    finder: Optional[Finder] = None,
     **given: Any,
 ):
     """Gives back the run's `Settings`: the flags that were given over the CHATEDIT_* variables."""
     from chatedit.agent.config import Settings
 
     return Settings.given(
-        models=_value(models), weights=_value(weights), planner=_value(planner), device=_value(device), **given
+        models=_value(models),
+        weights=_value(weights),
+        planner=_value(planner),
+        device=_value(device),
+        finder=_value(finder),
+        **given,
     )
 
 
 def models_line(report: dict[str, Any]) -> str:
-    """Gives back the one line that says which models run; tiny and random weights are named as stand-ins."""
+    """Gives back the one line that says which models and finder run; tiny and random weights are named as stand-ins."""
     roles = ", ".join(f"{role} {checkpoint}" for role, checkpoint in report["roles"].items())
+    finder = f"finder {report['finder']}"
     stand_in = {"tiny": "tiny random stand-ins for", "random": "full-size random-weight stand-ins for"}
     if report["weights"] in stand_in:
-        return f"Models: {report['family']}, {stand_in[report['weights']]}: {roles} (pictures come out as noise)"
-    return f"Models: {report['family']} ({report['weights']} weights): {roles}"
+        return (
+            f"Models: {report['family']}, {finder}, {stand_in[report['weights']]}: {roles} (pictures come out as noise)"
+        )
+    return f"Models: {report['family']} ({report['weights']} weights), {finder}: {roles}"
 
 
 def make_editor(config):
@@ -229,11 +254,30 @@ def edit(
             show_default=False,
         ),
     ] = None,
+    box: Annotated[
+        Optional[str],
+        typer.Option(
+            "--box",
+            help="Instead of --mask, a box x0,y0,x1,y1 around the object to edit, in the picture's pixels: the "
+            "object in it is outlined, and the outline acts as the mask.",
+            show_default=False,
+        ),
+    ] = None,
+    point: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--point",
+            help="Instead of --mask, a click x,y on the object to edit, in the picture's pixels (repeat it for "
+            "more clicks on the same object; with --box, they pick the object in the box).",
+            show_default=False,
+        ),
+    ] = None,
     planner: PlannerOption = None,
     llm: LLMOption = None,
     models: ModelsOption = None,
     weights: WeightsOption = None,
     device: DeviceOption = None,
+    finder: FinderOption = None,
     seed: SeedOption = None,
     max_attempts: AttemptsOption = None,
     database: DatabaseOption = None,
@@ -247,6 +291,7 @@ def edit(
     with exit_codes():
         from chatedit.agent.plan import instruction_text
         from chatedit.tools.images import check_editable, load_image, load_mask
+        from chatedit.tools.selection import MASK_AND_SELECTION, read_selection
 
         check_output(output)
         config = settings_of(
@@ -255,14 +300,19 @@ def edit(
             planner=planner,
             llm=llm,
             device=device,
+            finder=finder,
             seed=seed,
             max_attempts=max_attempts,
             database_url=database,
         )
-        # Bad input is refused before the models load: the picture, the mask, the words and, when the
-        # rules plan the turn, an instruction with no edit in it.
+        # Bad input is refused before the models load: the picture, the mask or box and points, the words
+        # and, when the rules plan the turn, an instruction with no edit in it.
         picture = check_editable(load_image(image))
         region = load_mask(mask, picture.size) if mask is not None else None
+        points = ";".join(point) if point else None
+        if region is not None and (box is not None or points is not None):
+            raise InputError(MASK_AND_SELECTION)
+        read_selection(box, points, picture.size)
         instruction = instruction_text(instruction)
         if not instruction:
             _nothing_edited({"steps": [], "output": None}, 'Say what to change, e.g. "remove the cup".', json_report)
@@ -274,7 +324,7 @@ def edit(
                 _nothing_edited({"steps": [], "output": None}, planned.message or "", json_report)
         editor = make_editor(config)
         with ProgressView() as view:
-            turn = editor.session().send(instruction, image=picture, mask=region, on_event=view)
+            turn = editor.session().send(instruction, image=picture, mask=region, box=box, point=points, on_event=view)
         report = dict(turn.report)
         if debug_dir is not None:
             report = support.write_masks(report, editor.store, debug_dir)
@@ -321,6 +371,7 @@ def chat(
     models: ModelsOption = None,
     weights: WeightsOption = None,
     device: DeviceOption = None,
+    finder: FinderOption = None,
     data_dir: DataDirOption = None,
     seed: SeedOption = None,
     max_attempts: AttemptsOption = None,
@@ -341,6 +392,7 @@ def chat(
                 planner=planner,
                 llm=llm,
                 device=device,
+                finder=finder,
                 data_dir=data_dir,
                 max_attempts=max_attempts,
                 seed=seed,
@@ -467,6 +519,7 @@ def serve(
     planner: PlannerOption = None,
     llm: LLMOption = None,
     device: DeviceOption = None,
+    finder: FinderOption = None,
     data_dir: DataDirOption = None,
     database: DatabaseOption = None,
     api_key: Annotated[
@@ -490,6 +543,7 @@ def serve(
             planner=planner,
             llm=llm,
             device=device,
+            finder=finder,
             data_dir=data_dir,
             database_url=database,
         )
@@ -513,6 +567,7 @@ def mcp(
     planner: PlannerOption = None,
     llm: LLMOption = None,
     device: DeviceOption = None,
+    finder: FinderOption = None,
     data_dir: DataDirOption = None,
     database: DatabaseOption = None,
 ) -> None:
@@ -529,6 +584,7 @@ def mcp(
             planner=planner,
             llm=llm,
             device=device,
+            finder=finder,
             data_dir=data_dir,
             database_url=database,
         )
@@ -626,6 +682,14 @@ def _family(models: Models) -> str:
     return resolve_family(models.value, None, resolve_device("auto"))[0]
 
 
+def _finder(finder: Finder) -> str:
+    """Gives back the finder whose checkpoints `models list|download` handle: auto resolves as a run would here."""
+    from chatedit.tools.checkpoints import Checkpoints
+    from chatedit.tools.models import resolve_finder
+
+    return resolve_finder(finder.value, "real", Checkpoints())
+
+
 def _no_download_needed(models: Models) -> bool:
     if models not in (Models.tiny, Models.random_full):
         return False
@@ -638,23 +702,33 @@ def models_list(
     models: Annotated[
         Models, typer.Option("--models", help="Model family to check (auto: the one a run here picks).")
     ] = Models.auto,
+    finder: Annotated[
+        Finder, typer.Option("--finder", help="Finder to check (auto: the one a run here picks).")
+    ] = Finder.auto,
 ) -> None:
-    """Show which checkpoints of the model family are in the Hugging Face cache, and their size."""
+    """Show which checkpoints of the model family are in the Hugging Face cache, and their size.
+
+    SAM 3 is listed too when the finder is not sam3: `--finder sam3` runs it, once its gated checkpoint
+    is downloaded.
+    """
     with exit_codes():
         if _no_download_needed(models):
             return
         from huggingface_hub import scan_cache_dir
         from huggingface_hub.errors import CacheNotFound
 
+        from chatedit.tools.checkpoints import Checkpoints
         from chatedit.tools.models import family_checkpoints
 
         try:
             cached = {repo.repo_id: repo for repo in scan_cache_dir().repos}
         except CacheNotFound:
             cached = {}
-        wanted = family_checkpoints(_family(models))
+        chosen = _finder(finder)
+        wanted = family_checkpoints(_family(models), finder=chosen)
+        optional = {} if chosen == "sam3" else {Checkpoints().sam3: ["--finder sam3"]}
         table = Table("role", "checkpoint", "cached", "size", box=None)
-        for checkpoint, roles in wanted.items():
+        for checkpoint, roles in {**wanted, **optional}.items():
             repo = cached.get(checkpoint)
             table.add_row(
                 ", ".join(roles),
@@ -664,7 +738,7 @@ def models_list(
             )
         Console(highlight=False).print(table)
         if any(checkpoint not in cached for checkpoint in wanted):
-            say(f"Fetch the missing ones with: chatedit models download --models {models.value}")
+            say(f"Fetch the missing ones with: chatedit models download --models {models.value} --finder {chosen}")
 
 
 def _check_hub_reachable() -> None:
@@ -694,6 +768,13 @@ def models_download(
             help="Diffusion weights in half precision (GPU) or full [default: fp16 when CUDA is present].",
         ),
     ] = None,
+    finder: Annotated[
+        Finder,
+        typer.Option(
+            "--finder",
+            help="Finder to download (auto: the one a run here picks; sam3 needs access to the gated facebook/sam3).",
+        ),
+    ] = Finder.auto,
 ) -> None:
     """Download the model family's checkpoints into the Hugging Face cache (once, on a machine with network).
 
@@ -704,20 +785,22 @@ def models_download(
             return
         from huggingface_hub import HfApi, snapshot_download
 
-        from chatedit.tools.models import family_checkpoints
+        from chatedit.tools.models import access_denied, family_checkpoints, gated
 
         if fp16 is None:
             import torch
 
             fp16 = torch.cuda.is_available()
         _check_hub_reachable()
-        for repo, roles in family_checkpoints(_family(models)).items():
+        for repo, roles in family_checkpoints(_family(models), finder=_finder(finder)).items():
             role = roles[0]
             stderr.print(f"Downloading {role}: {repo} ...")
             try:
                 files = _files_to_fetch(HfApi().list_repo_files(repo), role, fp16)
                 folder = snapshot_download(repo, allow_patterns=files)
             except Exception as exc:
+                if access_denied(exc):
+                    raise gated(repo, role) from None
                 raise ModelUnavailableError(
                     f"Could not download {repo}: {type(exc).__name__}: {str(exc)[:200]}. Check the network "
                     "(and HF_TOKEN for gated checkpoints)."

@@ -162,6 +162,8 @@ class Settings(BaseSettings):
     """Which LLM plans, judges and answers: `editor` (the family's own text encoder, in-process), `local:MODEL`
     (a transformers chat model, in-process), `server` (CHATEDIT_LLM_BASE_URL/API_KEY) or the URL of an
     OpenAI-compatible server; None: a configured server, else the editor's encoder on a GPU, else none."""
+    finder: Literal["auto", "dino-sam", "sam3"] = "auto"
+    """What finds and outlines objects: GroundingDINO + SAM, or SAM 3; auto: SAM 3 when it is in the Hugging Face cache."""
     device: str = "auto"
     """Where the models run: auto, cpu or cuda."""
     data_dir: Path = Field(default_factory=default_data_dir)

@@ -135,7 +135,7 @@ def _background_region(step: dict, image: Image.Image, toolbox: Toolbox) -> Foun
     if best is None:
         # Nothing to keep in front: the whole picture is background.
         return Found(np.ones((image.height, image.width), bool), None)
-    kept = toolbox.segment_box(image, best.box)
+    kept = _outline(best, image, toolbox)
     if not kept.any() or kept.all():
         kept = M.box_mask((image.height, image.width), best.box)
     return Found(L.background_mask(kept), list(best.box))
@@ -153,6 +153,11 @@ def _question(noun: str, candidates: list, size: tuple[int, int], reason: str = 
     )
 
 
+def _outline(detection: Detection, image: Image.Image, toolbox: Toolbox) -> np.ndarray:
+    """Gives back a found object's mask: the finder's own (SAM 3), else the segmenter's of its box."""
+    return detection.mask if detection.mask is not None else toolbox.segment_box(image, detection.box)
+
+
 def _target_region(step: dict, image: Image.Image, toolbox: Toolbox, choice: Optional[list], words: str) -> Located:
     """Gives back the named target's mask, that it is not there, or the question of which one."""
     target = step.get("target") or ""
@@ -161,13 +166,21 @@ def _target_region(step: dict, image: Image.Image, toolbox: Toolbox, choice: Opt
     def segment(box: tuple) -> np.ndarray:
         return toolbox.segment_box(image, box)
 
+    def mask_of(detection: Detection) -> np.ndarray:
+        # A finder that outlines what it finds (SAM 3) gave the mask; a box is segmented once, however often asked.
+        return detection.mask if detection.mask is not None else segment(tuple(detection.box))
+
     # The detector is asked for the bare noun ("cup"); the words around it pick the instance.
     reference = refer.describe(target, words, step["category"])
     if choice:
+        # The user's pick comes back as boxes (the state holds no masks): each is segmented again.
         boxes = choice
+        mask = M.union(*[segment(tuple(b)) for b in boxes])
     elif step.get("box"):
         found = toolbox.detect(image, [reference.noun]).get(reference.noun, [])
-        boxes = [_pointed_at(step["box"], found, image.size)]
+        pointed = _pointed_at(step["box"], found, image.size)
+        boxes = [list(pointed.box)]
+        mask = mask_of(pointed)
     else:
         candidates = toolbox.detect(image, [reference.noun]).get(reference.noun, [])
         if not candidates:
@@ -177,7 +190,7 @@ def _target_region(step: dict, image: Image.Image, toolbox: Toolbox, choice: Opt
             candidates,
             image,
             find=lambda noun: toolbox.detect(image, [noun]).get(noun, []),
-            mask_of=lambda detection: segment(tuple(detection.box)),
+            mask_of=mask_of,
             ask=toolbox.settings.ask_when_ambiguous,
         )
         if chosen.offer:
@@ -185,22 +198,23 @@ def _target_region(step: dict, image: Image.Image, toolbox: Toolbox, choice: Opt
         if not chosen.picked:
             return NotFound(target, f"{chosen.reason} I left that part unchanged.")
         boxes = [list(d.box) for d in chosen.picked]
-    mask = M.union(*[segment(tuple(b)) for b in boxes])
+        mask = M.union(*[mask_of(d) for d in chosen.picked])
     if not mask.any():
         mask = M.union(*[M.box_mask((image.height, image.width), b) for b in boxes])
     box = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
     return Found(mask, box)
 
 
-def _pointed_at(box: list, detections: list[Detection], size: tuple[int, int]) -> list[float]:
-    """Gives back the box of the detection the planner's box points at, else the planner's box itself.
+def _pointed_at(box: list, detections: list[Detection], size: tuple[int, int]) -> Detection:
+    """Gives back the detection the planner's box points at, else one of the planner's box itself.
 
     A VLM planner that sees the picture boxes the one object meant ("the man on the left"): the
-    detection it overlaps most wins, whatever its score; with none overlapping enough, the
-    segmenter works from the planner's box.
+    detection it overlaps most wins, whatever its score (with its mask, when the finder gave one);
+    with none overlapping enough, the segmenter works from the planner's box.
     """
-    pointed = [float(v) for v in L.parse_box(box, *size)]
+    x0, y0, x1, y1 = (float(v) for v in L.parse_box(box, *size))
+    pointed = (x0, y0, x1, y1)
     best = max(detections, key=lambda d: box_iou(d.box, pointed), default=None)
     if best is not None and box_iou(best.box, pointed) >= POINTED_IOU:
-        return list(best.box)
-    return pointed
+        return best
+    return Detection("", pointed, 0.0)

@@ -33,6 +33,7 @@ from chatedit.agent.toolbox import EditSettings, Toolbox
 from chatedit.tools.errors import InputError
 from chatedit.tools.images import MAX_SIDE, ImageSource, MaskSource, check_editable, load_image, load_mask
 from chatedit.tools.models import get_models
+from chatedit.tools.selection import MASK_AND_SELECTION, Selection, read_selection
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -98,6 +99,8 @@ class Editor:
         session_wait: seconds a turn waits for another turn on its session before SessionBusyError (default 60).
         weights: `real`, `tiny` or `random` (default: what `models` implies, else real).
         config: the settings to start from instead of the environment's.
+        finder: what finds and outlines objects: `auto` (SAM 3 when it is in the Hugging Face cache),
+            `dino-sam` (GroundingDINO + SAM) or `sam3` (facebook/sam3, gated: accept the SAM License).
     """
 
     def __init__(
@@ -116,6 +119,7 @@ class Editor:
         session_wait: Optional[float] = None,
         weights: Optional[str] = None,
         config: Optional[Settings] = None,
+        finder: Optional[str] = None,
     ):
         if planner not in (None, "auto", "llm", "rules"):
             raise InputError(f"Unknown planner {planner!r}; use auto, llm or rules.")
@@ -136,6 +140,7 @@ class Editor:
             session_wait=session_wait,
             weights=weights,
             llm=llm if isinstance(llm, str) else None,
+            finder=finder,
         )
         base = config or Settings()
         self.config = base.model_copy(update={k: v for k, v in given.items() if v is not None})
@@ -148,7 +153,14 @@ class Editor:
         self.store = self.database.store
         try:
             self.toolbox = toolbox or Toolbox(
-                get_models(config.models, config.device, config.checkpoints, config.cache_dir, weights=config.weights),
+                get_models(
+                    config.models,
+                    config.device,
+                    config.checkpoints,
+                    config.cache_dir,
+                    weights=config.weights,
+                    finder=config.finder,
+                ),
                 config.edit,
             )
             self.llm = planner_llm(config, self.toolbox.models, chat_model)
@@ -214,6 +226,8 @@ class Session:
         image: ImageSource | None = None,
         *,
         mask: MaskSource | None = None,
+        box: Any = None,
+        point: Any = None,
         on_event: Optional[EventHandler] = None,
         seed: Optional[int] = None,
         origin: Optional[str] = None,
@@ -227,6 +241,11 @@ class Session:
             mask: the region to edit, drawn by the user (path, bytes, data URL, PIL image or array of the
                 picture's size; white, or fully transparent, marks it): every step of this message acts
                 there, without detection, and nothing outside it (and its feathered seam) changes.
+            box: instead of a mask, a box around the object to edit: [x0, y0, x1, y1] in the picture's
+                pixels (or the text "x0,y0,x1,y1"). The finder's segmenter outlines the object in it, and
+                that outline acts as a drawn mask.
+            point: instead of a mask, a click on the object to edit: [x, y] in the picture's pixels, or
+                several, [[x, y], ...], all on the same object; with a box, they pick the object in it.
             on_event: called with each progress event (plan, step, progress, verdict, done).
             seed: the base seed of this message's generations (default: the editor's), for variants.
             origin: what made `image`, as its version's instruction in the history (default "uploaded").
@@ -239,18 +258,23 @@ class Session:
             picture = check_editable(load_image(image, max_side=self.editor.max_side))
         if not text and picture is None:
             raise InputError("Say what to change (e.g. 'remove the cup'), or send an image.")
+        if mask is not None and (box is not None or point is not None):
+            raise InputError(MASK_AND_SELECTION)
         user_mask = self._store_mask(mask, picture) if mask is not None else None
+        selection = self._selection(box, point, picture)
         upload = self.editor.store.put(picture) if picture is not None else None
-        payload = {
-            "instruction": text,
-            "upload": upload,
-            "user_mask": user_mask,
-            "origin": origin,
-            "request_id": request_id,
-        }
         context = self.editor.context if seed is None else dataclasses.replace(self.editor.context, seed=seed)
         # The session's lock first: waiting for another replica's turn must not hold this one's device.
         with self.editor.database.session_lock(self.id), self.editor.lock:
+            if selection is not None:
+                user_mask = self._outline(selection, picture)
+            payload = {
+                "instruction": text,
+                "upload": upload,
+                "user_mask": user_mask,
+                "origin": origin,
+                "request_id": request_id,
+            }
             final = None
             stream = self.editor.graph.stream(
                 payload, _config(self.id), context=context, stream_mode=["custom", "values"]
@@ -272,6 +296,24 @@ class Session:
         if picture is None:
             raise InputError("A mask needs a picture to go with it: send the image together with the mask.")
         return self.editor.store.put_mask(load_mask(mask, picture.size))
+
+    def _selection(self, box: Any, point: Any, picture: Optional[Image.Image]) -> Optional[Selection]:
+        """Gives back the user's box and points checked against the picture they are on (None: neither given)."""
+        if box is None and point is None:
+            return None
+        picture = picture or self.image
+        if picture is None:
+            raise InputError("A box or point needs a picture to go with it: send the image together with it.")
+        return read_selection(box, point, picture.size)
+
+    def _outline(self, selection: Selection, picture: Optional[Image.Image]) -> str:
+        """Gives back the store id of the mask the segmenter outlines from the user's box and points.
+
+        Runs under the session's lock, so the picture it outlines on is the one the turn edits.
+        """
+        picture = picture or self.image
+        assert picture is not None  # `_selection` refused a box or point without a picture
+        return self.editor.store.put_mask(self.editor.toolbox.segment_selection(picture, selection))
 
     def answered(self, request_id: str, window_s: float = REQUEST_WINDOW_S) -> Optional[Turn]:
         """Gives back the turn that already made a version for this request id within the window, or None.

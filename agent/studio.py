@@ -13,7 +13,7 @@ picture in the image store to the answer (the thread holds ids and paths, never 
 A LangGraph server gives a graph its run context from the run's (or the assistant's) `context`, a
 JSON object it turns into the graph's `context_schema`, here `StudioContext`: plain settings, shown
 as a form in Studio, whose defaults come from the environment (CHATEDIT_MODELS, CHATEDIT_DEVICE,
-CHATEDIT_DATA_DIR, CHATEDIT_MAX_ATTEMPTS, CHATEDIT_SEED; CHATEDIT_LLM_* for the vision LLM). The
+CHATEDIT_FINDER, CHATEDIT_DATA_DIR, CHATEDIT_MAX_ATTEMPTS, CHATEDIT_SEED; CHATEDIT_LLM_* for the vision LLM). The
 models and the image store they name are loaded once per process and handed to the chatedit graph
 as its `Context`. The server supplies its own checkpointer, so sessions are its threads; pictures go
 where the Editor keeps them: the database of CHATEDIT_DATABASE_URL (PostgreSQL shared by replicas),
@@ -53,6 +53,8 @@ class StudioContext:
     """The model choice: `auto` (real checkpoints), a family, or `family:weights` such as `classic:tiny`."""
     device: str = field(default_factory=lambda: Settings().device)
     """Where the models run: `auto`, `cpu` or `cuda`."""
+    finder: str = field(default_factory=lambda: Settings().finder)
+    """What finds and outlines objects: `auto`, `dino-sam` or `sam3`."""
     data_dir: str = field(default_factory=lambda: str(Settings().data_dir))
     """Folder of the image store the thread's ids refer to."""
     max_attempts: int = field(default_factory=lambda: Settings().max_attempts)
@@ -62,9 +64,9 @@ class StudioContext:
 
 
 @lru_cache(maxsize=4)
-def _toolbox(models: str, device: str) -> Toolbox:
-    """Gives back the tools on the named models, loaded once per process."""
-    return Toolbox(get_models(models, device), EditSettings())
+def _toolbox(models: str, device: str, finder: str) -> Toolbox:
+    """Gives back the tools on the named models and finder, loaded once per process."""
+    return Toolbox(get_models(models, device, finder=finder), EditSettings())
 
 
 def _image_store(data_dir: str) -> ImageStore:
@@ -136,7 +138,9 @@ def turn(state: ChatState, runtime: Runtime[StudioContext]) -> dict:
     """Runs the chatedit graph on this turn, with the models and store the settings name."""
     settings = _settings(runtime)
     store = _image_store(settings.data_dir)
-    context = Context.of(settings, toolbox=_toolbox(settings.models, settings.device), images=store, llm=_llm())
+    context = Context.of(
+        settings, toolbox=_toolbox(settings.models, settings.device, settings.finder), images=store, llm=_llm()
+    )
     update = TURN.invoke(state, context=context)
     store.flush()
     return update

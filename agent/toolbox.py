@@ -15,10 +15,14 @@ from PIL import Image
 from chatedit.agent.config import EditSettings
 from chatedit.agent.families import Family, family_of
 from chatedit.agent.families.base import StepCallback
-from chatedit.tools import blend, detect, segment
+from chatedit.tools import blend
+from chatedit.tools import masks as M
 from chatedit.tools.detect import Detection
+from chatedit.tools.errors import InputError
+from chatedit.tools.finders import Finder, finder_of
 from chatedit.tools.inpaint import EditResult
 from chatedit.tools.models import ModelSet
+from chatedit.tools.selection import Selection
 
 
 @dataclass
@@ -29,28 +33,46 @@ class Toolbox:
     settings: EditSettings = field(default_factory=EditSettings)
 
     def detect(self, image: Image.Image, phrases: list[str]) -> dict[str, list[Detection]]:
-        """Gives back detections per phrase (empty list: not found)."""
-        return detect.detect(
-            self.models.detector,
-            image,
-            phrases,
-            box_threshold=self.settings.box_threshold,
-            text_threshold=self.settings.text_threshold,
+        """Gives back detections per phrase (empty list: not found); SAM 3's carry their masks."""
+        return self.finder.detect(
+            image, phrases, box_threshold=self.settings.box_threshold, text_threshold=self.settings.text_threshold
         )
 
     def segment_box(self, image: Image.Image, box) -> np.ndarray:
-        """Gives back the SAM mask (bool, image size) of the object in `box`."""
-        return segment.segment(self.models.segmenter, image, boxes=[tuple(box)])[0]
+        """Gives back the finder's mask (bool, image size) of the object in `box`."""
+        return self.finder.segment(image, box=tuple(box))
+
+    def segment_selection(self, image: Image.Image, selection: Selection) -> np.ndarray:
+        """Gives back the mask (bool, image size) of the object a user's box and/or clicks mark.
+
+        A box the segmenter outlines nothing in is itself the region; clicks that outline nothing are refused.
+
+        Raises:
+            InputError: the points mark no object.
+        """
+        mask = self.finder.segment(image, box=selection.box, points=selection.points)
+        if mask.any():
+            return mask
+        if selection.box is not None:
+            return M.box_mask((image.height, image.width), selection.box)
+        raise InputError(
+            "Nothing was outlined at the point(s) given; click on the object itself, or give a box around it "
+            "or a drawn mask."
+        )
 
     def candidates(self, image: Image.Image) -> list[np.ndarray]:
-        """Gives back SAM segments of the whole image, for ZONE's Region-IoU."""
-        return segment.segment_candidates(self.models.segmenter, image)
+        """Gives back the finder's segments of the whole image, for ZONE's Region-IoU."""
+        return self.finder.candidates(image)
 
     family: Family = field(init=False)
     """How these models edit each kind of step (agent/families)."""
 
+    finder: Finder = field(init=False)
+    """What finds named objects and outlines boxes and clicks on these models (tools/finders.py)."""
+
     def __post_init__(self) -> None:
         self.family = family_of(self.models, self.settings)
+        self.finder = finder_of(self.models)
 
     @property
     def edits_by_instruction(self) -> bool:

@@ -110,6 +110,44 @@ def test_edit_with_a_drawn_mask_changes_only_that_region(runner, photo_path, tmp
     assert not np.array_equal(before[region], after[region])
 
 
+@pytest.mark.parametrize("marks", [["--box", "10,8,60,50"], ["--point", "30,30", "--point", "40,20"]])
+def test_edit_with_a_box_or_clicks_changes_only_what_they_outline(runner, photo_path, tmp_path, marks):
+    out, debug = tmp_path / "out.png", tmp_path / "debug"
+    args = ["edit", str(photo_path), "make it red", "-o", str(out), "--json", "--debug-dir", str(debug)]
+    result = runner.invoke(cli.app, [*args, *marks, *TINY])
+    assert result.exit_code == 0, result.stderr
+    step = json.loads(result.stdout)["steps"][0]
+    assert step["region_source"] == "user mask"
+    region = np.asarray(Image.open(step["region"])) > 127
+    before, after = np.asarray(Image.open(photo_path).convert("RGB")), np.asarray(Image.open(out))
+    assert region.any() and not region.all()
+    assert np.array_equal(before[~region], after[~region])
+
+
+@pytest.mark.parametrize(
+    ("marks", "said"),
+    [
+        (["--box", "10,8,600,50"], "reaches outside the 96x64 picture"),
+        (["--box", "10,8"], "A box is four numbers"),
+        (["--point", "30"], "A point is two numbers x,y"),
+        (["--point", "30,30", "--point", "96,5"], "The point [96, 5] lies outside the 96x64 picture"),
+        (["--mask", "MASK", "--box", "10,8,60,50"], "Give either a drawn mask or a box/point, not both"),
+    ],
+)
+def test_edit_refuses_a_bad_box_or_point_before_any_model_loads(photo_path, tmp_path, monkeypatch, marks, said):
+    def no_models(config):
+        raise AssertionError("the models were loaded for input that needs none")
+
+    monkeypatch.setattr(cli, "make_editor", no_models)
+    mask_path = tmp_path / "mask.png"
+    Image.new("L", (96, 64), 255).save(mask_path)
+    marks = [str(mask_path) if mark == "MASK" else mark for mark in marks]
+    out = tmp_path / "out.png"
+    result = CliRunner().invoke(cli.app, ["edit", str(photo_path), "make it red", "-o", str(out), *marks, *TINY])
+    assert result.exit_code == 2 and said in " ".join(result.stderr.split()), result.stderr
+    assert "Traceback" not in result.output and not out.exists()
+
+
 def test_edit_refuses_a_mask_of_another_size(runner, photo_path, tmp_path):
     mask_path = tmp_path / "mask.png"
     Image.new("L", (40, 40), 255).save(mask_path)

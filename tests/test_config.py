@@ -18,6 +18,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "CHATEDIT_WEIGHTS": ("tiny", "weights", "tiny"),
     "CHATEDIT_PLANNER": ("rules", "planner", "rules"),
     "CHATEDIT_DEVICE": ("cpu", "device", "cpu"),
+    "CHATEDIT_FINDER": ("sam3", "finder", "sam3"),
     "CHATEDIT_DATA_DIR": ("/srv/chatedit", "data_dir", Path("/srv/chatedit")),
     "CHATEDIT_DATABASE_URL": ("postgresql://db/chatedit", "database_url", "postgresql://db/chatedit"),
     "CHATEDIT_CACHE_DIR": ("/srv/cache", "cache_dir", Path("/srv/cache")),
@@ -53,13 +54,14 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "CHATEDIT_GLOBAL_EDITOR": ("org/editor", "checkpoints.global_editor", "org/editor"),
     "CHATEDIT_MODERN_EDITOR": ("org/klein", "checkpoints.modern_editor", "org/klein"),
     "CHATEDIT_MAX_EDITOR": ("org/qwen", "checkpoints.max_editor", "org/qwen"),
+    "CHATEDIT_SAM3": ("org/sam3-mirror", "checkpoints.sam3", "org/sam3-mirror"),
 }
 
 
 def documented() -> set[str]:
     """Gives back every CHATEDIT_* variable the README names (a name ending in _ is a family of them)."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    return {name for name in re.findall(r"CHATEDIT_[A-Z_]*[A-Z](?![A-Z_])", text)}
+    return {name for name in re.findall(r"CHATEDIT_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_])", text)}
 
 
 def read(settings: Settings, path: str):

@@ -75,12 +75,13 @@ def test_cli_says_once_which_models_run(spelled, coffee, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stderr.splitlines() if line.startswith("Models:")]
     assert lines == [
-        "Models: modern, tiny random stand-ins for: detector IDEA-Research/grounding-dino-tiny, segmenter "
-        "facebook/sam-vit-base, inpainter black-forest-labs/FLUX.2-klein-4B, global_editor "
+        "Models: modern, finder dino-sam, tiny random stand-ins for: detector IDEA-Research/grounding-dino-tiny, "
+        "segmenter facebook/sam-vit-base, inpainter black-forest-labs/FLUX.2-klein-4B, global_editor "
         "black-forest-labs/FLUX.2-klein-4B (pictures come out as noise)"
     ]
     report = json.loads(result.stdout)
     assert report["models"]["family"] == "modern" and report["planner"] == "rules"
+    assert report["models"]["finder"] == "dino-sam"
     assert len(report["steps"][0]["attempts"]) == 1
     assert output.exists()
 

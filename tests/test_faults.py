@@ -209,6 +209,7 @@ def oom_toolbox(failures: int = 1) -> Toolbox:
         inpainter=RunsOutOfMemory(real.inpainter, failures),
         global_editor=RunsOutOfMemory(real.global_editor, failures),
         family=real.family,
+        finder=real.finder,
         report=real.report,
     )
     return Toolbox(models, FAST)

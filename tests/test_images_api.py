@@ -167,6 +167,68 @@ def test_a_mask_is_the_region_and_outside_it_nothing_changes(client, small_photo
     assert np.abs(edited[8:40, 8:40] - original[8:40, 8:40]).sum() > 0
 
 
+@pytest.mark.parametrize(
+    ("marks", "selection"),
+    [
+        ({"box": "10,8,60,50"}, {"box": (10, 8, 60, 50)}),
+        ({"point": "30,30;40,20"}, {"points": ((30, 30), (40, 20))}),
+    ],
+)
+def test_a_box_or_clicks_mark_the_region_and_outside_its_outline_nothing_changes(
+    client, editor, small_photo, marks, selection
+):
+    from chatedit.tools.selection import Selection
+
+    reply = client.images.edit(
+        image=("photo.png", png(small_photo), "image/png"), prompt="make it red", extra_body=marks
+    )
+    region = editor.toolbox.segment_selection(small_photo, Selection(**selection))
+    edited = np.asarray(decoded(reply.data[0].b64_json).convert("RGB"))
+    assert region.any() and not region.all()
+    assert np.array_equal(edited[~region], np.asarray(small_photo)[~region])
+    assert not np.array_equal(edited[region], np.asarray(small_photo)[region])
+
+
+@pytest.mark.parametrize(
+    ("marks", "param", "said"),
+    [
+        ({"box": "8,8,400,40"}, "box", "The box [8, 8, 400, 40] reaches outside the 96x64 picture"),
+        ({"box": "8,8,40"}, "box", "A box is four numbers x0,y0,x1,y1"),
+        ({"point": "20"}, "point", "A point is two numbers x,y"),
+        ({"point": "20,64"}, "point", "lies outside the 96x64 picture"),
+    ],
+)
+def test_a_box_or_point_that_does_not_fit_the_picture_is_a_400_that_says_so(client, small_photo, marks, param, said):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.images.edit(image=("photo.png", png(small_photo), "image/png"), prompt="make it red", extra_body=marks)
+    assert caught.value.body["param"] == param and said in caught.value.body["message"]
+
+
+def test_a_mask_with_a_box_is_refused_and_a_bad_point_on_a_session_loses_no_version(client, editor, small_photo):
+    mask = Image.new("L", small_photo.size, 255)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.images.edit(
+            image=("photo.png", png(small_photo), "image/png"),
+            mask=("mask.png", png(mask), "image/png"),
+            prompt="make it red",
+            extra_body={"box": "8,8,40,40"},
+        )
+    assert caught.value.body["param"] == "mask" and "not both" in caught.value.body["message"]
+
+    first = client.images.edit(image=("photo.png", png(small_photo), "image/png"), prompt="make it red", user="marks")
+    session = first.model_extra["chatedit"]["session"]
+    before = [(v.image_id, v.current) for v in editor.session(session).history()]
+    # Without a picture in the request, the session's own picture is what the point must fit.
+    answer = httpx.post(
+        f"{client.base_url}images/edits",
+        headers={"Authorization": f"Bearer {KEY}"},
+        files={"prompt": (None, "make it blue"), "user": (None, "marks"), "point": (None, "500,5")},
+        timeout=120,
+    )
+    assert answer.status_code == 400 and "lies outside the 96x64 picture" in answer.json()["error"]["message"]
+    assert [(v.image_id, v.current) for v in editor.session(session).history()] == before
+
+
 def test_generation_with_the_classic_models_names_what_can_draw(client):
     with pytest.raises(openai.BadRequestError) as caught:
         client.images.generate(prompt="a cat on a sofa")

@@ -9,14 +9,22 @@ from huggingface_hub import utils as hub_utils
 from transformers.utils import logging as transformers_logging
 
 from chatedit.tools.loading import quiet_loading
+from chatedit.tools.sam3_models import load_sam3
 from chatedit.tools.vision_models import load_detector, load_segmenter
 
-FOREIGN = ("Loading weights", "Writing model shards", "Loading pipeline components", "it/s]", "falling back to")
+FOREIGN = (
+    "Loading weights",
+    "Writing model shards",
+    "Loading pipeline components",
+    "it/s]",
+    "falling back to",
+    "to instantiate a model of type",
+)
 
 
 def test_loading_the_vision_models_prints_nothing(tmp_path, capfd):
     before = (transformers_logging.is_progress_bar_enabled(), hub_utils.are_progress_bars_disabled())
-    for load in (load_detector, load_segmenter):
+    for load in (load_detector, load_segmenter, load_sam3):
         load(weights="tiny", checkpoint="unused", device=torch.device("cpu"), dtype=torch.float32, cache_dir=tmp_path)
     out, err = capfd.readouterr()
     assert not [marker for marker in FOREIGN if marker in out + err], out + err

@@ -268,3 +268,52 @@ def test_a_refused_picture_url_says_why_in_the_tool_error():
     with pytest.raises(ToolError) as refused:
         asyncio.run(tools.edit_image("make it red", image="http://127.0.0.1:9/photo.png"))
     assert "must point to a public address" in str(refused.value)
+
+
+async def marked_calls(url: str, small_photo: Image.Image) -> dict:
+    data_url = "data:image/png;base64," + base64.b64encode(png(small_photo)).decode("ascii")
+    client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {KEY}"}, timeout=300)
+    async with (
+        client,
+        streamable_http_client(url, http_client=client) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        boxed = await session.call_tool(
+            "edit_image", {"instruction": "make it red", "image": data_url, "box": [10, 8, 60, 50]}
+        )
+        name = boxed.structured_content["session"]
+        clicked = await session.call_tool(
+            "edit_image", {"instruction": "make it blue", "session": name, "point": [30, 30, 40, 20]}
+        )
+        outside = await session.call_tool(
+            "edit_image", {"instruction": "make it green", "session": name, "box": [10, 8, 600, 50]}
+        )
+        both = await session.call_tool(
+            "edit_image", {"instruction": "make it green", "session": name, "mask": data_url, "point": [3, 4]}
+        )
+        history = await session.call_tool("history", {"session": name})
+        return {"boxed": boxed, "clicked": clicked, "outside": outside, "both": both, "history": history}
+
+
+def test_http_tools_take_a_box_or_clicks_instead_of_a_mask(editor, small_photo):
+    from chatedit.tools.selection import Selection
+
+    with serve(create_app(editor, ServerSettings(api_key=KEY))) as base:
+        calls = asyncio.run(asyncio.wait_for(marked_calls(f"{base}/mcp", small_photo), 600))
+
+    boxed, clicked = calls["boxed"], calls["clicked"]
+    assert not boxed.is_error and not clicked.is_error, text_of(boxed) + text_of(clicked)
+    assert boxed.structured_content["steps"][0]["region_source"] == "user mask"
+    # Outside the outline of what the box marks, every pixel is the original's.
+    region = editor.toolbox.segment_selection(small_photo, Selection(box=(10, 8, 60, 50)))
+    first = picture_of(boxed)
+    assert region.any() and np.array_equal(np.asarray(first)[~region], np.asarray(small_photo)[~region])
+    # Two clicks on the same object, on the session's latest picture.
+    clicks = editor.toolbox.segment_selection(first, Selection(points=((30, 30), (40, 20))))
+    assert np.array_equal(np.asarray(picture_of(clicked))[~clicks], np.asarray(first)[~clicks])
+    # Bad marks are tool errors in words, and the session keeps its versions.
+    assert calls["outside"].is_error and "reaches outside the 96x64 picture" in text_of(calls["outside"])
+    assert calls["both"].is_error and "not both" in text_of(calls["both"])
+    versions = calls["history"].structured_content["versions"]
+    assert [v["current"] for v in versions] == [False, False, True]

@@ -9,7 +9,7 @@ from PIL import Image
 
 from chatedit.tools.errors import InputError
 from chatedit.tools.models import ModelSet
-from chatedit.tools.segment import DUPLICATE_IOU, segment, segment_candidates
+from chatedit.tools.segment import DUPLICATE_IOU, segment_candidates, segment_object
 from chatedit.tools.vision_models import SegmenterBundle
 from tests.helpers import run_in_threads
 
@@ -39,22 +39,26 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("photo", ["odd_photo", "astronaut"])
-def test_one_mask_per_box_at_the_image_size(segmenter, photo, request):
+def test_a_box_gives_a_mask_at_the_image_size(segmenter, photo, request):
     image = request.getfixturevalue(photo)
-    boxes = [(10.0, 20.0, 300.0, 200.0), (100.5, 150.0, image.width - 1.0, image.height - 3.0)]
-
-    masks = segment(segmenter, image, boxes=boxes)
-
-    assert len(masks) == 2
-    for mask in masks:
+    for box in [(10.0, 20.0, 300.0, 200.0), (100.5, 150.0, image.width - 1.0, image.height - 3.0)]:
+        mask = segment_object(segmenter, image, box=box)
         assert mask.shape == (image.height, image.width) and mask.dtype == bool
 
 
-def test_one_mask_per_point_at_the_image_size(segmenter, odd_photo):
-    masks = segment(segmenter, odd_photo, points=[(5, 7), (300, 200), (600, 402)], point_labels=[1, 1, 0])
+def test_clicks_on_an_object_are_one_prompt_at_the_image_size(segmenter, odd_photo, monkeypatch):
+    prompts = []
+    original = type(segmenter.model).forward
 
-    assert len(masks) == 3
-    assert all(mask.shape == (403, 601) and mask.dtype == bool for mask in masks)
+    def spy(self, *args, **kwargs):
+        prompts.append({name: tuple(value.shape) for name, value in kwargs.items() if name.startswith("input_")})
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(segmenter.model), "forward", spy)
+    mask = segment_object(segmenter, odd_photo, points=[(5, 7), (300, 200), (600, 402)])
+
+    assert mask.shape == (403, 601) and mask.dtype == bool
+    assert prompts == [{"input_points": (1, 1, 3, 2), "input_labels": (1, 1, 3)}]
 
 
 def test_masks_match_sam_run_end_to_end_with_the_best_rated_of_three(segmenter, odd_photo):
@@ -67,58 +71,63 @@ def test_masks_match_sam_run_end_to_end_with_the_best_rated_of_three(segmenter, 
     )[0][0].numpy()
     best = all_three[outputs.iou_scores[0, 0].argmax().item()]
 
-    (mask,) = segment(segmenter, odd_photo, boxes=[tuple(box)])
+    mask = segment_object(segmenter, odd_photo, box=tuple(box))
 
     assert all_three.shape == (3, 403, 601)
     assert iou(mask, best) > 0.99
 
 
-def test_boxes_and_points_pair_up(segmenter, odd_photo):
-    masks = segment(
-        segmenter,
-        odd_photo,
-        boxes=[(0, 0, 300, 200), (200, 100, 600, 400)],
-        points=[(150, 100), (250, 150)],
-        point_labels=[1, 0],
+def test_a_box_with_clicks_matches_sam_given_both(segmenter, odd_photo):
+    box, points = [0.0, 0.0, 300.0, 200.0], [[150.0, 100.0], [250.0, 150.0]]
+    inputs = segmenter.processor(
+        images=odd_photo, input_boxes=[[box]], input_points=[[points]], input_labels=[[[1, 1]]], return_tensors="pt"
     )
+    with torch.inference_mode():
+        outputs = segmenter.model(**inputs, multimask_output=True)
+    all_three = segmenter.processor.post_process_masks(
+        outputs.pred_masks, inputs["original_sizes"], inputs["reshaped_input_sizes"]
+    )[0][0].numpy()
+    best = all_three[outputs.iou_scores[0, 0].argmax().item()]
 
-    assert len(masks) == 2 and masks[0].shape == (403, 601)
+    mask = segment_object(segmenter, odd_photo, box=tuple(box), points=[tuple(point) for point in points])
+
+    assert iou(mask, best) > 0.99
 
 
 def test_image_is_encoded_once_for_all_prompts_on_it(segmenter, encoder_calls, coffee):
     first, second = shifted(coffee, 1), shifted(coffee, 2)
 
-    segment(segmenter, first, boxes=[(10, 10, 200, 200)])
-    segment(segmenter, first, points=[(50, 60)])
+    segment_object(segmenter, first, box=(10, 10, 200, 200))
+    segment_object(segmenter, first, points=[(50, 60)])
     segment_candidates(segmenter, first, points_per_side=2)
     assert len(encoder_calls) == 1
 
-    segment(segmenter, second, boxes=[(10, 10, 200, 200)])
+    segment_object(segmenter, second, box=(10, 10, 200, 200))
     assert len(encoder_calls) == 2
 
-    segment(segmenter, first.copy(), points=[(70, 80)])  # same content, another object: still cached
+    segment_object(segmenter, first.copy(), points=[(70, 80)])  # same content, another object: still cached
     assert len(encoder_calls) == 2
 
 
 def test_only_the_last_few_images_stay_encoded(segmenter, encoder_calls, astronaut):
     images = [shifted(astronaut, offset) for offset in range(10, 10 + segmenter.embeddings.capacity + 1)]
     for image in images:
-        segment(segmenter, image, points=[(10, 10)])
+        segment_object(segmenter, image, points=[(10, 10)])
     assert len(encoder_calls) == len(images)
 
-    segment(segmenter, images[-1], points=[(20, 20)])  # recent: cached
+    segment_object(segmenter, images[-1], points=[(20, 20)])  # recent: cached
     assert len(encoder_calls) == len(images)
-    segment(segmenter, images[0], points=[(20, 20)])  # the oldest was evicted
+    segment_object(segmenter, images[0], points=[(20, 20)])  # the oldest was evicted
     assert len(encoder_calls) == len(images) + 1
 
 
 def test_threads_on_a_new_image_share_one_encoding(segmenter, encoder_calls, chelsea):
     image = shifted(chelsea, 3)
-    results, errors = run_in_threads(lambda: segment(segmenter, image, points=[(100, 100)]), 4)
+    results, errors = run_in_threads(lambda: segment_object(segmenter, image, points=[(100, 100)]), 4)
 
     assert errors == [] and len(results) == 4
     assert len(encoder_calls) == 1
-    assert all(np.array_equal(result[0], results[0][0]) for result in results)
+    assert all(np.array_equal(result, results[0]) for result in results)
 
 
 def test_candidates_are_distinct_masks_of_the_image(segmenter, odd_photo):
@@ -133,14 +142,6 @@ def test_candidates_are_distinct_masks_of_the_image(segmenter, odd_photo):
             assert iou(mask, other) <= DUPLICATE_IOU + 0.05  # deduplicated at low resolution
 
 
-@pytest.mark.parametrize(
-    "prompts",
-    [
-        {},
-        {"boxes": [(0, 0, 10, 10)], "points": [(1, 1), (2, 2)]},
-        {"points": [(1, 1)], "point_labels": [1, 0]},
-    ],
-)
-def test_unusable_prompts_are_input_errors(segmenter, coffee, prompts):
-    with pytest.raises(InputError):
-        segment(segmenter, coffee, **prompts)
+def test_no_prompt_is_an_input_error(segmenter, coffee):
+    with pytest.raises(InputError, match="give a box or at least one point"):
+        segment_object(segmenter, coffee)

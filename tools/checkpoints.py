@@ -21,9 +21,13 @@ class Checkpoints(BaseSettings):
     """Both editing roles of the `modern` family (CHATEDIT_MODERN_EDITOR)."""
     max_editor: str = "Qwen/Qwen-Image-Edit-2511"
     """Both editing roles of the `max` family (CHATEDIT_MAX_EDITOR)."""
+    sam3: str = "facebook/sam3"
+    """Both finding roles, detector and segmenter, of the `sam3` finder (CHATEDIT_SAM3); gated under the SAM License."""
 
-    def for_role(self, family: str, role: str) -> str:
-        """Gives back the checkpoint id that plays `role` in `family`."""
+    def for_role(self, family: str, role: str, finder: str = "dino-sam") -> str:
+        """Gives back the checkpoint id that plays `role` in `family` with `finder` (`dino-sam` or `sam3`)."""
         if family != "classic" and role in ("inpainter", "global_editor"):
             return getattr(self, f"{family}_editor")
+        if finder == "sam3" and role in ("detector", "segmenter"):
+            return self.sam3
         return getattr(self, role)

@@ -10,7 +10,8 @@ must come back as "not found", never as a random box.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 import torch
@@ -23,14 +24,17 @@ from chatedit.tools.vision_models import DetectorBundle
 
 @dataclass(frozen=True)
 class Detection:
-    """One box found for a phrase."""
+    """One object found for a phrase: its box, and its mask when the finder gives one."""
 
     label: str
     """The phrase, as the caller wrote it."""
     box: tuple[float, float, float, float]
     """x0, y0, x1, y1 in the original image's pixels."""
     score: float
-    """GroundingDINO's confidence, 0 to 1."""
+    """The finder's confidence, 0 to 1."""
+    mask: Optional[np.ndarray] = field(default=None, compare=False, repr=False)
+    """The instance's mask (bool, image size) when the finder outlines what it finds (SAM 3); None: the
+    box is to be segmented."""
 
 
 def detect(
@@ -60,14 +64,9 @@ def detect(
     Raises:
         InputError: no phrases, an empty phrase, or a non-positive backoff.
     """
-    if not phrases:
-        raise InputError("Nothing to detect: give at least one phrase naming an object.")
+    queries = normalized_phrases(phrases)
     if backoff <= 0:
         raise InputError(f"backoff must be positive (got {backoff}); use e.g. 0.05.")
-    queries = {phrase: _normalize(phrase) for phrase in phrases}
-    empty = [phrase for phrase, query in queries.items() if not query]
-    if empty:
-        raise InputError(f"The phrase {empty[0]!r} names nothing; give the object's name, e.g. 'the dog'.")
     unique_queries = list(dict.fromkeys(queries.values()))
 
     image = image.convert("RGB")
@@ -91,7 +90,7 @@ def detect(
         for box, score, text_label in zip(
             result["boxes"].float().tolist(), result["scores"].float().tolist(), result["text_labels"], strict=True
         ):
-            box = _clamp(box, image.width, image.height)
+            box = clamp_box(box, image.width, image.height)
             if box is None:
                 continue
             for query in _matching_queries(_content_tokens(tokenizer, text_label), missing, query_tokens):
@@ -116,9 +115,19 @@ def _forward(detector: DetectorBundle, image: Image.Image, queries: list[str]):
         return detector.model(**inputs)
 
 
-def _normalize(phrase: str) -> str:
-    """Lowercases a phrase and strips the dots that would split it in GroundingDINO's text."""
-    return re.sub(r"\s+", " ", phrase.replace(".", " ")).strip().lower()
+def normalized_phrases(phrases: list[str]) -> dict[str, str]:
+    """Gives back each phrase lowercased, without the dots that would split it in GroundingDINO's text.
+
+    Raises:
+        InputError: no phrases, or a phrase that names nothing.
+    """
+    if not phrases:
+        raise InputError("Nothing to detect: give at least one phrase naming an object.")
+    queries = {phrase: re.sub(r"\s+", " ", phrase.replace(".", " ")).strip().lower() for phrase in phrases}
+    empty = [phrase for phrase, query in queries.items() if not query]
+    if empty:
+        raise InputError(f"The phrase {empty[0]!r} names nothing; give the object's name, e.g. 'the dog'.")
+    return queries
 
 
 def _thresholds(start: float, floor: float, step: float) -> list[float]:
@@ -155,7 +164,8 @@ def _matching_queries(label_tokens: set[str], queries: list[str], query_tokens: 
     return best
 
 
-def _clamp(box: list[float], width: int, height: int) -> tuple[float, float, float, float] | None:
+def clamp_box(box: list[float], width: int, height: int) -> tuple[float, float, float, float] | None:
+    """Gives back the box cut to the picture, or None when nothing of it is left."""
     x0, y0, x1, y1 = box
     x0, x1 = min(max(x0, 0.0), width), min(max(x1, 0.0), width)
     y0, y1 = min(max(y0, 0.0), height), min(max(y1, 0.0), height)

@@ -1,7 +1,7 @@
 """Model families and weights: one place that loads every model by role, once per process, lazily.
 
-Roles: `detector` (GroundingDINO), `segmenter` (SAM), `inpainter` (the region editor), `global_editor`
-(the instruction editor). Families pick the two editors; detection and segmentation are the same in all:
+Roles: `detector` and `segmenter` (the finder), `inpainter` (the region editor), `global_editor` (the
+instruction editor). Families pick the two editors:
 
 - `classic`: SD 1.5 inpainting and InstructPix2Pix (fp16 on a GPU).
 - `modern`: FLUX.2 klein 4B, one set of weights in both roles (Flux2KleinPipeline with the picture as
@@ -17,9 +17,17 @@ Weights are a second, separate choice:
 - `random`: the full-size architectures with random weights, built on the target device (benchmarks
   without downloads: compute does not depend on weight values).
 
+The finder, which plays detector and segmenter in every family, is a third choice:
+
+- `dino-sam`: GroundingDINO-tiny boxes for phrases, then SAM ViT-B masks of boxes and clicks.
+- `sam3`: SAM 3 (facebook/sam3, gated under the SAM License): every instance of a phrase with its mask
+  in one model, and its tracker for boxes and clicks (tools/sam3_models.py says why the tracker).
+- `auto`: `sam3` when its checkpoint is in the local Hugging Face cache (real weights), else `dino-sam`.
+
 `tiny` and `random-full` are still accepted as model choices: they mean `classic` with those weights.
-The builders and loaders for each role live in `tools/vision_models.py`, `tools/diffusion_models.py`
-and `tools/editor_models.py`; this module decides family, device, dtype, caching and error messages.
+The builders and loaders for each role live in `tools/vision_models.py`, `tools/sam3_models.py`,
+`tools/diffusion_models.py` and `tools/editor_models.py`; this module decides family, finder, device,
+dtype, caching and error messages.
 """
 
 from __future__ import annotations
@@ -38,6 +46,8 @@ FAMILIES: tuple[str, ...] = ("classic", "modern", "max")
 MODEL_CHOICES: tuple[str, ...] = ("auto", *FAMILIES, "default", "tiny", "random-full")
 WEIGHTS: tuple[str, ...] = ("real", "tiny", "random")
 ROLES: tuple[str, ...] = ("detector", "segmenter", "inpainter", "global_editor")
+FINDERS: tuple[str, ...] = ("dino-sam", "sam3")
+FINDER_CHOICES: tuple[str, ...] = ("auto", *FINDERS)
 
 SHORTHANDS = {"default": ("auto", "real"), "tiny": ("classic", "tiny"), "random-full": ("classic", "random")}
 """Model choices that name weights too: `tiny` and `random-full` are the classic family's tiny and random builds."""
@@ -81,14 +91,39 @@ def resolve_family(models: str, weights: str | None, device: torch.device) -> tu
     return family, weights or "real"
 
 
-def family_checkpoints(family: str, checkpoints: Checkpoints | None = None) -> dict[str, list[str]]:
-    """Gives back each checkpoint id of `family` (auto: every family's) with the roles it plays, in role order."""
+def resolve_finder(finder: str, weights: str, checkpoints: Checkpoints) -> str:
+    """Gives back the finder that runs for a finder choice: `auto` is `sam3` when its real checkpoint is cached.
+
+    Built weights (tiny, random) never come from the cache, so with them `auto` is `dino-sam`.
+    """
+    if finder not in FINDER_CHOICES:
+        raise InputError(f"Unknown finder {finder!r}; use one of {', '.join(FINDER_CHOICES)}.")
+    if finder != "auto":
+        return finder
+    return "sam3" if weights == "real" and cached(checkpoints.sam3) else "dino-sam"
+
+
+def cached(checkpoint: str) -> bool:
+    """Gives back whether a snapshot of `checkpoint` is in the local Hugging Face cache (asks no server)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        snapshot_download(checkpoint, local_files_only=True)
+    except Exception:  # not cached, or a cache that cannot be read: either way it cannot be loaded offline
+        return False
+    return True
+
+
+def family_checkpoints(
+    family: str, checkpoints: Checkpoints | None = None, finder: str = "dino-sam"
+) -> dict[str, list[str]]:
+    """Gives back each checkpoint id of `family` (auto: every family's) and `finder`, with its roles, in role order."""
     checkpoints = checkpoints or Checkpoints()
     families = FAMILIES if family == "auto" else (family,)
     found: dict[str, list[str]] = {}
     for name in families:
         for role in ROLES:
-            roles = found.setdefault(checkpoints.for_role(name, role), [])
+            roles = found.setdefault(checkpoints.for_role(name, role, finder), [])
             if role not in roles:
                 roles.append(role)
     return found
@@ -156,6 +191,46 @@ def unavailable(checkpoint: str, role: str) -> ModelUnavailableError:
     )
 
 
+GATED_TERMS = {"facebook/sam3": "the SAM License"}
+"""What the page of a gated checkpoint asks to accept, named in its error; others are "its license terms"."""
+
+
+def gated(checkpoint: str, role: str) -> ModelUnavailableError:
+    """Gives back the one clear error for a checkpoint this machine's Hugging Face login may not download."""
+    terms = GATED_TERMS.get(checkpoint, "its license terms")
+    return ModelUnavailableError(
+        f"The {role} checkpoint {checkpoint!r} is gated, and this machine's Hugging Face login has no access "
+        f"to it. Accept {terms} on https://huggingface.co/{checkpoint} while signed in to huggingface.co, then "
+        "log in here with `hf auth login` (or set HF_TOKEN to an access token of that account) and run again."
+    )
+
+
+def access_denied(exc: BaseException) -> bool:
+    """Gives back whether a hub error, or an error it caused, says the login may not read the repository.
+
+    That is a gated repository (GatedRepoError) or an answer 401 or 403; transformers wraps the hub's
+    error in an OSError, so the chain of causes is searched.
+    """
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, GatedRepoError):
+            return True
+        # A repository that does not exist answers 401 too; that one is not a question of access.
+        if isinstance(seen, HfHubHTTPError) and not isinstance(seen, RepositoryNotFoundError):
+            if seen.response is not None and seen.response.status_code in (401, 403):
+                return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+SAM3_FALLBACK = (
+    "Or find objects without SAM 3: --finder dino-sam (CHATEDIT_FINDER=dino-sam) uses GroundingDINO and SAM."
+)
+"""Said after any reason SAM 3 cannot be loaded: the finder that needs no access."""
+
+
 class ModelSet:
     """The models of one family and weights on one device, each loaded on first use and kept resident.
 
@@ -166,6 +241,7 @@ class ModelSet:
         checkpoints: checkpoint ids per role (default: from the environment).
         cache_dir: where the tiny weights are saved.
         weights: `real`, `tiny` or `random`; None: what `models` implies, else `real`.
+        finder: `auto`, `dino-sam` or `sam3`: what plays detector and segmenter.
     """
 
     def __init__(
@@ -175,6 +251,7 @@ class ModelSet:
         checkpoints: Checkpoints | None = None,
         cache_dir: str | os.PathLike | None = None,
         weights: str | None = None,
+        finder: str = "auto",
     ):
         self.device = resolve_device(device)
         self.family, self.weights = resolve_family(models, weights, self.device)
@@ -182,6 +259,8 @@ class ModelSet:
         # CPU kernels want fp32.
         self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
         self.checkpoints = checkpoints or Checkpoints()
+        self.finder = resolve_finder(finder, self.weights, self.checkpoints)
+        """What plays detector and segmenter: `dino-sam` or `sam3` (`auto` resolved)."""
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self._models: dict[str, Any] = {}
 
@@ -191,27 +270,37 @@ class ModelSet:
             return model
         with LOAD_LOCK:
             if role not in self._models:
-                self._models[role] = loader(
-                    weights=self.weights,
-                    checkpoint=self.checkpoints.for_role(self.family, role),
-                    device=self.device,
-                    dtype=self.dtype,
-                    cache_dir=self.cache_dir,
-                )
+                try:
+                    self._models[role] = loader(
+                        weights=self.weights,
+                        checkpoint=self.checkpoints.for_role(self.family, role, self.finder),
+                        device=self.device,
+                        dtype=self.dtype,
+                        cache_dir=self.cache_dir,
+                    )
+                except ModelUnavailableError as exc:
+                    # SAM 3's bundle loads in the detector role; the segmenter role hands on the same one.
+                    if self.finder == "sam3" and role == "detector":
+                        raise ModelUnavailableError(f"{exc} {SAM3_FALLBACK}") from exc
+                    raise
             return self._models[role]
 
     @property
     def detector(self):
-        """The GroundingDINO bundle (model and processor)."""
+        """The finder's detector: the GroundingDINO bundle (dino-sam), or the SAM 3 bundle (sam3)."""
+        from chatedit.tools.sam3_models import load_sam3
         from chatedit.tools.vision_models import load_detector
 
-        return self._get("detector", load_detector)
+        return self._get("detector", {"dino-sam": load_detector, "sam3": load_sam3}[self.finder])
 
     @property
     def segmenter(self):
-        """The SAM bundle (model and processor)."""
+        """The finder's segmenter of boxes and clicks: the SAM bundle (dino-sam), or the detector's SAM 3 bundle (sam3)."""
         from chatedit.tools.vision_models import load_segmenter
 
+        if self.finder == "sam3":
+            # One SAM 3 bundle holds both the concept model and its tracker: they share the vision backbone.
+            return self._get("segmenter", lambda **_: self.detector)
         return self._get("segmenter", load_segmenter)
 
     @property
@@ -239,12 +328,12 @@ class ModelSet:
         return EDITOR_AREA[self.weights]
 
     def roles(self) -> dict[str, str]:
-        """Gives back the checkpoint id of every role of the family."""
-        return {role: self.checkpoints.for_role(self.family, role) for role in ROLES}
+        """Gives back the checkpoint id of every role of the family and finder."""
+        return {role: self.checkpoints.for_role(self.family, role, self.finder) for role in ROLES}
 
     def report(self) -> dict[str, Any]:
-        """Gives back what runs: `{"family": ..., "weights": ..., "roles": {role: checkpoint}}` (JSON-ready)."""
-        return {"family": self.family, "weights": self.weights, "roles": self.roles()}
+        """Gives back what runs: `{"family", "weights", "finder", "roles": {role: checkpoint}}` (JSON-ready)."""
+        return {"family": self.family, "weights": self.weights, "finder": self.finder, "roles": self.roles()}
 
     def loaded(self) -> list[str]:
         """Gives back the roles loaded so far."""
@@ -254,15 +343,7 @@ class ModelSet:
         """Gives back the family's checkpoints that are not in the local Hugging Face cache (none for built weights)."""
         if self.weights != "real":
             return []
-        from huggingface_hub import snapshot_download
-
-        absent = []
-        for checkpoint in dict.fromkeys(self.roles().values()):
-            try:
-                snapshot_download(checkpoint, local_files_only=True)
-            except Exception:
-                absent.append(checkpoint)
-        return absent
+        return [checkpoint for checkpoint in dict.fromkeys(self.roles().values()) if not cached(checkpoint)]
 
     def availability(self) -> tuple[list[str], str | None]:
         """Gives back the checkpoints missing from the cache, and why the models cannot be loaded (None: they can).
@@ -295,13 +376,15 @@ def get_models(
     checkpoints: Checkpoints | None = None,
     cache_dir: str | os.PathLike | None = None,
     weights: str | None = None,
+    finder: str = "auto",
 ) -> ModelSet:
-    """Gives back the process-wide ModelSet for this model choice, weights, device and checkpoints."""
+    """Gives back the process-wide ModelSet for this model choice, weights, device, checkpoints and finder."""
     checkpoints = checkpoints or Checkpoints()
     resolved = resolve_device(device)
     family, weights = resolve_family(models, weights, resolved)
-    key = (family, weights, str(resolved), tuple(checkpoints.model_dump().items()), str(cache_dir))
+    finder = resolve_finder(finder, weights, checkpoints)
+    key = (family, weights, finder, str(resolved), tuple(checkpoints.model_dump().items()), str(cache_dir))
     with _SETS_LOCK:
         if key not in _SETS:
-            _SETS[key] = ModelSet(family, resolved, checkpoints, cache_dir, weights=weights)
+            _SETS[key] = ModelSet(family, resolved, checkpoints, cache_dir, weights=weights, finder=finder)
         return _SETS[key]

@@ -1,4 +1,4 @@
-"""Masks from prompts with SAM: one mask per box or point, and candidate regions of a whole image.
+"""Masks from prompts with SAM: the object a box and/or clicks mark, and candidate regions of a whole image.
 
 SAM's image encoder is the expensive part (a ViT over 1024x1024); its mask decoder is cheap. The
 encoder's output for an image is kept in a small cache on the segmenter, keyed by the image's
@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -44,57 +44,39 @@ class _Embedded:
         return xy * np.array([new_width / width, new_height / height], dtype=np.float64)
 
 
-def segment(
-    segmenter: SegmenterBundle,
-    image: Image.Image,
-    *,
-    boxes: Sequence[Box] | None = None,
-    points: Sequence[Point] | None = None,
-    point_labels: Sequence[int] | None = None,
-) -> list[np.ndarray]:
-    """Gives back one boolean mask (image height x width) per box, or per point.
+def segment_object(
+    segmenter: SegmenterBundle, image: Image.Image, *, box: Box | None = None, points: Sequence[Point] = ()
+) -> np.ndarray:
+    """Gives back the boolean mask (image height x width) of the one object a box and/or points mark.
 
-    Each prompt asks SAM for its three masks (whole, part, sub-part) and keeps the one SAM rates
-    best. Given boxes and points together, box i and point i form one prompt (e.g. a box with a
-    background point to cut a hole out of it).
+    The box and every point form one prompt, as SAM takes a box with clicks on the object: several
+    points outline one object, not one each. SAM's best rated of its three masks is kept.
 
     Args:
         segmenter: the SAM bundle (`ModelSet.segmenter`).
         image: the picture.
-        boxes: x0, y0, x1, y1 in the image's pixels.
-        points: x, y in the image's pixels.
-        point_labels: 1 for a point on the object, 0 for a point on the background; one per point
-            (default: all 1).
+        box: x0, y0, x1, y1 in the image's pixels.
+        points: x, y in the image's pixels, each on the object.
 
     Raises:
-        InputError: no prompt, or prompt lists of different lengths.
+        InputError: neither a box nor a point.
     """
-    boxes = [] if boxes is None else list(boxes)
-    points = [] if points is None else list(points)
-    if not boxes and not points:
-        raise InputError("Nothing to segment: give at least one box or one point.")
-    if boxes and points and len(boxes) != len(points):
-        raise InputError(f"Got {len(boxes)} boxes and {len(points)} points; to combine them give one point per box.")
-    if point_labels is not None and (not points or len(point_labels) != len(points)):
-        raise InputError("Give exactly one point label (1 object, 0 background) per point.")
-
+    if box is None and not points:
+        raise InputError("Nothing to segment: give a box or at least one point.")
     image = image.convert("RGB")
     embedded = _embed(segmenter, image)
     prompts = {}
-    if boxes:
-        corners = embedded.scale(np.asarray(boxes, dtype=np.float64).reshape(-1, 2, 2)).reshape(1, -1, 4)
-        prompts["input_boxes"] = _tensor(corners, segmenter)
+    if box is not None:
+        prompts["input_boxes"] = _tensor(
+            embedded.scale(np.asarray(box, dtype=np.float64).reshape(2, 2)).reshape(1, 1, 4), segmenter
+        )
     if points:
         xy = embedded.scale(np.asarray(points, dtype=np.float64).reshape(-1, 2))
-        labels = np.ones(len(xy)) if point_labels is None else np.asarray(point_labels)
-        prompts["input_points"] = _tensor(xy.reshape(1, -1, 1, 2), segmenter)
-        prompts["input_labels"] = torch.as_tensor(labels, dtype=torch.long, device=segmenter.device).reshape(1, -1, 1)
-
+        prompts["input_points"] = _tensor(xy.reshape(1, 1, -1, 2), segmenter)
+        prompts["input_labels"] = torch.ones((1, 1, len(xy)), dtype=torch.long, device=segmenter.device)
     logits, scores = _decode(segmenter, embedded, prompts)
-    best = scores.argmax(dim=-1)
-    chosen = logits[torch.arange(len(best), device=logits.device), best][:, None]
-    masks = _to_original(segmenter, embedded, chosen)
-    return list(masks)
+    best = int(scores[0].argmax())
+    return _to_original(segmenter, embedded, logits[0, best][None, None])[0]
 
 
 def segment_candidates(segmenter: SegmenterBundle, image: Image.Image, *, points_per_side: int = 8) -> list[np.ndarray]:
@@ -109,26 +91,52 @@ def segment_candidates(segmenter: SegmenterBundle, image: Image.Image, *, points
         image: the picture.
         points_per_side: grid density; the decoder runs once for points_per_side**2 prompts.
     """
-    if points_per_side < 1:
-        raise InputError(f"points_per_side must be at least 1 (got {points_per_side}).")
+    grid = grid_points(image.size, points_per_side)
     image = image.convert("RGB")
     embedded = _embed(segmenter, image)
-    steps = (np.arange(points_per_side) + 0.5) / points_per_side
-    grid = np.stack(np.meshgrid(steps * image.width, steps * image.height), axis=-1).reshape(-1, 2)
     prompts = {
         "input_points": _tensor(embedded.scale(grid).reshape(1, -1, 1, 2), segmenter),
         "input_labels": torch.ones((1, len(grid), 1), dtype=torch.long, device=segmenter.device),
     }
     logits, scores = _decode(segmenter, embedded, prompts)
-    logits, scores = logits.flatten(0, 1), scores.flatten()
-
-    # Deduplicate at the decoder's resolution, on the part of the mask that covers the image,
-    # so that only the survivors are upscaled to full size.
+    # Only the part of the decoder's square that covers the image counts, not its padding.
     processor = segmenter.processor.image_processor
     side = logits.shape[-1]
-    valid_h = math.ceil(embedded.reshaped_size[0] / processor.pad_size["height"] * side)
-    valid_w = math.ceil(embedded.reshaped_size[1] / processor.pad_size["width"] * side)
-    low_res = (logits[:, :valid_h, :valid_w] > 0).flatten(1).float()
+    valid = (
+        math.ceil(embedded.reshaped_size[0] / processor.pad_size["height"] * side),
+        math.ceil(embedded.reshaped_size[1] / processor.pad_size["width"] * side),
+    )
+    return distinct_masks(
+        logits.flatten(0, 1), scores.flatten(), valid, lambda kept: _to_original(segmenter, embedded, kept)
+    )
+
+
+def grid_points(size: tuple[int, int], points_per_side: int) -> np.ndarray:
+    """Gives back the centres of a `points_per_side` square grid over a picture of `size` (width, height), as (n, 2) x, y."""
+    if points_per_side < 1:
+        raise InputError(f"points_per_side must be at least 1 (got {points_per_side}).")
+    steps = (np.arange(points_per_side) + 0.5) / points_per_side
+    return np.stack(np.meshgrid(steps * size[0], steps * size[1]), axis=-1).reshape(-1, 2)
+
+
+def distinct_masks(
+    logits: torch.Tensor,
+    scores: torch.Tensor,
+    valid: tuple[int, int],
+    to_original: Callable[[torch.Tensor], np.ndarray],
+) -> list[np.ndarray]:
+    """Gives back the distinct non-empty masks among a decoder's low-resolution ones, best rated first.
+
+    Near-duplicates (IoU over `DUPLICATE_IOU`) are dropped at the decoder's resolution, so that only
+    the survivors are upscaled to full size.
+
+    Args:
+        logits: mask logits (n, side, side).
+        scores: the decoder's rating of each mask (n,).
+        valid: (height, width) of the top-left part of the logits that covers the image.
+        to_original: upscales kept logits (k, 1, side, side) to boolean masks (k, height, width).
+    """
+    low_res = (logits[:, : valid[0], : valid[1]] > 0).flatten(1).float()
     order = [index for index in scores.argsort(descending=True).tolist() if low_res[index].any()]
     if not order:
         return []
@@ -139,9 +147,8 @@ def segment_candidates(segmenter: SegmenterBundle, image: Image.Image, *, points
     survivors = non_max_suppression(range(len(order)), DUPLICATE_IOU, lambda a, b: mask_iou[a][b])
     kept = [order[rank] for rank in survivors]
 
-    masks = _to_original(segmenter, embedded, logits[kept][:, None])
     distinct, seen = [], set()
-    for mask in masks:
+    for mask in to_original(logits[kept][:, None]):
         digest = hashlib.sha256(np.packbits(mask).tobytes()).digest()
         if mask.any() and digest not in seen:
             seen.add(digest)

@@ -43,7 +43,7 @@ from transformers import (
 )
 
 from chatedit.tools.loading import quiet_loading
-from chatedit.tools.models import LOAD_LOCK, unavailable
+from chatedit.tools.models import LOAD_LOCK, access_denied, gated, unavailable
 
 TINY_SEED = 0
 """Seed of the tiny and random-full weights, so two builds give the same model."""
@@ -222,7 +222,11 @@ def hub_reachable(timeout: float = _HUB_PROBE_TIMEOUT_S) -> bool:
 
 
 def _from_pretrained(model_class, load_processor, source: str, role: str, device, dtype):
-    """Loads a model and its processor from a local folder or a hub id, cache first."""
+    """Loads a model and its processor from a local folder or a hub id, cache first.
+
+    Raises:
+        ModelUnavailableError: neither cached nor downloadable, or gated and this login has no access.
+    """
     try:
         return _load(model_class, load_processor, source, device, dtype, local_files_only=True)
     except OSError:  # hub errors are OSErrors too
@@ -235,7 +239,7 @@ def _from_pretrained(model_class, load_processor, source: str, role: str, device
     try:
         return _load(model_class, load_processor, source, device, dtype, local_files_only=False)
     except OSError as exc:
-        raise unavailable(source, role) from exc
+        raise (gated(source, role) if access_denied(exc) else unavailable(source, role)) from exc
 
 
 def _load(model_class, load_processor, source, device, dtype, *, local_files_only: bool):

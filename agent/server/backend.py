@@ -233,6 +233,8 @@ class Backend:
         mask=None,
         seed: Optional[int] = None,
         request_id: Optional[str] = None,
+        box=None,
+        point=None,
     ) -> Outcome:
         """Runs one turn (on the worker thread) and gives back its outcome.
 
@@ -245,9 +247,11 @@ class Backend:
             seed: the base seed of the turn's generations (default: the editor's).
             request_id: the client's id of the request (its Idempotency-Key under its API key): when a turn
                 of this session already answered it, that answer is given again and nothing is edited.
+            box: instead of a mask, a box around the object to edit (see `Session.send`).
+            point: instead of a mask, clicks on the object to edit (see `Session.send`).
         """
         try:
-            return self._run_turn(session_id, text, image, on_event, mask, seed, request_id)
+            return self._run_turn(session_id, text, image, on_event, mask, seed, request_id, box, point)
         except DATABASE_ERRORS as exc:
             logger.warning("A turn lost its database; the client is asked to send it again.", exc_info=exc)
             raise DatabaseUnavailableError(
@@ -255,7 +259,7 @@ class Backend:
                 "seconds (with the same Idempotency-Key, an edit that was saved is not made twice)."
             ) from exc
 
-    def _run_turn(self, session_id, text, image, on_event, mask, seed, request_id) -> Outcome:
+    def _run_turn(self, session_id, text, image, on_event, mask, seed, request_id, box, point) -> Outcome:
         editor = self.editor()
         if image is None and session_id is not None and parse_command(text) and not self.has_session(session_id):
             # undo, redo and history read a session: under a name nobody used they store nothing.
@@ -273,25 +277,39 @@ class Backend:
                 # A frontend resent the picture this session already shows: continue from it.
                 image = None
             start = len(versions) if image is not None else (current.index if current else None)
-            turn = session.send(text, image=image, mask=mask, on_event=on_event, seed=seed, request_id=request_id)
+            turn = session.send(
+                text, image=image, mask=mask, box=box, point=point, on_event=on_event, seed=seed, request_id=request_id
+            )
         version = turn.report.get("version")
         return _outcome(turn, session.id, changed=version is not None and version != start)
 
     def run_variants(
-        self, session_id: Optional[str], text: str, image, mask, n: int, request_id: Optional[str] = None
+        self,
+        session_id: Optional[str],
+        text: str,
+        image,
+        mask,
+        n: int,
+        request_id: Optional[str] = None,
+        box=None,
+        point=None,
     ) -> list[Outcome]:
         """Runs one turn and n-1 more from the same picture, each with its own seed; the first continues the session.
 
         `request_id` makes the first turn idempotent (see `run_turn`); the alternatives are drawn again.
+        Each is edited where `mask`, or `box` and `point`, mark.
         """
         start = image
         if start is None and session_id is not None and n > 1:
             # The alternatives start from the picture the first turn edits: read it before that turn changes it.
             start = self.editor().session(session_id).image
-        first = self.run_turn(session_id, text, image, mask=mask, request_id=request_id)
+        first = self.run_turn(session_id, text, image, mask=mask, request_id=request_id, box=box, point=point)
         seed = self.editor().context.seed
         # The others start new sessions from the same picture: they are alternatives, not later versions.
-        others = [self.run_turn(None, text, start, mask=mask, seed=variant_seed(seed, i)) for i in range(1, n)]
+        others = [
+            self.run_turn(None, text, start, mask=mask, seed=variant_seed(seed, i), box=box, point=point)
+            for i in range(1, n)
+        ]
         return [first, *others]
 
     def run_generations(

@@ -4,6 +4,9 @@ An edit request is multipart, as OpenAI's: `image` or `image[]` (one or more fil
 optional `mask` (a PNG of the first image's size whose fully transparent pixels may change), `n`,
 `size`, `response_format`, `output_format`, `model`, and `user` (or the `X-Chatedit-Session` header)
 to continue a session. The prompt is planned like a chat turn, so it may ask for several edits.
+Instead of a mask, chatedit also takes `box` ("x0,y0,x1,y1") and `point` ("x,y"; repeated, or
+"x,y;x,y", for several clicks on one object) in the picture's pixels: the object they mark is outlined
+and edited as if its outline were the mask.
 
 Which picture is edited: the FIRST image of the request. OpenAI's mask belongs to the first image,
 and Open WebUI sends, for a follow-up in a chat, the images of the two latest messages that carry
@@ -39,6 +42,7 @@ from chatedit.agent.server.images import image_link
 from chatedit.agent.server.settings import APIError, ServerSettings, from_input_error
 from chatedit.tools.errors import InputError
 from chatedit.tools.images import load_image
+from chatedit.tools.selection import MASK_AND_SELECTION, read_selection
 
 router = APIRouter()
 FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
@@ -58,6 +62,10 @@ class EditRequest:
     n: int
     image: Optional[bytes]
     mask: Optional[bytes]
+    box: Optional[str]
+    """x0,y0,x1,y1 of the object to edit, as sent; checked against the picture."""
+    point: Optional[str]
+    """x,y of clicks on the object to edit, as sent ("x,y;x,y" for several)."""
     size: str
     response_format: str
     output_format: str
@@ -66,6 +74,16 @@ class EditRequest:
 
 def _bad(message: str, param: str) -> APIError:
     return APIError(400, message, "invalid_request", param=param)
+
+
+def _text(form, param: str) -> Optional[str]:
+    """Gives back a text field of the form, its repeats joined by ';' (None when absent)."""
+    values = form.getlist(param)
+    if not values:
+        return None
+    if not all(isinstance(value, str) for value in values):
+        raise _bad(f"`{param}` must be a text field of the form, not a file.", param)
+    return ";".join(values)
 
 
 async def _file(value, param: str) -> bytes:
@@ -101,12 +119,17 @@ async def read_edit_request(request: Request, settings: ServerSettings) -> EditR
     if not (n.isdigit() and 1 <= int(n) <= MAX_N):
         raise _bad(f"`n` must be a whole number from 1 to {MAX_N}; got {n!r}.", "n")
     mask = await _file(form["mask"], "mask") if form.get("mask") is not None else None
+    box, point = _text(form, "box"), _text(form, "point")
+    if mask is not None and (box is not None or point is not None):
+        raise _bad(MASK_AND_SELECTION, "mask")
     user = form.get("user")
     return EditRequest(
         prompt=prompt,
         n=int(n),
         image=await _file(images[0], "image") if images else None,
         mask=mask,
+        box=box,
+        point=point,
         size=str(form.get("size") or "auto").strip().lower(),
         response_format=_choice(form, "response_format", ("b64_json", "url"), "b64_json"),
         output_format=_choice(form, "output_format", tuple(FORMATS), "png"),
@@ -121,6 +144,21 @@ def _check_size(size: str, picture: Image.Image) -> None:
             f"`size` must be auto or the picture's own size ({own}): chatedit edits the picture as it is; got {size!r}.",
             "size",
         )
+
+
+def _check_selection(asked: EditRequest, picture: Image.Image) -> None:
+    """Refuses (400) a box or point that does not fit the request's picture, before the turn is queued.
+
+    Without a picture in the request, the session's picture is checked when the turn runs.
+    """
+    try:
+        read_selection(asked.box, None, picture.size)
+    except InputError as exc:
+        raise _bad(str(exc), "box") from None
+    try:
+        read_selection(None, asked.point, picture.size)
+    except InputError as exc:
+        raise _bad(str(exc), "point") from None
 
 
 def _encoded(request: Request, image_id: str, output_format: str) -> bytes:
@@ -177,9 +215,12 @@ async def edit_images(request: Request, key: ApiKey):
         raise from_input_error(exc) from None
     if picture is not None:
         _check_size(asked.size, picture)
+        _check_selection(asked, picture)
     release = admitted(backend, picture, settings)
     future = backend.queue.submit(
-        lambda: backend.run_variants(session_id, asked.prompt, picture, asked.mask, asked.n, request_id)
+        lambda: backend.run_variants(
+            session_id, asked.prompt, picture, asked.mask, asked.n, request_id, box=asked.box, point=asked.point
+        )
     )
     future.add_done_callback(lambda _: release())
     outcomes = await wait_for_turn(future)

@@ -1,6 +1,6 @@
 """An MCP server (official `mcp` SDK, MCPServer, formerly FastMCP): chatedit's edits as tools for any MCP client.
 
-Tools: `edit_image(instruction, image?, mask?, session?)`, `undo(session)`, `redo(session)`,
+Tools: `edit_image(instruction, image?, mask?, box?, point?, session?)`, `undo(session)`, `redo(session)`,
 `history(session)` and `plan(instruction)`. Pictures and masks come as a data URL or base64, as
 a local file path over stdio only (a remote client's paths mean nothing here), or as an http(s)
 URL where the server allows remote images. An edit answers with the picture (PNG), a text of what
@@ -37,6 +37,7 @@ from chatedit.agent.server.settings import APIError, ServerSettings
 from chatedit.agent.server.streaming import ProgressLines
 from chatedit.agent.session import Editor
 from chatedit.tools.errors import InputError
+from chatedit.tools.selection import MASK_AND_SELECTION
 
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]+$")
 
@@ -143,6 +144,8 @@ class Tools:
         instruction: str,
         image: Optional[str] = None,
         mask: Optional[str] = None,
+        box: Optional[list[float]] = None,
+        point: Optional[list[float]] = None,
         session: Optional[str] = None,
         ctx: Optional[Context] = None,
     ) -> CallToolResult:
@@ -153,17 +156,26 @@ class Tools:
             image: the picture: a data URL, base64, or (stdio only) a local file path. Optional when
                 `session` names a session whose current picture is to be edited.
             mask: the region to change, drawn at the picture's size: white, or fully transparent, marks it.
+            box: instead of a mask, [x0, y0, x1, y1] around the object to change, in the picture's pixels
+                from its top-left corner; the object in it is outlined and only it changes.
+            point: instead of a mask, [x, y] on the object to change, in the picture's pixels; more pairs
+                [x1, y1, x2, y2, ...] for several clicks on the same object. With a box, they pick the
+                object in it.
             session: a session id from an earlier call, to continue editing its latest version.
         """
         picture = self._source(image) if image else None
         region = self._source(mask) if mask else None
         if picture is None and session is None:
             raise ToolError("Give the picture to edit (`image`), or a `session` from an earlier edit.")
+        if region is not None and (box is not None or point is not None):
+            raise ToolError(MASK_AND_SELECTION)
         name = session or uuid.uuid4().hex
         stored = self._session(name, ctx)
         backend = self.backend
         outcome = await _run(
-            backend, ctx, lambda forward: backend.run_turn(stored, instruction, picture, forward, mask=region)
+            backend,
+            ctx,
+            lambda forward: backend.run_turn(stored, instruction, picture, forward, mask=region, box=box, point=point),
         )
         return _result(backend, outcome, name)
 
