@@ -38,9 +38,11 @@ Screen = dict[str, Any]
 SCREEN = ("session", "marks", "masks", "chat", "picture", "compare", "brush", "versions", "text")
 """What a handler may show: the session id (kept in the browser), the marks, the ids of the masks drawn
 over the picture, the chat, the picture, the before/after slider, the brush canvas, the versions strip
-(thumbnails with captions, and the current one's index) and the instruction box."""
+(thumbnails with captions, the current one's marked) and the instruction box."""
 
 OPENED = "(opened a picture)"
+CURRENT = " (current)"
+"""Marks the current version's caption in the versions strip."""
 PLACEHOLDER = "Say what to change: remove the cup, make it sunset, make it blue (after a click on it)…"
 
 
@@ -86,7 +88,7 @@ class EditorUI:
             "picture": None,
             "compare": None,
             "brush": None,
-            "versions": ([], None),
+            "versions": [],
         }
 
     def _pictures(self, session: Session, marks: Marks, masks: list[str]) -> Screen:
@@ -98,14 +100,14 @@ class EditorUI:
         picture = current.image
         shown = for_display(picture)
         before = history[current.parent].image if current.parent is not None else picture
-        versions = [(thumbnail(v.image), f"{v.index}. {v.instruction}") for v in history]
+        versions = [(thumbnail(v.image), f"{v.index}. {v.instruction}" + CURRENT * v.current) for v in history]
         return {
             "marks": marks,
             "masks": masks,
             "picture": self._overlay(session, picture, marks, masks),
             "compare": (for_display(before), shown),
             "brush": {"background": shown, "layers": [], "composite": None},
-            "versions": (versions, current.index),
+            "versions": versions,
         }
 
     def _overlay(self, session: Session, picture: Image.Image, marks: Marks, masks: list[str]) -> Image.Image:
@@ -291,12 +293,17 @@ class EditorUI:
             with gr.Column(scale=3):
                 with gr.Row():
                     c["upload"] = gr.UploadButton(
-                        "Open a picture", file_types=["image"], type="filepath", variant="primary", size="md"
+                        "Open a picture",
+                        file_types=["image"],
+                        type="filepath",
+                        variant="primary",
+                        size="md",
+                        min_width=120,
                     )
-                    c["undo"] = gr.Button("Undo", size="md")
-                    c["redo"] = gr.Button("Redo", size="md")
-                    c["clear"] = gr.Button("Clear marks", size="md")
-                    c["new"] = gr.Button("New session", size="md")
+                    c["undo"] = gr.Button("Undo", size="md", min_width=60)
+                    c["redo"] = gr.Button("Redo", size="md", min_width=60)
+                    c["clear"] = gr.Button("Clear marks", size="md", min_width=100)
+                    c["new"] = gr.Button("New session", size="md", min_width=100)
                 with gr.Tabs():
                     with gr.Tab("Click"):
                         c["picture"] = gr.Image(
@@ -335,7 +342,8 @@ class EditorUI:
                 c["versions"] = gr.Gallery(
                     label="Versions (pick one to go back to it)",
                     columns=8,
-                    height=170,
+                    fit_columns=False,
+                    height=150,
                     allow_preview=False,
                     object_fit="contain",
                     elem_id="versions",
@@ -359,9 +367,6 @@ class EditorUI:
             values = {c[name]: value for name, value in screen.items()}
             if "chat" in screen:
                 values[c["chatbot"]] = screen["chat"]
-            if "versions" in screen:
-                items, current = screen["versions"]
-                values[c["versions"]] = gr.Gallery(value=items, selected_index=current)
             return values
 
         def each(screens: Iterator[Screen]) -> Iterator[dict]:
