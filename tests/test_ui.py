@@ -297,6 +297,7 @@ def test_a_reload_and_a_restart_reopen_the_session(photo_file, photo, tmp_path, 
             "Done: make it blue.",
         ]
         assert [caption for _, caption in screen["versions"]] == ["0. uploaded", "1. make it blue (current)"]
+        assert f"chatedit chat --session {session_id}" in screen["about"]
         assert ui.restore("no-such-session") == {**ui.restore(None), "session": ""}
         assert ui.restore(None)["picture"] is None
 

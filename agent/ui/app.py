@@ -35,10 +35,11 @@ from chatedit.tools.images import check_editable, load_image
 logger = logging.getLogger("chatedit.ui")
 
 Screen = dict[str, Any]
-SCREEN = ("session", "marks", "masks", "chat", "picture", "compare", "brush", "versions", "text")
+SCREEN = ("session", "marks", "masks", "chat", "picture", "compare", "brush", "versions", "about", "text")
 """What a handler may show: the session id (kept in the browser), the marks, the ids of the masks drawn
 over the picture, the chat, the picture, the before/after slider, the brush canvas, the versions strip
-(thumbnails with captions, the current one's marked) and the instruction box."""
+(thumbnails with captions, the current one's marked), the line that names the session, and the
+instruction box."""
 
 OPENED = "(opened a picture)"
 CURRENT = " (current)"
@@ -89,6 +90,7 @@ class EditorUI:
             "compare": None,
             "brush": None,
             "versions": [],
+            "about": "",
         }
 
     def _pictures(self, session: Session, marks: Marks, masks: list[str]) -> Screen:
@@ -108,6 +110,7 @@ class EditorUI:
             "compare": (for_display(before), shown),
             "brush": {"background": shown, "layers": [], "composite": None},
             "versions": versions,
+            "about": f"Session `{session.id}`: `chatedit chat --session {session.id}` continues it in a terminal.",
         }
 
     def _overlay(self, session: Session, picture: Image.Image, marks: Marks, masks: list[str]) -> Image.Image:
@@ -348,6 +351,7 @@ class EditorUI:
                     object_fit="contain",
                     elem_id="versions",
                 )
+                c["about"] = gr.Markdown(elem_id="about")
             with gr.Column(scale=2):
                 c["chatbot"] = gr.Chatbot(
                     show_label=False, elem_id="chat", height=560, feedback_options=None, layout="bubble"
