@@ -358,6 +358,14 @@ def test_a_click_or_an_instruction_before_any_picture_warns(tmp_path):
         assert list(ui.send("make it blue", Marks(), None, None, [])) == []
 
 
+def test_an_instruction_with_half_a_box_warns(photo_file, tmp_path):
+    with editor_ui(tmp_path) as ui:
+        session_id = ui.open_picture(photo_file, None, [])["session"]
+        with pytest.warns(UserWarning, match="one corner"):
+            assert list(ui.send("make it blue", Marks(corner=(10, 10)), None, session_id, [])) == []
+        assert len(ui.editor.session(session_id).history()) == 1
+
+
 def test_the_settings_say_what_runs(tmp_path):
     settings = ServerSettings(max_image_bytes=20 * 1024 * 1024)
     with editor_ui(tmp_path, settings) as ui:

@@ -190,6 +190,9 @@ class EditorUI:
         if session is None or picture is None:
             gr.Warning("Open a picture first, then say what to change.")
             return
+        if marks.corner is not None:
+            gr.Warning("The box has one corner: click the opposite corner, or Clear marks.")
+            return
         yield from self._turn(session, text, marks, brush_mask(brush, picture.size), chat)
 
     def undo(self, session_id: Optional[str], chat: list) -> Screen:
