@@ -5,6 +5,7 @@
     chatedit plan "make the car red" ; chatedit plan --input instructions.jsonl
     chatedit models list ; chatedit models download
     chatedit serve --port 8000
+    chatedit ui
 
 Progress goes to stderr, results to stdout, so `--json` output can be piped. Exit codes: 0 an image
 was written (even when a step failed: the report says so), 2 bad input or usage, 1 internal error.
@@ -558,6 +559,59 @@ def serve(
             f"sessions in {editor.database.where}"
         )
         uvicorn.run(create_app(editor, settings), host=host, port=port, log_level="info")
+
+
+@app.command(cls=support.Command)
+def ui(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 7860,
+    share: Annotated[
+        bool, typer.Option("--share", help="Also open a temporary public link through Gradio's share servers.")
+    ] = False,
+    models: ModelsOption = None,
+    weights: WeightsOption = None,
+    planner: PlannerOption = None,
+    device: DeviceOption = None,
+    finder: FinderOption = None,
+    data_dir: DataDirOption = None,
+    database: DatabaseOption = None,
+    api_key: Annotated[
+        Optional[str],
+        typer.Option("--api-key", help="Ask for this key at login, as the password (also CHATEDIT_API_KEY(S))."),
+    ] = None,
+) -> None:
+    """Open the web UI: a chat beside the picture, where a click, a box or a brush stroke says where to edit.
+
+    Needs the ui extra (`pip install -e ".[ui]"`). Sessions are the CLI's and the server's: the browser
+    keeps its session's id, so a reload or a restart reopens it. Uploads are bounded as the server bounds
+    them (CHATEDIT_MAX_IMAGE_BYTES, CHATEDIT_MAX_PIXELS).
+    """
+    with exit_codes():
+        try:
+            from chatedit.agent.ui import launch
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith("gradio"):
+                raise
+            raise InputError(
+                'chatedit ui needs Gradio: pip install -e ".[ui]" (or pip install "chatedit[ui]").'
+            ) from None
+        config = settings_of(
+            models=models,
+            weights=weights,
+            planner=planner,
+            device=device,
+            finder=finder,
+            data_dir=data_dir,
+            database_url=database,
+        )
+        settings = config.server
+        if api_key:
+            settings.api_keys = [*settings.api_keys, api_key]
+        if (share or host not in ("127.0.0.1", "localhost", "::1")) and not settings.keys:
+            stderr.print("[yellow]Warning:[/] no API key: anyone who can reach this address can edit with it.")
+        editor = make_editor(config)
+        stderr.print(f"chatedit ui at http://{host}:{port} ; sessions in {editor.database.where}")
+        launch(editor, settings, host=host, port=port, share=share)
 
 
 @app.command(cls=support.Command)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from langchain_core.messages import AIMessage
 from PIL import Image
 from pydantic import ValidationError
 
@@ -360,3 +361,62 @@ class Session:
     def redo(self) -> Optional[Image.Image]:
         """Steps forward again after an undo and gives back the image now current."""
         return self.send("redo").image
+
+    def goto(self, index: int) -> Image.Image:
+        """Makes version `index` current and gives back its image; every version stays in the session.
+
+        Back along the current version's line is undo repeated (redo walks forward again), forward along
+        what was undone is redo repeated; any other version is current with nothing to redo. The next
+        edit starts from it.
+
+        Raises:
+            InputError: the session has no version `index`.
+        """
+        with self.editor.database.session_lock(self.id):
+            state = self._state()
+            versions = state.get("versions") or []
+            if not 0 <= index < len(versions):
+                raise InputError(f"There is no version {index}: this session has {len(versions)}.")
+            redo = list(state.get("redo") or [])
+            line = _line(versions, state["cursor"])
+            if index in line:
+                redo += line[: line.index(index)]
+            elif index in redo:
+                redo = redo[: redo.index(index)]
+            else:
+                redo = []
+            reply = f'Went to version {index} ("{versions[index]["instruction"]}").'
+            report = {"command": "goto", "image": versions[index]["image"], "version": index, "message": reply}
+            values = {
+                "cursor": index,
+                "redo": redo,
+                "pending": None,
+                "reply": reply,
+                "report": {**report, "question": False, "steps": []},
+                "messages": [AIMessage(content=reply)],
+            }
+            # Written as the end of a command turn, so the session's next turn starts as after undo.
+            self.editor.graph.update_state(_config(self.id), values, as_node="finish")
+        return self.editor.store.get(versions[index]["image"])
+
+    def candidates(self) -> list[dict]:
+        """Gives back what the question waiting for an answer offers, in the order asked (empty: no question).
+
+        Each is `{"label", "box": [x0, y0, x1, y1], "score"}` in the current picture's pixels; the answer
+        "2" (`send("2")`) picks the second.
+        """
+        pending = self._state().get("pending")
+        return [dict(candidate) for candidate in pending["candidates"]] if pending else []
+
+    def conversation(self) -> list[tuple[str, str]]:
+        """Gives back the session's messages, oldest first, as (role, text): role "user" or "assistant"."""
+        roles = {"human": "user", "ai": "assistant"}
+        return [(roles[m.type], str(m.content)) for m in self._state().get("messages") or [] if m.type in roles]
+
+
+def _line(versions: list, index: int) -> list[int]:
+    """Gives back version `index` and its ancestors, newest first, down to the upload it came from."""
+    line = [index]
+    while versions[line[-1]]["parent"] is not None:
+        line.append(versions[line[-1]]["parent"])
+    return line

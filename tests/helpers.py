@@ -8,15 +8,20 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 import torch
 import uvicorn
 from PIL import Image
 
 from chatedit.agent.session import Editor
-from chatedit.agent.toolbox import EditSettings
+from chatedit.agent.toolbox import EditSettings, Toolbox
+from chatedit.tools.detect import Detection
+from chatedit.tools.masks import box_mask
+from chatedit.tools.models import get_models
 
 FAST = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
 """Two diffusion steps on a 64-pixel working size: the tiny models' edits in a fraction of a second."""
@@ -134,3 +139,35 @@ def held_edits(editor: Editor) -> Iterator[tuple[threading.Event, threading.Even
     finally:
         go_on.set()
         del toolbox.global_edit
+
+
+@dataclass
+class PointingToolbox(Toolbox):
+    """The tiny models, with a finder that sees where the user points and the objects it is told of.
+
+    A click is outlined as a disk of `radius` pixels around it, a box as itself; the detector sees the
+    boxes listed in `objects` (random detectors see noise), all equally likely, so two of one kind make
+    chatedit ask which one.
+    """
+
+    objects: dict[str, list[tuple]] = field(default_factory=dict)
+    radius: int = 16
+
+    def segment_selection(self, image, selection):
+        if not selection.points:
+            return box_mask((image.height, image.width), selection.box)
+        ys, xs = np.ogrid[: image.height, : image.width]
+        disks = [(xs - x) ** 2 + (ys - y) ** 2 <= self.radius**2 for x, y in selection.points]
+        return np.logical_or.reduce(disks)
+
+    def detect(self, image, phrases):
+        boxes = {p: self.objects.get(p, []) for p in phrases}
+        return {p: [Detection(p, tuple(float(v) for v in box), 0.8) for box in found] for p, found in boxes.items()}
+
+    def segment_box(self, image, box):
+        return box_mask((image.height, image.width), box)
+
+
+def pointing_toolbox(objects: dict[str, list[tuple]] | None = None, radius: int = 16) -> PointingToolbox:
+    """Gives back a PointingToolbox over the tiny classic models with fast settings."""
+    return PointingToolbox(get_models("classic:tiny", "cpu"), FAST, objects=objects or {}, radius=radius)
