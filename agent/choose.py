@@ -123,7 +123,8 @@ def choose(
     choice = _decide(reference, pool, image, size, find, mask_of)
     if choice.picked or not choice.offer:
         return choice
-    if choice.reason and not ask:
+    if choice.reason and not (ask and len(choice.offer) <= MAX_CHOICES):
+        # The words cannot be met, and there is no short list to ask about: say why, edit nothing.
         return Choice(reason=choice.reason)
     if not choice.reason and not (ask and 1 < len(choice.offer) <= MAX_CHOICES):
         # Not worth a question: take the most likely one.

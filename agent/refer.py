@@ -442,7 +442,7 @@ def parse(phrase: str) -> Reference:
     return read.reference()
 
 
-def describe(target: str, instruction: str = "", category: str = "") -> Reference:
+def describe(target: str, instruction: str = "", category: str = "", prompt: str = "") -> Reference:
     """Gives back the Reference of a step's target, with the qualifiers its instruction says of it.
 
     Where the instruction names the target's noun, the words around it there are the user's own
@@ -454,6 +454,8 @@ def describe(target: str, instruction: str = "", category: str = "") -> Referenc
         instruction: the words of the user's instruction that the step carries out.
         category: the step's kind: a move's destination, a replacement's new object, a new look and
             a new count are not read as qualifiers.
+        prompt: the step's prompt: for a replace step, the new object, which is left out of what the
+            instruction says of the target (a local step's prompt restates the target, so it stays).
     """
     own = parse(target)
     if not own.noun:
@@ -462,6 +464,11 @@ def describe(target: str, instruction: str = "", category: str = "") -> Referenc
     if category == "count":
         # "make it three apples instead of one": the numbers are what the edit makes, not which apples.
         return own
+    if prompt and category == "replace":
+        # "replace the cup with a golden teapot with pink flowers": the new object says nothing of the cup.
+        at = instruction.lower().find(prompt.strip().lower())
+        if at >= 0 and prompt.strip():
+            instruction = instruction[:at] + instruction[at + len(prompt.strip()) :]
     said = _said(own.noun, instruction, category)
     if said is None or not (said.qualified or said.every):
         return own

@@ -171,7 +171,7 @@ def _target_region(step: dict, image: Image.Image, toolbox: Toolbox, choice: Opt
         return detection.mask if detection.mask is not None else segment(tuple(detection.box))
 
     # The detector is asked for the bare noun ("cup"); the words around it pick the instance.
-    reference = refer.describe(target, words, step["category"])
+    reference = refer.describe(target, words, step["category"], step.get("prompt") or "")
     if choice:
         # The user's pick comes back as boxes (the state holds no masks): each is segmented again.
         boxes = choice

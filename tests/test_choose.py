@@ -344,3 +344,9 @@ def test_reference_fields_can_be_given_directly():
     reference = Reference("cup", order=Order(1, "right"), relation=Relation("next to", "laptop"))
     cups = [det((10, 80, 40, 120)), det((200, 80, 230, 120))]
     assert boxes(choose.choose(reference, cups, picture(), find=finds(LAPTOP))) == [(200, 80, 230, 120)]
+
+
+def test_words_that_no_candidate_meets_among_too_many_to_list_edit_nothing_and_say_why():
+    detections = [det((i * 30, 10, i * 30 + 20, 30), 0.8) for i in range(6)]
+    choice = choose.choose(parse("yellow bird"), detections, picture())
+    assert not choice.picked and not choice.offer and "yellow" in choice.reason

@@ -201,3 +201,12 @@ def test_ordinal_word_says_an_order_as_a_person_would():
         "second to last",
         "number 12",
     ]
+
+
+def test_a_replacements_own_words_say_nothing_of_the_target():
+    instruction = "replace the cup with a golden teapot with pink flowers, warm light and steam rising"
+    prompt = "a golden teapot with pink flowers, warm light and steam rising"
+    reference = describe("cup", instruction, "replace", prompt)
+    assert reference.noun == "cup" and reference.colour is None and not reference.qualified
+    # The target's own words still count.
+    assert describe("cup", "replace the red cup with a golden teapot", "replace", "a golden teapot").colour == "red"
