@@ -135,6 +135,8 @@ def run_bench(
     settings: Optional[EditSettings] = None,
     planner: str = "rules",
     llm=None,
+    quantize: Optional[str] = None,
+    offload: Optional[str] = None,
 ) -> dict:
     """Gives back per-stage timings (ms, median/min/max over `repeat` turns), memory and the LLM calls made.
 
@@ -146,6 +148,8 @@ def run_bench(
         target: the object the turn removes.
         settings: generation settings (steps, sizes); the defaults otherwise.
         planner: `rules` (no LLM time in the numbers), `auto` or `llm`, as for `Editor`.
+        quantize: the editors' quantization (`none`, `int8`, `fp8`, `nf4`; None: the settings').
+        offload: `none`, `model` or `group` (None: the settings').
         llm: `editor`, `local:MODEL`, a server URL or a LangChain chat model for the `auto` and `llm`
             planners (else the settings' choice).
 
@@ -161,7 +165,15 @@ def run_bench(
     with tempfile.TemporaryDirectory() as data_dir:
         started = time.perf_counter()
         editor = Editor(
-            models=models, planner=planner, device=device, data_dir=data_dir, settings=settings, seed=0, llm=llm
+            models=models,
+            planner=planner,
+            device=device,
+            data_dir=data_dir,
+            settings=settings,
+            seed=0,
+            llm=llm,
+            quantize=quantize,
+            offload=offload,
         )
         models_set = editor.toolbox.models
         resident = _load_all(models_set)

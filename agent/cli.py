@@ -72,6 +72,21 @@ class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
+    mps = "mps"
+
+
+class Quantize(str, Enum):
+    auto = "auto"
+    none = "none"
+    int8 = "int8"
+    fp8 = "fp8"
+    nf4 = "nf4"
+
+
+class Offload(str, Enum):
+    none = "none"
+    model = "model"
+    group = "group"
 
 
 class Finder(str, Enum):
@@ -125,6 +140,25 @@ FinderOption = Annotated[
         help="What finds and outlines objects: dino-sam (GroundingDINO + SAM), sam3 (SAM 3, facebook/sam3: "
         "gated, accept the SAM License on its page and log in with `hf auth login`), or auto (sam3 when it is "
         "in the Hugging Face cache, else dino-sam) [default: CHATEDIT_FINDER or auto].",
+        show_default=False,
+    ),
+]
+QuantizeOption = Annotated[
+    Optional[Quantize],
+    typer.Option(
+        "--quantize",
+        help="The editors' diffusion model and text encoder: none, int8 (torchao), fp8 (torchao; GPUs of compute "
+        "capability 8.9+), nf4 (bitsandbytes; CUDA), or auto (on a GPU, as little as fits its free memory) "
+        "[default: CHATEDIT_QUANTIZE or auto].",
+        show_default=False,
+    ),
+]
+OffloadOption = Annotated[
+    Optional[Offload],
+    typer.Option(
+        "--offload",
+        help="Keep the editors' weights in CPU memory until they run: model (a whole model at a time) or group "
+        "(a few blocks at a time: least GPU memory, slowest) [default: CHATEDIT_OFFLOAD or none].",
         show_default=False,
     ),
 ]
@@ -188,6 +222,8 @@ def settings_of(
     planner: Optional[Planner] = None,
     device: Optional[Device] = None,
     finder: Optional[Finder] = None,
+    quantize: Optional[Quantize] = None,
+    offload: Optional[Offload] = None,
     **given: Any,
 ):
     """Gives back the run's `Settings`: the flags that were given over the CHATEDIT_* variables."""
@@ -199,6 +235,8 @@ def settings_of(
         planner=_value(planner),
         device=_value(device),
         finder=_value(finder),
+        quantize=_value(quantize),
+        offload=_value(offload),
         **given,
     )
 
@@ -207,6 +245,10 @@ def models_line(report: dict[str, Any]) -> str:
     """Gives back the one line that says which models and finder run; tiny and random weights are named as stand-ins."""
     roles = ", ".join(f"{role} {checkpoint}" for role, checkpoint in report["roles"].items())
     finder = f"finder {report['finder']}"
+    if report.get("quantize", "none") != "none":
+        finder += f", quantized {report['quantize']}"
+    if report.get("offload", "none") != "none":
+        finder += f", offloaded ({report['offload']})"
     stand_in = {"tiny": "tiny random stand-ins for", "random": "full-size random-weight stand-ins for"}
     if report["weights"] in stand_in:
         return (
@@ -225,6 +267,8 @@ def make_editor(config):
 
     editor = Editor(config=config)
     stderr.print(escape(models_line(editor.toolbox.models.report())))
+    if editor.toolbox.models.choice:
+        stderr.print(escape(f"Chosen by free GPU memory: {editor.toolbox.models.choice}"))
     stderr.print(escape(llm_line(editor.llm)))
     return editor
 
@@ -279,6 +323,8 @@ def edit(
     weights: WeightsOption = None,
     device: DeviceOption = None,
     finder: FinderOption = None,
+    quantize: QuantizeOption = None,
+    offload: OffloadOption = None,
     seed: SeedOption = None,
     max_attempts: AttemptsOption = None,
     database: DatabaseOption = None,
@@ -302,6 +348,8 @@ def edit(
             llm=llm,
             device=device,
             finder=finder,
+            quantize=quantize,
+            offload=offload,
             seed=seed,
             max_attempts=max_attempts,
             database_url=database,
@@ -373,6 +421,8 @@ def chat(
     weights: WeightsOption = None,
     device: DeviceOption = None,
     finder: FinderOption = None,
+    quantize: QuantizeOption = None,
+    offload: OffloadOption = None,
     data_dir: DataDirOption = None,
     seed: SeedOption = None,
     max_attempts: AttemptsOption = None,
@@ -394,6 +444,8 @@ def chat(
                 llm=llm,
                 device=device,
                 finder=finder,
+                quantize=quantize,
+                offload=offload,
                 data_dir=data_dir,
                 max_attempts=max_attempts,
                 seed=seed,
@@ -521,6 +573,8 @@ def serve(
     llm: LLMOption = None,
     device: DeviceOption = None,
     finder: FinderOption = None,
+    quantize: QuantizeOption = None,
+    offload: OffloadOption = None,
     data_dir: DataDirOption = None,
     database: DatabaseOption = None,
     api_key: Annotated[
@@ -545,6 +599,8 @@ def serve(
             llm=llm,
             device=device,
             finder=finder,
+            quantize=quantize,
+            offload=offload,
             data_dir=data_dir,
             database_url=database,
         )
@@ -573,6 +629,8 @@ def ui(
     planner: PlannerOption = None,
     device: DeviceOption = None,
     finder: FinderOption = None,
+    quantize: QuantizeOption = None,
+    offload: OffloadOption = None,
     data_dir: DataDirOption = None,
     database: DatabaseOption = None,
     api_key: Annotated[
@@ -601,6 +659,8 @@ def ui(
             planner=planner,
             device=device,
             finder=finder,
+            quantize=quantize,
+            offload=offload,
             data_dir=data_dir,
             database_url=database,
         )
@@ -622,6 +682,8 @@ def mcp(
     llm: LLMOption = None,
     device: DeviceOption = None,
     finder: FinderOption = None,
+    quantize: QuantizeOption = None,
+    offload: OffloadOption = None,
     data_dir: DataDirOption = None,
     database: DatabaseOption = None,
 ) -> None:
@@ -639,6 +701,8 @@ def mcp(
             llm=llm,
             device=device,
             finder=finder,
+            quantize=quantize,
+            offload=offload,
             data_dir=data_dir,
             database_url=database,
         )
@@ -656,6 +720,8 @@ def bench(
         Planner, typer.Option("--planner", help="rules: no LLM time in the numbers; auto or llm: the configured LLM.")
     ] = Planner.rules,
     llm: LLMOption = None,
+    quantize: QuantizeOption = None,
+    offload: OffloadOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as one JSON object.")] = False,
 ) -> None:
     """Time one turn, "remove the cup and make it sunset", per stage: median, min and max in ms.
@@ -678,6 +744,8 @@ def bench(
             repeat=repeat,
             planner=planner.value,
             llm=llm,
+            quantize=_value(quantize),
+            offload=_value(offload),
         )
         if as_json:
             say(json.dumps(result))

@@ -164,8 +164,14 @@ class Settings(BaseSettings):
     OpenAI-compatible server; None: a configured server, else the editor's encoder on a GPU, else none."""
     finder: Literal["auto", "dino-sam", "sam3"] = "auto"
     """What finds and outlines objects: GroundingDINO + SAM, or SAM 3; auto: SAM 3 when it is in the Hugging Face cache."""
+    quantize: Literal["auto", "none", "int8", "fp8", "nf4"] = "auto"
+    """The editors' diffusion model and text encoder: auto (on a GPU, as little as fits its free memory), none,
+    int8, fp8 or nf4."""
+    offload: Literal["none", "model", "group"] = "none"
+    """Where the editors' weights wait between uses: on the device, or in CPU memory a model (`model`) or a
+    few blocks (`group`) at a time."""
     device: str = "auto"
-    """Where the models run: auto, cpu or cuda."""
+    """Where the models run: auto, cpu, cuda or mps."""
     data_dir: Path = Field(default_factory=default_data_dir)
     """Where sessions and images are kept (CHATEDIT_DATA_DIR)."""
     database_url: Optional[str] = None

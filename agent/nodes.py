@@ -365,7 +365,7 @@ def edit(state: ChatState, runtime: Runtime[Context]) -> dict:
         "prompt": prompt,
         "box": item.get("box"),
         # The tools retry once at a smaller working size after a GPU out-of-memory error; the report says so.
-        "oom_retry": bool(result.info.get("oom_retry")),
+        "oom_retry": result.info.get("oom_retry") or False,
     }
     _timed("store", timings, started)
     return {"work": {index: {"base": base, "attempts": [*item["attempts"], attempt]}}, "timings": timings}

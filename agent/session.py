@@ -31,7 +31,7 @@ from chatedit.agent.graph import build_graph
 from chatedit.agent.plan import instruction_text
 from chatedit.agent.store import ImageStore
 from chatedit.agent.toolbox import EditSettings, Toolbox
-from chatedit.tools.errors import InputError
+from chatedit.tools.errors import InputError, OutOfMemoryError
 from chatedit.tools.images import MAX_SIDE, ImageSource, MaskSource, check_editable, load_image, load_mask
 from chatedit.tools.models import get_models
 from chatedit.tools.selection import MASK_AND_SELECTION, Selection, read_selection
@@ -102,6 +102,9 @@ class Editor:
         config: the settings to start from instead of the environment's.
         finder: what finds and outlines objects: `auto` (SAM 3 when it is in the Hugging Face cache),
             `dino-sam` (GroundingDINO + SAM) or `sam3` (facebook/sam3, gated: accept the SAM License).
+        quantize: the editors' weights: `auto` (on a GPU, as little quantization as fits its free
+            memory), `none`, `int8`, `fp8` or `nf4`.
+        offload: `none`, `model` or `group`: keep the editors' weights in CPU memory until they run.
     """
 
     def __init__(
@@ -121,6 +124,8 @@ class Editor:
         weights: Optional[str] = None,
         config: Optional[Settings] = None,
         finder: Optional[str] = None,
+        quantize: Optional[str] = None,
+        offload: Optional[str] = None,
     ):
         if planner not in (None, "auto", "llm", "rules"):
             raise InputError(f"Unknown planner {planner!r}; use auto, llm or rules.")
@@ -142,6 +147,8 @@ class Editor:
             weights=weights,
             llm=llm if isinstance(llm, str) else None,
             finder=finder,
+            quantize=quantize,
+            offload=offload,
         )
         base = config or Settings()
         self.config = base.model_copy(update={k: v for k, v in given.items() if v is not None})
@@ -161,6 +168,8 @@ class Editor:
                     config.cache_dir,
                     weights=config.weights,
                     finder=config.finder,
+                    quantize=config.quantize,
+                    offload=config.offload,
                 ),
                 config.edit,
             )
@@ -280,16 +289,25 @@ class Session:
             stream = self.editor.graph.stream(
                 payload, _config(self.id), context=context, stream_mode=["custom", "values"]
             )
-            for mode, chunk in stream:
-                if mode == "custom" and on_event is not None:
-                    on_event(chunk)
-                elif mode == "values":
-                    final = chunk
+            try:
+                for mode, chunk in stream:
+                    if mode == "custom" and on_event is not None:
+                        on_event(chunk)
+                    elif mode == "values":
+                        final = chunk
+            except OutOfMemoryError as exc:
+                # Nothing of the turn was saved: the session is as it was. Say what would fit.
+                raise OutOfMemoryError(f"{exc} {self._memory_advice()}") from exc
         if final is None:
             raise RuntimeError("The turn's graph gave back no state.")
         report = {**final["report"], "session": self.id}
         image_id = report.get("image")
         return Turn(self.editor.store.get(image_id) if image_id else None, final["reply"], report)
+
+    def _memory_advice(self) -> str:
+        """Gives back the settings that would fit, from the models' own advice when they have it."""
+        advice = getattr(self.editor.toolbox.models, "memory_advice", None)
+        return advice() if advice else "Close other programs using the GPU, or run on the CPU with --device cpu."
 
     def _store_mask(self, mask: MaskSource, picture: Optional[Image.Image]) -> str:
         """Gives back the store id of the user's mask, checked against the picture it is drawn on."""

@@ -47,8 +47,8 @@ class Attempt(TypedDict):
     prompt: str
     box: Optional[list[float]]
     """Where the step acted for this attempt (an addition moves on a retry)."""
-    oom_retry: bool
-    """The editor ran out of GPU memory once and made this attempt at a smaller working size."""
+    oom_retry: Union[bool, str]
+    """How this attempt was made again after the editor ran out of device memory (`"smaller size"`); False: it was not."""
     evidence: NotRequired[dict]
     """What the model checks measured (change inside, changed outside, detector scores). Written by `verify`."""
     judge: NotRequired[str]

@@ -71,7 +71,7 @@ def test_out_of_memory_is_retried_once_at_a_smaller_scale():
         return "done"
 
     assert retry_smaller_on_oom(run, info) == "done"
-    assert scales == [1.0, OOM_RETRY_SCALE] and info["oom_retry"] is True
+    assert scales == [1.0, OOM_RETRY_SCALE] and info["oom_retry"] == "smaller size"
 
 
 def test_no_retry_when_memory_suffices_and_a_clear_error_when_it_never_does():

@@ -47,6 +47,10 @@ def test_tiny_editor_is_saved_then_loaded_and_shared_by_both_roles(cache_dir, fa
     assert models.report() == {
         "family": family,
         "weights": "tiny",
+        "finder": "dino-sam",
+        "quantize": "none",
+        "offload": "none",
+        "device": "cpu",
         "roles": {
             "detector": "IDEA-Research/grounding-dino-tiny",
             "segmenter": "facebook/sam-vit-base",

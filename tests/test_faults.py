@@ -238,7 +238,7 @@ def test_out_of_memory_once_is_retried_smaller_and_reported(instruction, pipe, t
     toolbox = oom_toolbox()
     turn = oom_editor(tmp_path, toolbox).session().send(instruction, image=PHOTO)
     assert turn.image.size == PHOTO.size and turn.report["version"] == 1
-    assert turn.report["steps"][0]["attempts"][0]["oom_retry"] is True
+    assert turn.report["steps"][0]["attempts"][0]["oom_retry"] == "smaller size"
     assert smaller(getattr(toolbox.models, pipe).sizes)
     assert freed
 
@@ -249,7 +249,7 @@ def test_out_of_memory_is_reported_through_the_cli_and_the_server(tmp_path, monk
     monkeypatch.setattr(cli, "make_editor", lambda config: oom_editor(tmp_path, oom_toolbox()))
     result = CliRunner().invoke(cli.app, ["edit", str(photo_path), WATERCOLOR, "-o", str(tmp_path / "o.png"), "--json"])
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["steps"][0]["attempts"][0]["oom_retry"] is True
+    assert json.loads(result.stdout)["steps"][0]["attempts"][0]["oom_retry"] == "smaller size"
 
     http = TestClient(create_app(oom_editor(tmp_path, oom_toolbox()), ServerSettings()))
     parts = [{"type": "text", "text": WATERCOLOR}, {"type": "image_url", "image_url": {"url": to_data_url(PHOTO)}}]
@@ -257,7 +257,7 @@ def test_out_of_memory_is_reported_through_the_cli_and_the_server(tmp_path, monk
         "/v1/chat/completions", json={"model": "chatedit", "messages": [{"role": "user", "content": parts}]}
     )
     assert reply.status_code == 200, reply.text
-    assert reply.json()["chatedit"]["report"]["steps"][0]["attempts"][0]["oom_retry"] is True
+    assert reply.json()["chatedit"]["report"]["steps"][0]["attempts"][0]["oom_retry"] == "smaller size"
 
 
 def test_a_turn_without_memory_trouble_reports_no_retry(tmp_path):

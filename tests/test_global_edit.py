@@ -70,5 +70,5 @@ def test_running_out_of_gpu_memory_retries_once_at_a_smaller_size(pipe, odd_phot
     result = global_edit(spy, odd_photo, "make it foggy", steps=2, seed=0)
     first, retry = (call["image"].size for call in spy.calls)
     assert max(first) == 96 and max(retry) == 72
-    assert result.info["oom_retry"] is True and result.info["working_size"] == retry
+    assert result.info["oom_retry"] == "smaller size" and result.info["working_size"] == retry
     assert result.image.size == odd_photo.size

@@ -37,6 +37,7 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 from chatedit.tools.errors import InputError
 from chatedit.tools.loading import quiet_loading
 from chatedit.tools.models import unavailable
+from chatedit.tools.quantize import pipeline_quantization, quantize_built, quantized_dtype
 
 # Importing diffusers' pipelines makes transformers say, per image processor, that it falls back to
 # PIL without torchvision; PIL is the intended path here (see tools/loading.py).
@@ -75,7 +76,16 @@ class Acceleration(BaseSettings):
     """torch.compile mode for the UNet (one of COMPILE_MODES); empty: run eagerly."""
 
 
-def load_inpainter(*, weights: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike):
+def load_inpainter(
+    *,
+    weights: str,
+    checkpoint: str,
+    device: torch.device,
+    dtype: torch.dtype,
+    cache_dir: os.PathLike,
+    quantize: str = "none",
+    offload: str = "none",
+):
     """Gives back the inpainting pipeline of these weights on `device` in `dtype`.
 
     Args:
@@ -85,6 +95,8 @@ def load_inpainter(*, weights: str, checkpoint: str, device: torch.device, dtype
         device: where the pipeline runs.
         dtype: the weights' dtype (fp16 on GPU, fp32 on CPU).
         cache_dir: where the tiny weights are saved.
+        quantize: `none`, `int8`, `fp8` or `nf4`: the UNet and the text encoder (tools/quantize.py).
+        offload: `none`, `model` or `group` (tools/diffusion_utils.place).
     """
     # AutoPipeline picks SD 1.5 or SDXL inpainting from a real checkpoint's config.
     return _load_pipeline(
@@ -97,11 +109,20 @@ def load_inpainter(*, weights: str, checkpoint: str, device: torch.device, dtype
         device=device,
         dtype=dtype,
         cache_dir=cache_dir,
+        quantize=quantize,
+        offload=offload,
     )
 
 
 def load_global_editor(
-    *, weights: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike
+    *,
+    weights: str,
+    checkpoint: str,
+    device: torch.device,
+    dtype: torch.dtype,
+    cache_dir: os.PathLike,
+    quantize: str = "none",
+    offload: str = "none",
 ):
     """Gives back the InstructPix2Pix pipeline of these weights on `device` in `dtype`.
 
@@ -111,6 +132,8 @@ def load_global_editor(
         device: where the pipeline runs.
         dtype: the weights' dtype (fp16 on GPU, fp32 on CPU).
         cache_dir: where the tiny weights are saved.
+        quantize: `none`, `int8`, `fp8` or `nf4`: the UNet and the text encoder (tools/quantize.py).
+        offload: `none`, `model` or `group` (tools/diffusion_utils.place).
     """
     return _load_pipeline(
         "global_editor",
@@ -122,31 +145,41 @@ def load_global_editor(
         device=device,
         dtype=dtype,
         cache_dir=cache_dir,
+        quantize=quantize,
+        offload=offload,
     )
 
 
-def _load_pipeline(role, pipeline_cls, loader_cls, in_channels, *, weights, checkpoint, device, dtype, cache_dir):
+def _load_pipeline(
+    role, pipeline_cls, loader_cls, in_channels, *, weights, checkpoint, device, dtype, cache_dir, quantize, offload
+):
     """Gives back one role's pipeline: a real checkpoint, the tiny one saved once, or a full-size random build."""
+    dtype = quantized_dtype(quantize, dtype)
     if weights == "random":
         pipe = build_random_full(pipeline_cls, in_channels, device).to(dtype=dtype)
+        quantize_pipeline(pipe, quantize, "unet", dtype)
     else:
         source = checkpoint
         # chatedit reports its own progress: the libraries' saving and loading bars stay off.
         with quiet_loading():
             if weights == "tiny":
                 source = _saved_once(cache_dir, role, lambda: build_tiny(pipeline_cls, in_channels))
-            pipe = _from_pretrained(loader_cls, source, role, dtype)
-    return _ready(pipe, device)
+            pipe = _from_pretrained(loader_cls, source, role, dtype, pipeline_quantization(quantize, "unet", dtype))
+    return _ready(pipe, device, offload=offload)
 
 
-def _from_pretrained(pipeline_cls: Any, source: str | os.PathLike, role: str, dtype: torch.dtype):
-    """Gives back the pipeline at `source` (hub id or folder), or raises ModelUnavailableError."""
+def _from_pretrained(
+    pipeline_cls: Any, source: str | os.PathLike, role: str, dtype: torch.dtype, quantization: Any = None
+):
+    """Gives back the pipeline at `source` (hub id or folder), quantized while it loads, or raises ModelUnavailableError."""
     source = str(source)
     try:
         components = DiffusionPipeline.load_config(source)
     except OSError as err:
         raise unavailable(source, role) from err
     kwargs: dict[str, Any] = {"dtype": dtype}
+    if quantization is not None:
+        kwargs["quantization_config"] = quantization
     # SDXL pipelines have no safety checker; naming one there only earns a warning.
     if "safety_checker" in components:
         kwargs.update(_NO_SAFETY_CHECKER)
@@ -163,8 +196,8 @@ def _from_pretrained(pipeline_cls: Any, source: str | os.PathLike, role: str, dt
         raise unavailable(source, role) from err
 
 
-def _ready(pipe, device: torch.device, acceleration: Acceleration | None = None):
-    """Gives back `pipe` on `device` with DPM-Solver++, no progress bars, in eval mode, accelerated as set."""
+def _ready(pipe, device: torch.device, acceleration: Acceleration | None = None, offload: str = "none"):
+    """Gives back `pipe` on `device` (or offloaded to it) with DPM-Solver++, no progress bars, in eval mode, accelerated as set."""
     acceleration = acceleration or Acceleration()
     if acceleration.compile_mode and acceleration.compile_mode not in COMPILE_MODES:
         raise InputError(
@@ -172,7 +205,7 @@ def _ready(pipe, device: torch.device, acceleration: Acceleration | None = None)
             f"use one of {', '.join(COMPILE_MODES)}, or leave it empty."
         )
     pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config, algorithm_type="dpmsolver++")
-    on_device(pipe, device)
+    on_device(pipe, device, offload)
     if acceleration.channels_last:
         pipe.unet.to(memory_format=torch.channels_last)
         pipe.vae.to(memory_format=torch.channels_last)
@@ -182,14 +215,34 @@ def _ready(pipe, device: torch.device, acceleration: Acceleration | None = None)
     return pipe
 
 
-def on_device(pipe: DiffusionPipeline, device: torch.device) -> DiffusionPipeline:
-    """Gives back `pipe` moved to `device`, every module in eval mode, its progress bars off."""
+def on_device(pipe: DiffusionPipeline, device: torch.device, offload: str = "none") -> DiffusionPipeline:
+    """Gives back `pipe` on `device`, every module in eval mode, its progress bars off.
+
+    `offload` keeps the weights in CPU memory until they run, through diffusers' own hooks: `model`
+    moves a whole model to the device while it runs (enable_model_cpu_offload), `group` a few blocks
+    at a time (enable_group_offload, block level): slower, and the least device memory.
+    """
     pipe.set_progress_bar_config(disable=True)
-    pipe.to(device)
     for component in pipe.components.values():
         if isinstance(component, torch.nn.Module):
             component.eval()
+    if offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif offload == "group":
+        pipe.enable_group_offload(
+            onload_device=device, offload_device=torch.device("cpu"), offload_type="block_level", num_blocks_per_group=1
+        )
+    else:
+        pipe.to(device)
     return pipe
+
+
+def quantize_pipeline(pipe: DiffusionPipeline, quantize: str, denoiser: str, dtype: torch.dtype) -> None:
+    """Quantizes a built pipeline's diffusion model and text encoder in place, as loading it quantized would."""
+    for name in (denoiser, "text_encoder"):
+        module = getattr(pipe, name, None)
+        if isinstance(module, torch.nn.Module):
+            quantize_built(module, quantize, dtype)
 
 
 TINY_BUILD = 2

@@ -8,7 +8,7 @@ from typing import Any, Callable, TypeVar
 
 import torch
 
-from chatedit.tools.errors import ChatEditError
+from chatedit.tools.errors import OutOfMemoryError
 
 StepCallback = Callable[[int, int], None]
 """on_step(step_index, total_steps): called after each denoising step; step_index counts from 0."""
@@ -76,24 +76,39 @@ def step_callback(on_step: StepCallback | None):
 
 
 def retry_smaller_on_oom(run: Callable[[float], T], info: dict) -> T:
-    """Gives back `run(1.0)`, or `run(OOM_RETRY_SCALE)` when the first try runs out of GPU memory.
+    """Gives back `run(1.0)`, or `run(OOM_RETRY_SCALE)` when the first try runs out of device memory.
 
     `run` takes the fraction of the full working size to work at. A retry is recorded in
-    `info["oom_retry"]`; a second out-of-memory error becomes a ChatEditError that says what to do.
+    `info["oom_retry"]` (`"smaller size"`, else False); a second out-of-memory error becomes an
+    OutOfMemoryError, which the session completes with the settings that would fit.
     """
     info["oom_retry"] = False
     try:
         return run(1.0)
-    except torch.cuda.OutOfMemoryError:
+    except Exception as exc:
+        if not out_of_memory(exc):
+            raise
         # Leave the except block first: the traceback holds the failed step's tensors.
-        pass
-    gc.collect()
-    torch.cuda.empty_cache()
-    info["oom_retry"] = True
+    free_device_memory()
+    info["oom_retry"] = "smaller size"
     try:
         return run(OOM_RETRY_SCALE)
-    except torch.cuda.OutOfMemoryError as err:
-        raise ChatEditError(
-            "The GPU ran out of memory even at a reduced size; close other programs using the GPU, "
-            "or run on the CPU with --device cpu."
-        ) from err
+    except Exception as exc:
+        if not out_of_memory(exc):
+            raise
+        raise OutOfMemoryError("The GPU ran out of memory even at a reduced size.") from exc
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Gives back whether `exc` says the device ran out of memory (CUDA's error, or MPS's RuntimeError)."""
+    return isinstance(exc, torch.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower() and "mps" in str(exc).lower()
+    )
+
+
+def free_device_memory() -> None:
+    """Gives the caching allocators' free blocks back after an out-of-memory error."""
+    gc.collect()
+    torch.cuda.empty_cache()  # a no-op where CUDA never started
+    if torch.backends.mps.is_available():
+        torch.mps.empty_cache()

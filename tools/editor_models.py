@@ -37,9 +37,10 @@ from transformers import (
 )
 from transformers.processing_utils import ProcessorMixin
 
-from chatedit.tools.diffusion_models import TINY_SEED, _saved_once, on_device
+from chatedit.tools.diffusion_models import TINY_SEED, _saved_once, on_device, quantize_pipeline
 from chatedit.tools.loading import quiet_loading
 from chatedit.tools.models import unavailable
+from chatedit.tools.quantize import pipeline_quantization, quantized_dtype
 
 # Importing diffusers' pipelines makes transformers say, per image processor, that it falls back to
 # PIL without torchvision; PIL is the intended path here (see tools/loading.py).
@@ -86,7 +87,14 @@ FLUX2_TEXT_LAYERS = 28
 
 
 def load_modern_editor(
-    *, weights: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike
+    *,
+    weights: str,
+    checkpoint: str,
+    device: torch.device,
+    dtype: torch.dtype,
+    cache_dir: os.PathLike,
+    quantize: str = "none",
+    offload: str = "none",
 ) -> Flux2KleinPipeline:
     """Gives back the FLUX.2 klein instruction editor of these weights on `device` (bf16 where `dtype` is half).
 
@@ -96,6 +104,8 @@ def load_modern_editor(
         device: where the pipeline runs.
         dtype: the working dtype asked for; half precision becomes bf16.
         cache_dir: where the tiny weights are saved.
+        quantize: `none`, `int8`, `fp8` or `nf4`: the transformer and the text encoder (tools/quantize.py).
+        offload: `none`, `model` or `group` (tools/diffusion_models.on_device).
     """
     return _load(
         "modern_editor",
@@ -107,11 +117,20 @@ def load_modern_editor(
         device=device,
         dtype=dtype,
         cache_dir=cache_dir,
+        quantize=quantize,
+        offload=offload,
     )
 
 
 def load_max_editor(
-    *, weights: str, checkpoint: str, device: torch.device, dtype: torch.dtype, cache_dir: os.PathLike
+    *,
+    weights: str,
+    checkpoint: str,
+    device: torch.device,
+    dtype: torch.dtype,
+    cache_dir: os.PathLike,
+    quantize: str = "none",
+    offload: str = "none",
 ) -> QwenImageEditPlusPipeline:
     """Gives back the Qwen-Image-Edit instruction editor of these weights on `device` (arguments as load_modern_editor)."""
     return _load(
@@ -124,6 +143,8 @@ def load_max_editor(
         device=device,
         dtype=dtype,
         cache_dir=cache_dir,
+        quantize=quantize,
+        offload=offload,
     )
 
 
@@ -162,23 +183,30 @@ def _quiet_casts():
         diffusers_logging.set_verbosity(verbosity)
 
 
-def _load(role, pipeline_cls, build_tiny, build_full, *, weights, checkpoint, device, dtype, cache_dir):
+def _load(
+    role, pipeline_cls, build_tiny, build_full, *, weights, checkpoint, device, dtype, cache_dir, quantize, offload
+):
     """Gives back one family's instruction editor: a real checkpoint, the tiny one saved once, or a random build."""
     if dtype == torch.float16:
         dtype = torch.bfloat16
+    dtype = quantized_dtype(quantize, dtype)
     if weights == "random":
         # Built in the working dtype on the device: Qwen-Image-Edit in float32 would take 112 GB first.
         with torch.device(device), _default_dtype(dtype):
             pipe = build_full()
+        quantize_pipeline(pipe, quantize, "transformer", dtype)
     else:
+        quantization = pipeline_quantization(quantize, "transformer", dtype)
         with quiet_loading():
             source = str(_saved_once(cache_dir, role, build_tiny)) if weights == "tiny" else checkpoint
             try:
                 DiffusionPipeline.load_config(source)
-                pipe = pipeline_cls.from_pretrained(source, dtype=dtype, **_own_components(pipeline_cls, source))
+                pipe = pipeline_cls.from_pretrained(
+                    source, dtype=dtype, quantization_config=quantization, **_own_components(pipeline_cls, source)
+                )
             except OSError as err:
                 raise unavailable(source, role) from err
-    return on_device(pipe, device)
+    return on_device(pipe, device, offload)
 
 
 def _own_components(pipeline_cls, source: str) -> dict[str, Any]:

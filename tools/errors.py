@@ -19,3 +19,10 @@ class ModelUnavailableError(ChatEditError, RuntimeError):
 
 class DamagedImageError(ChatEditError, RuntimeError):
     """A stored file no longer matches its id (disk damage or an outside edit)."""
+
+
+class OutOfMemoryError(ModelUnavailableError):
+    """The device ran out of memory even after a retry at a smaller size: the models do not fit as set.
+
+    The message names the settings that would fit (HTTP 503, CLI exit code 3); the session is unchanged.
+    """

@@ -7,7 +7,8 @@ instruction editor). Families pick the two editors:
 - `modern`: FLUX.2 klein 4B, one set of weights in both roles (Flux2KleinPipeline with the picture as
   reference; Flux2KleinInpaintPipeline made from it), bf16.
 - `max`: Qwen-Image-Edit-2511 (QwenImageEditPlusPipeline; QwenImageEditInpaintPipeline made from it), bf16.
-- `auto` (also spelled `default`): `modern` on a CUDA GPU with the memory for it, `classic` otherwise.
+- `auto` (also spelled `default`): on a CUDA GPU, the best family and quantization that fit the memory
+  free on it now (tools/memory.py; figures in BENCHMARKS.md "Weight memory"); `classic` otherwise.
 
 Weights are a second, separate choice:
 
@@ -53,9 +54,9 @@ SHORTHANDS = {"default": ("auto", "real"), "tiny": ("classic", "tiny"), "random-
 """Model choices that name weights too: `tiny` and `random-full` are the classic family's tiny and random builds."""
 
 
-MODERN_MIN_GPU_BYTES = 24 * 2**30
-"""`auto` picks `modern` on a GPU with at least this much memory: FLUX.2 klein 4B's transformer and its
-Qwen3-4B text encoder hold 16 GB in bf16, GroundingDINO and SAM about 1 GB, a 1 MP edit a few more."""
+OFFLOADS: tuple[str, ...] = ("none", "model", "group")
+"""Where the editors' weights wait between uses: on the device (`none`), in CPU memory a whole model at a
+time (`model`: diffusers' model CPU offload), or a block at a time (`group`: diffusers' group offloading)."""
 
 EDITOR_AREA = {"real": 1024 * 1024, "random": 1024 * 1024, "tiny": 128 * 128}
 """Working area, in pixels, of the modern and max editors (both are trained at about 1 MP); the tiny
@@ -87,8 +88,35 @@ def resolve_family(models: str, weights: str | None, device: torch.device) -> tu
             )
         weights = implied
     if family == "auto":
-        family = "modern" if _gpu_fits_modern(device) else "classic"
+        family = auto_choice(device).family if device.type == "cuda" else "classic"
     return family, weights or "real"
+
+
+def auto_choice(device: torch.device, family: str | None = None):
+    """Gives back what `auto` picks on a CUDA device by the memory free on it now (tools/memory.py)."""
+    from chatedit.tools import memory
+
+    return memory.choose(memory.free_bytes(device), device, family=family)
+
+
+def resolve_quantize(quantize: str, family: str, weights: str, device: torch.device) -> tuple[str, str | None]:
+    """Gives back the quantization that runs and, for `auto` on a GPU, the line that says why.
+
+    `auto` quantizes only real or random full-size weights on a CUDA GPU, as little as fits its free
+    memory; tiny weights, the CPU and MPS run unquantized.
+
+    Raises:
+        InputError: an unknown mode, or one the device cannot run (says what would).
+    """
+    from chatedit.tools.quantize import check_quantize
+
+    if quantize != "auto":
+        check_quantize(quantize, device)
+        return quantize, None
+    if device.type != "cuda" or weights == "tiny":
+        return "none", None
+    choice = auto_choice(device, family)
+    return choice.quantize, choice.line
 
 
 def resolve_finder(finder: str, weights: str, checkpoints: Checkpoints) -> str:
@@ -129,13 +157,6 @@ def family_checkpoints(
     return found
 
 
-def _gpu_fits_modern(device: torch.device) -> bool:
-    """Gives back whether `device` is a CUDA GPU with memory enough for the modern family."""
-    if device.type != "cuda":
-        return False
-    return torch.cuda.get_device_properties(device).total_memory >= MODERN_MIN_GPU_BYTES
-
-
 def default_cache_dir() -> Path:
     """Gives back the folder where the tiny weights' models are saved (CHATEDIT_CACHE_DIR to move it)."""
     root = os.environ.get("CHATEDIT_CACHE_DIR") or os.path.join(
@@ -145,15 +166,19 @@ def default_cache_dir() -> Path:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """Gives back the torch device for `auto` (cuda when present), `cpu` or `cuda[:n]`."""
+    """Gives back the torch device for `auto` (cuda when present, else Apple's mps, else cpu), `cpu`, `mps` or `cuda[:n]`."""
     if isinstance(device, torch.device):
         return device
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto.")
-    if device not in ("cpu",) and not device.startswith("cuda"):
-        raise InputError(f"Unknown device {device!r}; use auto, cpu or cuda.")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise InputError("--device mps was asked for but Apple's MPS is not available here; use --device cpu or auto.")
+    if device not in ("cpu", "mps") and not device.startswith("cuda"):
+        raise InputError(f"Unknown device {device!r}; use auto, cpu, cuda or mps.")
     return torch.device(device)
 
 
@@ -242,6 +267,8 @@ class ModelSet:
         cache_dir: where the tiny weights are saved.
         weights: `real`, `tiny` or `random`; None: what `models` implies, else `real`.
         finder: `auto`, `dino-sam` or `sam3`: what plays detector and segmenter.
+        quantize: `auto`, `none`, `int8`, `fp8` or `nf4`: the editors' diffusion model and text encoder.
+        offload: `none`, `model` or `group`: where the editors' weights wait between uses.
     """
 
     def __init__(
@@ -252,17 +279,28 @@ class ModelSet:
         cache_dir: str | os.PathLike | None = None,
         weights: str | None = None,
         finder: str = "auto",
+        quantize: str = "auto",
+        offload: str = "none",
     ):
         self.device = resolve_device(device)
         self.family, self.weights = resolve_family(models, weights, self.device)
+        self.quantize, self.choice = resolve_quantize(quantize, self.family, self.weights, self.device)
+        """The quantization that runs, and `choice`: the line saying why when `auto` picked it by free memory."""
+        if offload not in OFFLOADS:
+            raise InputError(f"Unknown offload {offload!r}; use one of {', '.join(OFFLOADS)}.")
+        self.offload = offload
         # fp16 on GPU halves memory and doubles speed (the modern and max loaders make it bf16);
         # CPU kernels want fp32.
-        self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        self.dtype = torch.float16 if self.device.type in ("cuda", "mps") else torch.float32
         self.checkpoints = checkpoints or Checkpoints()
         self.finder = resolve_finder(finder, self.weights, self.checkpoints)
         """What plays detector and segmenter: `dino-sam` or `sam3` (`auto` resolved)."""
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self._models: dict[str, Any] = {}
+
+    def _editor(self, loader: Callable[..., Any]) -> Callable[..., Any]:
+        """Gives back an editor loader that also gets the quantization and the offloading."""
+        return lambda **kwargs: loader(**kwargs, quantize=self.quantize, offload=self.offload)
 
     def _get(self, role: str, loader: Callable[..., Any]) -> Any:
         model = self._models.get(role)
@@ -310,7 +348,7 @@ class ModelSet:
         from chatedit.tools.editor_models import region_editor
 
         if self.family == "classic":
-            return self._get("inpainter", load_inpainter)
+            return self._get("inpainter", self._editor(load_inpainter))
         return self._get("inpainter", lambda **_: region_editor(self.global_editor))
 
     @property
@@ -320,7 +358,7 @@ class ModelSet:
         from chatedit.tools.editor_models import load_max_editor, load_modern_editor
 
         loader = {"classic": load_global_editor, "modern": load_modern_editor, "max": load_max_editor}[self.family]
-        return self._get("global_editor", loader)
+        return self._get("global_editor", self._editor(loader))
 
     @property
     def editor_area(self) -> int:
@@ -332,8 +370,29 @@ class ModelSet:
         return {role: self.checkpoints.for_role(self.family, role, self.finder) for role in ROLES}
 
     def report(self) -> dict[str, Any]:
-        """Gives back what runs: `{"family", "weights", "finder", "roles": {role: checkpoint}}` (JSON-ready)."""
-        return {"family": self.family, "weights": self.weights, "finder": self.finder, "roles": self.roles()}
+        """Gives back what runs: family, weights, finder, quantize, offload, device and each role's checkpoint (JSON-ready)."""
+        return {
+            "family": self.family,
+            "weights": self.weights,
+            "finder": self.finder,
+            "quantize": self.quantize,
+            "offload": self.offload,
+            "device": self.device.type,
+            "roles": self.roles(),
+        }
+
+    def memory_advice(self) -> str:
+        """Gives back what would fit the device's free memory, for an out-of-memory message."""
+        if self.device.type != "cuda":
+            return "Close other programs using the GPU, or run on the CPU with --device cpu."
+        from chatedit.tools import memory
+
+        free = memory.free_bytes(self.device)
+        same = memory.choose(free, self.device, family=self.family)
+        best = memory.choose(free, self.device)
+        fits = [f"--models {c.family} --quantize {c.quantize} ({c.line})" for c in dict.fromkeys([same, best])]
+        offload = "" if self.offload == "group" else f" or --offload {'group' if self.offload == 'model' else 'model'}"
+        return f"Settings that fit: {'; '.join(fits)}{offload}; or close other programs using the GPU."
 
     def loaded(self) -> list[str]:
         """Gives back the roles loaded so far."""
@@ -377,14 +436,36 @@ def get_models(
     cache_dir: str | os.PathLike | None = None,
     weights: str | None = None,
     finder: str = "auto",
+    quantize: str = "auto",
+    offload: str = "none",
 ) -> ModelSet:
-    """Gives back the process-wide ModelSet for this model choice, weights, device, checkpoints and finder."""
+    """Gives back the process-wide ModelSet for this model choice, weights, device, checkpoints, finder,
+    quantization and offloading."""
     checkpoints = checkpoints or Checkpoints()
     resolved = resolve_device(device)
     family, weights = resolve_family(models, weights, resolved)
     finder = resolve_finder(finder, weights, checkpoints)
-    key = (family, weights, finder, str(resolved), tuple(checkpoints.model_dump().items()), str(cache_dir))
+    quantize, _ = resolve_quantize(quantize, family, weights, resolved)
+    key = (
+        family,
+        weights,
+        finder,
+        quantize,
+        offload,
+        str(resolved),
+        tuple(checkpoints.model_dump().items()),
+        str(cache_dir),
+    )
     with _SETS_LOCK:
         if key not in _SETS:
-            _SETS[key] = ModelSet(family, resolved, checkpoints, cache_dir, weights=weights, finder=finder)
+            _SETS[key] = ModelSet(
+                family,
+                resolved,
+                checkpoints,
+                cache_dir,
+                weights=weights,
+                finder=finder,
+                quantize=quantize,
+                offload=offload,
+            )
         return _SETS[key]

@@ -21,7 +21,7 @@ from chatedit.agent.server.conversation import ImageRef
 from chatedit.agent.server.remote import fetch_remote
 from chatedit.agent.server.settings import ServerSettings
 from chatedit.agent.session import Editor
-from chatedit.tools.errors import ChatEditError, InputError, ModelUnavailableError
+from chatedit.tools.errors import ChatEditError, InputError, ModelUnavailableError, OutOfMemoryError
 from chatedit.tools.images import load_image
 
 logger = logging.getLogger("chatedit.server")
@@ -68,7 +68,9 @@ class TurnQueue:
             try:
                 return fn()
             except ModelUnavailableError as exc:
-                self.models_error = str(exc)
+                # Running out of memory passes (a smaller picture, other programs done): not remembered.
+                if not isinstance(exc, OutOfMemoryError):
+                    self.models_error = str(exc)
                 raise
             finally:
                 with self._lock:
