@@ -95,13 +95,21 @@ def test_model_choices_resolve_to_a_family_and_weights_on_cpu(choice, weights, e
     assert resolve_family(choice, weights, CPU) == expected
 
 
-def test_auto_picks_modern_only_on_a_gpu_with_the_memory(monkeypatch):
-    class Properties:
-        total_memory = 24 * 2**30
+def test_auto_picks_the_family_by_the_gpus_free_memory(monkeypatch):
+    from chatedit.tools import memory
 
-    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: Properties)
+    gib = 2**30
+    figures = {
+        "totals": {"classic": {"none": 3 * gib}, "modern": {q: 9 * gib for q in ("none", "int8", "fp8", "nf4")}},
+        "activations": {"classic": gib, "modern": 3 * gib, "max": 0},
+    }
+    figures["totals"]["max"] = {q: 90 * gib for q in ("none", "int8", "fp8", "nf4")}
+    free = {"bytes": 24 * gib}
+    monkeypatch.setattr(memory, "table", lambda: figures)
+    monkeypatch.setattr(memory, "free_bytes", lambda device: free["bytes"])
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 9))
     assert resolve_family("auto", None, torch.device("cuda")) == ("modern", "real")
-    Properties.total_memory = 12 * 2**30
+    free["bytes"] = 8 * gib  # other programs hold the rest of the card
     assert resolve_family("auto", None, torch.device("cuda")) == ("classic", "real")
 
 
