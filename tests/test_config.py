@@ -18,6 +18,8 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "CHATEDIT_WEIGHTS": ("tiny", "weights", "tiny"),
     "CHATEDIT_PLANNER": ("rules", "planner", "rules"),
     "CHATEDIT_DEVICE": ("cpu", "device", "cpu"),
+    "CHATEDIT_QUANTIZE": ("int8", "quantize", "int8"),
+    "CHATEDIT_OFFLOAD": ("group", "offload", "group"),
     "CHATEDIT_FINDER": ("sam3", "finder", "sam3"),
     "CHATEDIT_DATA_DIR": ("/srv/chatedit", "data_dir", Path("/srv/chatedit")),
     "CHATEDIT_DATABASE_URL": ("postgresql://db/chatedit", "database_url", "postgresql://db/chatedit"),
