@@ -627,6 +627,7 @@ def ui(
     models: ModelsOption = None,
     weights: WeightsOption = None,
     planner: PlannerOption = None,
+    llm: LLMOption = None,
     device: DeviceOption = None,
     finder: FinderOption = None,
     quantize: QuantizeOption = None,
@@ -657,6 +658,7 @@ def ui(
             models=models,
             weights=weights,
             planner=planner,
+            llm=llm,
             device=device,
             finder=finder,
             quantize=quantize,
@@ -861,6 +863,28 @@ def models_list(
         Console(highlight=False).print(table)
         if any(checkpoint not in cached for checkpoint in wanted):
             say(f"Fetch the missing ones with: chatedit models download --models {models.value} --finder {chosen}")
+        Console(highlight=False).print(_memory_table(None if models == Models.auto else _family(models)))
+
+
+def _memory_table(family: Optional[str]) -> Table:
+    """Gives back each family's GPU memory per quantization, and the smallest GPU on which `auto` picks it."""
+    from chatedit.tools import memory
+    from chatedit.tools.models import FAMILIES
+
+    table = Table(
+        "family", "quantize", "weights", "with a 1 MP edit", "auto picks it from", box=None, title="GPU memory"
+    )
+    for name in [family] if family else FAMILIES:
+        for quantize, size in memory.table()["totals"][name].items():
+            smallest = memory.smallest_gpu(name, quantize)
+            table.add_row(
+                name,
+                quantize,
+                f"{size / 2**30:.1f} GiB",
+                f"{memory.needed_bytes(name, quantize) / 2**30:.1f} GiB",
+                f"{smallest} GiB free" if smallest else "only when asked for",
+            )
+    return table
 
 
 def _check_hub_reachable() -> None:

@@ -136,7 +136,7 @@ FIGURES = {
 def test_auto_picks_by_free_memory(free_gib, capability, expected):
     choice = memory.choose(int(free_gib * GIB), torch.device("cuda"), capability=capability, figures=FIGURES)
     assert (choice.family, choice.quantize) == expected
-    assert choice.line.startswith(f"{expected[0]}, ") and f"{free_gib * GIB / 2**30:.1f} GB free" in choice.line
+    assert choice.line.startswith(f"{expected[0]}, ") and f"{free_gib:.1f} GiB free" in choice.line
 
 
 def test_auto_with_a_family_given_picks_its_least_quantization_that_fits():
@@ -147,11 +147,11 @@ def test_auto_with_a_family_given_picks_its_least_quantization_that_fits():
 
 
 def test_the_smallest_gpu_auto_gives_each_option():
-    assert memory.smallest_gpu("classic", "none", FIGURES) == 5
-    assert memory.smallest_gpu("modern", "nf4", FIGURES) == 10
-    assert memory.smallest_gpu("max", "none", FIGURES) == 67
-    assert memory.smallest_gpu("modern", "fp8", FIGURES) == 13
-    assert memory.smallest_gpu("modern", "none", FIGURES) == 22
+    assert memory.smallest_gpu("classic", "none", FIGURES) == 4
+    assert memory.smallest_gpu("modern", "nf4", FIGURES) == 9
+    assert memory.smallest_gpu("max", "none", FIGURES) == 62
+    assert memory.smallest_gpu("modern", "fp8", FIGURES) == 12
+    assert memory.smallest_gpu("modern", "none", FIGURES) == 20
     # int8 holds as much as fp8, which auto prefers where it runs: int8 is never its pick on such a GPU.
     assert memory.smallest_gpu("modern", "int8", FIGURES) is None
 
@@ -164,7 +164,7 @@ def test_auto_on_a_gpu_reads_the_free_memory_and_says_its_choice(monkeypatch):
 
     assert resolve_quantize("auto", "modern", "real", torch.device("cuda")) == (
         "int8",
-        "modern, int8: 12.0 GB free, 12.0 GB needed",
+        "modern, int8: 12.0 GiB free, 12.0 GiB needed",
     )
     assert resolve_quantize("auto", "modern", "tiny", torch.device("cuda")) == ("none", None)
     assert resolve_quantize("auto", "modern", "real", CPU) == ("none", None)

@@ -98,11 +98,11 @@ def choose(
     for name, quantize in options:
         if needed_bytes(name, quantize, figures) <= free:
             need = needed_bytes(name, quantize, figures) / 2**30
-            return Choice(name, quantize, f"{name}, {_mode(quantize)}: {gib:.1f} GB free, {need:.1f} GB needed")
+            return Choice(name, quantize, f"{name}, {_mode(quantize)}: {gib:.1f} GiB free, {need:.1f} GiB needed")
     # Nothing fits: the smallest option, said as such (offloading or a smaller working size may still do).
     name, quantize = min(options, key=lambda option: needed_bytes(option[0], option[1], figures))
     need = needed_bytes(name, quantize, figures) / 2**30
-    return Choice(name, quantize, f"{name}, {_mode(quantize)}: {gib:.1f} GB free, less than the {need:.1f} GB needed")
+    return Choice(name, quantize, f"{name}, {_mode(quantize)}: {gib:.1f} GiB free, less than the {need:.1f} GiB needed")
 
 
 def free_bytes(device: torch.device) -> int:
@@ -112,15 +112,15 @@ def free_bytes(device: torch.device) -> int:
 
 
 def smallest_gpu(family: str, quantize: str, figures: Optional[dict] = None, largest: int = 200) -> Optional[int]:
-    """Gives back the smallest GPU, in whole GB free, on which `auto` picks `family` with `quantize`.
+    """Gives back the smallest GPU, in whole GiB free, on which `auto` picks `family` with `quantize`.
 
-    None when no GPU up to `largest` GB gets it from `auto` (a preferred option fits first): it runs
+    None when no GPU up to `largest` GiB gets it from `auto` (a preferred option fits first): it runs
     when asked for by name. Checked for a GPU with fp8 kernels (compute capability 9.0).
     """
     figures = figures or table()
     cuda = torch.device("cuda")
     for size in range(1, largest + 1):
-        picked = choose(size * 10**9, cuda, capability=(9, 0), figures=figures)
+        picked = choose(size * 2**30, cuda, capability=(9, 0), figures=figures)
         if (picked.family, picked.quantize) == (family, quantize) and "less than" not in picked.line:
             return size
     return None

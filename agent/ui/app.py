@@ -472,9 +472,9 @@ def settings_markdown(editor: Editor, settings: ServerSettings) -> str:
 
 
 def _planner(editor: Editor) -> str:
-    """Gives back which planner plans: the rules, or the LLM (its model name and server)."""
+    """Gives back which planner plans: the rules, or the LLM (in-process or at its server), as the CLI says it."""
+    from chatedit.agent.brain import llm_line
+
     if editor.llm is None:
         return "rules (no LLM)" if editor.config.planner != "rules" else "rules"
-    llm = editor.config.language_model
-    name = getattr(editor.llm, "model_name", None) or llm.model
-    return f"LLM `{name}`" + (f" at `{llm.base_url}`" if llm.base_url else "")
+    return llm_line(editor.llm).removeprefix("Planner: ")
