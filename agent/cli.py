@@ -604,17 +604,26 @@ def serve(
             data_dir=data_dir,
             database_url=database,
         )
-        settings = config.server
-        if api_key:
-            settings.api_keys = [*settings.api_keys, api_key]
-        if host not in ("127.0.0.1", "localhost", "::1") and not settings.keys:
-            stderr.print("[yellow]Warning:[/] no API key: anyone who can reach this address can use the server.")
+        settings = _served(config, api_key, exposed=host not in LOCAL_HOSTS, what="use the server")
         editor = make_editor(config)
         stderr.print(
             f"chatedit serving at http://{host}:{port}/v1 (model id: {settings.model_id}); "
             f"sessions in {editor.database.where}"
         )
         uvicorn.run(create_app(editor, settings), host=host, port=port, log_level="info")
+
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _served(config, api_key: Optional[str], *, exposed: bool, what: str):
+    """Gives back the server settings with `--api-key` added, warning when an exposed address needs no key."""
+    settings = config.server
+    if api_key:
+        settings.api_keys = [*settings.api_keys, api_key]
+    if exposed and not settings.keys:
+        stderr.print(f"[yellow]Warning:[/] no API key: anyone who can reach this address can {what}.")
+    return settings
 
 
 @app.command(cls=support.Command)
@@ -666,11 +675,7 @@ def ui(
             data_dir=data_dir,
             database_url=database,
         )
-        settings = config.server
-        if api_key:
-            settings.api_keys = [*settings.api_keys, api_key]
-        if (share or host not in ("127.0.0.1", "localhost", "::1")) and not settings.keys:
-            stderr.print("[yellow]Warning:[/] no API key: anyone who can reach this address can edit with it.")
+        settings = _served(config, api_key, exposed=share or host not in LOCAL_HOSTS, what="edit with it")
         editor = make_editor(config)
         stderr.print(f"chatedit ui at http://{host}:{port} ; sessions in {editor.database.where}")
         launch(editor, settings, host=host, port=port, share=share)
