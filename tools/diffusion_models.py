@@ -387,12 +387,23 @@ def sd15_configs(in_channels: int, tokenizer: CLIPTokenizer) -> dict[str, dict]:
 
 
 def _models(configs: dict[str, dict]) -> dict[str, torch.nn.Module]:
-    """Gives back freshly initialised UNet, VAE and text encoder for `configs`."""
-    return {
-        "unet": UNet2DConditionModel(**configs["unet"]),
-        "vae": AutoencoderKL(**configs["vae"]),
-        "text_encoder": CLIPTextModel(CLIPTextConfig(**configs["text_encoder"])),
-    }
+    """Gives back freshly initialised UNet, VAE and text encoder for `configs`, built in that order."""
+    return {name: _model(name, configs[name]) for name in ("unet", "vae", "text_encoder")}
+
+
+def _model(component: str, config: dict) -> torch.nn.Module:
+    """Gives back a freshly initialised `unet`, `vae` or `text_encoder` of `config`."""
+    if component == "text_encoder":
+        return CLIPTextModel(CLIPTextConfig(**config))
+    return {"unet": UNet2DConditionModel, "vae": AutoencoderKL}[component](**config)
+
+
+def build_full_component(component: str, in_channels: int) -> torch.nn.Module:
+    """Gives back one of SD 1.5's full-size components (`unet`, `vae`, `text_encoder`) with random weights.
+
+    `in_channels` is the UNet's input: INPAINT_IN_CHANNELS or EDIT_IN_CHANNELS.
+    """
+    return _model(component, sd15_configs(in_channels, small_tokenizer())[component])
 
 
 def build_tiny(pipeline_cls: Any, in_channels: int):

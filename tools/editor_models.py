@@ -293,7 +293,19 @@ def build_tiny_flux2() -> Flux2KleinPipeline:
 def build_full_flux2() -> Flux2KleinPipeline:
     """Gives back FLUX.2-klein-4B's architecture with random weights: 5 double and 20 single blocks, Qwen3-4B."""
     tokenizer = small_qwen_tokenizer()
-    text_encoder = Qwen3ForCausalLM(
+    return Flux2KleinPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True),
+        vae=AutoencoderKLFlux2(),
+        text_encoder=full_flux2_text_encoder(tokenizer),
+        tokenizer=tokenizer,
+        transformer=full_flux2_transformer(),
+        is_distilled=True,
+    )
+
+
+def full_flux2_text_encoder(tokenizer: Qwen2TokenizerFast) -> Qwen3ForCausalLM:
+    """Gives back FLUX.2 klein 4B's text encoder, Qwen3-4B, with random weights, over `tokenizer`'s control tokens."""
+    return Qwen3ForCausalLM(
         Qwen3Config(
             vocab_size=151936,
             hidden_size=2560,
@@ -308,7 +320,11 @@ def build_full_flux2() -> Flux2KleinPipeline:
             eos_token_id=tokenizer.eos_token_id,
         )
     )
-    transformer = Flux2Transformer2DModel(
+
+
+def full_flux2_transformer() -> Flux2Transformer2DModel:
+    """Gives back FLUX.2 klein 4B's transformer with random weights: 5 double and 20 single blocks."""
+    return Flux2Transformer2DModel(
         in_channels=128,
         num_layers=5,
         num_single_layers=20,
@@ -316,14 +332,6 @@ def build_full_flux2() -> Flux2KleinPipeline:
         num_attention_heads=24,
         joint_attention_dim=3 * 2560,
         guidance_embeds=False,
-    )
-    return Flux2KleinPipeline(
-        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True),
-        vae=AutoencoderKLFlux2(),
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        transformer=transformer,
-        is_distilled=True,
     )
 
 
@@ -431,7 +439,19 @@ def build_tiny_qwen() -> QwenImageEditPlusPipeline:
 def build_full_qwen() -> QwenImageEditPlusPipeline:
     """Gives back Qwen-Image-Edit-2511's architecture with random weights: the 20B MMDiT and Qwen2.5-VL-7B."""
     tokenizer = small_qwen_tokenizer()
-    text_encoder = Qwen2_5_VLForConditionalGeneration(
+    return QwenImageEditPlusPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True),
+        vae=AutoencoderKLQwenImage(),
+        text_encoder=full_qwen_text_encoder(tokenizer),
+        tokenizer=tokenizer,
+        processor=_qwen_processor(tokenizer),
+        transformer=full_qwen_transformer(),
+    )
+
+
+def full_qwen_text_encoder(tokenizer: Qwen2TokenizerFast) -> Qwen2_5_VLForConditionalGeneration:
+    """Gives back Qwen-Image-Edit's text encoder, Qwen2.5-VL-7B, with random weights, over `tokenizer`'s control tokens."""
+    return Qwen2_5_VLForConditionalGeneration(
         _qwen_vl_config(
             tokenizer,
             text=dict(
@@ -455,11 +475,12 @@ def build_full_qwen() -> QwenImageEditPlusPipeline:
             ),
         )
     )
-    return QwenImageEditPlusPipeline(
-        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True),
-        vae=AutoencoderKLQwenImage(),
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        processor=_qwen_processor(tokenizer),
-        transformer=QwenImageTransformer2DModel(zero_cond_t=True),
-    )
+
+
+QWEN_IMAGE_BLOCKS = 60
+"""Transformer blocks of Qwen-Image-Edit-2511's MMDiT, all of one shape."""
+
+
+def full_qwen_transformer(num_layers: int = QWEN_IMAGE_BLOCKS) -> QwenImageTransformer2DModel:
+    """Gives back Qwen-Image-Edit-2511's MMDiT with random weights; fewer `num_layers` build a part of it."""
+    return QwenImageTransformer2DModel(num_layers=num_layers, zero_cond_t=True)

@@ -11,7 +11,7 @@ with the same libraries.
 | none | - | 2 (bf16/fp16), 4 on a CPU | everywhere |
 | int8 | torchao `Int8WeightOnlyConfig` | about 1 | CUDA, CPU (MPS untried) |
 | fp8  | torchao `Float8WeightOnlyConfig` | about 1 | CUDA with compute capability 8.9 or more (Ada, Hopper), CPU |
-| nf4  | bitsandbytes 4-bit NF4 | about 0.56 | CUDA only |
+| nf4  | bitsandbytes 4-bit NF4, no double quantization | about 0.56 | CUDA only |
 
 BENCHMARKS.md ("Weight memory") holds the measured bytes per role and mode.
 """
@@ -83,15 +83,17 @@ def quantize_built(module: torch.nn.Module, mode: str, compute_dtype: torch.dtyp
     """Quantizes a module built in code (the full-size random weights) in place, as loading would have.
 
     Gives back the module. Its linear layers' weights become torchao int8 or fp8 tensors, or
-    bitsandbytes NF4 layers (which pack their weights when moved to a GPU, or at once on a CPU).
+    bitsandbytes NF4 layers (which pack their weights when moved to a GPU, or at once on a CPU), all
+    but the layers loading keeps as they are (`_kept_layers`).
     """
     if mode == "none":
         return module
+    kept = _kept_layers(module)
     if mode == "nf4":
-        return _to_nf4(module, compute_dtype)
+        return _to_nf4(module, compute_dtype, kept)
     from torchao.quantization import quantize_
 
-    quantize_(module, _torchao_config(mode))
+    quantize_(module, _torchao_config(mode), filter_fn=lambda layer, name: _quantizable(layer, name, kept))
     return module
 
 
@@ -134,24 +136,52 @@ def _torchao_config(mode: str) -> Any:
     return Int8WeightOnlyConfig() if mode == "int8" else Float8WeightOnlyConfig()
 
 
-def _to_nf4(module: torch.nn.Module, compute_dtype: torch.dtype) -> torch.nn.Module:
-    """Swaps every linear layer of `module` for a bitsandbytes NF4 layer holding the same weights."""
+def _kept_layers(module: torch.nn.Module) -> list[str]:
+    """Gives back the names of the layers that loading a quantized checkpoint leaves unquantized.
+
+    diffusers quantizes every linear layer but a model's `_keep_in_fp32_modules`; transformers also
+    keeps a text encoder's output embedding (`lm_head`), its tied weights and its last layer.
+    """
+    from transformers import PreTrainedModel
+    from transformers.quantizers.base import get_keys_to_not_convert
+
+    kept = list(getattr(module, "_keep_in_fp32_modules", None) or [])
+    if isinstance(module, PreTrainedModel):
+        kept += get_keys_to_not_convert(module)
+    return kept
+
+
+def _quantizable(layer: torch.nn.Module, name: str, kept: list[str]) -> bool:
+    """Gives back whether `layer`, named `name` in its model, is a linear layer that loading would quantize."""
+    from transformers.quantizers.quantizers_utils import should_convert_module
+
+    return isinstance(layer, torch.nn.Linear) and should_convert_module(name, kept)
+
+
+def _to_nf4(module: torch.nn.Module, compute_dtype: torch.dtype, kept: list[str], prefix: str = "") -> torch.nn.Module:
+    """Swaps each linear layer of `module` that loading would quantize for a bitsandbytes NF4 layer of the same weights.
+
+    Without double quantization, as `pipeline_quantization` loads: fp32 scales, one per 64 weights.
+    """
     import bitsandbytes as bnb
 
     for name, child in module.named_children():
-        if isinstance(child, torch.nn.Linear):
+        if _quantizable(child, prefix + name, kept):
             layer = bnb.nn.Linear4bit(
                 child.in_features,
                 child.out_features,
                 bias=child.bias is not None,
                 compute_dtype=compute_dtype,
+                compress_statistics=False,
                 quant_type="nf4",
                 device=child.weight.device,
             )
-            layer.weight = bnb.nn.Params4bit(child.weight.data, requires_grad=False, quant_type="nf4")
+            layer.weight = bnb.nn.Params4bit(
+                child.weight.data, requires_grad=False, compress_statistics=False, quant_type="nf4"
+            )
             if child.bias is not None:
                 layer.bias = torch.nn.Parameter(child.bias.data, requires_grad=False)
             setattr(module, name, layer.to(child.weight.device))
         else:
-            _to_nf4(child, compute_dtype)
+            _to_nf4(child, compute_dtype, kept, f"{prefix}{name}.")
     return module
