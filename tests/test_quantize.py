@@ -152,8 +152,10 @@ def test_the_smallest_gpu_auto_gives_each_option():
     assert memory.smallest_gpu("max", "none", FIGURES) == 62
     assert memory.smallest_gpu("modern", "fp8", FIGURES) == 12
     assert memory.smallest_gpu("modern", "none", FIGURES) == 20
-    # int8 holds as much as fp8, which auto prefers where it runs: int8 is never its pick on such a GPU.
-    assert memory.smallest_gpu("modern", "int8", FIGURES) is None
+    # int8 holds as much as fp8, which auto prefers where it runs: int8 is its pick on GPUs without fp8.
+    assert memory.smallest_gpu("modern", "int8", FIGURES) == 12
+    # classic is auto's pick only unquantized.
+    assert memory.smallest_gpu("classic", "nf4", FIGURES) is None
 
 
 def test_auto_on_a_gpu_reads_the_free_memory_and_says_its_choice(monkeypatch):
@@ -204,3 +206,30 @@ def test_out_of_memory_twice_is_a_503_and_the_server_stays_healthy(tmp_path):
         reply = http.post("/v1/chat/completions", json=body)
         assert reply.status_code == 503 and "ran out of memory" in reply.json()["error"]["message"]
         assert http.get("/health").status_code == 200
+
+
+def test_with_the_measured_table_a_bigger_gpu_never_gets_a_lesser_choice():
+    rank = {option: index for index, option in enumerate(memory.PREFERENCE)}
+    for capability in [(8, 6), (9, 0)]:
+        picks = [
+            memory.choose(gib * GIB, torch.device("cuda"), capability=capability)
+            for gib in (4, 6, 8, 12, 16, 24, 48, 80, 141)
+        ]
+        ranks = [rank[(pick.family, pick.quantize)] for pick in picks]
+        assert ranks == sorted(ranks, reverse=True), picks
+        assert (picks[-1].family, picks[-1].quantize) == ("max", "none")
+        assert picks[2].family == "modern"  # an 8 GiB card gets the modern family, quantized
+
+
+def test_models_list_shows_the_memory_each_family_needs(monkeypatch):
+    from typer.testing import CliRunner
+
+    from chatedit.agent.cli import app
+
+    result = CliRunner().invoke(app, ["models", "list", "--models", "modern"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.stdout.splitlines() if line.strip().startswith("modern ")]
+    assert [row[1] for row in rows] == ["none", "int8", "fp8", "nf4"]
+    weights = [float(row[2]) for row in rows]
+    assert weights[0] > weights[1] > weights[3]
+    assert "GiB free" in result.stdout

@@ -11,15 +11,23 @@ memory the device has free now, and says in one line what it chose and why.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
-import tomllib
 import torch
 
-TABLE = Path(__file__).with_name("memory.toml")
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+
+MEMORY_FILE = Path(__file__).with_name("memory.toml")
+DEFAULT_FINDER = "dino-sam"
+FINDERS_KEY = "finders"
+"""The weight table's entry that holds the finders, beside the families."""
 
 PREFERENCE: tuple[tuple[str, str], ...] = (
     ("max", "none"),
@@ -44,11 +52,81 @@ class Choice:
     line: str
 
 
+def weight_table(path: Path = MEMORY_FILE) -> dict[str, Any]:
+    """Gives back tools/memory.toml: `{family or "finders": {role: {"module", mode: {"bytes", "parameters", "source"}}}}`.
+
+    A role listed under `none` alone is never quantized (the VAEs and the finders); `source` says whether
+    a row was `measured` on a full-size build or `computed` (the role's `how` says from what).
+    """
+    with open(path, "rb") as handle:
+        return tomllib.load(handle)
+
+
+def role_bytes(role: dict[str, Any], mode: str) -> int:
+    """Gives back the bytes one role's weights hold under `mode`; a role never quantized holds its `none` bytes."""
+    return role.get(mode, role["none"])["bytes"]
+
+
+def family_bytes(table: dict[str, Any], family: str, mode: str, finder: str = DEFAULT_FINDER) -> int:
+    """Gives back the bytes every module of `family` holds under `mode`: editors, text encoders, VAEs and `finder`."""
+    roles = [*table[family].values(), table[FINDERS_KEY][finder]]
+    return sum(role_bytes(role, mode) for role in roles)
+
+
+@dataclass(frozen=True)
+class Working:
+    """What sets the activations of one edit: the denoiser's token stream and the VAE's largest feature map."""
+
+    tokens: int
+    """Tokens the denoiser attends over: image latents, the reference picture's, and the prompt's."""
+    hidden: int
+    """The denoiser's width."""
+    side: int
+    """The working picture's side, in pixels (about 1 MP for modern and max, 768 px for classic)."""
+    vae_channels: int
+    """Channels of the VAE decoder's last, full-resolution feature maps."""
+
+
+WORKING = {
+    # FLUX.2 klein: 64x64 patches of a 1 MP picture, as many of the reference, 512 prompt tokens; width 3072.
+    "modern": Working(tokens=64 * 64 * 2 + 512, hidden=3072, side=1024, vae_channels=128),
+    # Qwen-Image-Edit: the same patches (2x2 of a /8 latent) and reference, a prompt of about 300 tokens.
+    "max": Working(tokens=64 * 64 * 2 + 300, hidden=3072, side=1024, vae_channels=128),
+    # SD 1.5 / InstructPix2Pix at 768 px: the UNet's first level, 96x96 positions of width 320.
+    "classic": Working(tokens=96 * 96, hidden=320, side=768, vae_channels=128),
+}
+LIVE_STREAM_TENSORS = 12
+"""Token-stream tensors alive at once in one block (input, norm, q, k, v, attention out, a 3x-wide MLP, residual)."""
+LIVE_VAE_MAPS = 4
+"""Full-resolution feature maps alive at once in the VAE decoder's last block (input, norm, conv, residual)."""
+CUDA_CONTEXT = 2**29
+"""The CUDA context and the allocator's reserve a process holds besides tensors: about 0.5 GiB."""
+
+
+def activation_bytes(family: str, working: Optional[Working] = None) -> int:
+    """Gives back the activations of one edit at the working size, computed from the architecture (2-byte dtype).
+
+    The denoiser's live token-stream tensors plus the VAE decoder's live full-resolution maps (the
+    peak of a decode), and the CUDA context. Inference keeps no activations across blocks, so depth
+    does not count; SDPA never builds the attention matrix.
+    """
+    w = working or WORKING[family]
+    stream = w.tokens * w.hidden * 2 * LIVE_STREAM_TENSORS
+    decode = w.side * w.side * w.vae_channels * 2 * LIVE_VAE_MAPS
+    return stream + decode + CUDA_CONTEXT
+
+
 @lru_cache(maxsize=1)
 def table() -> dict:
-    """Gives back tools/memory.toml: per family, the weight bytes per role and mode, and the activations."""
-    with open(TABLE, "rb") as handle:
-        return tomllib.load(handle)
+    """Gives back, per family, the weight bytes per quantization (finder included) and the activations of an edit.
+
+    The weights come from tools/memory.toml (`weight_table`), the activations from `activation_bytes`.
+    """
+    weights = weight_table()
+    families = [name for name in weights if name != FINDERS_KEY]
+    modes = ("none", "int8", "fp8", "nf4")
+    totals = {family: {mode: family_bytes(weights, family, mode) for mode in modes} for family in families}
+    return {"totals": totals, "activations": {family: activation_bytes(family) for family in families}}
 
 
 def weight_bytes(family: str, quantize: str, figures: Optional[dict] = None) -> int:
@@ -115,12 +193,14 @@ def smallest_gpu(family: str, quantize: str, figures: Optional[dict] = None, lar
     """Gives back the smallest GPU, in whole GiB free, on which `auto` picks `family` with `quantize`.
 
     None when no GPU up to `largest` GiB gets it from `auto` (a preferred option fits first): it runs
-    when asked for by name. Checked for a GPU with fp8 kernels (compute capability 9.0).
+    when asked for by name. int8 is checked on a GPU without fp8 kernels (compute capability 8.6, where
+    `auto` takes it), the rest on one with them (9.0).
     """
     figures = figures or table()
     cuda = torch.device("cuda")
+    capability = (8, 6) if quantize == "int8" else (9, 0)
     for size in range(1, largest + 1):
-        picked = choose(size * 2**30, cuda, capability=(9, 0), figures=figures)
+        picked = choose(size * 2**30, cuda, capability=capability, figures=figures)
         if (picked.family, picked.quantize) == (family, quantize) and "less than" not in picked.line:
             return size
     return None

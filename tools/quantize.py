@@ -166,7 +166,7 @@ def _to_nf4(module: torch.nn.Module, compute_dtype: torch.dtype, kept: list[str]
     import bitsandbytes as bnb
 
     for name, child in module.named_children():
-        if _quantizable(child, prefix + name, kept):
+        if isinstance(child, torch.nn.Linear) and _quantizable(child, prefix + name, kept):
             layer = bnb.nn.Linear4bit(
                 child.in_features,
                 child.out_features,
