@@ -233,3 +233,18 @@ def test_models_list_shows_the_memory_each_family_needs(monkeypatch):
     weights = [float(row[2]) for row in rows]
     assert weights[0] > weights[1] > weights[3]
     assert "GiB free" in result.stdout
+
+
+def test_the_in_process_planner_plans_with_the_quantized_encoder_as_it_is(tmp_path):
+    from PIL import Image
+
+    from chatedit.agent.llm import plan_with_llm
+
+    editor = Editor(models="max:tiny", llm="editor", quantize="int8", data_dir=tmp_path)
+    editor.llm.text_limit, editor.llm.items_limit = 10, 1
+    result = plan_with_llm(editor.llm, Image.new("RGB", (96, 64), "red"), "remove the cup", [])
+    encoder = editor.llm.lm.model
+    assert encoder is editor.toolbox.models.global_editor.text_encoder
+    assert "Int8Tensor" in _stored_as(encoder)
+    assert result.value is not None and result.tokens > 0
+    editor.close()
