@@ -352,6 +352,8 @@ quantized with `quantize_built` (the layers and settings loading a quantized che
 weight-only int8 and fp8 with one scale per output row, bitsandbytes NF4 with one fp32 scale per 64
 weights; text encoders keep their output embedding and tied weights, as transformers does) and
 counted with `weight_bytes`. All rows took {seconds:.0f} s; the largest process peaked at {peak:.1f} GiB resident.
+Only linear layers are quantized: convolutions (most of SD 1.5's UNets), embeddings and norms keep
+2 bytes a parameter, so the classic family shrinks least.
 
 Family totals: every module the family holds (editors, text encoders, VAEs) and the default finder,
 {DEFAULT_FINDER}:

@@ -93,7 +93,11 @@ def quantize_built(module: torch.nn.Module, mode: str, compute_dtype: torch.dtyp
         return _to_nf4(module, compute_dtype, kept)
     from torchao.quantization import quantize_
 
-    quantize_(module, _torchao_config(mode), filter_fn=lambda layer, name: _quantizable(layer, name, kept))
+    quantize_(
+        module,
+        _torchao_config(mode),
+        filter_fn=lambda layer, name: isinstance(layer, torch.nn.Linear) and _converted(name, kept),
+    )
     return module
 
 
@@ -151,11 +155,11 @@ def _kept_layers(module: torch.nn.Module) -> list[str]:
     return kept
 
 
-def _quantizable(layer: torch.nn.Module, name: str, kept: list[str]) -> bool:
-    """Gives back whether `layer`, named `name` in its model, is a linear layer that loading would quantize."""
+def _converted(name: str, kept: list[str]) -> bool:
+    """Gives back whether loading quantizes the linear layer named `name` in its model, `kept` being left as they are."""
     from transformers.quantizers.quantizers_utils import should_convert_module
 
-    return isinstance(layer, torch.nn.Linear) and should_convert_module(name, kept)
+    return should_convert_module(name, kept)
 
 
 def _to_nf4(module: torch.nn.Module, compute_dtype: torch.dtype, kept: list[str], prefix: str = "") -> torch.nn.Module:
@@ -166,7 +170,7 @@ def _to_nf4(module: torch.nn.Module, compute_dtype: torch.dtype, kept: list[str]
     import bitsandbytes as bnb
 
     for name, child in module.named_children():
-        if isinstance(child, torch.nn.Linear) and _quantizable(child, prefix + name, kept):
+        if isinstance(child, torch.nn.Linear) and _converted(prefix + name, kept):
             layer = bnb.nn.Linear4bit(
                 child.in_features,
                 child.out_features,
