@@ -393,9 +393,9 @@ def edit(
 def _rules_plan(config) -> bool:
     """Gives back whether the rules will plan this run (no LLM chosen), found without loading a model."""
     from chatedit.agent.brain import llm_choice
-    from chatedit.tools.models import get_models
+    from chatedit.agent.session import models_of
 
-    models = get_models(config.models, config.device, config.checkpoints, config.cache_dir, weights=config.weights)
+    models = models_of(config)
     return llm_choice(config, models) is None
 
 
@@ -542,9 +542,9 @@ def _planner(config, image_path: Optional[Path]):
         return plan_rules
     from chatedit.agent.brain import planner_llm
     from chatedit.agent.llm import plan_with_llm
-    from chatedit.tools.models import get_models
+    from chatedit.agent.session import models_of
 
-    models = get_models(config.models, config.device, config.checkpoints, config.cache_dir, weights=config.weights)
+    models = models_of(config)
     llm = planner_llm(config, models)
     if llm is None:
         return plan_rules

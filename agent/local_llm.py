@@ -455,17 +455,11 @@ def _check_available(model_id: str) -> None:
     """Raises ModelUnavailableError at once when the model is neither a folder, cached, nor downloadable."""
     from pathlib import Path
 
-    from huggingface_hub import snapshot_download
+    from chatedit.tools.models import cached, hub_unreachable, unavailable
 
-    from chatedit.tools.models import hub_unreachable, unavailable
-
-    if Path(model_id).is_dir():
-        return
-    try:
-        snapshot_download(model_id, local_files_only=True)
-    except Exception:  # not (fully) cached: fine when the hub answers, the first reply downloads it
-        if hub_unreachable(timeout=5.0):
-            raise unavailable(model_id, "planner") from None
+    # Not cached is fine when the hub answers: the first reply downloads it.
+    if not Path(model_id).is_dir() and not cached(model_id) and hub_unreachable(timeout=5.0):
+        raise unavailable(model_id, "planner")
 
 
 class _AutoChatModel:

@@ -160,19 +160,7 @@ class Editor:
         self.database = open_database(config.database_url, self.data_dir, session_wait=config.session_wait)
         self.store = self.database.store
         try:
-            self.toolbox = toolbox or Toolbox(
-                get_models(
-                    config.models,
-                    config.device,
-                    config.checkpoints,
-                    config.cache_dir,
-                    weights=config.weights,
-                    finder=config.finder,
-                    quantize=config.quantize,
-                    offload=config.offload,
-                ),
-                config.edit,
-            )
+            self.toolbox = toolbox or Toolbox(models_of(config), config.edit)
             self.llm = planner_llm(config, self.toolbox.models, chat_model)
         except BaseException:
             # A start that fails here (models missing, no LLM) must not leave the database's connections open.
@@ -199,6 +187,20 @@ class Editor:
     def close(self) -> None:
         """Finishes pending image writes (raising a failed write's error) and closes the session database."""
         self.database.close()
+
+
+def models_of(config: Settings):
+    """Gives back the process-wide ModelSet these settings name (nothing loads until a role is used)."""
+    return get_models(
+        config.models,
+        config.device,
+        config.checkpoints,
+        config.cache_dir,
+        weights=config.weights,
+        finder=config.finder,
+        quantize=config.quantize,
+        offload=config.offload,
+    )
 
 
 def _llm_choice(value: str) -> str:

@@ -96,7 +96,7 @@ def load_inpainter(
         dtype: the weights' dtype (fp16 on GPU, fp32 on CPU).
         cache_dir: where the tiny weights are saved.
         quantize: `none`, `int8`, `fp8` or `nf4`: the UNet and the text encoder (tools/quantize.py).
-        offload: `none`, `model` or `group` (tools/diffusion_utils.place).
+        offload: `none`, `model` or `group` (tools/diffusion_models.on_device).
     """
     # AutoPipeline picks SD 1.5 or SDXL inpainting from a real checkpoint's config.
     return _load_pipeline(
@@ -133,7 +133,7 @@ def load_global_editor(
         dtype: the weights' dtype (fp16 on GPU, fp32 on CPU).
         cache_dir: where the tiny weights are saved.
         quantize: `none`, `int8`, `fp8` or `nf4`: the UNet and the text encoder (tools/quantize.py).
-        offload: `none`, `model` or `group` (tools/diffusion_utils.place).
+        offload: `none`, `model` or `group` (tools/diffusion_models.on_device).
     """
     return _load_pipeline(
         "global_editor",
