@@ -1,7 +1,9 @@
 """The installed package: one import name, and nothing else on the import path."""
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 
 def _imports(module: str, cwd) -> bool:
@@ -46,3 +48,22 @@ def test_every_package_folder_is_installed():
         for init in (root / top).rglob("__init__.py")
     }
     assert folders <= listed, f"package folders missing from pyproject.toml: {sorted(folders - listed)}"
+
+
+def test_without_the_ui_extra_only_the_ui_tests_are_skipped_and_say_why(tmp_path):
+    """With Gradio missing (a stand-in module that fails as a missing one does), the suite still collects."""
+    (tmp_path / "gradio.py").write_text('raise ModuleNotFoundError("No module named \'gradio\'", name="gradio")\n')
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-rs", "-p", "no:cacheprovider"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "SKIPPED" in result.stdout and "the ui extra" in result.stdout
+    collected = {line.split("::")[0].split(":")[0] for line in result.stdout.splitlines() if line.startswith("tests/")}
+    assert "tests/test_cli.py" in collected and "tests/test_server.py" in collected
+    assert not any(name.startswith("tests/ui/") for name in collected)

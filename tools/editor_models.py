@@ -24,7 +24,6 @@ import os
 from typing import Any
 
 import torch
-from diffusers.utils import logging as diffusers_logging
 from tokenizers import pre_tokenizers
 from transformers import (
     Qwen2_5_VLConfig,
@@ -149,14 +148,19 @@ def load_max_editor(
 
 
 def region_editor(instruction_editor: DiffusionPipeline) -> DiffusionPipeline:
-    """Gives back the inpainting pipeline sharing every module of `instruction_editor` (no copy, no load)."""
+    """Gives back the inpainting pipeline sharing every module of `instruction_editor` (no copy, no load).
+
+    The pipeline is built from the shared modules as they are. diffusers' `from_pipe` would cast them
+    to one dtype afterwards, which a quantized transformer refuses and a bf16 one need not pay for.
+    """
     region_cls = {
         Flux2KleinPipeline: Flux2KleinInpaintPipeline,
         QwenImageEditPlusPipeline: QwenImageEditInpaintPipeline,
     }[type(instruction_editor)]
-    # from_pipe casts to float32 unless told the dtype, which would upcast the shared bf16 modules.
-    with _quiet_casts():
-        pipe = region_cls.from_pipe(instruction_editor, dtype=instruction_editor.dtype)
+    modules, options = region_cls._get_signature_keys(region_cls)
+    shared = {name: instruction_editor.components[name] for name in modules}
+    config = {name: instruction_editor.config[name] for name in options if name in instruction_editor.config}
+    pipe = region_cls(**shared, **config)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -170,17 +174,6 @@ def _default_dtype(dtype: torch.dtype):
         yield
     finally:
         torch.set_default_dtype(before)
-
-
-@contextlib.contextmanager
-def _quiet_casts():
-    """Silences diffusers' warning, on every dtype cast, that no module needs keeping in float32."""
-    verbosity = diffusers_logging.get_verbosity()
-    diffusers_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        diffusers_logging.set_verbosity(verbosity)
 
 
 def _load(
