@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from chatedit.tools import locate, masks
+from chatedit.tools import locate, masks, sizes
 from chatedit.tools.errors import InputError
 from chatedit.tools.locate import parse_box, place_object
 
@@ -64,14 +64,14 @@ def test_parse_box_refuses_degenerate_boxes_with_a_clear_sentence(box, words):
 
 
 def test_object_kind_reads_the_noun_of_a_phrase():
-    assert locate.object_kind("two red cars") == "car"
-    assert locate.object_kind("a dog with a hat") == "dog"
-    assert locate.object_kind("a cup of coffee") == "cup"
-    assert locate.object_kind("a hot air balloon") == "hot air balloon"
-    assert locate.object_kind("a wooden table lamp") == "lamp"
-    assert locate.object_kind("a puppy") == "dog"
-    assert locate.object_kind("a glowing orb") is None
-    assert locate.size_prior("a glowing orb") == locate.MEDIUM
+    assert sizes.object_kind("two red cars") == "car"
+    assert sizes.object_kind("a dog with a hat") == "dog"
+    assert sizes.object_kind("a cup of coffee") == "cup"
+    assert sizes.object_kind("a hot air balloon") == "hot air balloon"
+    assert sizes.object_kind("a wooden table lamp") == "lamp"
+    assert sizes.object_kind("a puppy") == "dog"
+    assert sizes.object_kind("a glowing orb") is None
+    assert sizes.size_prior("a glowing orb") == sizes.MEDIUM
 
 
 @pytest.mark.parametrize(

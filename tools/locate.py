@@ -20,101 +20,13 @@ from chatedit.tools.errors import InputError
 from chatedit.tools.geometry import box_area, box_iou, intersection
 from chatedit.tools.masks import area, as_mask, dilate, ellipse_mask
 from chatedit.tools.relations import ALIASES, PLACEMENT
+from chatedit.tools.sizes import SIZE_PRIORS, SizePrior, object_kind, size_prior
 
 PixelBox = tuple[int, int, int, int]
 
 MIN_BOX_SIDE = 4
 """Smallest width and height (pixels) of a box worth inpainting; smaller boxes are refused."""
 
-
-class SizePrior(NamedTuple):
-    """How big an object kind usually is and where it usually sits."""
-
-    metres: float
-    """Typical largest dimension, in metres: object sizes relative to an anchor come from this ratio."""
-    aspect: float
-    """Typical width / height of its box."""
-    place: str | None = None
-    """`sky` or `ground` when the kind has a usual place in a scene without an anchor."""
-    far: bool = False
-    """Seen from far away (the sun, clouds): sized by the frame, never by a nearby anchor."""
-
-
-SIZE_PRIORS: dict[str, SizePrior] = {
-    "person": SizePrior(1.7, 0.4, "ground"),
-    "child": SizePrior(1.2, 0.45, "ground"),
-    "dog": SizePrior(0.7, 1.3, "ground"),
-    "cat": SizePrior(0.45, 1.2, "ground"),
-    "horse": SizePrior(2.4, 1.2, "ground"),
-    "cow": SizePrior(2.4, 1.4, "ground"),
-    "sheep": SizePrior(1.2, 1.3, "ground"),
-    "bird": SizePrior(0.25, 1.2, "sky"),
-    "car": SizePrior(4.5, 2.2, "ground"),
-    "bus": SizePrior(11.0, 2.4, "ground"),
-    "truck": SizePrior(8.0, 2.0, "ground"),
-    "bicycle": SizePrior(1.7, 1.6, "ground"),
-    "motorcycle": SizePrior(2.1, 1.5, "ground"),
-    "boat": SizePrior(6.0, 2.0),
-    "plane": SizePrior(35.0, 2.5, "sky"),
-    "kite": SizePrior(1.0, 1.0, "sky"),
-    "balloon": SizePrior(0.35, 0.8, "sky"),
-    "hot air balloon": SizePrior(20.0, 0.8, "sky"),
-    "sun": SizePrior(0.25, 1.0, "sky", far=True),
-    "moon": SizePrior(0.2, 1.0, "sky", far=True),
-    "cloud": SizePrior(1.0, 2.0, "sky", far=True),
-    "rainbow": SizePrior(3.0, 2.0, "sky", far=True),
-    "tree": SizePrior(8.0, 0.7, "ground"),
-    "house": SizePrior(10.0, 1.3, "ground"),
-    "bench": SizePrior(1.6, 2.0, "ground"),
-    "rock": SizePrior(1.0, 1.5, "ground"),
-    "table": SizePrior(1.4, 1.6, "ground"),
-    "chair": SizePrior(0.9, 0.7, "ground"),
-    "sofa": SizePrior(2.0, 2.2, "ground"),
-    "bed": SizePrior(2.0, 1.6),
-    "lamp": SizePrior(0.6, 0.5),
-    "tv": SizePrior(1.1, 1.7),
-    "laptop": SizePrior(0.35, 1.4),
-    "book": SizePrior(0.25, 1.4),
-    "vase": SizePrior(0.35, 0.6),
-    "plant": SizePrior(0.6, 0.8),
-    "flower": SizePrior(0.3, 0.6),
-    "bottle": SizePrior(0.3, 0.35),
-    "glass": SizePrior(0.15, 0.6),
-    "cup": SizePrior(0.1, 1.0),
-    "plate": SizePrior(0.27, 2.5),
-    "apple": SizePrior(0.08, 1.0),
-    "cake": SizePrior(0.25, 1.3),
-    "ball": SizePrior(0.22, 1.0),
-    "hat": SizePrior(0.3, 1.5),
-    "teddy bear": SizePrior(0.4, 0.8),
-    "umbrella": SizePrior(1.0, 1.0),
-}
-
-MEDIUM = SizePrior(0.5, 1.0)
-"""The prior of a kind not in the table."""
-
-_KIND_ALIASES = {
-    "man": "person",
-    "woman": "person",
-    "boy": "child",
-    "girl": "child",
-    "people": "person",
-    "puppy": "dog",
-    "kitten": "cat",
-    "automobile": "car",
-    "bike": "bicycle",
-    "motorbike": "motorcycle",
-    "airplane": "plane",
-    "aeroplane": "plane",
-    "jet": "plane",
-    "couch": "sofa",
-    "television": "tv",
-    "mug": "cup",
-    "ship": "boat",
-    "stone": "rock",
-}
-
-_HEAD_END = re.compile(r"\b(with|of|on|in|holding|wearing|carrying|next|near|under|behind)\b")
 
 RELATIONS = PLACEMENT
 """The relations `place_object` knows (tools/relations.toml)."""
@@ -166,44 +78,6 @@ def parse_box(box, width: int, height: int) -> PixelBox:
             f"give a box at least {MIN_BOX_SIDE} pixels wide and tall inside the image."
         )
     return x0, y0, x1, y1
-
-
-def size_prior(name: str | None) -> SizePrior:
-    """Gives back the size prior of the object a phrase names ("a red car" -> car), MEDIUM if unknown."""
-    kind = object_kind(name)
-    return SIZE_PRIORS[kind] if kind else MEDIUM
-
-
-def object_kind(name: str | None) -> str | None:
-    """Gives back the SIZE_PRIORS kind a phrase names ("two red cars" -> "car"), or None."""
-    if not name:
-        return None
-    text = name.lower()
-    head = _HEAD_END.split(text, maxsplit=1)[0]
-    words = re.findall(r"[a-z]+", head) or re.findall(r"[a-z]+", text)
-    # The noun of "a wooden table lamp" is its last known word; phrases of three or two words first.
-    for end in range(len(words), 0, -1):
-        for length in (3, 2, 1):
-            if length <= end:
-                kind = _known_kind(" ".join(words[end - length : end]))
-                if kind:
-                    return kind
-    return None
-
-
-def _known_kind(phrase: str) -> str | None:
-    singulars = [phrase]
-    if phrase.endswith("ies"):
-        singulars.append(phrase[:-3] + "y")
-    if phrase.endswith("es"):
-        singulars.append(phrase[:-2])
-    if phrase.endswith("s"):
-        singulars.append(phrase[:-1])
-    for form in singulars:
-        form = _KIND_ALIASES.get(form, form)
-        if form in SIZE_PRIORS:
-            return form
-    return None
 
 
 def normalise_relation(relation: str | None) -> str | None:
@@ -392,67 +266,102 @@ def _anchored_candidates(
     relation: str, anchor: PixelBox, w: float, h: float, width: int, height: int
 ) -> list[list[PixelBox]]:
     """Gives back candidate boxes per size step (full size, then smaller), each list in order of preference."""
-    ax0, ay0, ax1, ay1 = anchor
-    aw, ah = ax1 - ax0, ay1 - ay0
     min_side = _min_side(width, height)
     steps = []
     for scale in (1.0, 0.8, 0.6):
         sw, sh = _at_least(w * scale, h * scale, min_side, width, height)
         boxes = [
             _inside((x, y, x + bw, y + bh), width, height)
-            for x, y, bw, bh in _positions(relation, ax0, ay0, ax1, ay1, aw, ah, sw, sh, width, height)
+            for x, y, bw, bh in _positions(relation, _Anchor(*anchor), sw, sh, width, height)
         ]
         steps.append(list(dict.fromkeys(boxes)))
     return steps
 
 
-def _positions(relation, ax0, ay0, ax1, ay1, aw, ah, w, h, width, height):
+class _Anchor(NamedTuple):
+    """An anchor box with its width, height and centre, and the gaps kept from it."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def w(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def h(self) -> float:
+        return self.y1 - self.y0
+
+    @property
+    def cx(self) -> float:
+        return (self.x0 + self.x1) / 2.0
+
+    @property
+    def gaps(self) -> tuple[float, float]:
+        return max(1.0, 0.05 * self.w), max(1.0, 0.05 * self.h)
+
+
+def _positions(relation, anchor: _Anchor, w, h, width, height):
     """Yields (x, y, w, h) top-left positions and sizes the relation allows, in order of preference."""
-    acx = (ax0 + ax1) / 2.0
-    gap_x, gap_y = max(1.0, 0.05 * aw), max(1.0, 0.05 * ah)
-
     if relation in ("on", "in", "under"):
-        if relation == "on":
-            # A table seen from the front shows its top in the upper part of its box: stand on that.
-            bottom = ay0 + 0.25 * ah
-            if h > bottom:
-                bottom = ay0 + 0.45 * ah
-                w, h = _fit_height(w, h, bottom)
-        elif relation == "under":
-            bottom = ay1
-        else:
-            bottom = ay0 + 0.55 * ah + h / 2.0
-        for x in _slide(ax0, ax1 - w, acx - w / 2.0):
-            yield x, bottom - h, w, h
-        return
-
+        return _resting(relation, anchor, w, h)
     if relation in ("above", "below"):
-        if relation == "above":
-            bottom = ay0 - gap_y
-            w, h = _fit_height(w, h, bottom)
-            top = bottom - h
-        else:
-            top = ay1 + gap_y
-            w, h = _fit_height(w, h, height - top)
-        for x in _slide(ax0 - w / 2.0, ax1 - w / 2.0, acx - w / 2.0):
-            yield x, top, w, h
-        return
-
+        return _stacked(relation, anchor, w, h, height)
     if relation in ("in front of", "behind"):
-        if relation == "in front of":
-            bottom = min(height, ay1 + 0.1 * ah)
-            centres = [acx]
-        else:
-            # Peeking out from behind one side, standing a little further back than the anchor.
-            bottom = ay1 - 0.3 * ah
-            left_room, right_room = ax0, width - ax1
-            centres = [ax1, ax0] if right_room >= left_room else [ax0, ax1]
-        for centre in centres:
-            for x in _slide(centre - w / 2.0 - aw / 2.0, centre - w / 2.0 + aw / 2.0, centre - w / 2.0):
-                yield x, bottom - h, w, h
-        return
+        return _in_depth(relation, anchor, w, h, width, height)
+    return _beside(relation, anchor, w, h, width, height)
 
-    left_room, right_room = ax0 - gap_x, width - ax1 - gap_x
+
+def _resting(relation, a: _Anchor, w, h):
+    """Positions on, in or under the anchor."""
+    if relation == "on":
+        # A table seen from the front shows its top in the upper part of its box: stand on that.
+        bottom = a.y0 + 0.25 * a.h
+        if h > bottom:
+            bottom = a.y0 + 0.45 * a.h
+            w, h = _fit_height(w, h, bottom)
+    elif relation == "under":
+        bottom = a.y1
+    else:
+        bottom = a.y0 + 0.55 * a.h + h / 2.0
+    for x in _slide(a.x0, a.x1 - w, a.cx - w / 2.0):
+        yield x, bottom - h, w, h
+
+
+def _stacked(relation, a: _Anchor, w, h, height):
+    """Positions above or below the anchor."""
+    gap_y = a.gaps[1]
+    if relation == "above":
+        bottom = a.y0 - gap_y
+        w, h = _fit_height(w, h, bottom)
+        top = bottom - h
+    else:
+        top = a.y1 + gap_y
+        w, h = _fit_height(w, h, height - top)
+    for x in _slide(a.x0 - w / 2.0, a.x1 - w / 2.0, a.cx - w / 2.0):
+        yield x, top, w, h
+
+
+def _in_depth(relation, a: _Anchor, w, h, width, height):
+    """Positions in front of the anchor, or peeking out from behind one side of it."""
+    if relation == "in front of":
+        bottom = min(height, a.y1 + 0.1 * a.h)
+        centres = [a.cx]
+    else:
+        # Standing a little further back than the anchor, on the side with more room.
+        bottom = a.y1 - 0.3 * a.h
+        centres = [a.x1, a.x0] if width - a.x1 >= a.x0 else [a.x0, a.x1]
+    for centre in centres:
+        for x in _slide(centre - w / 2.0 - a.w / 2.0, centre - w / 2.0 + a.w / 2.0, centre - w / 2.0):
+            yield x, bottom - h, w, h
+
+
+def _beside(relation, a: _Anchor, w, h, width, height):
+    """Positions left or right of the anchor (next to and near: the side with more room first)."""
+    gap_x = a.gaps[0]
+    left_room, right_room = a.x0 - gap_x, width - a.x1 - gap_x
     if relation == "left of":
         sides = ["left"]
     elif relation == "right of":
@@ -464,11 +373,11 @@ def _positions(relation, ax0, ay0, ax1, ay1, aw, ah, w, h, width, height):
         sw, sh = w, h
         if sw > room >= _min_side(width, height):
             sw, sh = room, h * room / w
-        bottoms = [ay1, ay1 - 0.25 * ah, (ay0 + ay1) / 2.0 + sh / 2.0]
+        bottoms = [a.y1, a.y1 - 0.25 * a.h, (a.y0 + a.y1) / 2.0 + sh / 2.0]
         if side == "left":
-            xs = _slide(0.0, ax0 - gap_x - sw, ax0 - gap_x - sw)
+            xs = _slide(0.0, a.x0 - gap_x - sw, a.x0 - gap_x - sw)
         else:
-            xs = _slide(ax1 + gap_x, width - sw, ax1 + gap_x)
+            xs = _slide(a.x1 + gap_x, width - sw, a.x1 + gap_x)
         for x in xs:
             for bottom in bottoms:
                 yield x, bottom - sh, sw, sh
