@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from chatedit.agent import refer
-from chatedit.agent.refer import Reference
+from chatedit.agent.reference import Reference
 from chatedit.tools.colours import colour_share
 from chatedit.tools.detect import Detection
 from chatedit.tools.geometry import box_area, intersection, non_max_suppression

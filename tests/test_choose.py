@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from chatedit.agent import choose
-from chatedit.agent.refer import Order, Reference, Relation, parse
+from chatedit.agent.refer import parse
+from chatedit.agent.reference import Order, Reference, Relation
 from chatedit.tools.detect import Detection
 
 SIZE = (300, 200)

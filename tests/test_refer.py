@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chatedit.agent.refer import Order, Reference, Relation, describe, ordinal_word, parse
+from chatedit.agent.refer import describe, ordinal_word, parse
+from chatedit.agent.reference import Order, Reference, Relation
 
 
 @pytest.mark.parametrize(
