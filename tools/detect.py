@@ -72,11 +72,24 @@ def detect(
     image = image.convert("RGB")
     outputs = _forward(detector, image, unique_queries)
 
+    thresholds = _thresholds(box_threshold, min_box_threshold, backoff)
+    found = _found(detector, outputs, image, unique_queries, thresholds, text_threshold)
+    answer = {}
+    for phrase, query in queries.items():
+        kept = non_max_suppression(sorted(found[query], key=lambda d: d.score, reverse=True), nms_threshold)
+        answer[phrase] = [Detection(phrase, d.box, d.score) for d in kept]
+    return answer
+
+
+def _found(
+    detector, outputs, image, queries: list[str], thresholds, text_threshold: float
+) -> dict[str, list[Detection]]:
+    """Gives back each query's boxes, lowering the box threshold step by step for the queries still without one."""
     tokenizer = detector.processor.tokenizer
-    query_tokens = {query: _content_tokens(tokenizer, query) for query in unique_queries}
-    found: dict[str, list[Detection]] = {query: [] for query in unique_queries}
-    for threshold in _thresholds(box_threshold, min_box_threshold, backoff):
-        missing = [query for query in unique_queries if not found[query]]
+    query_tokens = {query: _content_tokens(tokenizer, query) for query in queries}
+    found: dict[str, list[Detection]] = {query: [] for query in queries}
+    for threshold in thresholds:
+        missing = [query for query in queries if not found[query]]
         if not missing:
             break
         result = detector.processor.post_process_grounded_object_detection(
@@ -95,12 +108,7 @@ def detect(
                 continue
             for query in _matching_queries(_content_tokens(tokenizer, text_label), missing, query_tokens):
                 found[query].append(Detection(query, box, score))
-
-    answer = {}
-    for phrase, query in queries.items():
-        kept = non_max_suppression(sorted(found[query], key=lambda d: d.score, reverse=True), nms_threshold)
-        answer[phrase] = [Detection(phrase, d.box, d.score) for d in kept]
-    return answer
+    return found
 
 
 def _forward(detector: DetectorBundle, image: Image.Image, queries: list[str]):

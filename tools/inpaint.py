@@ -87,11 +87,7 @@ def inpaint(
     """
     image = image.convert("RGB")
     mask = check_mask(mask, image)
-    if steps < 1:
-        raise InputError(f"The number of steps must be 1 or more; got {steps}.")
-    if not 0.0 < strength <= 1.0:
-        raise InputError(f"The strength must be above 0 and at most 1; got {strength}.")
-
+    _check_schedule(steps, strength)
     box = masks.box_of(mask)
     if feather_px is None:
         feather_px = feather_for(box)
@@ -99,15 +95,7 @@ def inpaint(
     crop = crop_box(box, image.size, context=context, margin=feather_px + 1, min_side=native_resolution(pipe) // 2)
     x0, y0, x1, y1 = crop
     seed = pick_seed(seed)
-    call = {
-        "prompt": fit_prompt(pipe, prompt),
-        # None lets each pipeline use its own "no negative prompt" (SDXL zeroes the embedding).
-        "negative_prompt": fit_prompt(pipe, negative_prompt) or None,
-        "num_inference_steps": steps,
-        "guidance_scale": guidance,
-        "strength": strength,
-        "callback_on_step_end": step_callback(on_step),
-    }
+    call = _pipeline_call(pipe, prompt, negative_prompt, steps, guidance, strength, on_step)
     info = {
         "crop_box": crop,
         "seed": seed,
@@ -119,6 +107,33 @@ def inpaint(
         "negative_prompt": call["negative_prompt"] or "",
     }
     painted = _paint(pipe, image.crop(crop), mask[y0:y1, x0:x1], seed, call, info)
+    return _pasted(image, painted, mask, crop, feather_px, info)
+
+
+def _pipeline_call(pipe, prompt, negative_prompt, steps, guidance, strength, on_step) -> dict:
+    """Gives back the keyword arguments of the inpainting pipeline's call, the prompts fitted to its encoder."""
+    return {
+        "prompt": fit_prompt(pipe, prompt),
+        # None lets each pipeline use its own "no negative prompt" (SDXL zeroes the embedding).
+        "negative_prompt": fit_prompt(pipe, negative_prompt) or None,
+        "num_inference_steps": steps,
+        "guidance_scale": guidance,
+        "strength": strength,
+        "callback_on_step_end": step_callback(on_step),
+    }
+
+
+def _check_schedule(steps: int, strength: float) -> None:
+    """Raises InputError for a denoising schedule that cannot run."""
+    if steps < 1:
+        raise InputError(f"The number of steps must be 1 or more; got {steps}.")
+    if not 0.0 < strength <= 1.0:
+        raise InputError(f"The strength must be above 0 and at most 1; got {strength}.")
+
+
+def _pasted(image, painted, mask, crop, feather_px: int, info: dict) -> EditResult:
+    """Gives back `image` with the painted crop blended in through the feathered mask, and that mask."""
+    x0, y0, x1, y1 = crop
     alpha = np.zeros(mask.shape, dtype=np.float32)
     alpha[y0:y1, x0:x1] = masks.feather(mask[y0:y1, x0:x1], feather_px)
     # Only the part of the crop that the paste mask reaches is blended.
