@@ -17,8 +17,9 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from PIL import Image
@@ -158,23 +159,53 @@ def run_bench(
     (0 for `--llm editor`: the planner is the family's own text encoder).
     """
     instruction = f"remove the {target} and make it sunset"
-    photo = bench_photo(size)
     # A benchmark cannot answer "which one?": it takes the likeliest target.
     settings = settings or EditSettings()
     settings.ask_when_ambiguous = False
+    options = dict(models=models, planner=planner, device=device, llm=llm, quantize=quantize, offload=offload)
+    run = _timed_run(instruction, bench_photo(size), settings, repeat, options)
+    return {
+        "models": models,
+        **_device_rows(run.models),
+        "size": list(size),
+        "repeat": repeat,
+        "instruction": instruction,
+        "target_found": all(turn.report["steps"][0]["status"] != "not_found" for _, turn in run.turns),
+        "load_ms": round(run.load_ms, 1),
+        "stages_ms": _stages(run.turns),
+        "gpu_memory_resident_gib": round(run.resident / 2**30, 3) if run.resident is not None else None,
+        "gpu_memory_peak_gib": _peak_gib(run.models.device),
+        "planner": run.warm_up.report.get("planner", planner),
+        "llm_calls_warm_up": run.warm_up.report.get("llm_calls", 0),
+        "llm_calls_per_turn": [turn.report.get("llm_calls", 0) for _, turn in run.turns],
+        "llm": llm_report(run.llm),
+        "llm_tokens_per_turn": [turn.report.get("llm_tokens", 0) for _, turn in run.turns],
+        "llm_extra_weight_bytes": run.extra,
+        "steps": _steps_run(run.models, settings),
+        "acceleration": Acceleration().model_dump(),
+        "attention": attention_kernels(run.models),
+        "versions": {name: _version(name) for name in ("torch", "diffusers", "transformers", "langgraph")},
+    }
+
+
+@dataclass
+class _Run:
+    """What one benchmark run measured: the models, their load time and memory, the warm-up and the timed turns."""
+
+    models: Any
+    llm: Any
+    load_ms: float
+    resident: Optional[int]
+    extra: int
+    warm_up: Any
+    turns: list
+
+
+def _timed_run(instruction: str, photo, settings: EditSettings, repeat: int, options: dict) -> _Run:
+    """Loads the Editor of `options`, runs one warm-up turn and `repeat` timed ones."""
     with tempfile.TemporaryDirectory() as data_dir:
         started = time.perf_counter()
-        editor = Editor(
-            models=models,
-            planner=planner,
-            device=device,
-            data_dir=data_dir,
-            settings=settings,
-            seed=0,
-            llm=llm,
-            quantize=quantize,
-            offload=offload,
-        )
+        editor = Editor(data_dir=data_dir, settings=settings, seed=0, **options)
         models_set = editor.toolbox.models
         resident = _load_all(models_set)
         extra = llm_extra_weight_bytes(models_set, editor.llm)
@@ -186,39 +217,36 @@ def run_bench(
         # Pending image writes must land before the temporary data folder goes.
         editor.store.flush()
         editor.close()
+    return _Run(models_set, editor.llm, load_ms, resident, extra, warm_up, turns)
+
+
+def _stages(turns: list) -> dict[str, dict]:
+    """Gives back each stage's summary over the timed turns."""
     rows: dict[str, list[float]] = defaultdict(list)
     for row, _ in turns:
         for stage, value in row.items():
             rows[stage].append(value)
+    return {stage: _summary(values) for stage, values in rows.items()}
+
+
+def _device_rows(models_set) -> dict:
+    """Gives back what ran where: the models' report, the device and its name, the working dtypes."""
     on_cuda = models_set.device.type == "cuda"
-    peak = torch.cuda.max_memory_allocated(models_set.device) if on_cuda else None
     return {
-        "models": models,
         "models_run": models_set.report(),
         "device": str(models_set.device),
         "device_name": torch.cuda.get_device_name(models_set.device) if on_cuda else "cpu",
         "dtype": str(models_set.dtype).removeprefix("torch."),
         # The modern and max editors run in bf16 where the others run in fp16.
         "editor_dtype": str(models_set.global_editor.dtype).removeprefix("torch."),
-        "size": list(size),
-        "repeat": repeat,
-        "instruction": instruction,
-        "target_found": all(turn.report["steps"][0]["status"] != "not_found" for _, turn in turns),
-        "load_ms": round(load_ms, 1),
-        "stages_ms": {stage: _summary(values) for stage, values in rows.items()},
-        "gpu_memory_resident_gib": round(resident / 2**30, 3) if resident is not None else None,
-        "gpu_memory_peak_gib": round(peak / 2**30, 3) if peak is not None else None,
-        "planner": warm_up.report.get("planner", planner),
-        "llm_calls_warm_up": warm_up.report.get("llm_calls", 0),
-        "llm_calls_per_turn": [turn.report.get("llm_calls", 0) for _, turn in turns],
-        "llm": llm_report(editor.llm),
-        "llm_tokens_per_turn": [turn.report.get("llm_tokens", 0) for _, turn in turns],
-        "llm_extra_weight_bytes": extra,
-        "steps": _steps_run(models_set, settings),
-        "acceleration": Acceleration().model_dump(),
-        "attention": attention_kernels(models_set),
-        "versions": {name: _version(name) for name in ("torch", "diffusers", "transformers", "langgraph")},
     }
+
+
+def _peak_gib(device) -> Optional[float]:
+    """Gives back the peak GPU memory allocated on `device` (None off CUDA)."""
+    if device.type != "cuda":
+        return None
+    return round(torch.cuda.max_memory_allocated(device) / 2**30, 3)
 
 
 def _steps_run(models, settings: EditSettings) -> dict[str, int]:
