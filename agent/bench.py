@@ -196,7 +196,7 @@ class _Run:
     llm: Any
     load_ms: float
     resident: Optional[int]
-    extra: int
+    extra: Optional[int]
     warm_up: Any
     turns: list
 
