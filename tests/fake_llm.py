@@ -117,72 +117,79 @@ class FakeLLM:
         return error(500, "The fake LLM's script is exhausted: the test made more requests than it scripted.")
 
 
-def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format, *args):
+class _Handler(BaseHTTPRequestHandler):
+    """Answers the OpenAI chat completions requests of one FakeLLM (set as the class attribute `fake`)."""
+
+    fake: FakeLLM
+
+    def log_message(self, format, *args):
+        pass
+
+    def do_GET(self):
+        if self.path.rstrip("/").endswith("/models"):
+            self._json(200, {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "tests"}]})
+        else:
+            self._json(404, _error_body("Not found.", 404))
+
+    def do_POST(self):
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            self._json(404, _error_body("Not found.", 404))
+            return
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        reply = self.fake._take(body)
+        if reply.delay and self.fake._closing.wait(reply.delay):
+            return
+        if reply.kind == "drop":
+            self.close_connection = True
+        elif reply.kind == "error":
+            self._json(reply.status, _error_body(reply.text, reply.status))
+        else:
+            self._answer(body, reply)
+
+    def _answer(self, body: dict, reply: Reply):
+        number = next(self.fake._ids)
+        message = {"role": "assistant", "content": reply.text}
+        if reply.kind == "tool_call":
+            function = {"name": reply.name, "arguments": reply.arguments}
+            message["tool_calls"] = [{"id": f"call_{number}", "type": "function", "function": function}]
+        finish = "tool_calls" if reply.kind == "tool_call" else "stop"
+        answer = {"id": f"chatcmpl-fake-{number}", "created": 0, "model": body.get("model", MODEL)}
+        if body.get("stream"):
+            self._stream(answer, message, finish)
+        else:
+            choice = {"index": 0, "message": message, "finish_reason": finish}
+            usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+            self._json(200, {**answer, "object": "chat.completion", "choices": [choice], "usage": usage})
+
+    def _stream(self, answer: dict, message: dict, finish: str):
+        delta = dict(message)
+        for index, call in enumerate(delta.get("tool_calls", [])):
+            delta["tool_calls"][index] = {"index": index, **call}
+        chunks = [
+            {"index": 0, "delta": delta, "finish_reason": None},
+            {"index": 0, "delta": {}, "finish_reason": finish},
+        ]
+        events = [{**answer, "object": "chat.completion.chunk", "choices": [chunk]} for chunk in chunks]
+        payload = "".join(f"data: {json.dumps(event)}\n\n" for event in events) + "data: [DONE]\n\n"
+        self._send(200, "text/event-stream", payload.encode())
+
+    def _json(self, status: int, body: dict):
+        self._send(status, "application/json", json.dumps(body).encode())
+
+    def _send(self, status: int, content_type: str, data: bytes):
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up (its timeout): nobody is left to answer.
             pass
 
-        def do_GET(self):
-            if self.path.rstrip("/").endswith("/models"):
-                self._json(200, {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "tests"}]})
-            else:
-                self._json(404, _error_body("Not found.", 404))
 
-        def do_POST(self):
-            if not self.path.rstrip("/").endswith("/chat/completions"):
-                self._json(404, _error_body("Not found.", 404))
-                return
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-            reply = fake._take(body)
-            if reply.delay and fake._closing.wait(reply.delay):
-                return
-            if reply.kind == "drop":
-                self.close_connection = True
-                return
-            if reply.kind == "error":
-                self._json(reply.status, _error_body(reply.text, reply.status))
-                return
-            number = next(fake._ids)
-            message = {"role": "assistant", "content": reply.text}
-            if reply.kind == "tool_call":
-                function = {"name": reply.name, "arguments": reply.arguments}
-                message["tool_calls"] = [{"id": f"call_{number}", "type": "function", "function": function}]
-            finish = "tool_calls" if reply.kind == "tool_call" else "stop"
-            answer = {"id": f"chatcmpl-fake-{number}", "created": 0, "model": body.get("model", MODEL)}
-            if body.get("stream"):
-                self._stream(answer, message, finish)
-            else:
-                choice = {"index": 0, "message": message, "finish_reason": finish}
-                usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
-                self._json(200, {**answer, "object": "chat.completion", "choices": [choice], "usage": usage})
-
-        def _stream(self, answer: dict, message: dict, finish: str):
-            delta = dict(message)
-            for index, call in enumerate(delta.get("tool_calls", [])):
-                delta["tool_calls"][index] = {"index": index, **call}
-            chunks = [
-                {"index": 0, "delta": delta, "finish_reason": None},
-                {"index": 0, "delta": {}, "finish_reason": finish},
-            ]
-            events = [{**answer, "object": "chat.completion.chunk", "choices": [chunk]} for chunk in chunks]
-            payload = "".join(f"data: {json.dumps(event)}\n\n" for event in events) + "data: [DONE]\n\n"
-            self._send(200, "text/event-stream", payload.encode())
-
-        def _json(self, status: int, body: dict):
-            self._send(status, "application/json", json.dumps(body).encode())
-
-        def _send(self, status: int, content_type: str, data: bytes):
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                # The client gave up (its timeout): nobody is left to answer.
-                pass
-
-    return Handler
+def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
+    return type("Handler", (_Handler,), {"fake": fake})
 
 
 def _error_body(message: str, status: int) -> dict:
