@@ -182,12 +182,35 @@ def test_kill_9_in_the_middle_of_a_turn_loses_nothing(tmp_path, first):
     answered["alice"].append(answered_image(first.turn("alice", "make it look like a watercolor painting")))
 
     # Alice sends a new picture with two steps; the second holds in the model. Bob's turn queues behind.
-    first.hold.touch()
-    first.slow_writes.touch()
     interrupted = {
         "alice": ("add a red balloon and make it look like a sunset", photo_a2),
         "bob": ("make it look like a watercolor painting", None),
     }
+    _kill_while_one_turn_runs_and_one_waits(first, interrupted)
+
+    # Read back with the Python API: every answered version is there, whole, and loads.
+    store_is_whole(data)
+    _answered_versions_are_kept(data, answered, {"alice": [photo_a, photo_a2], "bob": [photo_b]})
+
+    # The server restarted on the same data dir takes both interrupted turns, sent again as they were.
+    with tiny_editor(data) as editor:
+        http = TestClient(create_app(editor, ServerSettings()))
+        for session in ("alice", "bob"):
+            answered_image(http.post("/v1/chat/completions", **request(session, *interrupted[session])))
+        alice_versions = editor.session("alice").history()
+        bob_versions = editor.session("bob").history()
+        assert [(v.instruction, v.parent) for v in alice_versions[3:]] == [
+            ("uploaded", None),
+            ("add a red balloon and make it look like a sunset", 3),
+        ]
+        assert [(v.instruction, v.parent) for v in bob_versions[2:]] == [("make it look like a watercolor painting", 1)]
+        assert alice_versions[-1].current and bob_versions[-1].current
+
+
+def _kill_while_one_turn_runs_and_one_waits(first, interrupted: dict) -> None:
+    """Sends both interrupted turns, the first held inside the model, and kills the server with -9."""
+    first.hold.touch()
+    first.slow_writes.touch()
     failures: list[BaseException] = []
 
     def send(session: str) -> None:
@@ -213,8 +236,8 @@ def test_kill_9_in_the_middle_of_a_turn_loses_nothing(tmp_path, first):
     bob.join(timeout=60)
     assert len(failures) == 2
 
-    # Read back with the Python API: every answered version is there, whole, and loads.
-    store_is_whole(data)
+
+def _answered_versions_are_kept(data, answered: dict, uploaded: dict) -> None:
     editor = Editor(models="tiny", planner="rules", data_dir=data)
     try:
         alice_versions = editor.session("alice").history()
@@ -226,7 +249,7 @@ def test_kill_9_in_the_middle_of_a_turn_loses_nothing(tmp_path, first):
         assert [v.instruction for v in bob_versions] == ["uploaded", "add a red balloon"]
         assert [v.image_id for v in alice_versions[1:3]] == answered["alice"]
         assert [v.image_id for v in bob_versions[1:]] == answered["bob"]
-        for versions, pictures in ((alice_versions, [photo_a, photo_a2]), (bob_versions, [photo_b])):
+        for versions, pictures in ((alice_versions, uploaded["alice"]), (bob_versions, uploaded["bob"])):
             uploads = [v for v in versions if v.instruction == "uploaded"]
             for upload, picture in zip(uploads, pictures, strict=True):
                 assert np.array_equal(np.asarray(upload.image), np.asarray(picture))
@@ -234,19 +257,3 @@ def test_kill_9_in_the_middle_of_a_turn_loses_nothing(tmp_path, first):
                 assert version.image.size == (96, 64)  # loads, and matches its id (checked on read)
     finally:
         editor.close()
-
-    # The server restarted on the same data dir takes both interrupted turns, sent again as they were.
-    with tiny_editor(data) as editor:
-        http = TestClient(create_app(editor, ServerSettings()))
-        for session in ("alice", "bob"):
-            answered_image(http.post("/v1/chat/completions", **request(session, *interrupted[session])))
-        alice_versions = editor.session("alice").history()
-        bob_versions = editor.session("bob").history()
-        assert [(v.instruction, v.parent) for v in alice_versions[3:]] == [
-            ("uploaded", None),
-            ("add a red balloon and make it look like a sunset", 3),
-        ]
-        assert [(v.instruction, v.parent) for v in bob_versions[2:]] == [("make it look like a watercolor painting", 1)]
-        assert alice_versions[-1].current and bob_versions[-1].current
-        editor.store.flush()
-    store_is_whole(data)
