@@ -90,6 +90,7 @@ def as_imperative(clause: str) -> str:
     while True:
         before = text
         text = RE.polite_start.sub("", text, count=1)
+        text = RE.opinion.sub("", text, count=1)
         text = RE.want.sub("", text, count=1)
         text = RE.polite_end.sub("", text).strip()
         text = RE.out_of_picture.sub(r"remove \g<np>", text)

@@ -100,6 +100,10 @@ def _make(instruction: str, rest: str, verb: str = "make") -> list[Draft]:
             return transform(instruction, becomes["np"], becomes["new"])
         return _make(instruction, rest) or action(instruction, rest, anywhere=True)
     rest = re.sub(r"\s+instead$", "", rest.strip(), flags=re.IGNORECASE)
+    felt = re.match(r"^(?P<np>.+?)\s+(?:feel|look|seem)\s+(?!like\b)(?P<look>.+)$", rest, re.IGNORECASE)
+    if felt and _is_scene(felt["np"]) and not RE.counted.match(felt["look"]):
+        # "make the living room feel warmer", "make the beach look more tropical".
+        return global_step(instruction)
     # "the whole photo done in crayon" is the photo in crayon.
     made = r"\s+(?:" + "|".join(GRAMMAR.made_as) + r")\s+(?=(?:in|as|like)\s)"
     rest = re.sub(made, " ", rest, count=1, flags=re.IGNORECASE)
@@ -128,6 +132,12 @@ def _make(instruction: str, rest: str, verb: str = "make") -> list[Draft]:
         if look is None:
             return []
     return _made_look(instruction, *look)
+
+
+def _is_scene(phrase: str) -> bool:
+    """Gives back whether a phrase names the place the picture shows ("the room", "the whole place"), not a thing in it."""
+    said = noun_phrase(phrase)[0].lower()
+    return head_noun(said) in SCENE.places or head_noun(said) in ("place", "scene", "setting")
 
 
 def _last_word_look(rest: str) -> Optional[tuple[str, str]]:
@@ -201,6 +211,9 @@ def _give(instruction: str, rest: str, verb: str = "give") -> list[Draft]:
     if holder_and_what is None:
         return []
     holder, what = holder_and_what
+    if _is_scene(holder) and head_noun(what) in LOOKS.mood_nouns:
+        # "give the room a cozy vibe": the room is the whole picture.
+        return global_step(instruction)
     if is_background(what):
         return background_step(instruction, what, keep=None if is_image(holder) else target_of(noun_phrase(holder)[0]))
     if is_image(holder) or (is_style_or_time(what) and is_a_look(what)):
@@ -346,7 +359,7 @@ def parse_clause(clause: str) -> list[Draft]:
     said = RE.polite_end.sub("", RE.polite_start.sub("", clause)).strip() or clause
     text = as_imperative(clause)
     words = words_of(text)
-    if not words or RE.negation.match(text):
+    if not words or RE.negation.match(text) or RE.picture_state.match(text):
         return []
     verb = lemma_of(words[0])
     if verb in VERBS.noun_like and words[0] == verb + "s" and words[1:2] and words[1] not in CLAUSE_SIGNAL:

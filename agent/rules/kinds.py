@@ -68,6 +68,11 @@ def _is_pose(verb: Optional[str], after: Optional[str]) -> bool:
         return following in (["at"], ["up"], ["down"], ["away"], ["back"], ["toward"], ["towards"], ["into"])
     if base == "do":
         return following in (["a"], ["an"])
+    if base in ("hold", "shake", "join", "link"):
+        # What two people do together: "hold hands", "shake hands".
+        return following in (["hands"], ["arms"])
+    if base in ("high", "fist"):
+        return following in (["five"], ["bump"])
     return base in VERBS.pose
 
 
@@ -116,10 +121,14 @@ def instruction_kind(said: str, text: str, verb: str, rest: str) -> Optional[lis
         if placed and placed["np"] and _places_anew(placed["verb"], placed["after"], bool(placed["be"])):
             # "the vase should sit nearer the window", "have the cat on the left instead".
             return [Draft("move", said, target=target_of(noun_phrase(placed["np"])[0]), prompt=said)]
+    part = RE.body_pose.match(text) or RE.body_pose.match(said)
+    if part:
+        who = part["owner"] or part["person"]
+        return [Draft("pose", said, target=target_of(noun_phrase(who)[0]), prompt=said)]
     posed = RE.posed.match(text) or RE.posed.match(said)
     owned = posed and posed["np"] and posed["np"].lower().endswith(("'s", "’s"))
-    if posed and not owned and (posed["owner"] or _is_pose(posed["verb"], posed["after"])):
-        return [Draft("pose", said, target=target_of(noun_phrase(posed["np"] or posed["owner"])[0]), prompt=said)]
+    if posed and not owned and _is_pose(posed["verb"], posed["after"]):
+        return [Draft("pose", said, target=target_of(noun_phrase(posed["np"])[0]), prompt=said)]
     definite = re.match(r"^(?:the|this|that|these|those|his|her|their|its|my|him|them|it|us|me)\b", rest, re.I)
     if verb not in VERBS.move and not (verb in VERBS.carried and definite):
         return None
