@@ -46,15 +46,13 @@ def planner_llm(config: Settings, models: Any, chat_model: Any = None) -> Option
         return None
     language_model = config.language_model
     if choice == "editor":
-        from chatedit.agent.local_llm import editor_chat_model
+        from chatedit.agent.local_models import editor_chat_model
 
         return editor_chat_model(models, language_model.max_tokens)
     if choice.startswith("local:"):
-        import torch
+        from chatedit.agent.local_models import local_chat_model, local_dtype
 
-        from chatedit.agent.local_llm import local_chat_model
-
-        dtype = torch.bfloat16 if models.device.type == "cuda" else torch.float32
+        dtype = local_dtype(models.device)
         return local_chat_model(choice.removeprefix("local:"), models.device, dtype, language_model.max_tokens)
     from chatedit.agent.llm import make_chat_model
 
@@ -74,7 +72,7 @@ def llm_choice(config: Settings, models: Any) -> Optional[str]:
     Resolves `auto` (no `llm` set) without loading anything: a configured server, else the family's
     encoder on a GPU (or when `--planner llm` asks for an LLM), else none.
     """
-    from chatedit.agent.local_llm import ENCODER_FAMILIES
+    from chatedit.agent.local_models import ENCODER_FAMILIES
 
     if config.planner == "rules":
         return None

@@ -481,7 +481,8 @@ def plan(
         ),
     ] = None,
     planner: Annotated[
-        Planner, typer.Option("--planner", help="rules: instant, no model; llm: the vision LLM (needs --image).")
+        Planner,
+        typer.Option("--planner", help="rules: instant, no model; llm: the LLM (a model that sees needs --image)."),
     ] = Planner.rules,
     image: Annotated[Optional[Path], typer.Option("--image", help="The picture the LLM planner looks at.")] = None,
     llm: LLMOption = None,
@@ -497,7 +498,7 @@ def plan(
             raise InputError('Give either an INSTRUCTION or --input FILE.jsonl, e.g. chatedit plan "remove the cup".')
         make = _planner(settings_of(planner=planner, llm=llm, models=models, weights=weights), image)
         if instruction is not None:
-            say(make(instruction).model_dump_json(exclude_none=True))
+            say(_plan_row(make(instruction), None))
             return
         out = sys.stdout
         assert input_file is not None  # either an instruction or --input, checked above
@@ -513,12 +514,23 @@ def plan(
                         f'Line {number} of {input_file} is not a JSON object with an "instruction"; '
                         'each line must look like {"id": "1", "instruction": "remove the cup"}.'
                     ) from None
-                result = make(text)
-                row = {"id": item.get("id", number), "steps": [s.model_dump(exclude_none=True) for s in result.steps]}
-                if result.message:
-                    row["message"] = result.message
-                out.write(json.dumps(row) + "\n")
-        out.flush()
+                out.write(_plan_row(make(text), item.get("id", number)) + "\n")
+                out.flush()
+
+
+def _plan_row(planned, item_id) -> str:
+    """Gives back one line of `chatedit plan`: the plan, who made it, why the rules stood in, tokens, seconds."""
+    row: dict[str, Any] = {} if item_id is None else {"id": item_id}
+    row["steps"] = [step.model_dump(exclude_none=True) for step in planned.plan.steps]
+    if planned.plan.message:
+        row["message"] = planned.plan.message
+    row["planner"] = planned.planner
+    for key in ("note", "mode"):
+        if getattr(planned, key):
+            row["planner_" + key] = getattr(planned, key)
+    if planned.mode:
+        row["llm_tokens"], row["seconds"] = planned.tokens, planned.seconds
+    return json.dumps(row)
 
 
 @contextlib.contextmanager
@@ -535,32 +547,25 @@ def _open_text(path: Path) -> Iterator[Any]:
 
 
 def _planner(config, image_path: Optional[Path]):
-    """Gives back a function instruction -> Plan for the chosen planner."""
-    from chatedit.agent.rules import plan_rules
+    """Gives back a function instruction -> Planned for the chosen planner; an LLM's failures fall back to the rules."""
+    from chatedit.agent.planner import make_plan
 
     if config.planner == "rules":
-        return plan_rules
+        return lambda text: make_plan(text, None, [], [])
     from chatedit.agent.brain import planner_llm
-    from chatedit.agent.llm import plan_with_llm
     from chatedit.agent.session import models_of
 
-    models = models_of(config)
-    llm = planner_llm(config, models)
+    llm = planner_llm(config, models_of(config))
     if llm is None:
-        return plan_rules
-    if image_path is None:
-        raise InputError("The LLM planner looks at the picture: pass --image FILE, or use --planner rules.")
-    from chatedit.tools.images import load_image
+        return lambda text: make_plan(text, None, [], [])
+    picture = None
+    if image_path is not None:
+        from chatedit.tools.images import load_image
 
-    picture = load_image(image_path)
-
-    def plan_with(text: str):
-        result = plan_with_llm(llm, picture, text, [])
-        if result.value is None:
-            raise InputError(f"The LLM did not give a usable plan ({result.error}); try --planner rules.")
-        return result.value
-
-    return plan_with
+        picture = load_image(image_path)
+    elif getattr(llm, "sees_images", True):
+        raise InputError("This LLM planner looks at the picture: pass --image FILE, or use --planner rules.")
+    return lambda text: make_plan(text, picture, [], [], llm=llm)
 
 
 @app.command(cls=support.Command)

@@ -7,12 +7,8 @@ logits processor lets through only the tokens that keep the reply valid for that
 always parses; the same pydantic types then validate it. Decoding is greedy, with the KV cache, up to
 a token budget. The model's own chat template renders the messages.
 
-Where the model comes from (`--llm` / CHATEDIT_LLM / `Editor(llm=...)`):
-
-- `editor`: the loaded family's text encoder, the very module the diffusion pipeline encodes prompts
-  with (no second copy): modern's Qwen3 (text only), max's Qwen2.5-VL (sees pictures).
-- `local:<model id or folder>`: any transformers chat LLM or VLM (Qwen2.5-VL, Qwen3-VL, SmolVLM,
-  LLaVA, ...), loaded once per process on the editors' device and dtype.
+Where the model comes from (`--llm editor`, `--llm local:MODEL`) is agent/local_models.py; the grammar's
+bounds, derived from the token budget so that every reply ends and parses, are agent/grammar.py.
 
 Generation never changes the module: no weight, config or generation setting is written, so the
 prompt embeddings the diffusion model gets are the same before and after a plan.
@@ -21,13 +17,15 @@ prompt embeddings the diffusion model gets are the same before and after a plan.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import torch
 from langchain_core.language_models import BaseChatModel
@@ -38,18 +36,13 @@ from PIL import Image
 from pydantic import ConfigDict, PrivateAttr
 
 from chatedit import prompts
+from chatedit.agent.grammar import Limits, bounded, limits_for
 from chatedit.tools.errors import InputError
 
 logger = logging.getLogger(__name__)
 
 MAX_NEW_TOKENS = 1024
 """Default token budget of one reply: a five-step plan takes about 400 tokens."""
-TEXT_LIMIT = 200
-"""Longest string field, in characters, a constrained reply may hold (the schemas' own limits win)."""
-ITEMS_LIMIT = 6
-"""Most items of a list field a constrained reply may hold (the schemas' own limits win)."""
-NUMBER_LIMIT = 100_000
-"""Largest size of a number a constrained reply may hold (pixels, step numbers; the schemas' own limits win)."""
 EDITOR_SOURCE = "editor"
 LOCAL_PREFIX = "local:"
 
@@ -82,13 +75,15 @@ class LocalChatModel(BaseChatModel):
         load: gives back the model (`LoadedLM`); called once, on the first reply.
         source: `editor` or `local:<id>` (for the report).
         name: the model's name (for the report), e.g. "Qwen3ForCausalLM".
-        max_new_tokens: the token budget of one reply.
+        max_new_tokens: the token budget of one reply; the grammar's limits are derived from it, so
+            that the longest reply it allows fits.
         vision: whether the model sees pictures (None: found out on loading).
-        text_limit: longest string a constrained reply may hold, in characters.
-        items_limit: most items of a list in a constrained reply.
-
-    The token budget should cover the longest reply the limits allow; a reply cut by the budget does
-    not parse, and the caller falls back (rules planner, model checks) as for any failed LLM call.
+        text_limit: a tighter limit on a constrained reply's strings, in characters (None: the budget's).
+        items_limit: a tighter limit on the items of its lists (None: the budget's).
+        schema_prompt: whether the tool's JSON schema is also put in the words, after the messages
+            (the grammar holds the reply to it either way; a small model reads a short prompt better).
+        threads: CPU threads while generating (None: half the cores, at most 4; decoding is bound by
+            memory, and more threads on busy cores only wait on each other).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -98,8 +93,10 @@ class LocalChatModel(BaseChatModel):
     name: str = ""
     max_new_tokens: int = MAX_NEW_TOKENS
     vision: Optional[bool] = None
-    text_limit: int = TEXT_LIMIT
-    items_limit: int = ITEMS_LIMIT
+    text_limit: Optional[int] = None
+    items_limit: Optional[int] = None
+    schema_prompt: bool = False
+    threads: Optional[int] = None
     constrained: bool = True
     """Replies asked for a JSON schema keep to it (agent/llm.py asks such a model by its tool directly)."""
 
@@ -144,11 +141,10 @@ class LocalChatModel(BaseChatModel):
     ) -> ChatResult:
         tool = _chosen_tool(kwargs.get("tools"), kwargs.get("tool_choice"))
         schema = tool["parameters"] if tool else _response_schema(kwargs.get("response_format"))
-        if tool is not None:
-            # The schema goes into the words too: the model should know what each field means.
+        if tool is not None and self.schema_prompt:
             ask = prompts.load("json_reply").format(name=tool["name"], schema=json.dumps(schema))
             messages = [*messages, SystemMessage(ask)]
-        text, usage, seconds, finished = self._reply(messages, schema)
+        text, usage, seconds, finished = self._reply(messages, schema, kwargs.get("text_scale", 1.0))
         metadata = {
             "model_name": self.name,
             "finish_reason": "stop" if finished else "length",
@@ -157,17 +153,22 @@ class LocalChatModel(BaseChatModel):
         if tool is None:
             message = AIMessage(content=text, usage_metadata=usage, response_metadata=metadata)
         else:
-            message = _tool_call_message(tool["name"], text, usage, metadata)
+            message = _tool_call_message(tool["name"], text, usage, metadata, self.max_new_tokens)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
-    def _reply(self, messages: list[BaseMessage], schema: Optional[dict]) -> tuple[str, dict, float, bool]:
-        """Gives back the reply's text, its token usage, the seconds it took and whether it ended by itself."""
+    def _reply(
+        self, messages: list[BaseMessage], schema: Optional[dict], text_scale: float = 1.0
+    ) -> tuple[str, dict, float, bool]:
+        """Gives back the reply's text, its token usage, the seconds it took and whether it ended by itself.
+
+        `text_scale` shortens the strings a constrained reply may hold (a second try).
+        """
         lm = self.lm
         started = time.perf_counter()
-        with self._lock, torch.inference_mode():
+        with self._lock, torch.inference_mode(), _cpu_threads(_device_of(lm.model), self.threads):
             inputs = _inputs(lm, messages)
             stops = _stop_ids(lm.tokenizer)
-            processors = [self._grammar_processor(schema, stops)] if schema is not None else []
+            processors = [self._grammar_processor(schema, stops, text_scale)] if schema is not None else []
             device = _device_of(lm.model)
             inputs = {k: v.to(device) if hasattr(v, "to") else v for k, v in inputs.items()}
             prompt_tokens = int(inputs["input_ids"].shape[-1])
@@ -190,11 +191,18 @@ class LocalChatModel(BaseChatModel):
         usage = {"input_tokens": prompt_tokens, "output_tokens": len(new), "total_tokens": prompt_tokens + len(new)}
         return text, usage, time.perf_counter() - started, finished
 
-    def _grammar_processor(self, schema: dict, stops: list[int]):
-        """Gives back a fresh xgrammar logits processor for `schema` (compiled once per schema)."""
+    def limits(self, schema: dict, text_scale: float = 1.0) -> Limits:
+        """Gives back the limits of a constrained reply to `schema`: the budget's, or tighter ones set here."""
+        limits = limits_for(schema, self.max_new_tokens)
+        text = min(limits.text, self.text_limit or limits.text)
+        return Limits(max(1, int(text * text_scale)), min(limits.items, self.items_limit or limits.items))
+
+    def _grammar_processor(self, schema: dict, stops: list[int], text_scale: float = 1.0):
+        """Gives back a fresh xgrammar logits processor for `schema` (compiled once per schema and limits)."""
         import xgrammar
 
-        key = json.dumps(schema, sort_keys=True)
+        limits = self.limits(schema, text_scale)
+        key = json.dumps([schema, limits.text, limits.items], sort_keys=True)
         compiled = self._grammars.get(key)
         if compiled is None:
             if self._compiler is None:
@@ -203,36 +211,23 @@ class LocalChatModel(BaseChatModel):
                     self.lm.tokenizer, vocab_size=model.get_output_embeddings().weight.shape[0], stop_token_ids=stops
                 )
                 self._compiler = xgrammar.GrammarCompiler(info)
-            compiled = self._compiler.compile_json_schema(
-                json.dumps(bounded(schema, self.text_limit, self.items_limit)), any_whitespace=False
-            )
+            compiled = self._compiler.compile_json_schema(json.dumps(bounded(schema, limits)), any_whitespace=False)
             self._grammars[key] = compiled
         return xgrammar.contrib.hf.LogitsProcessor(compiled)
 
 
-def bounded(schema: Any, text_limit: int = TEXT_LIMIT, items_limit: int = ITEMS_LIMIT) -> Any:
-    """Gives back a copy of a JSON schema for decoding: strings, lists and numbers are bounded, every field is written.
-
-    A grammar without limits lets a weak model write one string until the token budget runs out;
-    with them, every reply ends. Limits the schema already sets are kept. Every property is required
-    (optional ones are nullable already), as in OpenAI's strict mode, so that a reply cannot stop at
-    `{}`: it says null where it means nothing.
-    """
-    if isinstance(schema, list):
-        return [bounded(item, text_limit, items_limit) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {key: bounded(value, text_limit, items_limit) for key, value in schema.items()}
-    if out.get("type") == "string" and "enum" not in out and "const" not in out:
-        out.setdefault("maxLength", text_limit)
-    if out.get("type") == "array":
-        out.setdefault("maxItems", items_limit)
-    if out.get("type") in ("number", "integer"):
-        out.setdefault("minimum", -NUMBER_LIMIT)
-        out.setdefault("maximum", NUMBER_LIMIT)
-    if isinstance(out.get("properties"), dict):
-        out["required"] = list(out["properties"])
-    return out
+@contextlib.contextmanager
+def _cpu_threads(device: torch.device, threads: Optional[int]) -> Iterator[None]:
+    """Runs the block with `threads` CPU threads (None: half the cores, at most 4) when the model is on the CPU."""
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or min(4, max(1, (os.cpu_count() or 2) // 2)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _chosen_tool(tools: Optional[list[dict]], choice: Any) -> Optional[dict]:
@@ -255,14 +250,19 @@ def _response_schema(response_format: Any) -> Optional[dict]:
     return None
 
 
-def _tool_call_message(name: str, text: str, usage: dict, metadata: dict) -> AIMessage:
+def _tool_call_message(name: str, text: str, usage: dict, metadata: dict, budget: int) -> AIMessage:
     """Gives back the reply as a call to `name`; JSON that does not parse is an invalid tool call."""
     error: Optional[str] = None
     try:
         # A weak model may put control characters in a string: still one reading of its JSON.
         args = json.loads(text, strict=False)
     except json.JSONDecodeError as exc:
-        args, error = None, f"{exc.msg} (the reply ended: {metadata['finish_reason']})"
+        args = None
+        error = (
+            f"ran out of tokens (a budget of {budget}) before its JSON was complete"
+            if metadata["finish_reason"] == "length"
+            else f"the reply is not valid JSON ({exc.msg})"
+        )
     if error is None and not isinstance(args, dict):
         error = "the arguments are not a JSON object"
     call_id = f"call_{name}"
@@ -377,133 +377,3 @@ def _stop_ids(tokenizer: Any) -> list[int]:
 def _device_of(model: Any) -> torch.device:
     """Gives back the device of the model's first weights (where its inputs go)."""
     return next(model.parameters()).device
-
-
-# ---- where the model comes from ------------------------------------------------------------------
-
-ENCODER_FAMILIES = ("modern", "max")
-"""The families whose text encoder is a chat model: modern's Qwen3 and max's Qwen2.5-VL."""
-
-_LOCAL: dict[tuple[str, str, str], LoadedLM] = {}
-"""Local models loaded in this process, by (model id, device, dtype)."""
-
-
-def editor_chat_model(models: Any, max_new_tokens: int = MAX_NEW_TOKENS) -> LocalChatModel:
-    """Gives back the chat model over the family's own text encoder: the same module, no copy.
-
-    Args:
-        models: the `ModelSet` whose instruction editor holds the encoder (loaded on the first reply).
-        max_new_tokens: the token budget of one reply.
-
-    Raises:
-        InputError: the family's text encoder cannot generate text (classic's CLIP).
-    """
-    family = models.family
-    if family not in ENCODER_FAMILIES:
-        raise InputError(
-            f"--llm editor plans with the family's own text encoder, and the {family} family's CLIP encoder "
-            "cannot write text. Use --models modern (Qwen3) or --models max (Qwen2.5-VL), --llm local:MODEL "
-            "for a transformers chat model, or an LLM server (CHATEDIT_LLM_BASE_URL)."
-        )
-    checkpoint = models.checkpoints.for_role(family, "global_editor")
-
-    def load() -> LoadedLM:
-        pipe = models.global_editor
-        processor = getattr(pipe, "processor", None)
-        return LoadedLM(
-            pipe.text_encoder,
-            pipe.tokenizer,
-            processor,
-            description=f"{family}'s text encoder",
-            template_options={"enable_thinking": False},
-        )
-
-    return LocalChatModel(
-        load=load,
-        source=EDITOR_SOURCE,
-        name=f"{checkpoint} text encoder ({'tiny ' if models.weights == 'tiny' else ''}"
-        f"{'Qwen2.5-VL' if family == 'max' else 'Qwen3'})",
-        max_new_tokens=max_new_tokens,
-        vision=family == "max",
-    )
-
-
-def local_chat_model(
-    model_id: str, device: torch.device, dtype: torch.dtype, max_new_tokens: int = MAX_NEW_TOKENS
-) -> LocalChatModel:
-    """Gives back the chat model over a transformers LLM or VLM (hub id or folder), loaded once per process.
-
-    Raises (on the first reply):
-        ModelUnavailableError: the model is neither cached nor downloadable.
-    """
-
-    _check_available(model_id)
-
-    def load() -> LoadedLM:
-        from chatedit.tools.models import LOAD_LOCK
-
-        key = (model_id, str(device), str(dtype))
-        with LOAD_LOCK:
-            if key not in _LOCAL:
-                _LOCAL[key] = _load_local(model_id, device, dtype)
-            return _LOCAL[key]
-
-    return LocalChatModel(load=load, source=LOCAL_PREFIX + model_id, name=model_id, max_new_tokens=max_new_tokens)
-
-
-def _check_available(model_id: str) -> None:
-    """Raises ModelUnavailableError at once when the model is neither a folder, cached, nor downloadable."""
-    from pathlib import Path
-
-    from chatedit.tools.models import cached, hub_unreachable, unavailable
-
-    # Not cached is fine when the hub answers: the first reply downloads it.
-    if not Path(model_id).is_dir() and not cached(model_id) and hub_unreachable(timeout=5.0):
-        raise unavailable(model_id, "planner")
-
-
-class _AutoChatModel:
-    """Loads a chat model with the auto class its config calls for: image-text-to-text (VLM) or causal LM."""
-
-    @staticmethod
-    def from_pretrained(source: str, **kwargs: Any):
-        from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText
-        from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING
-
-        config = AutoConfig.from_pretrained(source, local_files_only=kwargs.get("local_files_only", False))
-        auto = (
-            AutoModelForImageTextToText
-            if type(config) in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING
-            else AutoModelForCausalLM
-        )
-        return auto.from_pretrained(source, config=config, **kwargs)
-
-
-def _auto_processor(source: str, **kwargs: Any):
-    """Gives back the model's processor (a VLM's) or tokenizer (a text-only model's)."""
-    from transformers import AutoProcessor
-
-    return AutoProcessor.from_pretrained(source, **kwargs)
-
-
-def _load_local(model_id: str, device: torch.device, dtype: torch.dtype) -> LoadedLM:
-    """Loads a local chat model through the same cache-first, download-once path as the other models."""
-    from chatedit.tools.loading import quiet_loading
-    from chatedit.tools.vision_models import _from_pretrained
-
-    with quiet_loading():
-        model, processor = _from_pretrained(_AutoChatModel, _auto_processor, model_id, "planner", device, dtype)
-    tokenizer = getattr(processor, "tokenizer", None) or processor
-    vision = getattr(processor, "image_processor", None) is not None
-    if getattr(tokenizer, "chat_template", None) is None and getattr(processor, "chat_template", None) is None:
-        raise InputError(
-            f"{model_id} has no chat template, so it cannot be talked to as a chat model; "
-            "pick an instruction-tuned (chat) model."
-        )
-    return LoadedLM(
-        model,
-        tokenizer,
-        processor if vision else None,
-        description=model_id,
-        template_options={"enable_thinking": False},
-    )

@@ -6,6 +6,7 @@ answer falls back to the rules planner, and the turn report says why.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Optional
 
@@ -30,6 +31,8 @@ class Planned:
     "local" (an in-process model, decoding constrained to the Plan schema)."""
     tokens: int = 0
     """Tokens the LLM generated for the plan (0 for the rules, or when a server does not say)."""
+    seconds: float = 0.0
+    """Seconds the LLM took, retries included (0 for the rules)."""
 
 
 def resolve_references(plan: Plan, previous_targets: list[str]) -> Plan:
@@ -46,21 +49,26 @@ def resolve_references(plan: Plan, previous_targets: list[str]) -> Plan:
 
 def make_plan(
     instruction: str,
-    image: Image.Image,
+    image: Optional[Image.Image],
     history: list[str],
     previous_targets: list[str],
     *,
     llm=None,
 ) -> Planned:
-    """Gives back this turn's plan, from the LLM when given one, else (or on failure) from the rules."""
+    """Gives back this turn's plan, from the LLM when given one, else (or on failure) from the rules.
+
+    `image` is None for a model that plans from the words alone.
+    """
     if llm is not None:
         from chatedit.agent.llm import plan_with_llm
 
-        result = plan_with_llm(llm, image, instruction, history, image_size=image.size)
+        started = time.perf_counter()
+        result = plan_with_llm(llm, image, instruction, history, image_size=image.size if image else None)
+        seconds = round(time.perf_counter() - started, 3)
         if result.value is not None:
             plan = resolve_references(result.value, previous_targets)
-            return Planned(plan, "llm", result.calls, mode=result.mode, tokens=result.tokens)
+            return Planned(plan, "llm", result.calls, mode=result.mode, tokens=result.tokens, seconds=seconds)
         plan = resolve_references(plan_rules(instruction), previous_targets)
         note = f"LLM planner failed ({result.error}); used the rules planner"
-        return Planned(plan, "rules", result.calls, note, mode=result.mode, tokens=result.tokens)
+        return Planned(plan, "rules", result.calls, note, mode=result.mode, tokens=result.tokens, seconds=seconds)
     return Planned(resolve_references(plan_rules(instruction), previous_targets), "rules", 0)

@@ -39,7 +39,7 @@ def grammar_cost() -> dict:
     """Gives back xgrammar's compile time and per-token mask time for the Plan schema over a Qwen-sized vocabulary."""
     import xgrammar
 
-    from chatedit.agent.local_llm import bounded
+    from chatedit.agent.grammar import bounded
     from chatedit.agent.plan import Plan
 
     rng = random.Random(0)
@@ -154,7 +154,7 @@ def main() -> None:
     parser.add_argument("--reply-tokens", type=int, default=REPLY_TOKENS)
     args = parser.parse_args()
 
-    from chatedit.agent.local_llm import editor_chat_model
+    from chatedit.agent.local_models import editor_chat_model
     from chatedit.tools.models import get_models
 
     print(json.dumps(grammar_cost()), flush=True)

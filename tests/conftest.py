@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest_plugins = ["tests.fake_llm", "tests.postgres"]
+pytest_plugins = ["tests.fake_llm", "tests.postgres", "tests.smollm2"]
 
 EVAL_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "eval" / "images" / "editeval_v1"
 

@@ -260,6 +260,7 @@ def test_plan_over_a_jsonl_file_keeps_order_and_ids(runner, tmp_path):
     assert rows[0]["steps"][0]["target"] == "dog"
     assert [s["category"] for s in rows[1]["steps"]] == ["local"]
     assert rows[2]["steps"] == []
+    assert {row["planner"] for row in rows} == {"rules"} and not any("planner_note" in row for row in rows)
 
 
 def test_plan_of_one_instruction_and_a_malformed_line(runner, tmp_path):

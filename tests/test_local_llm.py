@@ -21,8 +21,10 @@ from chatedit.agent import Editor
 from chatedit.agent.bench import llm_extra_weight_bytes
 from chatedit.agent.brain import llm_choice, llm_line
 from chatedit.agent.config import LLMSettings, Settings
+from chatedit.agent.grammar import Limits, bounded, limits_for, longest_reply
 from chatedit.agent.llm import Verdicts, image_part, judge_with_llm, plan_with_llm, text_with_llm
-from chatedit.agent.local_llm import LocalChatModel, bounded, editor_chat_model, local_chat_model
+from chatedit.agent.local_llm import LocalChatModel
+from chatedit.agent.local_models import editor_chat_model, local_chat_model, local_dtype
 from chatedit.agent.plan import Plan
 from chatedit.agent.regions import Found, find_region
 from chatedit.tools.detect import Detection
@@ -53,18 +55,42 @@ def _plan_messages(image: Image.Image, instruction: str) -> list:
 
 
 def test_the_decoding_schema_bounds_every_string_list_and_number_and_asks_for_every_field():
-    schema = bounded(Plan.model_json_schema(), text_limit=40, items_limit=3)
+    schema = bounded(Plan.model_json_schema(), Limits(text=40, items=3))
     step = schema["$defs"]["Step"]
     assert schema["required"] == ["steps", "message"]
     assert schema["properties"]["steps"]["maxItems"] == 3
     assert set(step["required"]) == set(step["properties"])
-    assert step["properties"]["prompt"]["maxLength"] == 40
-    # The schema's own limits stay: a box is four numbers, each bounded.
+    # Plain text without escapes: each character one character of JSON.
+    assert step["properties"]["prompt"]["pattern"] == "^[ !#-\\[\\]-~]{0,40}$"
+    # The schema's own limits stay: a box is four whole numbers, each bounded.
     box = next(option for option in step["properties"]["box"]["anyOf"] if option.get("type") == "array")
     assert (box["minItems"], box["maxItems"]) == (4, 4)
-    assert box["items"]["maximum"] == 100_000 and box["items"]["minimum"] == -100_000
+    assert box["items"] == {"type": "integer", "minimum": 0, "maximum": 10_000}
     # Enumerations are left as they are.
-    assert "maxLength" not in step["properties"]["category"]
+    assert "pattern" not in step["properties"]["category"]
+
+
+@pytest.mark.parametrize("schema", [Plan, Verdicts])
+@pytest.mark.parametrize("budget", [256, 512, 1024, 4096])
+def test_the_longest_reply_the_grammar_allows_fits_the_token_budget(schema, budget):
+    json_schema = schema.model_json_schema()
+    limits = limits_for(json_schema, budget)
+    assert longest_reply(bounded(json_schema, limits)) <= budget
+    # The limits are the longest that fit: one more character per string would not.
+    if limits.text < 200:
+        assert longest_reply(bounded(json_schema, Limits(limits.text + 1, limits.items))) > budget
+
+
+def test_the_longest_reply_counts_what_the_grammar_writes():
+    schema = bounded(
+        {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "boolean"}}}, Limits(3, 1)
+    )
+    assert longest_reply(schema) == len('{"a": "xyz", "b": false}')
+
+
+def test_a_budget_too_small_for_any_plan_is_refused_with_what_to_set():
+    with pytest.raises(InputError, match="CHATEDIT_LLM_MAX_TOKENS"):
+        limits_for(Plan.model_json_schema(), 16)
 
 
 def test_random_weights_give_a_schema_valid_plan_through_the_plan_tool(max_models, coffee):
@@ -89,14 +115,29 @@ def test_random_weights_give_schema_valid_verdicts(modern_models):
     assert len(verdicts) <= 1 and reply.response_metadata["finish_reason"] == "stop"
 
 
-def test_a_reply_cut_by_the_token_budget_is_an_invalid_call_and_the_plan_falls_back(max_models, coffee):
-    chat = editor_chat_model(max_models, max_new_tokens=16)
+def test_with_the_budget_s_own_limits_random_weights_always_give_a_plan_that_parses(max_models, coffee):
+    chat = editor_chat_model(max_models, max_new_tokens=256)
     reply = chat.bind_tools([Plan], tool_choice="Plan").invoke(_plan_messages(coffee, "remove the cup"))
-    assert reply.response_metadata["finish_reason"] == "length"
-    assert not reply.tool_calls and reply.invalid_tool_calls
+    assert reply.usage_metadata["output_tokens"] <= 256
+    assert reply.response_metadata["finish_reason"] == "stop" and reply.tool_calls, reply
+
+
+def test_a_reply_that_runs_out_of_tokens_says_so():
+    from chatedit.agent.llm_ask import Unusable, _tool_arguments
+    from chatedit.agent.local_llm import _tool_call_message
+
+    metadata = {"finish_reason": "length"}
+    usage = {"input_tokens": 10, "output_tokens": 64, "total_tokens": 74}
+    reply = _tool_call_message("Plan", '{"steps": [{"cat', usage, metadata, 64)
+    with pytest.raises(Unusable, match="ran out of tokens \\(a budget of 64\\)") as caught:
+        _tool_arguments(reply, "Plan")
+    assert "not valid JSON" not in str(caught.value)
+
+
+def test_a_budget_too_small_falls_back_with_what_to_set(max_models, coffee):
+    chat = editor_chat_model(max_models, max_new_tokens=16)
     result = plan_with_llm(chat, coffee, "remove the cup", [])
-    assert result.value is None and "not valid JSON" in result.error
-    assert result.calls == 2 and result.tokens == 32
+    assert result.value is None and "CHATEDIT_LLM_MAX_TOKENS" in result.error
 
 
 # ---- the editor's own encoder ------------------------------------------------------------------------
@@ -178,7 +219,7 @@ def test_a_turn_planned_by_max_s_encoder_uses_its_plan(tmp_path, coffee, one_tor
 
 
 def test_a_turn_whose_plan_runs_past_the_budget_completes_with_the_rules(tmp_path, coffee, monkeypatch):
-    monkeypatch.setenv("CHATEDIT_LLM_MAX_TOKENS", "16")
+    monkeypatch.setenv("CHATEDIT_LLM_MAX_TOKENS", "16")  # too small for any plan
     photo = coffee.resize((128, 96))
     editor = Editor(
         models="modern:tiny",
@@ -192,16 +233,16 @@ def test_a_turn_whose_plan_runs_past_the_budget_completes_with_the_rules(tmp_pat
     finally:
         editor.close()
     report = turn.report
-    assert report["planner"] == "rules" and "LLM planner failed" in report["planner_note"]
+    assert report["planner"] == "rules" and "CHATEDIT_LLM_MAX_TOKENS" in report["planner_note"]
     assert report["llm"]["source"] == "editor" and not report["llm"]["sees_images"]
-    assert report["llm_tokens"] == 32 and [s["category"] for s in report["steps"]] == ["global"]
+    assert [s["category"] for s in report["steps"]] == ["global"]
     # A text-only model cannot see the result: the model checks judged it.
     assert report["steps"][0]["attempts"][0]["judge"] == "model checks"
     assert not np.array_equal(np.asarray(turn.image), np.asarray(photo))
 
 
 def test_a_turn_whose_generation_raises_completes_with_the_rules(tmp_path, coffee, monkeypatch):
-    def broken(self, messages, schema):
+    def broken(self, messages, schema, *scale):
         raise RuntimeError("CUDA error: an illegal memory access was encountered")
 
     monkeypatch.setattr(LocalChatModel, "_reply", broken)
@@ -251,7 +292,7 @@ def test_a_local_vlm_from_a_folder_plans_a_whole_turn_and_loads_once(local_vlm, 
     report = turn.report
     assert report["llm"]["source"] == chosen and report["llm"]["sees_images"]
     assert report["planner_mode"] == "local" and report["llm_tokens"] > 0
-    again = local_chat_model(str(local_vlm), torch.device("cpu"), torch.float32)
+    again = local_chat_model(str(local_vlm), torch.device("cpu"), local_dtype(torch.device("cpu")))
     assert again.lm is editor.llm.lm  # one copy per process
     assert llm_extra_weight_bytes(editor.toolbox.models, editor.llm) > 0
 
@@ -260,7 +301,7 @@ def test_a_local_model_answers_side_requests_and_judges_before_and_after(local_v
     chat = local_chat_model(str(local_vlm), torch.device("cpu"), torch.float32, max_new_tokens=12)
     answer = text_with_llm(chat, 'Generate a concise title. Answer as JSON {"title": ...}')
     assert answer.value and answer.tokens <= 24
-    chat.text_limit = 6
+    chat.max_new_tokens, chat.text_limit, chat.items_limit = 200, 6, 1
     plan = Plan.model_validate({"steps": [{"category": "global", "prompt": "winter", "instruction": "winter"}]})
     verdicts = judge_with_llm(chat, coffee, coffee.rotate(180), plan, [{"step": 1, "checks": {}}])
     assert verdicts.mode == "local" and verdicts.tokens > 0
@@ -329,7 +370,7 @@ def test_the_cli_says_who_plans_and_refuses_classic_s_encoder(tmp_path, coffee, 
     args = ["edit", str(source), "make it winter", "-o", str(tmp_path / "out.png"), "--device", "cpu"]
     refused = CliRunner().invoke(app, [*args, "--models", "tiny", "--llm", "editor"])
     assert refused.exit_code == 2 and "CLIP encoder cannot write text" in refused.stderr
-    monkeypatch.setenv("CHATEDIT_LLM_MAX_TOKENS", "16")
+    monkeypatch.setenv("CHATEDIT_LLM_MAX_TOKENS", "200")
     result = CliRunner().invoke(
         app, [*args, "--models", "modern", "--weights", "tiny", "--llm", "editor", "--max-attempts", "1", "--json"]
     )
@@ -352,12 +393,12 @@ def test_plan_prints_a_local_model_s_plan(local_vlm, tmp_path, coffee):
     result = CliRunner().invoke(
         app, ["plan", "remove the cup", "--planner", "llm", "--llm", f"local:{local_vlm}", "--image", str(picture)]
     )
-    # Random weights: a plan that parses, or the clear message that it was not usable; never a crash.
-    assert result.exit_code in (0, 2), result.output
-    if result.exit_code == 0:
-        Plan.model_validate_json(result.stdout)
-    else:
-        assert "did not give a usable plan" in result.stderr
+    # Random weights: the model's plan, or the rules' with the reason; never a crash.
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout)
+    Plan.model_validate(row)
+    assert row["planner_mode"] == "local" and row["llm_tokens"] > 0 and row["seconds"] > 0
+    assert row["planner"] == "llm" or "LLM planner failed" in row["planner_note"]
 
 
 def test_a_local_model_that_cannot_be_had_stops_the_start_with_the_models_error(tmp_path, monkeypatch):

@@ -26,15 +26,18 @@ It reads an edit request the way a person skims one:
 It never sees the image. "it" with nothing before it in the turn stays "it", for the session to
 resolve against the previous turn.
 
-What it knows is data in agent/words/: word lists (`_VERBS.remove` is the `remove` list of
-verbs.toml, `_SCENE.places` the `places` list of scene.toml) and phrasings (`_RE.polite_start` is
+What it knows is data in agent/words/: word lists (`VERBS.remove` is the `remove` list of
+verbs.toml, `SCENE.places` the `places` list of scene.toml) and phrasings (`RE.polite_start` is
 the `polite_start` pattern of phrases.toml, compiled). A new word or wording is a line there; a
 new verb for an existing frame is a word in the verb list of that frame; a new kind of verb is a
-frame function `(instruction, rest, verb) -> steps` and a row of `_FRAMES`.
+frame function `(instruction, rest, verb) -> steps` and a row of `frames._FRAMES`.
 
-The package: `lexicon` (the word lists of agent/words/), `clauses` (splitting and the imperative),
-`frames` (one per kind of verb), `commands` (session commands and questions, which the graph routes on)
-and `planner` (`plan_rules`).
+The package, one concern a module: `lexicon` (the word lists of agent/words/), `clauses` (splitting,
+the imperative, a verb shared by several objects), `drafts` (the steps being built), `objects`
+(frames of things removed, added or coloured), `changes` (what a thing becomes), `kinds` (text,
+count, pose and move edits), `frames` (the other frames, the table that picks one by the verb, and
+the reading of a clause), `commands` (session commands and questions, which the graph routes on) and
+`planner` (`plan_rules`). What one module uses of another has a public name.
 """
 
 from chatedit.agent.rules.commands import is_question, parse_command

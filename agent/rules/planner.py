@@ -8,27 +8,29 @@ from typing import Optional
 
 from chatedit.agent.plan import Plan
 from chatedit.agent.rules.clauses import (
-    _imperative,
-    _noun_phrase,
-    _split_clauses,
-    _target,
+    as_imperative,
+    noun_phrase,
+    shared_verb_clauses,
+    split_clauses,
+    target_of,
 )
 from chatedit.agent.rules.commands import (
     is_question,
     parse_command,
 )
-from chatedit.agent.rules.frames import (
-    _Draft,
-    _listed_edits,
-    _parse_clause,
-)
+from chatedit.agent.rules.drafts import Draft
+from chatedit.agent.rules.frames import parse_clause
 from chatedit.agent.rules.lexicon import (
-    _CAPABILITIES,
-    _NO_EDIT_MESSAGE,
-    _QUESTION_MESSAGE,
-    _RE,
-    _respell,
-    _strip_determiners,
+    CAPABILITIES,
+    GRAMMAR,
+    NO_EDIT_MESSAGE,
+    QUESTION_MESSAGE,
+    RE,
+    is_attribute,
+    is_look_word,
+    respell,
+    strip_determiners,
+    words_of,
 )
 
 # The plan of a turn.
@@ -45,27 +47,27 @@ def plan_rules(instruction: str) -> Plan:
         A Plan with one Step per edit, in order; for text with no edit (a question, small talk,
         a session command), no steps and a `message` saying what chatedit can do.
     """
-    text = _respell((instruction or "").replace("\r", "\n"))
+    text = respell((instruction or "").replace("\r", "\n"))
     if not text.strip():
-        return Plan(steps=[], message=_NO_EDIT_MESSAGE)
+        return Plan(steps=[], message=NO_EDIT_MESSAGE)
     if parse_command(text):
-        return Plan(steps=[], message=f'"{text.strip()}" is a session command, not an edit. {_CAPABILITIES}')
+        return Plan(steps=[], message=f'"{text.strip()}" is a session command, not an edit. {CAPABILITIES}')
     if is_question(text):
-        return Plan(steps=[], message=_QUESTION_MESSAGE)
-    drafts: list[_Draft] = []
-    last: Optional[_Draft] = None
+        return Plan(steps=[], message=QUESTION_MESSAGE)
+    drafts: list[Draft] = []
+    last: Optional[Draft] = None
     named: Optional[str] = None
-    for clause in (edit for said in _split_clauses(text) for edit in _listed_edits(said)):
+    for clause in (edit for said in split_clauses(text) for edit in listed_edits(said)):
         if named:
             # "the rug is too red, make it beige": after a description, "it" is what was described.
             clause = re.sub(r"\b(?:it|them|they)\b", f"the {named}", clause, count=1, flags=re.IGNORECASE)
-        parsed = _parse_clause(clause)
-        focus = _RE.focus.match(_imperative(clause)) if not parsed else None
+        parsed = parse_clause(clause)
+        focus = RE.focus.match(as_imperative(clause)) if not parsed else None
         named = None
         if focus:
-            last = _Draft("local", clause, target=_target(_noun_phrase(focus["np"] or focus["subject"])[0]))
+            last = Draft("local", clause, target=target_of(noun_phrase(focus["np"] or focus["subject"])[0]))
             named = last.target
-        elif parsed and _RE.complaint.match(_RE.polite_start.sub("", clause)):
+        elif parsed and RE.complaint.match(RE.polite_start.sub("", clause)):
             named = parsed[0].target
         for draft in parsed:
             last = _link(draft, last, drafts)
@@ -77,11 +79,11 @@ def plan_rules(instruction: str) -> Plan:
                 drafts.pop()
             drafts.append(last)
     if not drafts:
-        return Plan(steps=[], message=_NO_EDIT_MESSAGE)
+        return Plan(steps=[], message=NO_EDIT_MESSAGE)
     return Plan(steps=[draft.step() for draft in drafts])
 
 
-def _link(draft: _Draft, previous: Optional[_Draft], drafts: list[_Draft]) -> _Draft:
+def _link(draft: Draft, previous: Optional[Draft], drafts: list[Draft]) -> Draft:
     """Gives back a step tied to the one before: "it" becomes the previous object, "where it was" a replace."""
     if previous is None:
         return draft
@@ -112,11 +114,30 @@ def _link(draft: _Draft, previous: Optional[_Draft], drafts: list[_Draft]) -> _D
     return draft
 
 
-def _result_object(draft: _Draft) -> Optional[str]:
+def _result_object(draft: Draft) -> Optional[str]:
     """Gives back what "it" means after a step: the new object of a replace or add, else the target."""
     if draft.category in ("replace", "add"):
-        return _strip_determiners(draft.prompt or "") or None
+        return strip_determiners(draft.prompt or "") or None
     if draft.category != "global":
         # "move the bike left, then make it red", "put the kids on a beach and make them wave".
         return draft.target
     return None
+
+
+def listed_edits(clause: str) -> list[str]:
+    """Gives back the edits of a clause that lists them with no verb ("sunset, streetlights on"), else the clause.
+
+    Every piece must be an edit by itself, not only a noun or a look ("add a hat, a scarf", "red, white").
+    """
+    pieces = [piece.strip() for piece in re.split(r"\s*,\s*(?:and\s+)?", clause) if piece.strip()]
+    said_verb, _, rest = clause.partition(" ")
+    if len(pieces) < 2 or shared_verb_clauses(said_verb, rest):
+        return [clause]
+    for piece in pieces[1:]:
+        words = words_of(piece)
+        opens = words[0] in GRAMMAR.function_words - GRAMMAR.determiners or RE.fronted_start.match(piece)
+        if opens or is_attribute(piece):
+            return [clause]
+        if not noun_phrase(piece)[1] and not is_look_word(words[-1]) and not RE.no_more.match(piece):
+            return [clause]
+    return pieces if all(parse_clause(piece) for piece in pieces) else [clause]
