@@ -14,7 +14,7 @@ from langchain_core.language_models import BaseChatModel
 from PIL import Image
 from psycopg_pool import PoolTimeout
 
-from chatedit.agent.database import DatabaseUnavailableError, SessionBusyError
+from chatedit.agent.database import DatabaseUnavailableError, SessionBusyError, SessionLockLostError
 from chatedit.agent.rules import parse_command
 from chatedit.agent.server.auth import Keys
 from chatedit.agent.server.conversation import ImageRef
@@ -254,6 +254,8 @@ class Backend:
         """
         try:
             return self._run_turn(session_id, text, image, on_event, mask, seed, request_id, box, point)
+        except SessionLockLostError:
+            raise
         except DATABASE_ERRORS as exc:
             logger.warning("A turn lost its database; the client is asked to send it again.", exc_info=exc)
             raise DatabaseUnavailableError(
