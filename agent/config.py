@@ -180,6 +180,9 @@ class Settings(BaseSettings):
     """Where the tiny models are saved; None: ~/.cache/chatedit."""
     max_attempts: int = Field(default=3, ge=1)
     """Tries per step before the best failed try is kept."""
+    max_steps: int = Field(default=8, ge=1)
+    """Most edit steps one message may ask for (CHATEDIT_MAX_STEPS); a message asking for more is answered
+    with what to do, and nothing is edited."""
     seed: int = 0
     """Base seed of every generation."""
     session_wait: float = Field(default=SESSION_WAIT, ge=0)

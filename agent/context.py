@@ -36,10 +36,20 @@ class Context:
     seed: int = 0
     """Base seed of every generation; each retry of a step moves it. Read by `edit`."""
 
+    max_steps: int = 8
+    """Most edit steps one message may ask for; a plan with more edits nothing. Read by `plan`."""
+
     @classmethod
     def of(cls, settings: Any, *, toolbox: Toolbox, images: ImageStore, llm: Optional[Any]) -> "Context":
-        """Gives back the context of runs with these parts and the run settings (`max_attempts`, `seed`) of `settings`.
+        """Gives back the context of runs with these parts and the run settings (`max_attempts`, `seed`, `max_steps`) of `settings`.
 
         `settings` is the editor's `Settings` or the LangGraph entry's run context: both name them alike.
         """
-        return cls(toolbox=toolbox, images=images, llm=llm, max_attempts=settings.max_attempts, seed=settings.seed)
+        return cls(
+            toolbox=toolbox,
+            images=images,
+            llm=llm,
+            max_attempts=settings.max_attempts,
+            seed=settings.seed,
+            max_steps=settings.max_steps,
+        )

@@ -11,6 +11,11 @@ database, a turn holds its session's lock (`Database.session_lock`): one writer 
 turns on one session never fork its history or lose one another's version. With PostgreSQL the lock
 is an advisory lock held by a connection of the replica running the turn; a replica that dies lets
 go of it with its connection.
+
+That connection is also the only one a session's checkpoints are written on, each write in one
+transaction of its own. A write commits only while the connection, and so the lock, lives: a turn
+whose lock went with its connection (a database restart, a network cut) writes nothing more, fails
+with SessionLockLostError, and leaves the session to the replica that took the lock since.
 """
 
 from __future__ import annotations
@@ -59,6 +64,10 @@ class DatabaseUnavailableError(ChatEditError, RuntimeError):
 
 class SessionBusyError(ChatEditError, RuntimeError):
     """Another turn on the same session still runs after the wait allowed (HTTP 409)."""
+
+
+class SessionLockLostError(DatabaseUnavailableError):
+    """A turn's hold on its session went with its database connection: it saved nothing more (HTTP 503)."""
 
 
 def open_database(url: Optional[str], data_dir: Path, *, session_wait: float = SESSION_WAIT) -> "Database":
@@ -115,11 +124,53 @@ class StoreFirstSqliteSaver(_StoreFirst, SqliteSaver):
 
 
 class StoreFirstPostgresSaver(_StoreFirst, PostgresSaver):
-    """The PostgreSQL checkpointer, saving only after the image store's pending writes."""
+    """The PostgreSQL checkpointer, saving only after the image store's pending writes, and only under the lock.
 
-    def __init__(self, pool: ConnectionPool, store: ImageStore):
+    Reads go through the pool. A session's checkpoints are written on the connection holding its lock
+    (`fence(session_id)`), in one transaction per write: a write can only commit while that lock is held.
+    """
+
+    def __init__(self, pool: ConnectionPool, store: ImageStore, fence: Callable[[str], psycopg.Connection]):
         super().__init__(pool)
         self.store = store
+        self.fence = fence
+        self._writing = threading.local()
+
+    def put(self, config, checkpoint, metadata, new_versions):
+        with self._on_fence(config):
+            return super().put(config, checkpoint, metadata, new_versions)
+
+    def put_writes(self, config, writes, task_id, task_path=""):
+        with self._on_fence(config):
+            super().put_writes(config, writes, task_id, task_path)
+
+    @contextmanager
+    def _on_fence(self, config) -> Iterator[None]:
+        """Makes this thread's writes in the block go to the connection holding the session's lock."""
+        session_id = config["configurable"]["thread_id"]
+        self._writing.conn = self.fence(session_id)
+        try:
+            yield
+        except psycopg.Error as error:
+            if not self._writing.conn.broken and not self._writing.conn.closed:
+                raise
+            raise SessionLockLostError(
+                f"The connection holding session {session_id!r} broke during its turn ({type(error).__name__}: "
+                "the database restarted or the network failed), and its lock went with it; nothing more of the "
+                "turn was saved. Send the request again in a few seconds."
+            ) from error
+        finally:
+            self._writing.conn = None
+
+    @contextmanager
+    def _cursor(self, *, pipeline: bool = False) -> Iterator[psycopg.Cursor]:
+        conn = getattr(self._writing, "conn", None)
+        if conn is None:
+            with super()._cursor(pipeline=pipeline) as cur:
+                yield cur
+            return
+        with self.lock, conn.transaction(), conn.cursor(binary=True, row_factory=dict_row) as cur:
+            yield cur
 
 
 class Database:
@@ -261,7 +312,8 @@ class PostgresDatabase(Database):
                     "check its max_connections and load."
                 ) from None
             self.store = PostgresImageStore(self.pool, data_dir / "image-copies")
-            self.checkpointer = StoreFirstPostgresSaver(self.pool, self.store)
+            self._fences: dict[str, psycopg.Connection] = {}
+            self.checkpointer = StoreFirstPostgresSaver(self.pool, self.store, self._fence)
             try:
                 self.checkpointer.setup()
                 PostgresImageStore.setup(conn)
@@ -305,8 +357,10 @@ class PostgresDatabase(Database):
         except BaseException:
             conn.close()
             raise
+        self._fences[session_id] = conn
 
         def release() -> None:
+            del self._fences[session_id]
             # The connection's end releases the lock even if the unlock cannot be sent. By now the turn
             # is saved or failed on its own: a connection lost on the way out (a database restart) is
             # logged, never raised, or a saved turn would answer as an error and be sent again.
@@ -322,6 +376,14 @@ class PostgresDatabase(Database):
                 )
 
         return release
+
+    def _fence(self, session_id: str) -> psycopg.Connection:
+        """Gives back the connection holding the session's lock: the only one its checkpoints are written on."""
+        conn = self._fences.get(session_id)
+        if conn is None:
+            # Every write of a session comes from a turn, an undo or a goto, each under the lock.
+            raise RuntimeError(f"Session {session_id!r} was written without its lock.")
+        return conn
 
     def reachable(self) -> bool:
         try:

@@ -224,6 +224,7 @@ def plan(state: ChatState, runtime: Runtime[Context]) -> dict:
         )
         the_plan, planner, note, mode = planned.plan, planned.planner, planned.note, planned.mode
         calls, tokens = planned.calls, planned.tokens
+        the_plan = _bounded(the_plan, runtime.context.max_steps)
     work: list[StepWork] = [
         {"step": s.model_dump(), "status": "pending", "attempts": [], "kept": None} for s in the_plan.steps
     ]
@@ -244,6 +245,17 @@ def plan(state: ChatState, runtime: Runtime[Context]) -> dict:
         "reply": the_plan.message if not the_plan.steps else None,
         "timings": timings,
     }
+
+
+def _bounded(the_plan: Plan, max_steps: int) -> Plan:
+    """Gives back the plan, or, when it has more steps than one message may ask for, none and the reason."""
+    if len(the_plan.steps) <= max_steps:
+        return the_plan
+    message = (
+        f"That message asks for {len(the_plan.steps)} edits; one message may ask for at most {max_steps}. "
+        f"Nothing was changed: send the first {max_steps} now and the rest in the next messages."
+    )
+    return Plan(steps=[], message=message)
 
 
 def next_step(state: ChatState) -> dict:

@@ -59,6 +59,8 @@ class StudioContext:
     """Folder of the image store the thread's ids refer to."""
     max_attempts: int = field(default_factory=lambda: Settings().max_attempts)
     """Tries per step before the best failed one is kept."""
+    max_steps: int = field(default_factory=lambda: Settings().max_steps)
+    """Most edit steps one message may ask for."""
     seed: int = field(default_factory=lambda: Settings().seed)
     """Base seed of every generation."""
 

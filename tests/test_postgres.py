@@ -257,7 +257,8 @@ def test_a_checkpoint_is_saved_only_after_its_pictures(replicas, database_url, m
     builder.add_edge("paint", END)
     graph = builder.compile(checkpointer=a.checkpointer)
     config = {"configurable": {"thread_id": "t"}}
-    image_id = graph.invoke({"image": ""}, config)["image"]
+    with a.session_lock("t"):  # a session is written only under its lock
+        image_id = graph.invoke({"image": ""}, config)["image"]
     # The moment the checkpoint exists, so does the picture it names, for every replica.
     saved = b.checkpointer.get_tuple(config)
     assert saved.checkpoint["channel_values"]["image"] == image_id

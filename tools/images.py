@@ -16,7 +16,7 @@ import re
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -79,7 +79,8 @@ def _shorten(path: Path) -> str:
     return text if len(text) <= 200 else text[:80] + "..."
 
 
-def _read_source(source: str | os.PathLike | bytes | bytearray | memoryview, max_bytes: int) -> bytes:
+def read_source(source: str | os.PathLike | bytes | bytearray | memoryview, max_bytes: int = MAX_BYTES) -> bytes:
+    """Gives back the encoded bytes of a path, bytes or data URL, refusing more than `max_bytes` before decoding."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif isinstance(source, str) and source.lstrip().lower().startswith("data:"):
@@ -143,7 +144,7 @@ def decode_image(source: ImageSource, *, max_bytes: int = MAX_BYTES, max_pixels:
         image = source
         image.load()
     else:
-        data = _read_source(source, max_bytes)
+        data = read_source(source, max_bytes)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -226,12 +227,9 @@ def load_mask(source: MaskSource, size: tuple[int, int]) -> np.ndarray:
         source: a file path, raw bytes, a data URL, a PIL image, or a 2-D array.
         size: (width, height) of the picture the mask is drawn on; any other size is refused.
     """
-    region = _marked(source)
+    region = _marked(source, size)
     if region.shape != (size[1], size[0]):
-        raise InputError(
-            f"The mask is {region.shape[1]}x{region.shape[0]} but the picture is {size[0]}x{size[1]}; "
-            "draw the mask at the picture's own size."
-        )
+        raise _mask_size_error((region.shape[1], region.shape[0]), size)
     if not region.any():
         raise InputError(
             "The mask marks no pixels: paint the region to change white (or leave it transparent) and the rest black."
@@ -239,8 +237,35 @@ def load_mask(source: MaskSource, size: tuple[int, int]) -> np.ndarray:
     return region
 
 
-def _marked(source: MaskSource) -> np.ndarray:
-    """Gives back the pixels a mask source marks, as `load_mask` reads them, at the source's own size."""
+def _mask_size_error(mask: tuple[int, int], size: tuple[int, int]) -> InputError:
+    return InputError(
+        f"The mask is {mask[0]}x{mask[1]} but the picture is {size[0]}x{size[1]}; "
+        "draw the mask at the picture's own size."
+    )
+
+
+def _declared_size(data: bytes) -> Optional[tuple[int, int]]:
+    """Gives back the (width, height) an encoded picture's header declares, EXIF rotation applied (None: unreadable)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            probe = Image.open(io.BytesIO(data))
+    except Exception:  # decoding says what is wrong with it
+        return None
+    with probe:
+        width, height = probe.size
+        try:
+            orientation = probe.getexif().get(0x0112, 1)
+        except Exception:  # no readable EXIF: as stored
+            orientation = 1
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def _marked(source: MaskSource, size: tuple[int, int]) -> np.ndarray:
+    """Gives back the pixels a mask source marks, as `load_mask` reads them, at the source's own size.
+
+    An encoded mask of another size than `size` is refused from its header, before it is decoded.
+    """
     if isinstance(source, np.ndarray):
         if source.ndim == 2 and source.dtype == np.bool_:
             return source.copy()
@@ -252,8 +277,14 @@ def _marked(source: MaskSource) -> np.ndarray:
                 f"{source.dtype} of shape {source.shape}."
             )
         image = Image.fromarray(source)
-    else:
+    elif isinstance(source, Image.Image):
         image = decode_image(source)
+    else:
+        data = read_source(source)
+        declared = _declared_size(data)
+        if declared is not None and declared != tuple(size):
+            raise _mask_size_error(declared, size)
+        image = decode_image(data)
     if image.mode == "P":
         image = image.convert("RGBA")
     if "A" in image.getbands():

@@ -14,15 +14,15 @@ from langchain_core.language_models import BaseChatModel
 from PIL import Image
 from psycopg_pool import PoolTimeout
 
-from chatedit.agent.database import DatabaseUnavailableError, SessionBusyError
+from chatedit.agent.database import DatabaseUnavailableError, SessionBusyError, SessionLockLostError
 from chatedit.agent.rules import parse_command
 from chatedit.agent.server.auth import Keys
 from chatedit.agent.server.conversation import ImageRef
+from chatedit.agent.server.limits import read_picture
 from chatedit.agent.server.remote import fetch_remote
 from chatedit.agent.server.settings import ServerSettings
 from chatedit.agent.session import Editor
 from chatedit.tools.errors import ChatEditError, InputError, ModelUnavailableError, OutOfMemoryError
-from chatedit.tools.images import load_image
 
 logger = logging.getLogger("chatedit.server")
 
@@ -221,10 +221,8 @@ class Backend:
         if ref.kind == "remote":
             if not settings.allow_remote_images:
                 raise InputError("Image URLs are not accepted here; attach the image itself (a data: URL).")
-            return load_image(
-                fetch_remote(ref.value, settings), max_bytes=settings.max_image_bytes, max_pixels=settings.max_pixels
-            )
-        return load_image(ref.value, max_bytes=settings.max_image_bytes, max_pixels=settings.max_pixels)
+            return read_picture(fetch_remote(ref.value, settings), settings)
+        return read_picture(ref.value, settings)
 
     def run_turn(
         self,
@@ -254,6 +252,8 @@ class Backend:
         """
         try:
             return self._run_turn(session_id, text, image, on_event, mask, seed, request_id, box, point)
+        except SessionLockLostError:
+            raise
         except DATABASE_ERRORS as exc:
             logger.warning("A turn lost its database; the client is asked to send it again.", exc_info=exc)
             raise DatabaseUnavailableError(

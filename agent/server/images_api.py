@@ -39,9 +39,9 @@ from chatedit.agent.server.auth import ApiKey, request_id_for, scoped_session, s
 from chatedit.agent.server.backend import Backend, Outcome
 from chatedit.agent.server.chat import admitted, read_body, read_json, wait_for_turn
 from chatedit.agent.server.images import image_link
+from chatedit.agent.server.limits import read_mask, read_picture
 from chatedit.agent.server.settings import APIError, ServerSettings, from_input_error
 from chatedit.tools.errors import InputError
-from chatedit.tools.images import load_image
 from chatedit.tools.selection import MASK_AND_SELECTION, read_selection
 
 router = APIRouter()
@@ -204,13 +204,8 @@ async def edit_images(request: Request, key: ApiKey):
     if asked.image is None and (session_id is None or not await run_in_threadpool(backend.has_session, session_id)):
         raise _bad("`image` is missing: attach the picture to edit as `image` (or `image[]`).", "image")
     try:
-        picture = (
-            await run_in_threadpool(
-                load_image, asked.image, max_bytes=settings.max_image_bytes, max_pixels=settings.max_pixels
-            )
-            if asked.image
-            else None
-        )
+        picture = await run_in_threadpool(read_picture, asked.image, settings) if asked.image else None
+        mask = read_mask(asked.mask, settings) if asked.mask is not None else None
     except InputError as exc:
         raise from_input_error(exc) from None
     if picture is not None:
@@ -219,7 +214,7 @@ async def edit_images(request: Request, key: ApiKey):
     release = admitted(backend, picture, settings)
     future = backend.queue.submit(
         lambda: backend.run_variants(
-            session_id, asked.prompt, picture, asked.mask, asked.n, request_id, box=asked.box, point=asked.point
+            session_id, asked.prompt, picture, mask, asked.n, request_id, box=asked.box, point=asked.point
         )
     )
     future.add_done_callback(lambda _: release())

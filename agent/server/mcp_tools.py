@@ -3,9 +3,12 @@
 Tools: `edit_image(instruction, image?, mask?, box?, point?, session?)`, `undo(session)`, `redo(session)`,
 `history(session)` and `plan(instruction)`. Pictures and masks come as a data URL or base64, as
 a local file path over stdio only (a remote client's paths mean nothing here), or as an http(s)
-URL where the server allows remote images. An edit answers with the picture (PNG), a text of what
-was done and what failed, and structured content `{session, version, steps}`; long edits send
-progress notifications. Bad input is a tool error the model can read, never a crash.
+URL where the server allows remote images, under the same limits as chat and the Images API
+(agent/server/limits.py). An edit answers with the picture (PNG), a text of what was done and what
+failed, and structured content `{session, version, steps}`; long edits send progress notifications.
+Over HTTP a PNG over `MAX_INLINE_PNG` comes as a smaller JPEG preview and a resource link to the
+full picture (a signed link with API keys): the official client takes server-sent events of at most
+1 MiB. Bad input is a tool error the model can read, never a crash.
 
 Transports: `chatedit mcp` (stdio) and `chatedit serve` at `/mcp` (streamable HTTP, behind the
 API key when one is set). Both run turns on the server's one worker queue.
@@ -17,6 +20,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import io
 import re
 import uuid
 from typing import Any, AsyncIterator, Callable, Optional, Union
@@ -25,13 +29,16 @@ from fastapi import FastAPI, Request
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp_types import CallToolResult, ImageContent, TextContent
+from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent
+from PIL import Image
 from starlette.types import Receive, Scope, Send
 
 from chatedit.agent.events import step_name
 from chatedit.agent.rules import plan_rules
 from chatedit.agent.server.auth import api_key, scoped_session
-from chatedit.agent.server.backend import TURN_ERRORS, Backend, Outcome
+from chatedit.agent.server.backend import TURN_ERRORS, Backend, Outcome, ServerBusyError
+from chatedit.agent.server.images import image_link
+from chatedit.agent.server.limits import read_mask, read_picture
 from chatedit.agent.server.remote import fetch_remote
 from chatedit.agent.server.settings import APIError, ServerSettings
 from chatedit.agent.server.streaming import ProgressLines
@@ -40,6 +47,11 @@ from chatedit.tools.errors import InputError
 from chatedit.tools.selection import MASK_AND_SELECTION
 
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]+$")
+MAX_INLINE_PNG = 600 * 1024
+"""Largest PNG an answer over HTTP carries inline: base64 adds a third, and the official client's default
+reader takes server-sent events of at most 1 MiB."""
+PREVIEW_SIDE = 1024
+"""Largest side of the JPEG preview sent beside the link to a picture too large to send inline."""
 
 
 def picture_source(value: str, settings: ServerSettings, local_files: bool) -> Union[str, bytes]:
@@ -70,27 +82,62 @@ def _steps_text(outcome: Outcome) -> str:
     return "\n".join([outcome.message, *lines])
 
 
-def _result(backend: Backend, outcome: Outcome, session: str) -> CallToolResult:
+def _picture_content(backend: Backend, image_id: str, link: Optional[Callable[[str], str]]) -> list:
+    """Gives back how an answer carries a picture: its PNG, or over HTTP when too large, a preview and a link."""
+    # The stored PNG itself, as image links send it: no second encoding of the picture.
+    data = backend.editor().store.png(image_id)
+    if link is None or len(data) <= MAX_INLINE_PNG:
+        return [ImageContent(data=base64.b64encode(data).decode("ascii"), mime_type="image/png")]
+    preview = backend.editor().store.get(image_id).copy()
+    side = PREVIEW_SIDE
+    while True:
+        preview.thumbnail((side, side), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        preview.save(buffer, format="JPEG", quality=85)
+        if buffer.tell() <= MAX_INLINE_PNG or side <= 256:
+            break
+        side //= 2
+    full = ResourceLink(
+        name=f"{image_id}.png",
+        uri=link(image_id),
+        mime_type="image/png",
+        size=len(data),
+        description="The edited picture at full size (the image beside it is a smaller preview).",
+    )
+    return [ImageContent(data=base64.b64encode(buffer.getvalue()).decode("ascii"), mime_type="image/jpeg"), full]
+
+
+def _result(
+    backend: Backend, outcome: Outcome, session: str, link: Optional[Callable[[str], str]] = None
+) -> CallToolResult:
     """Gives back a turn's tool result: the picture when it changed, what was done, and {session, version, steps}.
 
-    `session` is the name the client knows the session by (see `Tools._session`).
+    `session` is the name the client knows the session by (see `Tools._session`); `link` gives the
+    address of a stored picture (over HTTP; None over stdio, where every picture goes inline).
     """
     report = outcome.report
     content: list = []
     if outcome.image_id is not None:
-        # The stored PNG itself, as image links send it: no second encoding of the picture.
-        data = backend.editor().store.png(outcome.image_id)
-        content.append(ImageContent(data=base64.b64encode(data).decode("ascii"), mime_type="image/png"))
+        content.extend(_picture_content(backend, outcome.image_id, link))
     content.append(TextContent(text=_steps_text(outcome)))
     structured = {"session": session, "version": report.get("version"), "steps": report.get("steps") or []}
     return CallToolResult(content=content, structured_content=structured)
 
 
-async def _run(backend: Backend, ctx: Optional[Context], work: Callable[[Callable], Outcome]) -> Outcome:
-    """Gives back the outcome of a turn run on the worker queue, sending its progress lines as notifications."""
+async def _run(
+    backend: Backend,
+    ctx: Optional[Context],
+    work: Callable[[Callable], Outcome],
+    release: Callable[[], None] = lambda: None,
+) -> Outcome:
+    """Gives back the outcome of a turn run on the worker queue, sending its progress lines as notifications.
+
+    `release` frees the request's place (`Backend.admit`) once the turn has ended.
+    """
     loop = asyncio.get_running_loop()
     events: asyncio.Queue = asyncio.Queue()
     future = backend.queue.submit(lambda: work(lambda event: loop.call_soon_threadsafe(events.put_nowait, event)))
+    future.add_done_callback(lambda _: release())
     future.add_done_callback(lambda _: loop.call_soon_threadsafe(events.put_nowait, None))
     describe = ProgressLines()
     sent = 0
@@ -139,6 +186,31 @@ class Tools:
         except InputError as exc:
             raise ToolError(str(exc)) from None
 
+    def _checked(self, image: Optional[str], mask: Optional[str]) -> tuple[Optional[Image.Image], Optional[bytes]]:
+        """Gives back the decoded picture and the mask's bytes, under the server's limits, or raises ToolError."""
+        try:
+            picture = read_picture(self._source(image), self.settings) if image else None
+            region = read_mask(self._source(mask), self.settings) if mask else None
+        except InputError as exc:
+            raise ToolError(str(exc)) from None
+        return picture, region
+
+    def _admit(self, picture: Optional[Image.Image]) -> Callable[[], None]:
+        """Takes a place for a request with this picture (`Backend.admit`); too many large ones is the tool's error."""
+        try:
+            return self.backend.admit(picture, self.settings)
+        except ServerBusyError as exc:
+            raise ToolError(str(exc)) from None
+
+    @staticmethod
+    def _link(ctx: Optional[Context]) -> Optional[Callable[[str], str]]:
+        """Gives back what makes the address of a stored picture for this caller (None over stdio)."""
+        request = ctx.request_context.request if ctx is not None else None
+        if not isinstance(request, Request):
+            return None
+        key = api_key(request)
+        return lambda image_id: image_link(request, image_id, key, "url")
+
     async def edit_image(
         self,
         instruction: str,
@@ -163,8 +235,7 @@ class Tools:
                 object in it.
             session: a session id from an earlier call, to continue editing its latest version.
         """
-        picture = self._source(image) if image else None
-        region = self._source(mask) if mask else None
+        picture, region = await asyncio.to_thread(self._checked, image, mask)
         if picture is None and session is None:
             raise ToolError("Give the picture to edit (`image`), or a `session` from an earlier edit.")
         if region is not None and (box is not None or point is not None):
@@ -176,8 +247,9 @@ class Tools:
             backend,
             ctx,
             lambda forward: backend.run_turn(stored, instruction, picture, forward, mask=region, box=box, point=point),
+            self._admit(picture),
         )
-        return _result(backend, outcome, name)
+        return _result(backend, outcome, name, self._link(ctx))
 
     async def _command(self, command: str, session: str, ctx: Optional[Context]) -> CallToolResult:
         backend = self.backend
@@ -186,7 +258,7 @@ class Tools:
             # An unknown name is an error, not a new session.
             return backend.run_turn(self._existing(session, ctx), command, None, forward)
 
-        return _result(backend, await _run(backend, None, work), session)
+        return _result(backend, await _run(backend, None, work), session, self._link(ctx))
 
     async def undo(self, session: str, ctx: Optional[Context] = None) -> CallToolResult:
         """Steps a session back to its previous version and gives back that picture."""

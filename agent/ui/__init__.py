@@ -2,51 +2,20 @@
 
 A Gradio app (it runs locally, and on a Hugging Face Space unchanged) over the same `Editor` and
 store as the CLI and the server: every instruction goes through `Session.send(..., mask=, box=,
-point=)`. Modules: `app` (the handlers and the layout), `marks` (clicks, boxes and brush strokes as
+point=)`. Modules: `app` (the handlers and the layout), `access` (logins and the sessions each
+login key reaches), `marks` (clicks, boxes and brush strokes as
 plain values), `drawing` (what is drawn over the picture), `progress` (a turn's events as chat lines).
 Needs the `ui` extra: `pip install -e ".[ui]"`.
 """
 
 from __future__ import annotations
 
-import hmac
-import os
-import secrets
-from pathlib import Path
-from typing import Callable, Optional
-
 from chatedit.agent.config import ServerSettings
 from chatedit.agent.session import Editor
+from chatedit.agent.ui.access import LOGIN_MESSAGE, Logins
 from chatedit.agent.ui.app import EditorUI
 
-__all__ = ["EditorUI", "browser_secret", "check_key", "launch"]
-
-
-def browser_secret(data_dir: Path) -> str:
-    """Gives back the key that encrypts the session id the browser keeps, made once and kept in the data dir.
-
-    The same key after a restart lets a browser reopen its session.
-    """
-    path = Path(data_dir) / "ui-secret"
-    if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as out:
-            out.write(secrets.token_urlsafe(32))
-    return path.read_text().strip()
-
-
-def check_key(keys: list[str]) -> Optional[Callable[[str, str], bool]]:
-    """Gives back Gradio's login check for these API keys (None: no key, no login).
-
-    The login asks for a name and a password: any name, and an API key as the password.
-    """
-    if not keys:
-        return None
-
-    def check(_name: str, password: str) -> bool:
-        return any(hmac.compare_digest(password.encode(), key.encode()) for key in keys)
-
-    return check
+__all__ = ["EditorUI", "Logins", "launch"]
 
 
 def launch(
@@ -66,7 +35,8 @@ def launch(
         port: the port to listen on.
         share: also open a temporary public link through Gradio's share servers.
     """
-    app = EditorUI(editor, settings).build(browser_secret(editor.data_dir))
+    ui = EditorUI(editor, settings)
+    app = ui.build()
     # No limit per control: the editor runs one edit at a time (its lock), and clicks, views and undo
     # answer while another browser's edit runs.
     app.queue(default_concurrency_limit=None)
@@ -74,8 +44,8 @@ def launch(
         server_name=host,
         server_port=port,
         share=share,
-        auth=check_key(settings.keys),
-        auth_message="Log in with any name and chatedit's API key (CHATEDIT_API_KEY or --api-key) as the password.",
+        auth=ui.logins.check if settings.keys else None,
+        auth_message=LOGIN_MESSAGE,
         max_file_size=settings.max_image_bytes,
         show_error=True,
         quiet=True,

@@ -5,8 +5,9 @@ what to show (keys are the names in `SCREEN`; a key left out leaves its control 
 handler is a generator: it shows the plan and each step as they come, then the new picture. Tests
 call the handlers directly; `build` wires them to Gradio's controls.
 
-What lives where: the session id in the browser (`gr.BrowserState`, so a reload or a server restart
-reopens the same session from the editor's store); the marks (clicks, box) and the chat of this tab
+What lives where: the session's name in the browser (`gr.BrowserState`, so a reload or a server
+restart reopens the same session from the editor's store; with API keys the stored session is the
+login key's session of that name, agent/ui/access.py); the marks (clicks, box) and the chat of this tab
 in Gradio's per-tab state; everything else (versions, cursor, a pending question) in the session.
 """
 
@@ -26,6 +27,7 @@ from PIL import Image
 from chatedit.agent.config import ServerSettings
 from chatedit.agent.database import DatabaseUnavailableError, SessionBusyError
 from chatedit.agent.session import Editor, Session
+from chatedit.agent.ui.access import Logins, named
 from chatedit.agent.ui.drawing import candidate_at, overlay, thumbnail
 from chatedit.agent.ui.marks import ClickMode, Marks, brush_mask, click, for_display, picture_xy
 from chatedit.agent.ui.progress import Transcript
@@ -44,6 +46,8 @@ instruction box."""
 OPENED = "(opened a picture)"
 CURRENT = " (current)"
 """Marks the current version's caption in the versions strip."""
+BROWSER_STATE_SECRET = "chatedit-session"
+"""What Gradio encrypts the browser's copy of the session name with: no secret, since every page gets it."""
 PLACEHOLDER = "Say what to change: remove the cup, make it sunset, make it blue (after a click on it)…"
 
 
@@ -58,6 +62,7 @@ class EditorUI:
     def __init__(self, editor: Editor, settings: ServerSettings):
         self.editor = editor
         self.settings = settings
+        self.logins = Logins(settings.keys)
 
     # ---- opening and showing a session ------------------------------------------------------------
 
@@ -127,7 +132,7 @@ class EditorUI:
         """
         if not path:
             return {}
-        session = self.session(session_id) or self.editor.session()
+        session = self.editor.session(session_id, create=True) if session_id else self.editor.session()
         name = Path(path).name
         try:
             if Path(path).stat().st_size > self.settings.max_image_bytes:
@@ -276,21 +281,18 @@ class EditorUI:
 
     # ---- the page ----------------------------------------------------------------------------------
 
-    def build(self, browser_secret: Optional[str] = None) -> gr.Blocks:
-        """Gives back the Gradio app: the picture and its history on the left, the chat on the right.
-
-        Args:
-            browser_secret: the key that encrypts the session id kept in the browser; the same key across
-                restarts lets a browser reopen its session (None: a new one each start).
-        """
+    def build(self) -> gr.Blocks:
+        """Gives back the Gradio app: the picture and its history on the left, the chat on the right."""
         with gr.Blocks(title="chatedit", analytics_enabled=False) as app:
-            controls = self._layout(browser_secret)
+            controls = self._layout()
             self._wire(app, controls)
         return app
 
-    def _layout(self, browser_secret: Optional[str]) -> dict[str, Any]:
+    def _layout(self) -> dict[str, Any]:
         c: dict[str, Any] = {
-            "session": gr.BrowserState("", storage_key="chatedit-session", secret=browser_secret),
+            # Gradio hands a BrowserState's secret to every page (/config): it hides nothing, so it is a
+            # fixed word, the same across restarts. The login's key, not the browser, keeps sessions apart.
+            "session": gr.BrowserState("", storage_key="chatedit-session", secret=BROWSER_STATE_SECRET),
             "marks": gr.State(Marks()),
             "masks": gr.State([]),
             "chat": gr.State([]),
@@ -374,34 +376,50 @@ class EditorUI:
             values = {c[name]: value for name, value in screen.items()}
             if "chat" in screen:
                 values[c["chatbot"]] = screen["chat"]
-            return values
+            # An empty dict would read to Gradio as one value, not as "change nothing".
+            return values or {c["text"]: gr.skip()}
 
         def each(screens: Iterator[Screen]) -> Iterator[dict]:
             for screen in screens:
                 yield shown(screen)
 
-        def on_load(session_id):
-            return shown(self.restore(session_id))
+        # The browser sends its session's name; each handler works on the login key's session of that name.
+        own = self.logins.stored
 
-        def on_upload(path, session_id, chat):
-            return shown(self.open_picture(path, session_id, chat))
+        def on_load(name, request: gr.Request):
+            stored = own(name, request)
+            return shown(named(self.restore(stored), name, stored))
 
-        def on_click(mode, marks, session_id, chat, evt: gr.SelectData):
-            yield from each(self.click(mode, marks, session_id, chat, evt.index))
+        def on_upload(path, name, chat, request: gr.Request):
+            name = name or self.logins.new_name()
+            stored = own(name, request)
+            return shown(named(self.open_picture(path, stored, chat), name, stored))
 
-        def on_send(text, marks, brush, session_id, chat):
-            yield from each(self.send(text, marks, brush, session_id, chat))
+        def on_click(mode, marks, name, chat, evt: gr.SelectData, request: gr.Request):
+            yield from each(self.click(mode, marks, own(name, request), chat, evt.index))
 
-        def on_pick(session_id, chat, evt: gr.SelectData):
-            return shown(self.goto(session_id, chat, evt.index))
+        def on_send(text, marks, brush, name, chat, request: gr.Request):
+            yield from each(self.send(text, marks, brush, own(name, request), chat))
+
+        def on_pick(name, chat, evt: gr.SelectData, request: gr.Request):
+            return shown(self.goto(own(name, request), chat, evt.index))
+
+        def on_clear(name, request: gr.Request):
+            return shown(self.clear_marks(own(name, request)))
+
+        def on_undo(name, chat, request: gr.Request):
+            return shown(self.undo(own(name, request), chat))
+
+        def on_redo(name, chat, request: gr.Request):
+            return shown(self.redo(own(name, request), chat))
 
         app.load(on_load, [c["session"]], outputs)
         c["upload"].upload(on_upload, [c["upload"], c["session"], c["chat"]], outputs)
         c["picture"].select(on_click, [c["mode"], c["marks"], c["session"], c["chat"]], outputs)
         c["text"].submit(on_send, [c["text"], c["marks"], c["brush"], c["session"], c["chat"]], outputs)
-        c["clear"].click(lambda s: shown(self.clear_marks(s)), [c["session"]], outputs)
-        c["undo"].click(lambda s, chat: shown(self.undo(s, chat)), [c["session"], c["chat"]], outputs)
-        c["redo"].click(lambda s, chat: shown(self.redo(s, chat)), [c["session"], c["chat"]], outputs)
+        c["clear"].click(on_clear, [c["session"]], outputs)
+        c["undo"].click(on_undo, [c["session"], c["chat"]], outputs)
+        c["redo"].click(on_redo, [c["session"], c["chat"]], outputs)
         c["versions"].select(on_pick, [c["session"], c["chat"]], outputs)
         c["new"].click(lambda: shown(self.new_session()), None, outputs)
 

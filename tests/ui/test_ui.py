@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +15,7 @@ from typer.testing import CliRunner
 
 from chatedit.agent.config import ServerSettings
 from chatedit.agent.session import Editor
-from chatedit.agent.ui import EditorUI, browser_secret, check_key
+from chatedit.agent.ui import EditorUI, Logins
 from chatedit.agent.ui.app import CURRENT, settings_markdown
 from chatedit.agent.ui.drawing import CANDIDATE_COLOUR, MARK_COLOUR, candidate_at, overlay
 from chatedit.agent.ui.marks import DISPLAY_SIDE, Marks, brush_mask, click, for_display, picture_xy
@@ -382,19 +381,22 @@ def test_the_settings_say_what_runs(tmp_path):
         assert row in text
 
 
-def test_the_app_builds_and_keeps_the_session_id_in_the_browser(tmp_path):
+def test_the_app_builds_and_keeps_the_session_name_in_the_browser(tmp_path):
     with editor_ui(tmp_path) as ui:
-        app = ui.build(browser_secret(tmp_path))
-    states = [block for block in app.blocks.values() if isinstance(block, gr.BrowserState)]
-    assert [(s.storage_key, s.secret) for s in states] == [("chatedit-session", browser_secret(tmp_path))]
-    assert oct(os.stat(tmp_path / "ui-secret").st_mode & 0o777) == "0o600"
+        first, again = ui.build(), ui.build()
+    states = [[b for b in app.blocks.values() if isinstance(b, gr.BrowserState)] for app in (first, again)]
+    # The same storage after a restart (a browser reopens its session), and nothing secret in it.
+    assert [(s.storage_key, s.secret) for s in states[0]] == [(s.storage_key, s.secret) for s in states[1]]
+    assert [s.storage_key for s in states[0]] == ["chatedit-session"]
+    assert not (tmp_path / "ui-secret").exists()
 
 
-def test_the_api_key_is_the_logins_password():
-    assert check_key([]) is None
-    check = check_key(["sk-one", "sk-two"])
-    assert check is not None
-    assert check("anyone", "sk-two") and not check("anyone", "sk-three") and not check("sk-one", "")
+def test_the_api_key_is_the_logins_password_and_a_name_keeps_its_key():
+    logins = Logins(["sk-one", "sk-two"])
+    assert logins.check("anyone", "sk-two") and not logins.check("anyone", "sk-three")
+    assert not logins.check("sk-one", "")
+    # "anyone" logged in with sk-two: the name is that key's, and does not log in with sk-one.
+    assert not logins.check("anyone", "sk-one") and logins.check("someone", "sk-one")
 
 
 def test_chatedit_ui_takes_the_serve_flags(monkeypatch, tmp_path):
