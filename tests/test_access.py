@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import socket
 import threading
@@ -254,6 +256,9 @@ def test_remote_urls_are_refused_unless_allowed(editor, image_host):
         "http://localhost:{port}/photo.png",
         "http://[::1]:{port}/photo.png",
         "http://[::ffff:127.0.0.1]:{port}/photo.png",
+        "http://[::127.0.0.1]:{port}/photo.png",
+        "http://[64:ff9b::7f00:1]:{port}/photo.png",
+        "http://[2002:7f00:1::]:{port}/photo.png",
         "http://2130706433:{port}/photo.png",
         "http://0.0.0.0:{port}/photo.png",
         "http://user:secret@127.0.0.1:{port}/photo.png",
@@ -278,6 +283,35 @@ def test_allowed_remote_urls_are_http_to_public_addresses_only(editor, image_hos
     message = assert_error(reply, 400)
     assert "public address" in message or "http(s)" in message, message
     assert image_host.requests == []
+
+
+def test_deeply_nested_json_is_refused_in_words(editor):
+    http = TestClient(create_app(editor, ServerSettings()))
+    nested = "[" * 100_000 + "]" * 100_000
+    reply = http.post("/v1/chat/completions", content=nested, headers={"Content-Type": "application/json"})
+    assert "nested too deeply" in assert_error(reply, 400)
+
+
+def test_a_client_that_leaves_in_the_middle_of_its_body_is_no_server_error(editor, caplog):
+    app = create_app(editor, ServerSettings())
+    messages = iter(
+        [{"type": "http.request", "body": b'{"model": "chat', "more_body": True}, {"type": "http.disconnect"}]
+    )
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return next(messages)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    headers = [(b"content-type", b"application/json"), (b"host", b"test")]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http"}
+    scope |= {"path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions", "query_string": b""}
+    scope |= {"headers": headers, "client": ("127.0.0.1", 1), "server": ("test", 80), "root_path": ""}
+    asyncio.run(app(scope, receive, send))
+    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [400]
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
 
 
 @pytest.fixture

@@ -106,7 +106,21 @@ def test_non_images_are_refused(data):
 
 
 def test_non_image_says_which_formats_work():
-    refuse(b"<svg></svg>", match="PNG, JPEG or WebP")
+    refuse(b"<svg></svg>", match="PNG, JPEG, WebP, GIF, BMP or TIFF")
+
+
+@pytest.mark.parametrize("kind", ["BMP", "GIF", "TIFF", "WEBP", "JPEG"])
+def test_the_formats_the_message_names_are_read(kind):
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(buffer, format=kind)
+    assert load_image(buffer.getvalue()).size == (40, 30)
+
+
+@pytest.mark.parametrize("kind", ["ICO", "PPM", "TGA", "PCX"])
+def test_formats_the_message_does_not_name_are_refused_before_decoding(kind):
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(buffer, format=kind)
+    refuse(buffer.getvalue(), match="PNG, JPEG, WebP, GIF, BMP or TIFF")
 
 
 def test_decompression_bomb_is_refused_before_decoding():

@@ -36,6 +36,9 @@ memory depends on their working size, not the photo's (tools/region_edit.py, too
 MAX_PIXELS = 64_000_000
 """Images claiming more pixels than this in their header are refused before decoding."""
 
+FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
+"""The encodings chatedit decodes; files in any other are refused before a decoder reads them."""
+FORMATS_NAMED = "PNG, JPEG, WebP, GIF, BMP or TIFF"
 MAX_BYTES = 50 * 1024 * 1024
 """Default largest encoded image (bytes)."""
 
@@ -100,7 +103,7 @@ def read_source(source: str | os.PathLike | bytes | bytearray | memoryview, max_
             )
         data = path.read_bytes()
     if not data:
-        raise InputError("The image is empty (0 bytes); send a PNG, JPEG or WebP file.")
+        raise InputError(f"The image is empty (0 bytes); send a {FORMATS_NAMED} file.")
     if len(data) > max_bytes:
         raise TooLargeError(f"The image is over the {_size(max_bytes)} limit; send a smaller image.")
     return data
@@ -148,7 +151,7 @@ def decode_image(source: ImageSource, *, max_bytes: int = MAX_BYTES, max_pixels:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                image = Image.open(io.BytesIO(data))
+                image = Image.open(io.BytesIO(data), formats=FORMATS)
                 if image.width * image.height > min(max_pixels, MAX_PIXELS):
                     raise TooLargeError(
                         f"The image is {image.width}x{image.height} pixels, over the "
@@ -163,7 +166,7 @@ def decode_image(source: ImageSource, *, max_bytes: int = MAX_BYTES, max_pixels:
                 "The image declares far more pixels than it holds (a decompression bomb); send a normal image."
             ) from None
         except UnidentifiedImageError:
-            raise InputError("The file is not an image chatedit can read; send a PNG, JPEG or WebP file.") from None
+            raise InputError(f"The file is not an image chatedit can read; send a {FORMATS_NAMED} file.") from None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise InputError(
                 "The image could not be decoded; the file may be truncated or damaged. Send it again."
@@ -249,7 +252,7 @@ def _declared_size(data: bytes) -> Optional[tuple[int, int]]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            probe = Image.open(io.BytesIO(data))
+            probe = Image.open(io.BytesIO(data), formats=FORMATS)
     except Exception:  # decoding says what is wrong with it
         return None
     with probe:

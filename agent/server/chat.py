@@ -10,6 +10,7 @@ from typing import Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from chatedit.agent.database import DatabaseUnavailableError, SessionBusyError
 from chatedit.agent.plan import instruction_text
@@ -35,17 +36,21 @@ async def read_body(request: Request, limit: int) -> bytes:
         f"The request is over the server's {shown} limit; send a smaller image or a shorter history.",
         "request_too_large",
     )
-    if declared and declared.isdigit() and int(declared) > limit:
-        # Read the rest unkept: a client still sending would otherwise see a broken connection, not the 413.
-        async for _ in request.stream():
-            pass
-        raise too_large
     buffer = bytearray()
-    over = False
-    async for chunk in request.stream():
-        if not over:
-            buffer += chunk
-            over = len(buffer) > limit
+    over = bool(declared and declared.isdigit() and int(declared) > limit)
+    try:
+        # Past the limit the rest is read unkept: a client still sending would otherwise see a broken
+        # connection, not the 413.
+        async for chunk in request.stream():
+            if not over:
+                buffer += chunk
+                over = len(buffer) > limit
+    except ClientDisconnect:
+        # Nobody is left to read an answer; this one is for the log, which keeps it as a warning.
+        logger.warning("A client left before its request body arrived in full.")
+        raise APIError(
+            400, "The request ended before its body arrived in full; send it again.", "client_disconnected"
+        ) from None
     if over:
         raise too_large
     return bytes(buffer)
@@ -66,6 +71,10 @@ async def read_json(request: Request, limit: int) -> dict:
         body = json.loads(data)
     except ValueError:
         raise APIError(400, "The request body is not valid JSON.", "invalid_json") from None
+    except RecursionError:
+        raise APIError(
+            400, "The request body's JSON is nested too deeply; send a flatter object.", "invalid_json"
+        ) from None
     if not isinstance(body, dict):
         raise APIError(400, "The request body must be a JSON object.", "invalid_request")
     return body

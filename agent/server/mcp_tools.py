@@ -44,6 +44,7 @@ from chatedit.agent.server.settings import APIError, ServerSettings
 from chatedit.agent.server.streaming import ProgressLines
 from chatedit.agent.session import Editor
 from chatedit.tools.errors import InputError
+from chatedit.tools.images import FORMATS_NAMED
 from chatedit.tools.selection import MASK_AND_SELECTION
 
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]+$")
@@ -68,7 +69,7 @@ def picture_source(value: str, settings: ServerSettings, local_files: bool) -> U
             return base64.b64decode(text, validate=False)
         except binascii.Error:
             raise ToolError(
-                "The picture is not valid base64; send a data URL or base64 of a PNG, JPEG or WebP."
+                f"The picture is not valid base64; send a data URL or base64 of a {FORMATS_NAMED} file."
             ) from None
     if local_files:
         return text

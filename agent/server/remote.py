@@ -12,6 +12,21 @@ import httpx
 from chatedit.agent.server.settings import ServerSettings
 from chatedit.tools.errors import InputError, TooLargeError
 
+EMBEDDED_IPV4 = [
+    ipaddress.ip_network(block)
+    for block in ("::/96", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32")
+]
+"""IPv6 ranges that carry an IPv4 address inside (IPv4-compatible, IPv4-mapped, NAT64, 6to4, Teredo):
+refused whatever they carry, since the host they reach is the IPv4 one."""
+
+
+def is_public(address: str) -> bool:
+    """Gives back whether an address is a public one that embeds no IPv4 address."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if ip.version == 6 and any(ip in block for block in EMBEDDED_IPV4):
+        return False
+    return ip.is_global
+
 
 def public_addresses(host: str, port: int) -> list[str]:
     """Gives back the addresses `host` resolves to, or raises InputError when one of them is not public."""
@@ -19,7 +34,7 @@ def public_addresses(host: str, port: int) -> list[str]:
         addresses = sorted({str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
     except OSError:
         raise InputError(f"Cannot resolve {host}; attach the image instead.") from None
-    if not addresses or any(not ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
+    if not addresses or not all(is_public(a) for a in addresses):
         raise InputError("Image URLs must point to a public address; attach the image instead.")
     return addresses
 
