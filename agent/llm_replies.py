@@ -9,6 +9,7 @@ in pixels of the full picture.
 from __future__ import annotations
 
 import math
+import re
 from typing import Optional
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -79,16 +80,20 @@ def plan_from(args: dict, shown: Optional[tuple[int, int]], image_size: Optional
     return plan
 
 
-ECHO_LENGTH = 12
+ECHO_LENGTH = 20
 """Characters of a field's text from which, when it is part of a schema description, it is a copy of one."""
 
 
 def _descriptions(schema: dict) -> list[str]:
-    """Gives back every description in a JSON schema, lowercased, spaces evened."""
+    """Gives back every description in a JSON schema, lowercased, spaces evened, without its quoted examples.
+
+    The examples ('second cup from the right') may well be a right answer; the words around them never are.
+    """
     found: list[str] = []
     for key, value in schema.items():
         if key == "description" and isinstance(value, str):
-            found.append(" ".join(value.lower().split()))
+            prose = re.sub(r"'[^']*'|\([^)]*\)", " ", value.lower())
+            found.append(" ".join(prose.split()))
         elif isinstance(value, dict):
             found.extend(_descriptions(value))
     return found

@@ -9,8 +9,8 @@ JSON object: per file the scores of `agent/evaluate.py` for the model and for th
 failures, and its seconds and tokens per plan.
 
 Layouts of the prompt (`--layout`):
-- `turns` (what the planner sends): the short prompt, then the examples as earlier turns of the chat.
-- `inline`: the short prompt with the examples written into it.
+- `inline` (what the planner sends): the short prompt with the examples written into it.
+- `turns`: the short prompt, then the examples as earlier turns of the chat.
 - `schema`: the long prompt (prompts/plan.txt) and the tool's JSON schema after the user's words.
 """
 
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import torch
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from chatedit import prompts
 from chatedit.agent import llm as llm_module
@@ -34,10 +34,12 @@ from chatedit.agent.plan import Plan
 from chatedit.agent.rules import plan_rules
 
 
-def _inline(llm, content) -> list:
-    examples = prompts.load("plan_examples").strip().replace("\n{", "\n-> {")
-    system = prompts.load("plan_local") + "\nExamples (instruction -> plan):\n" + examples
-    return [SystemMessage(system), HumanMessage(content)]
+def _turns(llm, content) -> list:
+    messages: list = [SystemMessage(prompts.load("plan_local"))]
+    for example in prompts.load("plan_examples").strip().split("\n\n"):
+        said, plan = example.split("\n", 1)
+        messages += [HumanMessage(f"Instruction: {said}"), AIMessage(plan)]
+    return [*messages, HumanMessage(content)]
 
 
 def _schema(llm, content) -> list:
@@ -49,12 +51,12 @@ def main() -> None:
     parser.add_argument("--llm", required=True, help="local:FOLDER or local:MODEL_ID")
     parser.add_argument("--dir", type=Path, action="append", required=True)
     parser.add_argument("--limit", type=int, default=None, help="items per file (the first N)")
-    parser.add_argument("--layout", choices=["turns", "inline", "schema"], default="turns")
+    parser.add_argument("--layout", choices=["turns", "inline", "schema"], default="inline")
     args = parser.parse_args()
     device = torch.device("cpu")
     chat = local_chat_model(args.llm.removeprefix("local:"), device, local_dtype(device))
-    if args.layout == "inline":
-        llm_module._plan_messages = _inline
+    if args.layout == "turns":
+        llm_module._plan_messages = _turns
     if args.layout == "schema":
         llm_module._plan_messages = _schema
         chat.schema_prompt = True

@@ -470,3 +470,19 @@ def test_tools_are_remembered_missing_per_server_and_model(fake_llm, photo):
     )
     fake_llm.script([tool_call("Plan", REMOVE_DOG)])
     assert plan_with_llm(elsewhere, photo, "remove the dog", [], image_size=photo.size).mode == "tools"
+
+
+def test_a_plan_made_of_the_schema_s_descriptions_or_repeated_steps_is_refused():
+    from chatedit.agent.llm_ask import Unusable
+    from chatedit.agent.llm_replies import plan_from
+
+    described = Plan.model_json_schema()["$defs"]["Step"]["properties"]["target"]["description"]
+    echo = {"category": "remove", "target": described[:60], "prompt": "grass", "instruction": "remove the dog"}
+    with pytest.raises(Unusable, match="copies the schema's description"):
+        plan_from({"steps": [echo]}, None, None)
+    step = {"category": "remove", "target": "dog", "prompt": "grass lawn", "instruction": "remove the dog"}
+    with pytest.raises(Unusable, match="steps 1 and 2 are the same edit"):
+        plan_from({"steps": [step, dict(step)]}, None, None)
+    # The schema's quoted examples are fine answers.
+    meant = {**step, "target": "second cup from the right", "prompt": "empty wooden table"}
+    assert plan_from({"steps": [meant]}, None, None).steps[0].target == "second cup from the right"
