@@ -39,6 +39,12 @@ def png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+def random_image(width: int, height: int, seed: int = 0) -> Image.Image:
+    """Gives back a picture of uniform random noise, the same for the same seed."""
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+
+
 @contextmanager
 def serve(app) -> Iterator[str]:
     """Gives back the base URL of `app` served by uvicorn in a thread on a free port."""

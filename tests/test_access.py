@@ -12,14 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import random_image
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from chatedit.agent import cli
 from chatedit.agent.server import ServerSettings, create_app, remote
 from chatedit.tools.images import png_bytes, to_data_url
-from tests.helpers import held_edits, tiny_editor
+from tests.helpers import held_edits, random_image, tiny_editor
 
 KEY = "sk-only-key"
 PHOTO = random_image(96, 64, seed=21)

@@ -21,7 +21,6 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import random_image
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -29,7 +28,7 @@ from chatedit.agent import cli
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
 from chatedit.tools.errors import InputError, TooLargeError
-from tests.helpers import FAST, serve, tiny_editor
+from tests.helpers import FAST, random_image, serve, tiny_editor
 
 TINY = ["--models", "tiny", "--planner", "rules", "--max-attempts", "1"]
 EDIT = "make it look like a watercolor painting"

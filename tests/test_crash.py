@@ -23,7 +23,6 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import random_image
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -31,7 +30,7 @@ from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
 from chatedit.agent.store import ImageStore
 from chatedit.tools.images import to_data_url
-from tests.helpers import tiny_editor
+from tests.helpers import random_image, tiny_editor
 
 ROOT = Path(__file__).resolve().parents[1]
 

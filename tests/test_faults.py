@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 import torch
-from conftest import random_image
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -29,7 +28,7 @@ from chatedit.tools.errors import ChatEditError
 from chatedit.tools.images import to_data_url
 from chatedit.tools.models import get_models
 from tests.fake_llm import Reply, delay, drop, error, llm_settings, text, tool_call
-from tests.helpers import FAST
+from tests.helpers import FAST, random_image
 
 PHOTO = random_image(96, 64, seed=5)
 WATERCOLOR = "make it look like a watercolor painting"

@@ -12,14 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
-from conftest import random_image
 from fastapi.testclient import TestClient
 from test_crash import answered_image, request
 
 from chatedit.agent.database import SessionLockLostError, open_database
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
-from tests.helpers import FAST, held_edits
+from tests.helpers import FAST, held_edits, random_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import random_image
 
 from chatedit.tools.diffusion_models import load_global_editor
 from chatedit.tools.global_edit import global_edit
-from tests.helpers import Spy
+from tests.helpers import Spy, random_image
 
 
 @pytest.fixture(scope="module")

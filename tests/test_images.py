@@ -10,11 +10,11 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import random_image
 from PIL import Image
 
 from chatedit.tools.errors import InputError, TooLargeError
 from chatedit.tools.images import load_image, png_bytes, save_png, to_data_url
+from tests.helpers import random_image
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 

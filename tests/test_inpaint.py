@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import random_image
 from PIL import Image
 from scipy import ndimage
 
@@ -13,7 +12,7 @@ from chatedit.tools import masks
 from chatedit.tools.diffusion_models import load_inpainter
 from chatedit.tools.errors import ChatEditError, InputError
 from chatedit.tools.inpaint import crop_box, fit_prompt, inpaint, paste, remove
-from tests.helpers import Spy
+from tests.helpers import Spy, random_image
 
 STEPS = 3
 

@@ -8,7 +8,6 @@ import json
 import socket
 
 import pytest
-from conftest import random_image
 from langchain_core.messages import HumanMessage
 from langchain_openai import ChatOpenAI
 from PIL import Image
@@ -27,6 +26,7 @@ from chatedit.agent.plan import CATEGORIES, Plan, Step
 from chatedit.agent.planner import make_plan
 from chatedit.tools.errors import InputError
 from tests.fake_llm import delay, drop, error, llm_settings, text, tool_call
+from tests.helpers import random_image
 
 REMOVE_DOG = {
     "steps": [{"category": "remove", "target": "dog", "prompt": "grass lawn", "instruction": "remove the dog"}],

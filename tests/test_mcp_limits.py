@@ -11,7 +11,6 @@ import io
 import httpx
 import numpy as np
 import pytest
-from conftest import random_image
 from PIL import Image
 from test_crash import request
 from test_mcp import KEY, mcp_client, text_of
@@ -20,7 +19,7 @@ from chatedit.agent.server import ServerSettings, create_app, mcp_tools
 from chatedit.agent.server.auth import scoped_session
 from chatedit.tools.errors import InputError
 from chatedit.tools.images import load_mask
-from tests.helpers import png, serve, tiny_editor
+from tests.helpers import png, random_image, serve, tiny_editor
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pytest
-from conftest import random_image
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
@@ -35,6 +34,7 @@ from chatedit.agent.database import (
 from chatedit.agent.session import Editor
 from chatedit.agent.store import IMAGES_TABLE, DamagedImageError, ImageStore, PostgresImageStore
 from chatedit.tools.errors import InputError
+from tests.helpers import random_image
 
 REPO = Path(__file__).resolve().parents[1]
 

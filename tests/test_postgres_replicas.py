@@ -20,7 +20,6 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from conftest import random_image
 from fastapi.testclient import TestClient
 from PIL import Image
 from test_crash import Server, answered_image, request
@@ -31,7 +30,7 @@ from chatedit.agent.database import open_database
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
 from chatedit.tools.images import to_data_url
-from tests.helpers import FAST, held_edits
+from tests.helpers import FAST, held_edits, random_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 import openai
 import pytest
-from conftest import random_image
 from test_postgres_replicas import Replica, history
 
 from chatedit.tools.images import to_data_url
+from tests.helpers import random_image
 
 pytestmark = [pytest.mark.soak, pytest.mark.usefixtures("one_torch_thread")]
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import random_image
 from PIL import Image
 
 from chatedit.agent import store as store_module
 from chatedit.agent.store import DamagedImageError, ImageStore, encode_png
 from chatedit.tools.errors import InputError
+from tests.helpers import random_image
 
 REPO = Path(__file__).resolve().parents[1]
 

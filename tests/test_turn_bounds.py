@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import random_image
 
 from chatedit.agent.config import Settings
 from chatedit.agent.session import Editor
-from tests.helpers import FAST
+from tests.helpers import FAST, random_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

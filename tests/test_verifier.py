@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_image
 from PIL import Image
 
 from chatedit.agent import verifier
+from tests.helpers import random_image
 
 
 def edited(image: Image.Image, region: np.ndarray, seed: int) -> Image.Image:

@@ -11,14 +11,13 @@ from typing import Iterator
 
 import httpx
 import pytest
-from conftest import random_image
 
 from chatedit.agent.config import ServerSettings
 from chatedit.agent.server.auth import scoped_session
 from chatedit.agent.session import Editor
 from chatedit.agent.ui import EditorUI
 from chatedit.agent.ui.access import LOGIN_MESSAGE
-from tests.helpers import FAST
+from tests.helpers import FAST, random_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
