@@ -25,6 +25,7 @@ SAMPLES: dict[str, tuple[str, str, object]] = {
     "CHATEDIT_DATABASE_URL": ("postgresql://db/chatedit", "database_url", "postgresql://db/chatedit"),
     "CHATEDIT_CACHE_DIR": ("/srv/cache", "cache_dir", Path("/srv/cache")),
     "CHATEDIT_MAX_ATTEMPTS": ("5", "max_attempts", 5),
+    "CHATEDIT_MAX_STEPS": ("3", "max_steps", 3),
     "CHATEDIT_SEED": ("7", "seed", 7),
     "CHATEDIT_SESSION_WAIT": ("5", "session_wait", 5.0),
     "CHATEDIT_DEBUG": ("1", "debug", True),
