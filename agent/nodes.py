@@ -378,6 +378,8 @@ def edit(state: ChatState, runtime: Runtime[Context]) -> dict:
         "box": item.get("box"),
         # The tools retry once at a smaller working size after a GPU out-of-memory error; the report says so.
         "oom_retry": result.info.get("oom_retry") or False,
+        # What this attempt changed from the first (the family's retry levers); empty on the first.
+        "changed": list(result.info.get("changed") or []),
     }
     _timed("store", timings, started)
     return {"work": {index: {"base": base, "attempts": [*item["attempts"], attempt]}}, "timings": timings}

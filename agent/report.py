@@ -82,6 +82,7 @@ def step_report(work: Mapping[str, Any], drawn: bool) -> dict:
                 "judge": a.get("judge"),
                 "judge_note": a.get("judge_note"),
                 "oom_retry": a.get("oom_retry", False),
+                "changed": a.get("changed") or [],
             }
             for a in attempts
         ],
@@ -97,7 +98,7 @@ def summary(work: Sequence[Mapping[str, Any]]) -> str:
         status = item.get("status")
         tries = len(item.get("attempts") or [])
         if status == "done":
-            lines.append(f"Done: {what}" + (f" (after {tries} tries)" if tries > 1 else "") + ".")
+            lines.append(f"Done: {what}" + (f" (after {tries} tries{_changed(item)})" if tries > 1 else "") + ".")
         elif status == "not_found":
             lines.append(item.get("message") or f"Could not find the target of: {what}.")
         elif status == "failed":
@@ -109,3 +110,10 @@ def summary(work: Sequence[Mapping[str, Any]]) -> str:
         else:
             lines.append(item.get("message") or f"Skipped: {what}.")
     return "\n".join(lines) if lines else "Nothing to change."
+
+
+def _changed(item: Mapping[str, Any]) -> str:
+    """Gives back what the kept attempt changed from the first, for the summary ("; the last with ...")."""
+    kept = item.get("kept")
+    changed = item["attempts"][kept].get("changed") if kept is not None else None
+    return f"; the one kept with {', '.join(changed)}" if changed else ""

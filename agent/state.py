@@ -49,6 +49,8 @@ class Attempt(TypedDict):
     """Where the step acted for this attempt (an addition moves on a retry)."""
     oom_retry: Union[bool, str]
     """How this attempt was made again after the editor ran out of device memory (`"smaller size"`); False: it was not."""
+    changed: NotRequired[list[str]]
+    """What this attempt changed from the first, in words (a new seed, the family's retry levers); empty on the first."""
     evidence: NotRequired[dict]
     """What the model checks measured (change inside, changed outside, detector scores). Written by `verify`."""
     judge: NotRequired[str]

@@ -14,7 +14,7 @@ from PIL import Image
 
 from chatedit.agent.config import EditSettings
 from chatedit.agent.families import Family, family_of
-from chatedit.agent.families.base import StepCallback
+from chatedit.agent.families.base import FIRST, Retry, StepCallback
 from chatedit.tools import blend
 from chatedit.tools import masks as M
 from chatedit.tools.detect import Detection
@@ -86,42 +86,48 @@ class Toolbox:
         return self.family.edit_step(self, step, image, region, **kwargs)
 
     def inpaint(
-        self, image, mask, prompt, *, negative_prompt="", seed=0, guidance=None, on_step: StepCallback = None
+        self, image, mask, prompt, *, negative_prompt="", seed=0, retry: Retry = FIRST, on_step: StepCallback = None
     ) -> EditResult:
         """Gives back the image with `mask` repainted from `prompt`, and the paste mask used."""
         return self.family.inpaint(
-            image, mask, prompt, negative_prompt=negative_prompt, seed=seed, guidance=guidance, on_step=on_step
+            image, mask, prompt, negative_prompt=negative_prompt, seed=seed, retry=retry, on_step=on_step
         )
 
-    def remove(self, image, mask, target, *, prompt, dilation, seed=0, on_step: StepCallback = None) -> EditResult:
+    def remove(
+        self, image, mask, target, *, prompt, dilation, seed=0, retry: Retry = FIRST, on_step: StepCallback = None
+    ) -> EditResult:
         """Gives back the image with the object under `mask` replaced by what is behind it."""
-        return self.family.remove(image, mask, target, prompt=prompt, dilation=dilation, seed=seed, on_step=on_step)
+        return self.family.remove(
+            image, mask, target, prompt=prompt, dilation=dilation, seed=seed, retry=retry, on_step=on_step
+        )
 
-    def global_edit(self, image, instruction, *, seed=0, guidance=None, on_step: StepCallback = None) -> EditResult:
+    def global_edit(
+        self, image, instruction, *, seed=0, retry: Retry = FIRST, on_step: StepCallback = None
+    ) -> EditResult:
         """Gives back the whole image edited by the instruction editor, at the input's size and detail."""
-        return self.family.global_edit(image, instruction, seed=seed, guidance=guidance, on_step=on_step)
+        return self.family.global_edit(image, instruction, seed=seed, retry=retry, on_step=on_step)
 
     def zone_edit(
-        self, image, instruction, region, *, seed=0, guidance=None, on_step: StepCallback = None
+        self, image, instruction, region, *, seed=0, retry: Retry = FIRST, on_step: StepCallback = None
     ) -> EditResult:
         """Gives back an instruction edit kept only where it changed the located region (ZONE)."""
-        canvas = self.global_edit(image, instruction, seed=seed, guidance=guidance, on_step=on_step).image
+        canvas = self.global_edit(image, instruction, seed=seed, retry=retry, on_step=on_step).image
         layer = blend.zone_layer(image, canvas, self.candidates(canvas))
         edited, alpha = blend.composite(image, canvas, blend.keep_near(layer, region))
         return EditResult(image=edited, mask=alpha, info={"mode": "zone"})
 
     def edit_object(
-        self, image, mask, instruction, *, seed=0, guidance=None, on_step: StepCallback = None
+        self, image, mask, instruction, *, seed=0, retry: Retry = FIRST, on_step: StepCallback = None
     ) -> EditResult:
         """Gives back the object under `mask` changed by the instruction editor on its crop (modern, max: local, replace)."""
-        return self.family.edit_object(image, mask, instruction, seed=seed, guidance=guidance, on_step=on_step)
+        return self.family.edit_object(image, mask, instruction, seed=seed, retry=retry, on_step=on_step)
 
     def edit_changed(
-        self, image, instruction, region=None, *, seed=0, guidance=None, on_step: StepCallback = None
+        self, image, instruction, region=None, *, seed=0, retry: Retry = FIRST, on_step: StepCallback = None
     ) -> EditResult:
         """Gives back an instruction edit kept only where it changed the picture (text, move, count, pose), near `region`."""
         return self.family.edit_changed(
-            image, instruction, region, candidates=self.candidates, seed=seed, guidance=guidance, on_step=on_step
+            image, instruction, region, candidates=self.candidates, seed=seed, retry=retry, on_step=on_step
         )
 
     @property

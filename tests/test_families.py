@@ -186,7 +186,7 @@ def test_a_new_family_is_one_class_and_the_graph_asks_it_to_edit_each_step(coffe
     class WhitePaint(Classic):
         name = "white"
 
-        def global_edit(self, image, instruction, *, seed=0, guidance=None, on_step=None):
+        def global_edit(self, image, instruction, *, seed=0, retry=None, on_step=None):
             from chatedit.tools.inpaint import EditResult
 
             return EditResult(image=Image.new("RGB", image.size, "white"), mask=None)

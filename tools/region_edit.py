@@ -49,6 +49,10 @@ DEFAULT_STEPS = {"klein": 4, "qwen": 40}
 
 DEFAULT_TRUE_CFG = 4.0
 """Qwen-Image-Edit's true classifier-free guidance scale (its model card's value)."""
+INPAINT_CONTEXT = 1.0
+"""Padding around a repainted region's box, as a multiple of the box's size on each side."""
+OBJECT_CONTEXT = 0.5
+"""Padding around an object the instruction editor changes on its crop (it needs less of the scene)."""
 
 NO_NEGATIVE = " "
 """Qwen-Image-Edit's "no negative prompt": true CFG runs only when a negative prompt is given."""
@@ -185,7 +189,7 @@ def inpaint_region(
     guidance: float | None = None,
     seed: int | None = None,
     area: int = MEGAPIXEL,
-    context: float = 1.0,
+    context: float = INPAINT_CONTEXT,
     feather_px: int | None = None,
     on_step: StepCallback | None = None,
 ) -> EditResult:
@@ -260,7 +264,7 @@ def edit_region(
     guidance: float | None = None,
     seed: int | None = None,
     area: int = MEGAPIXEL,
-    context: float = 0.5,
+    context: float = OBJECT_CONTEXT,
     on_step: StepCallback | None = None,
 ) -> EditResult:
     """Gives back `image` with the object under `mask` changed by the instruction editor (local, replace).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from chatedit.agent.families.base import Family
+from chatedit.agent.families.base import FIRST, Family
 from chatedit.agent.plan import INSTRUCTION_CATEGORIES
 from chatedit.tools import global_edit, inpaint
 from chatedit.tools.inpaint import EditResult
@@ -25,7 +25,7 @@ class Classic(Family):
             )
         return None
 
-    def inpaint(self, image, mask, prompt, *, negative_prompt="", seed=0, guidance=None, on_step=None) -> EditResult:
+    def inpaint(self, image, mask, prompt, *, negative_prompt="", seed=0, retry=FIRST, on_step=None) -> EditResult:
         return inpaint.inpaint(
             self.models.inpainter,
             image,
@@ -33,12 +33,12 @@ class Classic(Family):
             prompt,
             negative_prompt=negative_prompt,
             steps=self.settings.inpaint_steps,
-            guidance=guidance or self.settings.guidance,
+            guidance=retry.guidance or self.settings.guidance,
             seed=seed,
             on_step=on_step,
         )
 
-    def remove(self, image, mask, target, *, prompt, dilation, seed=0, on_step=None) -> EditResult:
+    def remove(self, image, mask, target, *, prompt, dilation, seed=0, retry=FIRST, on_step=None) -> EditResult:
         return inpaint.remove(
             self.models.inpainter,
             image,
@@ -52,14 +52,14 @@ class Classic(Family):
             on_step=on_step,
         )
 
-    def global_edit(self, image, instruction, *, seed=0, guidance=None, on_step=None) -> EditResult:
+    def global_edit(self, image, instruction, *, seed=0, retry=FIRST, on_step=None) -> EditResult:
         editor = self.models.global_editor
         return global_edit.global_edit(
             editor,
             image,
             inpaint.fit_prompt(editor, instruction),
             steps=self.settings.global_steps,
-            guidance=guidance or self.settings.guidance,
+            guidance=retry.guidance or self.settings.guidance,
             image_guidance=self.settings.image_guidance,
             max_side=self.settings.global_max_side,
             seed=seed,

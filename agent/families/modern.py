@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from chatedit.agent.families.base import FIRST, Retry
 from chatedit.agent.families.region import RegionEditing
 from chatedit.tools import region_edit
 from chatedit.tools.inpaint import EditResult
@@ -14,6 +17,16 @@ class Modern(RegionEditing):
     can_generate = True
     weights_gib = 16.0
     """3.88 B (transformer) + 4.02 B (Qwen3-4B text encoder) parameters in bf16."""
+
+    def retry(self, category: str, tries: int, *, drawn: bool = False) -> Retry:
+        """Distilled klein ignores text guidance: a retry runs 2 more denoising steps each time, and
+        shows the editor more of the scene around a region."""
+        if tries == 0:
+            return FIRST
+        first = region_edit.editor_steps(self.models.global_editor, self.settings.editor_steps)
+        steps = first + 2 * tries
+        wider = self._wider(category, tries, drawn)
+        return replace(wider, steps=steps, changes=(f"{steps} denoising steps instead of {first}", *wider.changes))
 
     def generate(self, prompt: str, size, *, seed=0, on_step=None) -> EditResult:
         return region_edit.generate(

@@ -7,7 +7,8 @@ carried onto the photo's own pixels (tools/region_edit.py, tools/full_resolution
 
 from __future__ import annotations
 
-from chatedit.agent.families.base import Family
+from chatedit.agent.families.base import FIRST, Family, Retry, removal_retry
+from chatedit.agent.plan import INSTRUCTION_CATEGORIES
 from chatedit.tools import region_edit
 from chatedit.tools.inpaint import EditResult
 
@@ -18,16 +19,25 @@ class RegionEditing(Family):
     edits_objects_by_instruction = True
     working_sides = "about 1 MP, sides in multiples of 16, on a crop around the region"
 
-    def _editor_kwargs(self, guidance) -> dict:
-        """Gives back the editors' settings; the graph's guidance is on SD's scale (7.5)."""
-        scale = (guidance or self.settings.guidance) / self.settings.guidance
+    def _editor_kwargs(self, retry: Retry) -> dict:
+        """Gives back the editors' settings for an attempt; its guidance is on SD's scale (7.5)."""
+        scale = (retry.guidance or self.settings.guidance) / self.settings.guidance
         return {
-            "steps": self.settings.editor_steps,
+            "steps": retry.steps or self.settings.editor_steps,
             "area": self.models.editor_area,
             "guidance": region_edit.DEFAULT_TRUE_CFG * scale,
         }
 
-    def inpaint(self, image, mask, prompt, *, negative_prompt="", seed=0, guidance=None, on_step=None) -> EditResult:
+    def _wider(self, category: str, tries: int, drawn: bool) -> Retry:
+        """Gives back a retry that shows the editor more of the scene around a region (1.5x, 2x, ...)."""
+        if category == "remove":
+            grown = removal_retry(tries, drawn)
+            return Retry(grow=grown.grow, context=1 + 0.5 * tries, changes=(*grown.changes, _context_words(tries)))
+        if category in INSTRUCTION_CATEGORIES or category == "global":
+            return FIRST
+        return Retry(context=1 + 0.5 * tries, changes=(_context_words(tries),))
+
+    def inpaint(self, image, mask, prompt, *, negative_prompt="", seed=0, retry=FIRST, on_step=None) -> EditResult:
         return region_edit.inpaint_region(
             self.models.inpainter,
             image,
@@ -36,10 +46,11 @@ class RegionEditing(Family):
             negative_prompt=negative_prompt,
             seed=seed,
             on_step=on_step,
-            **self._editor_kwargs(guidance),
+            context=region_edit.INPAINT_CONTEXT * retry.context,
+            **self._editor_kwargs(retry),
         )
 
-    def remove(self, image, mask, target, *, prompt, dilation, seed=0, on_step=None) -> EditResult:
+    def remove(self, image, mask, target, *, prompt, dilation, seed=0, retry=FIRST, on_step=None) -> EditResult:
         return region_edit.remove_region(
             self.models.inpainter,
             image,
@@ -49,15 +60,16 @@ class RegionEditing(Family):
             dilation=dilation,
             seed=seed,
             on_step=on_step,
-            **self._editor_kwargs(None),
+            context=region_edit.INPAINT_CONTEXT * retry.context,
+            **self._editor_kwargs(retry),
         )
 
-    def global_edit(self, image, instruction, *, seed=0, guidance=None, on_step=None) -> EditResult:
+    def global_edit(self, image, instruction, *, seed=0, retry=FIRST, on_step=None) -> EditResult:
         return region_edit.edit_whole(
-            self.models.global_editor, image, instruction, seed=seed, on_step=on_step, **self._editor_kwargs(guidance)
+            self.models.global_editor, image, instruction, seed=seed, on_step=on_step, **self._editor_kwargs(retry)
         )
 
-    def edit_object(self, image, mask, instruction, *, seed=0, guidance=None, on_step=None) -> EditResult:
+    def edit_object(self, image, mask, instruction, *, seed=0, retry=FIRST, on_step=None) -> EditResult:
         return region_edit.edit_region(
             self.models.global_editor,
             image,
@@ -65,12 +77,11 @@ class RegionEditing(Family):
             instruction,
             seed=seed,
             on_step=on_step,
-            **self._editor_kwargs(guidance),
+            context=region_edit.OBJECT_CONTEXT * retry.context,
+            **self._editor_kwargs(retry),
         )
 
-    def edit_changed(
-        self, image, instruction, region, *, candidates, seed=0, guidance=None, on_step=None
-    ) -> EditResult:
+    def edit_changed(self, image, instruction, region, *, candidates, seed=0, retry=FIRST, on_step=None) -> EditResult:
         return region_edit.edit_changed_region(
             self.models.global_editor,
             image,
@@ -79,5 +90,9 @@ class RegionEditing(Family):
             region=region,
             seed=seed,
             on_step=on_step,
-            **self._editor_kwargs(guidance),
+            **self._editor_kwargs(retry),
         )
+
+
+def _context_words(tries: int) -> str:
+    return f"{1 + 0.5 * tries:g}x the scene around the region on the crop"
