@@ -20,7 +20,7 @@ another, changed attempt. `respond` composes the kept attempts into a new versio
 answer and the report; `finish` does that for commands and questions.
 
 This module is the wiring: the routers (which node comes next) and `build_graph`. The nodes are in
-agent/nodes.py, where a step's region is found in agent/regions.py, and the report is written by
+agent/nodes/, where a step's region is found in agent/regions.py, and the report is written by
 agent/report.py. Every node is a plain function of the state; what it works with (toolbox, image
 store, LLM, settings) comes from `runtime.context`, a `Context` (agent/context.py).
 """

@@ -2,7 +2,7 @@
 
 `find_region` gives back a typed result, `Found`, `NotFound` or `Ask` (several candidates and no way
 to choose: a question for the user), and changes nothing it is given; the `locate` node turns the
-result into state (agent/nodes.py).
+result into state (agent/nodes/).
 """
 
 from __future__ import annotations
