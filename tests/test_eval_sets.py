@@ -90,7 +90,9 @@ def test_imgedit_single_and_multi_turn_records(tmp_path, picture):
     turns = read_items("imgedit", tmp_path / "content_memory.json", None, tmp_path)
 
     assert [(i.id, i.turns, i.task) for i in single] == [("7", ["Remove the spoon."], "remove")]
-    assert [(i.id, i.turns, i.task) for i in turns] == [("1", ["Remove the spoon", "Make the cup red"], "content_memory")]
+    assert [(i.id, i.turns, i.task) for i in turns] == [
+        ("1", ["Remove the spoon", "Make the cup red"], "content_memory")
+    ]
     with pytest.raises(InputError, match="no picture"):
         read_items("imgedit", tmp_path / "basic_edit.json", tmp_path / "elsewhere", tmp_path)
 
@@ -99,7 +101,14 @@ def _edival_csv(path: Path) -> None:
     header = ["image_index", "turns", "task_type", "instructions", "format_instructions", "bg_consistency"]
     rows = [
         [0, 1, "['subject_remove']", "['Remove spoon']", "['Remove [spoon]']", True],
-        [0, 2, "['subject_remove', 'color_alter']", "['Remove spoon', '\"Change the color of cup to red\"']", "[]", True],
+        [
+            0,
+            2,
+            "['subject_remove', 'color_alter']",
+            "['Remove spoon', '\"Change the color of cup to red\"']",
+            "[]",
+            True,
+        ],
         [3, 1, "['subject_add']", "['Add cookie on the left of cup']", "[]", True],
     ]
     with path.open("w", newline="") as handle:
