@@ -31,6 +31,7 @@ from chatedit.agent import cli_support as support
 from chatedit.agent.cli_chat import CHAT_HELP, chat_command, chat_turn, is_quit, open_image, read_lines
 from chatedit.agent.cli_progress import ProgressView
 from chatedit.agent.cli_support import check_output, exit_codes, save_image, say, stderr
+from chatedit.agent.eval.command import register as register_eval
 from chatedit.tools.errors import InputError, ModelUnavailableError
 
 app = typer.Typer(
@@ -963,6 +964,8 @@ def models_download(
                 ) from None
             say(f"{role}: {repo} -> {folder}")
 
+
+register_eval(app)
 
 if __name__ == "__main__":
     app()
