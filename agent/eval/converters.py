@@ -124,8 +124,9 @@ def imgedit(source: Path, images: Path) -> list[Item]:
     for record in _records(source):
         _needs(record, ("__key", "id"), f"{source} (an object of key -> record)")
         turns = sorted((int(m.group(1)), str(v)) for k, v in record.items() if (m := _TURN.match(k)))
+        task: Optional[str]
         if turns:
-            said, task = [text for _, text in turns], source.stem
+            said, task = [text for _, text in turns], str(source.stem)
         else:
             _needs(record, ("prompt",), str(source))
             said, task = [str(record["prompt"])], record.get("edit_type")
