@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from chatedit.agent import cli
+from chatedit.agent.cli import common
 from chatedit.agent.server import ServerSettings, create_app, remote
 from chatedit.tools.images import png_bytes, to_data_url
 from tests.helpers import held_edits, random_image, tiny_editor
@@ -88,7 +89,7 @@ def test_with_a_key_every_route_but_health_needs_it(editor):
 
 def test_chatedit_serve_api_key_reaches_the_app(editor, monkeypatch):
     served = {}
-    monkeypatch.setattr(cli, "make_editor", lambda config: editor)
+    monkeypatch.setattr(common, "make_editor", lambda config: editor)
     monkeypatch.setattr("uvicorn.run", lambda app, **kwargs: served.update(app=app, **kwargs))
     result = CliRunner().invoke(cli.app, ["serve", "--api-key", KEY, "--models", "tiny", "--port", "8765"])
     assert result.exit_code == 0, result.stderr

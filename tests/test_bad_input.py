@@ -25,6 +25,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from chatedit.agent import cli
+from chatedit.agent.cli import common
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
 from chatedit.tools.errors import InputError, TooLargeError
@@ -219,7 +220,7 @@ def cli_input(source: Source, tmp_path: Path) -> str:
 @pytest.mark.parametrize("case", CORPUS, ids=IDS)
 def test_cli(case: Case, tmp_path, monkeypatch):
     monkeypatch.setenv("CHATEDIT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(cli, "make_editor", lambda config: Editor(settings=FAST, config=config))
+    monkeypatch.setattr(common, "make_editor", lambda config: Editor(settings=FAST, config=config))
     outputs = tmp_path / "out"
     outputs.mkdir()
     out = outputs / "edited.png"

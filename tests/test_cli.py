@@ -13,7 +13,12 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from chatedit.agent import cli, cli_chat, cli_progress
+from chatedit.agent import cli
+from chatedit.agent.cli import chat as cli_chat
+from chatedit.agent.cli import common
+from chatedit.agent.cli import models as cli_models
+from chatedit.agent.cli import progress as cli_progress
+from chatedit.agent.cli import support as cli_support
 from chatedit.agent.session import Editor
 from chatedit.agent.toolbox import EditSettings
 from chatedit.tools.errors import DamagedImageError, InputError
@@ -27,8 +32,8 @@ TINY = ["--models", "tiny", "--planner", "rules", "--max-attempts", "1"]
 def runner(tmp_path, monkeypatch):
     monkeypatch.setenv("CHATEDIT_DATA_DIR", str(tmp_path / "data"))
     # Few denoising steps at a small working size: the commands are the subject here, not the pictures.
-    make_editor = cli.make_editor
-    monkeypatch.setattr(cli, "make_editor", lambda config: make_editor(config.model_copy(update={"edit": FAST})))
+    make_editor = common.make_editor
+    monkeypatch.setattr(common, "make_editor", lambda config: make_editor(config.model_copy(update={"edit": FAST})))
     return CliRunner()
 
 
@@ -138,7 +143,7 @@ def test_edit_refuses_a_bad_box_or_point_before_any_model_loads(photo_path, tmp_
     def no_models(config):
         raise AssertionError("the models were loaded for input that needs none")
 
-    monkeypatch.setattr(cli, "make_editor", no_models)
+    monkeypatch.setattr(common, "make_editor", no_models)
     mask_path = tmp_path / "mask.png"
     Image.new("L", (96, 64), 255).save(mask_path)
     marks = [str(mask_path) if mark == "MASK" else mark for mark in marks]
@@ -207,7 +212,7 @@ def test_internal_error_exits_1_with_the_traceback_only_when_asked(runner, photo
     def broken(config):
         raise RuntimeError("the device caught fire")
 
-    monkeypatch.setattr(cli, "make_editor", broken)
+    monkeypatch.setattr(common, "make_editor", broken)
     args = ["edit", str(photo_path), "remove the cup", "-o", str(tmp_path / "o.png")]
     quiet = runner.invoke(cli.app, args)
     assert quiet.exit_code == 1
@@ -347,10 +352,10 @@ def test_chat_resumes_a_session_by_id(runner, photo_path):
 
 def test_save_image_refuses_unknown_formats(tmp_path):
     image = Image.new("RGB", (8, 8), (10, 200, 30))
-    with Image.open(cli.save_image(image, tmp_path / "a.webp")) as written:
+    with Image.open(cli_support.save_image(image, tmp_path / "a.webp")) as written:
         assert written.format == "WEBP"
     with pytest.raises(InputError):
-        cli.save_image(image, tmp_path / "a.bmp")
+        cli_support.save_image(image, tmp_path / "a.bmp")
     assert not (tmp_path / "a.bmp").exists()
 
 
@@ -376,7 +381,7 @@ def test_files_to_fetch_skips_duplicate_weights():
         "tokenizer/vocab.json",
         "tokenizer/merges.txt",
     ]
-    full = cli._files_to_fetch(repo, "inpainter", fp16=False)
+    full = cli_models._files_to_fetch(repo, "inpainter", fp16=False)
     assert full == [
         "model_index.json",
         "unet/config.json",
@@ -384,10 +389,10 @@ def test_files_to_fetch_skips_duplicate_weights():
         "tokenizer/vocab.json",
         "tokenizer/merges.txt",
     ]
-    half = cli._files_to_fetch(repo, "inpainter", fp16=True)
+    half = cli_models._files_to_fetch(repo, "inpainter", fp16=True)
     assert "unet/diffusion_pytorch_model.fp16.safetensors" in half
     assert "unet/diffusion_pytorch_model.safetensors" not in half
-    detector = cli._files_to_fetch(
+    detector = cli_models._files_to_fetch(
         ["config.json", "model.safetensors", "pytorch_model.bin", "vocab.txt"], "detector", True
     )
     assert detector == ["config.json", "model.safetensors", "vocab.txt"]
@@ -541,7 +546,7 @@ def test_edit_refuses_what_needs_no_model_before_any_model_loads(
     def no_models(config):
         raise AssertionError("the models were loaded for input that needs none")
 
-    monkeypatch.setattr(cli, "make_editor", no_models)
+    monkeypatch.setattr(common, "make_editor", no_models)
     source = tmp_path / "in.png"
     Image.new("RGB", picture_size, (120, 30, 30)).save(source)
     result = runner.invoke(cli.app, ["edit", str(source), instruction, "-o", str(tmp_path / "o.png"), *TINY])

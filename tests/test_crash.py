@@ -46,6 +46,7 @@ LAUNCHER = textwrap.dedent(
     from pathlib import Path
 
     from chatedit.agent import cli
+    from chatedit.agent.cli import common
     from chatedit.agent.session import Editor
     from chatedit.agent.store import ImageStore
     from chatedit.agent.toolbox import EditSettings, Toolbox
@@ -70,7 +71,7 @@ LAUNCHER = textwrap.dedent(
     Toolbox.global_edit = held_global_edit
     ImageStore._write = slow_write
     fast = EditSettings(inpaint_steps=2, global_steps=2, global_max_side=64)
-    cli.make_editor = lambda config: Editor(settings=fast, max_attempts=1, config=config)
+    common.make_editor = lambda config: Editor(settings=fast, max_attempts=1, config=config)
     cli.app(sys.argv[2:])
     """
 )

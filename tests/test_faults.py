@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from chatedit.agent import cli
+from chatedit.agent.cli import common
 from chatedit.agent.llm import LLMSettings, make_chat_model
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
@@ -245,7 +246,7 @@ def test_out_of_memory_once_is_retried_smaller_and_reported(instruction, pipe, t
 def test_out_of_memory_is_reported_through_the_cli_and_the_server(tmp_path, monkeypatch, freed):
     photo_path = tmp_path / "photo.png"
     PHOTO.save(photo_path)
-    monkeypatch.setattr(cli, "make_editor", lambda config: oom_editor(tmp_path, oom_toolbox()))
+    monkeypatch.setattr(common, "make_editor", lambda config: oom_editor(tmp_path, oom_toolbox()))
     result = CliRunner().invoke(cli.app, ["edit", str(photo_path), WATERCOLOR, "-o", str(tmp_path / "o.png"), "--json"])
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["steps"][0]["attempts"][0]["oom_retry"] == "smaller size"

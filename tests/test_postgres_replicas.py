@@ -26,6 +26,7 @@ from test_crash import Server, answered_image, request
 from typer.testing import CliRunner
 
 from chatedit.agent import cli
+from chatedit.agent.cli import common
 from chatedit.agent.database import open_database
 from chatedit.agent.server import ServerSettings, create_app
 from chatedit.agent.session import Editor
@@ -210,8 +211,8 @@ def test_a_replica_killed_mid_turn_loses_nothing_and_the_other_takes_the_turn(pa
 def runner(tmp_path, monkeypatch):
     monkeypatch.setenv("CHATEDIT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("CHATEDIT_DATABASE_URL", raising=False)
-    make_editor = cli.make_editor
-    monkeypatch.setattr(cli, "make_editor", lambda config: make_editor(config.model_copy(update={"edit": FAST})))
+    make_editor = common.make_editor
+    monkeypatch.setattr(common, "make_editor", lambda config: make_editor(config.model_copy(update={"edit": FAST})))
     return CliRunner()
 
 

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from chatedit.agent.cli import common, support
+
 EVAL_HELP = """Run a set of pictures and turns through the agent, score every turn and write the results.
 
 The set is a JSONL file of {id, image, turns} lines, or a benchmark's own file with --format.
@@ -25,7 +27,6 @@ inside with the turn before; SC, PQ and O come from a judge (--judge)."""
 
 def register(app: typer.Typer) -> None:
     """Adds `chatedit eval` to `app`, with the edit options of the CLI the app belongs to."""
-    from chatedit.agent import cli
 
     def eval_set(
         out: Annotated[
@@ -76,19 +77,19 @@ def register(app: typer.Typer) -> None:
                 "--judge", help="A VLM that scores SC and PQ: a server URL, local:MODEL or editor.", show_default=False
             ),
         ] = None,
-        planner: cli.PlannerOption = None,
-        llm: cli.LLMOption = None,
-        models: cli.ModelsOption = None,
-        weights: cli.WeightsOption = None,
-        device: cli.DeviceOption = None,
-        finder: cli.FinderOption = None,
-        quantize: cli.QuantizeOption = None,
-        offload: cli.OffloadOption = None,
-        seed: cli.SeedOption = None,
-        max_attempts: cli.AttemptsOption = None,
-        database: cli.DatabaseOption = None,
+        planner: common.PlannerOption = None,
+        llm: common.LLMOption = None,
+        models: common.ModelsOption = None,
+        weights: common.WeightsOption = None,
+        device: common.DeviceOption = None,
+        finder: common.FinderOption = None,
+        quantize: common.QuantizeOption = None,
+        offload: common.OffloadOption = None,
+        seed: common.SeedOption = None,
+        max_attempts: common.AttemptsOption = None,
+        database: common.DatabaseOption = None,
     ) -> None:
-        with cli.support.exit_codes():
+        with support.exit_codes():
             given = dict(
                 models=models, weights=weights, planner=planner, llm=llm, device=device, finder=finder,
                 quantize=quantize, offload=offload, seed=seed, max_attempts=max_attempts, database_url=database,
@@ -97,10 +98,10 @@ def register(app: typer.Typer) -> None:
                 set_file=set_file, out=out, fmt=fmt, images=images, language=language, limit=limit,
                 rounds=rounds, baseline=baseline, judge=judge,
             )  # fmt: skip
-            run_eval(cli, given, **options)
+            run_eval(common, given, **options)
 
     eval_set.__doc__ = EVAL_HELP
-    app.command("eval", cls=cli.support.Command)(eval_set)
+    app.command("eval", cls=support.Command)(eval_set)
 
 
 def run_eval(cli: Any, given: dict, *, set_file, out, fmt, images, language, limit, rounds, baseline, judge) -> None:
@@ -123,14 +124,14 @@ def run_eval(cli: Any, given: dict, *, set_file, out, fmt, images, language, lim
     if rounds is not None:
         items = sets.with_rounds(items, rounds)
     sets.write_set(items, out / "set.jsonl")
-    config = cli.settings_of(**given, data_dir=out / "data")
+    config = common.settings_of(**given, data_dir=out / "data")
     from chatedit.agent.eval.runner import start_run
 
     described = {"set": str(set_file.resolve()), "format": fmt, "language": language, "limit": limit}
     described.update(rounds=rounds, baseline=baseline, judge=judge, models=config.models, weights=config.weights)
     described.update(seed=config.seed, planner=config.planner)
     start_run(out, described)
-    editor = cli.make_editor(config)
+    editor = common.make_editor(config)
     try:
         _run_items(cli, editor, items, out, baseline, judge)
     finally:
@@ -147,7 +148,7 @@ def _run_items(cli: Any, editor: Any, items: list, out: Path, baseline: Optional
     from chatedit.agent.eval.runner import Runner, read_results
     from chatedit.agent.eval.scores import Perceptual
 
-    stderr = cli.support.stderr
+    stderr = support.stderr
     perceptual = Perceptual.load()
     if perceptual.note:
         stderr.print(escape(perceptual.note))
@@ -175,10 +176,10 @@ def _print_tables(cli: Any, results: list[dict], out: Path, tables: Any) -> None
     """Prints the summary (and, for several turns, the per-turn preservation table) and writes DIR/summary.md."""
     summary = tables.summary_rows(results)
     text = "## Summary\n\n" + tables.markdown(tables.SUMMARY_HEADER, summary)
-    cli.support.stderr.print(tables.rich_table(f"chatedit eval: {len(results)} items", tables.SUMMARY_HEADER, summary))
+    support.stderr.print(tables.rich_table(f"chatedit eval: {len(results)} items", tables.SUMMARY_HEADER, summary))
     if any(len(result["turns"]) > 1 for result in results):
         header, rows = tables.rounds_header(results), tables.rounds_rows(results)
-        cli.support.stderr.print(tables.rich_table("Preservation per turn", header, rows))
+        support.stderr.print(tables.rich_table("Preservation per turn", header, rows))
         text += "\n## Preservation per turn\n\n" + tables.markdown(header, rows)
     (out / "summary.md").write_text(text, encoding="utf-8")
-    cli.support.say(f"Wrote {out / 'results.jsonl'} and {out / 'summary.md'}")
+    support.say(f"Wrote {out / 'results.jsonl'} and {out / 'summary.md'}")

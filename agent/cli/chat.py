@@ -4,14 +4,96 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Annotated, Iterator, Optional
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 
-from chatedit.agent.cli_progress import ProgressView
-from chatedit.agent.cli_support import print_error, save_image, say, stderr
+from chatedit.agent.cli import common, support
+from chatedit.agent.cli.common import (
+    AttemptsOption,
+    DatabaseOption,
+    DataDirOption,
+    DeviceOption,
+    FinderOption,
+    LLMOption,
+    ModelsOption,
+    OffloadOption,
+    PlannerOption,
+    QuantizeOption,
+    SeedOption,
+    WeightsOption,
+    settings_of,
+)
+from chatedit.agent.cli.progress import ProgressView
+from chatedit.agent.cli.support import exit_codes, print_error, save_image, say, stderr
 from chatedit.tools.errors import InputError
+
+
+def register(app: typer.Typer) -> None:
+    app.command(cls=support.Command)(chat)
+
+
+def chat(
+    image: Annotated[
+        Optional[Path], typer.Argument(help="A picture to start with (or /open one later).", show_default=False)
+    ] = None,
+    session_id: Annotated[
+        Optional[str], typer.Option("--session", help="Resume this session (its id is printed when it starts).")
+    ] = None,
+    planner: PlannerOption = None,
+    llm: LLMOption = None,
+    models: ModelsOption = None,
+    weights: WeightsOption = None,
+    device: DeviceOption = None,
+    finder: FinderOption = None,
+    quantize: QuantizeOption = None,
+    offload: OffloadOption = None,
+    data_dir: DataDirOption = None,
+    seed: SeedOption = None,
+    max_attempts: AttemptsOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Chat with the editor in the terminal: one instruction per line, with undo and history.
+
+    Reads lines from stdin, so it also works with a pipe:
+    `printf 'make it sunset\\n/undo\\n' | chatedit chat photo.jpg`.
+    Commands: /undo, /redo, /history, /save PATH, /open PATH, /quit (quit and exit work without the
+    slash too). Every version stays in the session; /save PATH writes the current one.
+    """
+    with exit_codes():
+        editor = common.make_editor(
+            settings_of(
+                models=models,
+                weights=weights,
+                planner=planner,
+                llm=llm,
+                device=device,
+                finder=finder,
+                quantize=quantize,
+                offload=offload,
+                data_dir=data_dir,
+                max_attempts=max_attempts,
+                seed=seed,
+                database_url=database,
+            )
+        )
+        session = editor.session(session_id)
+        started = "Resumed" if session_id else "Started"
+        stderr.print(f"{started} session [bold]{session.id}[/] (resume with --session {session.id}). {CHAT_HELP}")
+        if image is not None:
+            open_image(session, image)
+        for line in read_lines(stderr):
+            if not line:
+                continue
+            if is_quit(line):
+                break
+            if line.startswith("/"):
+                verb, _, argument = line[1:].partition(" ")
+                chat_command(session, verb, argument.strip())
+                continue
+            chat_turn(session, line)
 
 
 def read_lines(console: Console) -> Iterator[str]:

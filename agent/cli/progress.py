@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from chatedit.agent.cli_support import stderr
+from chatedit.agent.cli.support import stderr
 from chatedit.agent.events import StepTracker
 
 
